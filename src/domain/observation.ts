@@ -1,0 +1,52 @@
+import type { PowerState, Provisioning } from './power-state';
+
+/** Where an observation came from. */
+export const ObservationSource = {
+  /** An Event Grid event whose outcome is certain (start, powerOff, deallocate, delete...). */
+  event: 'event',
+  /** An instance-view read triggered by an event whose outcome was uncertain (write, redeploy...). */
+  instanceView: 'instanceView',
+  /** The periodic reconciler: a state found changed, known only within a window. */
+  reconcile: 'reconcile',
+} as const;
+export type ObservationSource = (typeof ObservationSource)[keyof typeof ObservationSource];
+
+const sourceRank: Readonly<Record<ObservationSource, number>> = { event: 0, instanceView: 1, reconcile: 2 };
+
+/**
+ * One fact about one VM: at `at` it was in `state`. Observations are stored raw; segments are derived.
+ * An observation without `state` records provisioning only (a failed or cancelled operation) and does
+ * not change the power timeline.
+ */
+export interface Observation {
+  /** Resource id as the source spelled it (display only; keys are lower-cased). */
+  resourceId: string;
+  /** Epoch ms at which `state` held: the event time, or when the reconciler or a read saw it. */
+  at: number;
+  /** Earliest time the change to `state` may have happened (reconciler window `[windowFrom, at]`). */
+  windowFrom?: number | undefined;
+  state?: PowerState | undefined;
+  source: ObservationSource;
+  /** Makes the observation unique: the event id, or the reconcile run id. */
+  dedupeId: string;
+  provisioning?: Provisioning | undefined;
+  /** Management operation (`Microsoft.Compute/virtualMachines/powerOff/action`), when known. */
+  operation?: string | undefined;
+  eventType?: string | undefined;
+  /** Who did it, from the event's claims. */
+  caller?: string | undefined;
+  correlationId?: string | undefined;
+}
+
+/** Total order used everywhere: time, then source, then dedupe id. Deterministic for any input order. */
+export function compareObservations(a: Observation, b: Observation): number {
+  if (a.at !== b.at) return a.at - b.at;
+  const rank = sourceRank[a.source] - sourceRank[b.source];
+  if (rank !== 0) return rank;
+  return a.dedupeId < b.dedupeId ? -1 : a.dedupeId > b.dedupeId ? 1 : 0;
+}
+
+/** Identity of an observation: two deliveries with the same identity are the same fact. */
+export function observationIdentity(o: Pick<Observation, 'at' | 'source' | 'dedupeId'>): string {
+  return `${o.at}|${o.source}|${o.dedupeId}`;
+}
