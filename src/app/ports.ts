@@ -2,7 +2,10 @@
  * Ports: what the use cases need from the outside world. Adapters in src/adapters implement them;
  * unit tests use in-memory fakes of these (never of SDK internals).
  */
+import type { CurrentTimelineState } from '../domain/current';
+import type { Observation } from '../domain/observation';
 import type { InstanceViewStatus } from '../domain/power-state';
+import type { Segment } from '../domain/segments';
 
 /** One VM or scale-set instance as a management listing returns it. */
 export interface ListedVm {
@@ -62,3 +65,79 @@ export interface ManagementClient {
   /** Counters since the client was made. */
   readonly stats: ManagementStats;
 }
+
+/** The `VmCurrent` row: current timeline state plus what the reconciler knows of the VM. */
+export interface CurrentState extends CurrentTimelineState {
+  subscriptionId: string;
+  /** Last time the reconciler saw the VM in `state` (epoch ms). */
+  lastSeenAt?: number | undefined;
+  details?: VmDetails | undefined;
+  /** When `details` were last refreshed (epoch ms). */
+  detailsAt?: number | undefined;
+}
+
+export const RecordOutcome = { recorded: 'recorded', duplicate: 'duplicate' } as const;
+export type RecordOutcome = (typeof RecordOutcome)[keyof typeof RecordOutcome];
+
+export interface RecordOptions {
+  /**
+   * An id (usually the event id) that marks this observation as applied, for observations whose time
+   * is the moment of a read rather than of the event: recording the same marker twice is a duplicate.
+   */
+  marker?: string;
+}
+
+export interface Timeline {
+  resourceId: string;
+  segments: Segment[];
+}
+
+export interface TimeRange {
+  /** Epoch ms, inclusive. */
+  from?: number;
+  /** Epoch ms, exclusive. */
+  to?: number;
+}
+
+/**
+ * The timeline tables. `record` is idempotent, order-independent and safe under concurrent writers:
+ * the same observations in any order, any number of times, from any number of workers, end in the same
+ * stored segments and current state.
+ */
+export interface TimelineStore {
+  record(observation: Observation, options?: RecordOptions): Promise<RecordOutcome>;
+  /** True when an observation with this marker was already recorded for the VM. */
+  hasMarker(resourceId: string, marker: string): Promise<boolean>;
+  getCurrent(resourceId: string): Promise<CurrentState | undefined>;
+  /** Current-state rows of one subscription, page by page. */
+  listCurrent(subscriptionId: string): AsyncIterable<CurrentState[]>;
+  /** Every current-state row, page by page. */
+  listAllCurrent(): AsyncIterable<CurrentState[]>;
+  /** Segments overlapping the range, in order; undefined when the VM has no history. */
+  getTimeline(resourceId: string, range?: TimeRange): Promise<Timeline | undefined>;
+}
+
+/** An event that can never be processed, kept with the reason (the `VmRejectedEvents` table). */
+export interface RejectedEvent {
+  reason: string;
+  eventId?: string | undefined;
+  resourceUri?: string | undefined;
+  /** The event as delivered (serialised), possibly truncated. */
+  raw: string;
+  receivedAt: number;
+}
+
+export interface RejectedEventStore {
+  record(rejected: RejectedEvent): Promise<void>;
+  list(range?: TimeRange): AsyncIterable<RejectedEvent>;
+}
+
+/** Structured logger: constant messages, variable data in properties. */
+export interface Logger {
+  debug(message: string, properties?: Record<string, unknown>): void;
+  info(message: string, properties?: Record<string, unknown>): void;
+  warn(message: string, properties?: Record<string, unknown>): void;
+  error(message: string, properties?: Record<string, unknown>): void;
+}
+
+export type Clock = () => number;

@@ -68,8 +68,18 @@ function percentEncode(char: string): string {
  * a PartitionKey, e.g. `subscriptions|0000…|resourcegroups|rg-app|providers|microsoft.compute|virtualmachines|vm-1`.
  */
 export function vmKey(resourceId: string): string {
-  const lowered = resourceId.trim().toLowerCase().replace(/^\/+/, '').replace(/\/+$/, '');
-  return lowered.replace(escapedInKey, percentEncode).replace(/\//g, '|');
+  const lowered = resourceId.toLowerCase().replace(/^\/+/, '').replace(/\/+$/, '');
+  return escapeKeyPart(lowered).replace(/\//g, '|');
+}
+
+/** Escapes `%`, `|` and the characters Table keys forbid (other than `/`) as %XX, keeping case. */
+export function escapeKeyPart(value: string): string {
+  return value.replace(escapedInKey, percentEncode);
+}
+
+/** Escapes a value for use inside a Table key, including `/`. Reversible with decodeURIComponent. */
+export function escapeKeyValue(value: string): string {
+  return escapeKeyPart(value).replace(/\//g, '%2F');
 }
 
 /** Inverse of `vmKey`: the lower-cased resource id with its leading `/`. */

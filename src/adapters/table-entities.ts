@@ -1,0 +1,249 @@
+/**
+ * Row layouts of the timeline tables (the documented data contract) and their mapping to domain values.
+ */
+import type { TableEntity, TableEntityResult } from '@azure/data-tables';
+import type { CurrentState, VmDetails } from '../app/ports';
+import { billingOf } from '../domain/billing';
+import type { ObservationPosition } from '../domain/current';
+import { ObservationSource, type Observation } from '../domain/observation';
+import { isPowerState, ProvisioningState, type Provisioning } from '../domain/power-state';
+import { currentKeys, escapeKeyValue, resourceIdFromKey } from '../domain/resource-id';
+import type { Segment } from '../domain/segments';
+
+export type Row = TableEntityResult<Record<string, unknown>>;
+
+export function pad13(ms: number): string {
+  return Math.max(0, Math.floor(ms)).toString().padStart(13, '0');
+}
+
+export const rowPrefix = { observation: 'o|', segment: 's|', marker: 'm|' } as const;
+
+export function observationRowKey(o: Pick<Observation, 'at' | 'source' | 'dedupeId'>): string {
+  return `${rowPrefix.observation}${pad13(o.at)}|${o.source}|${escapeKeyValue(o.dedupeId)}`;
+}
+
+export function segmentRowKey(start: number): string {
+  return `${rowPrefix.segment}${pad13(start)}`;
+}
+
+export function markerRowKey(marker: string): string {
+  return `${rowPrefix.marker}${escapeKeyValue(marker)}`;
+}
+
+function date(ms: number | undefined): Date | undefined {
+  return ms === undefined ? undefined : new Date(ms);
+}
+
+function ms(value: unknown): number | undefined {
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'string' && value !== '') {
+    const parsed = Date.parse(value);
+    return Number.isNaN(parsed) ? undefined : parsed;
+  }
+  if (typeof value === 'number') return value;
+  return undefined;
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function num(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'string' && value !== '' && !Number.isNaN(Number(value))) return Number(value);
+  return undefined;
+}
+
+/** Drops undefined properties (Table Storage has no null). */
+function compact<T extends Record<string, unknown>>(entity: T): T {
+  for (const key of Object.keys(entity)) if (entity[key] === undefined) delete entity[key];
+  return entity;
+}
+
+export function observationEntity(partitionKey: string, o: Observation): TableEntity {
+  return compact({
+    partitionKey,
+    rowKey: observationRowKey(o),
+    kind: 'observation',
+    resourceId: o.resourceId,
+    at: new Date(o.at),
+    windowFrom: date(o.windowFrom),
+    state: o.state,
+    source: o.source,
+    dedupeId: o.dedupeId,
+    provisioningState: o.provisioning?.state,
+    provisioningSubState: o.provisioning?.subState,
+    provisioningErrorCode: o.provisioning?.errorCode,
+    operation: o.operation,
+    eventType: o.eventType,
+    caller: o.caller,
+    correlationId: o.correlationId,
+  });
+}
+
+function provisioningFrom(row: Row, prefix = 'provisioning'): Provisioning | undefined {
+  const state = text(row[`${prefix}State`]);
+  if (state === undefined) return undefined;
+  const known = (Object.values(ProvisioningState) as string[]).includes(state);
+  const p: Provisioning = { state: known ? (state as ProvisioningState) : ProvisioningState.unknown };
+  const sub = text(row[`${prefix}SubState`]);
+  const code = text(row[`${prefix}ErrorCode`]);
+  if (sub !== undefined) p.subState = sub;
+  if (code !== undefined) p.errorCode = code;
+  return p;
+}
+
+function sourceFrom(value: unknown): ObservationSource {
+  return (Object.values(ObservationSource) as unknown[]).includes(value) ? (value as ObservationSource) : ObservationSource.event;
+}
+
+export function observationFromRow(row: Row): Observation | undefined {
+  const at = ms(row['at']);
+  const dedupeId = text(row['dedupeId']);
+  if (at === undefined || dedupeId === undefined) return undefined;
+  const state = row['state'];
+  return compact({
+    resourceId: text(row['resourceId']) ?? resourceIdFromKey(row.partitionKey ?? ''),
+    at,
+    windowFrom: ms(row['windowFrom']),
+    state: isPowerState(state) ? state : undefined,
+    source: sourceFrom(row['source']),
+    dedupeId,
+    provisioning: provisioningFrom(row),
+    operation: text(row['operation']),
+    eventType: text(row['eventType']),
+    caller: text(row['caller']),
+    correlationId: text(row['correlationId']),
+  });
+}
+
+export function segmentEntity(partitionKey: string, resourceId: string, s: Segment): TableEntity {
+  return compact({
+    partitionKey,
+    rowKey: segmentRowKey(s.start),
+    kind: 'segment',
+    resourceId,
+    state: s.state,
+    billing: s.billing,
+    start: new Date(s.start),
+    end: date(s.end),
+    startWindowFrom: date(s.startWindowFrom),
+    source: s.source,
+    operation: s.operation,
+    caller: s.caller,
+  });
+}
+
+export function segmentFromRow(row: Row): Segment | undefined {
+  const start = ms(row['start']);
+  const state = row['state'];
+  if (start === undefined || !isPowerState(state)) return undefined;
+  return compact({
+    state,
+    billing: billingOf(state),
+    start,
+    end: ms(row['end']),
+    startWindowFrom: ms(row['startWindowFrom']),
+    source: sourceFrom(row['source']),
+    operation: text(row['operation']),
+    caller: text(row['caller']),
+  });
+}
+
+export function sameSegment(a: Segment, b: Segment): boolean {
+  return (
+    a.state === b.state &&
+    a.start === b.start &&
+    a.end === b.end &&
+    a.startWindowFrom === b.startWindowFrom &&
+    a.source === b.source &&
+    a.operation === b.operation &&
+    a.caller === b.caller
+  );
+}
+
+/** `VmCurrent` row: PartitionKey = subscription id (lower-cased), RowKey = the rest of the VM key. */
+export function currentEntity(key: string, c: CurrentState, version: number): TableEntity {
+  const { partitionKey, rowKey } = currentKeys(key);
+  return compact({
+    partitionKey,
+    rowKey,
+    resourceId: c.resourceId,
+    vmKey: key,
+    state: c.state,
+    billing: c.billing,
+    since: date(c.since),
+    sinceWindowFrom: date(c.sinceWindowFrom),
+    sinceSource: c.sinceSource,
+    operation: c.operation,
+    caller: c.caller,
+    provisioningState: c.provisioning?.state,
+    provisioningSubState: c.provisioning?.subState,
+    provisioningErrorCode: c.provisioning?.errorCode,
+    lastObservedAt: new Date(c.last.at),
+    lastSource: c.last.source,
+    lastDedupeId: c.last.dedupeId,
+    lastSeenAt: date(c.lastSeenAt),
+    vmSize: c.details?.vmSize,
+    location: c.details?.location,
+    osType: c.details?.osType,
+    priority: c.details?.priority,
+    tags: c.details?.tags === undefined ? undefined : JSON.stringify(c.details.tags),
+    detailsAt: date(c.detailsAt),
+    version,
+  });
+}
+
+export interface StoredCurrent {
+  current: CurrentState;
+  etag: string;
+  version: number;
+  key: string;
+}
+
+function tagsFrom(value: unknown): Record<string, string> | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+    const tags: Record<string, string> = {};
+    for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) if (typeof v === 'string') tags[k] = v;
+    return tags;
+  } catch {
+    return undefined;
+  }
+}
+
+export function currentFromRow(row: Row): StoredCurrent | undefined {
+  const key = text(row['vmKey']);
+  const lastAt = ms(row['lastObservedAt']);
+  const lastDedupeId = text(row['lastDedupeId']);
+  if (key === undefined || lastAt === undefined || lastDedupeId === undefined) return undefined;
+  const state = row['state'];
+  const last: ObservationPosition = { at: lastAt, source: sourceFrom(row['lastSource']), dedupeId: lastDedupeId };
+  const details: VmDetails = compact({
+    vmSize: text(row['vmSize']),
+    location: text(row['location']),
+    osType: text(row['osType']),
+    priority: text(row['priority']),
+    tags: tagsFrom(row['tags']),
+  });
+  const current: CurrentState = compact({
+    resourceId: text(row['resourceId']) ?? resourceIdFromKey(key),
+    subscriptionId: row.partitionKey ?? '',
+    state: isPowerState(state) ? state : undefined,
+    billing: isPowerState(state) ? billingOf(state) : undefined,
+    since: ms(row['since']),
+    sinceWindowFrom: ms(row['sinceWindowFrom']),
+    sinceSource: row['sinceSource'] === undefined ? undefined : sourceFrom(row['sinceSource']),
+    operation: text(row['operation']),
+    caller: text(row['caller']),
+    provisioning: provisioningFrom(row),
+    last,
+    lastSeenAt: ms(row['lastSeenAt']),
+    details: Object.keys(details).length > 0 ? details : undefined,
+    detailsAt: ms(row['detailsAt']),
+  });
+  return { current, etag: row.etag, version: num(row['version']) ?? 0, key };
+}

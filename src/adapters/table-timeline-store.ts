@@ -1,0 +1,322 @@
+/**
+ * TimelineStore on Azure Table Storage.
+ *
+ * `VmTimeline` holds, per VM partition, the raw observations (`o|…`), the derived segments (`s|…`) and
+ * markers (`m|…`); `VmCurrent` holds one row per VM. An observation later than the VM's latest is
+ * appended with three requests (read current, one entity-group transaction, conditional current update);
+ * a late or duplicated one re-derives the VM's segments from all its observations. Every current-state
+ * write is ETag-guarded, and a writer that loses a race re-derives, so concurrent writers lose nothing.
+ */
+import { isRestError } from '@azure/core-rest-pipeline';
+import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import { RecordOutcome, type CurrentState, type RecordOptions, type TimeRange, type Timeline, type TimelineStore } from '../app/ports';
+import { advanceCurrent, deriveCurrent, isAfter, openSegmentOf } from '../domain/current';
+import { observationIdentity, type Observation } from '../domain/observation';
+import { currentKeys, resourceIdFromKey, vmKey } from '../domain/resource-id';
+import { applyObservation, deriveSegments, type Segment } from '../domain/segments';
+import {
+  currentEntity,
+  currentFromRow,
+  markerRowKey,
+  observationEntity,
+  observationFromRow,
+  observationRowKey,
+  pad13,
+  rowPrefix,
+  sameSegment,
+  segmentEntity,
+  segmentFromRow,
+  segmentRowKey,
+  type Row,
+  type StoredCurrent,
+} from './table-entities';
+
+/** Raised when a VM stays contended past every retry; transient, so the platform redelivers. */
+export class ConcurrencyError extends Error {
+  override name = 'ConcurrencyError';
+}
+
+const maxAttempts = 12;
+
+/** What one `record` call has done so far across its retries. */
+interface Attempt {
+  stored: boolean;
+}
+const maxTransactionOperations = 100;
+
+function status(error: unknown): number | undefined {
+  return isRestError(error) ? error.statusCode : undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function backoff(attempt: number): Promise<void> {
+  return sleep(Math.random() * Math.min(1_000, 10 * 2 ** attempt));
+}
+
+export class TableTimelineStore implements TimelineStore {
+  constructor(
+    private readonly timeline: TableClient,
+    private readonly currentTable: TableClient,
+  ) {}
+
+  async record(observation: Observation, options: RecordOptions = {}): Promise<RecordOutcome> {
+    const key = vmKey(observation.resourceId);
+    const attempt: Attempt = { stored: false };
+    for (let n = 0; n < maxAttempts; n++) {
+      const stored = await this.#readCurrent(key);
+      const outcome =
+        stored === undefined || isAfter(observation, stored.current.last)
+          ? await this.#append(key, stored, observation, options, attempt)
+          : await this.#rederive(key, stored, observation, options, attempt);
+      // A retry after our own write finds the observation stored: it is still ours, not a duplicate.
+      if (outcome !== 'conflict') return attempt.stored ? RecordOutcome.recorded : outcome;
+      await backoff(n);
+    }
+    throw new ConcurrencyError('too many concurrent writers on one VM');
+  }
+
+  async hasMarker(resourceId: string, marker: string): Promise<boolean> {
+    try {
+      await this.timeline.getEntity(vmKey(resourceId), markerRowKey(marker), { queryOptions: { select: ['RowKey'] } });
+      return true;
+    } catch (error) {
+      if (status(error) === 404) return false;
+      throw error;
+    }
+  }
+
+  async getCurrent(resourceId: string): Promise<CurrentState | undefined> {
+    return (await this.#readCurrent(vmKey(resourceId)))?.current;
+  }
+
+  async *listCurrent(subscriptionId: string): AsyncIterable<CurrentState[]> {
+    const filter = odata`PartitionKey eq ${subscriptionId.toLowerCase()}`;
+    yield* this.#currentPages(filter);
+  }
+
+  async *listAllCurrent(): AsyncIterable<CurrentState[]> {
+    yield* this.#currentPages(undefined);
+  }
+
+  async getTimeline(resourceId: string, range: TimeRange = {}): Promise<Timeline | undefined> {
+    const key = vmKey(resourceId);
+    const upper = range.to === undefined ? 's}' : segmentRowKey(range.to);
+    const filter = odata`PartitionKey eq ${key} and RowKey ge ${rowPrefix.segment} and RowKey lt ${upper}`;
+    const segments: Segment[] = [];
+    let displayId: string | undefined;
+    for await (const row of this.timeline.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      const segment = segmentFromRow(row);
+      if (segment === undefined) continue;
+      displayId ??= typeof row['resourceId'] === 'string' ? row['resourceId'] : undefined;
+      if (range.from !== undefined && segment.end !== undefined && segment.end <= range.from) continue;
+      segments.push(segment);
+    }
+    if (segments.length === 0) {
+      const current = await this.#readCurrent(key);
+      if (current === undefined) return undefined;
+      return { resourceId: current.current.resourceId, segments };
+    }
+    return { resourceId: displayId ?? resourceIdFromKey(key), segments };
+  }
+
+  /** Re-derives a VM's segments and current state from its stored observations (repair). */
+  async rebuild(resourceId: string): Promise<void> {
+    const key = vmKey(resourceId);
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const stored = await this.#readCurrent(key);
+      if ((await this.#rederive(key, stored, undefined, {}, { stored: false })) !== 'conflict') return;
+      await backoff(attempt);
+    }
+    throw new ConcurrencyError('too many concurrent writers on one VM');
+  }
+
+  async *#currentPages(filter: string | undefined): AsyncIterable<CurrentState[]> {
+    const pages = this.currentTable
+      .listEntities<Record<string, unknown>>(filter === undefined ? {} : { queryOptions: { filter } })
+      .byPage({ maxPageSize: 1000 });
+    for await (const page of pages) {
+      const rows: CurrentState[] = [];
+      for (const row of page) {
+        const parsed = currentFromRow(row);
+        if (parsed !== undefined) rows.push(parsed.current);
+      }
+      if (rows.length > 0) yield rows;
+    }
+  }
+
+  async #readCurrent(key: string): Promise<StoredCurrent | undefined> {
+    const { partitionKey, rowKey } = currentKeys(key);
+    try {
+      const row: Row = await this.currentTable.getEntity<Record<string, unknown>>(partitionKey, rowKey);
+      return currentFromRow(row);
+    } catch (error) {
+      if (status(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Fast path: the observation is the VM's latest. */
+  async #append(
+    key: string,
+    stored: StoredCurrent | undefined,
+    observation: Observation,
+    options: RecordOptions,
+    attempt: Attempt,
+  ): Promise<RecordOutcome | 'conflict'> {
+    const open = openSegmentOf(stored?.current);
+    const step = applyObservation(open, observation);
+    const actions: TransactionAction[] = [['create', observationEntity(key, observation)]];
+    if (options.marker !== undefined) actions.push(['create', this.#marker(key, options.marker, observation)]);
+    if (open !== undefined && step.closedAt !== undefined) {
+      const closed = segmentEntity(key, observation.resourceId, { ...open, end: step.closedAt });
+      actions.push(['update', closed, 'Replace', { etag: '*' }]);
+    }
+    if (step.opened !== undefined) actions.push(['upsert', segmentEntity(key, observation.resourceId, step.opened), 'Replace']);
+    try {
+      await this.timeline.submitTransaction(actions);
+    } catch (error) {
+      const code = status(error);
+      // 409: this observation (or marker) is already stored. 404: the open segment row is missing.
+      // Either way the partition and the current row may disagree: re-derive from what is stored.
+      if (code === 409 || code === 404) {
+        const outcome = await this.#rederive(key, stored, undefined, {}, attempt);
+        if (outcome === 'conflict') return outcome;
+        return code === 409 ? RecordOutcome.duplicate : 'conflict';
+      }
+      throw error;
+    }
+    attempt.stored = true;
+    const base: CurrentState | undefined = stored?.current;
+    const next = advanceCurrent(base, observation, step.opened);
+    const current: CurrentState = { ...base, ...next, subscriptionId: currentKeys(key).partitionKey };
+    if (step.opened !== undefined && base?.lastSeenAt !== undefined) delete current.lastSeenAt;
+    const written = await this.#writeCurrent(key, current, stored);
+    if (!written) {
+      // Another writer moved the current row since we read it: re-derive so both observations count.
+      await this.rebuild(observation.resourceId);
+    }
+    return RecordOutcome.recorded;
+  }
+
+  /** Slow path: re-derive every segment of the VM from its stored observations (plus a new one). */
+  async #rederive(
+    key: string,
+    stored: StoredCurrent | undefined,
+    observation: Observation | undefined,
+    options: RecordOptions,
+    attempt: Attempt,
+  ): Promise<RecordOutcome | 'conflict'> {
+    const rows = await this.#readPartition(key);
+    const observations: Observation[] = [];
+    const storedSegments = new Map<string, Segment>();
+    const markers = new Set<string>();
+    for (const row of rows) {
+      const rowKey = row.rowKey ?? '';
+      if (rowKey.startsWith(rowPrefix.observation)) {
+        const o = observationFromRow(row);
+        if (o !== undefined) observations.push(o);
+      } else if (rowKey.startsWith(rowPrefix.segment)) {
+        const s = segmentFromRow(row);
+        if (s !== undefined) storedSegments.set(rowKey, s);
+      } else if (rowKey.startsWith(rowPrefix.marker)) {
+        markers.add(rowKey);
+      }
+    }
+    let duplicate = false;
+    const actionsAfter: TransactionAction[] = [];
+    if (observation !== undefined) {
+      const identity = observationIdentity(observation);
+      const markerKey = options.marker === undefined ? undefined : markerRowKey(options.marker);
+      duplicate =
+        observations.some((o) => observationIdentity(o) === identity) || (markerKey !== undefined && markers.has(markerKey));
+      if (!duplicate) {
+        observations.push(observation);
+        actionsAfter.push(['create', observationEntity(key, observation)]);
+        if (options.marker !== undefined) actionsAfter.push(['create', this.#marker(key, options.marker, observation)]);
+      }
+    }
+    const resourceId = observation?.resourceId ?? stored?.current.resourceId ?? observations[0]?.resourceId ?? resourceIdFromKey(key);
+    const segments = deriveSegments(observations);
+    const actions: TransactionAction[] = [];
+    const wanted = new Map(segments.map((s) => [segmentRowKey(s.start), s]));
+    for (const [rowKey, segment] of wanted) {
+      const existing = storedSegments.get(rowKey);
+      if (existing === undefined || !sameSegment(existing, segment)) {
+        actions.push(['upsert', segmentEntity(key, resourceId, segment), 'Replace']);
+      }
+    }
+    for (const rowKey of storedSegments.keys()) {
+      if (!wanted.has(rowKey)) actions.push(['delete', { partitionKey: key, rowKey }]);
+    }
+    try {
+      await this.#submitInChunks([...actions, ...actionsAfter]);
+    } catch (error) {
+      if (status(error) === 409) return 'conflict'; // someone stored it meanwhile: start over
+      throw error;
+    }
+    if (actionsAfter.length > 0) attempt.stored = true;
+    const derived = deriveCurrent(observations);
+    if (derived === undefined) return duplicate ? RecordOutcome.duplicate : RecordOutcome.recorded;
+    const base = stored?.current;
+    const current: CurrentState = { ...base, ...derived, subscriptionId: currentKeys(key).partitionKey };
+    if (base?.state !== derived.state || base?.since !== derived.since) delete current.lastSeenAt;
+    const unchanged = stored !== undefined && sameCurrent(stored.current, current);
+    if (!unchanged && !(await this.#writeCurrent(key, current, stored))) return 'conflict';
+    return duplicate ? RecordOutcome.duplicate : RecordOutcome.recorded;
+  }
+
+  #marker(key: string, marker: string, observation: Observation): TableEntity {
+    return { partitionKey: key, rowKey: markerRowKey(marker), kind: 'marker', observation: observationRowKey(observation) };
+  }
+
+  async #readPartition(key: string): Promise<Row[]> {
+    const filter = odata`PartitionKey eq ${key}`;
+    const rows: Row[] = [];
+    for await (const row of this.timeline.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) rows.push(row);
+    return rows;
+  }
+
+  /** Submits actions as entity-group transactions; creates (observations, markers) go in the last one. */
+  async #submitInChunks(actions: TransactionAction[]): Promise<void> {
+    for (let i = 0; i < actions.length; i += maxTransactionOperations) {
+      await this.timeline.submitTransaction(actions.slice(i, i + maxTransactionOperations));
+    }
+  }
+
+  /** Conditional write of the current row; false when another writer got there first. */
+  async #writeCurrent(key: string, current: CurrentState, stored: StoredCurrent | undefined): Promise<boolean> {
+    const entity = currentEntity(key, current, (stored?.version ?? 0) + 1);
+    try {
+      if (stored === undefined) await this.currentTable.createEntity(entity);
+      else await this.currentTable.updateEntity(entity, 'Replace', { etag: stored.etag });
+      return true;
+    } catch (error) {
+      const code = status(error);
+      if (code === 412 || code === 409 || code === 404) return false;
+      throw error;
+    }
+  }
+}
+
+function sameCurrent(a: CurrentState, b: CurrentState): boolean {
+  return (
+    a.state === b.state &&
+    a.since === b.since &&
+    a.sinceWindowFrom === b.sinceWindowFrom &&
+    a.sinceSource === b.sinceSource &&
+    a.operation === b.operation &&
+    a.caller === b.caller &&
+    a.last.at === b.last.at &&
+    a.last.source === b.last.source &&
+    a.last.dedupeId === b.last.dedupeId &&
+    a.provisioning?.state === b.provisioning?.state &&
+    a.provisioning?.subState === b.provisioning?.subState &&
+    a.provisioning?.errorCode === b.provisioning?.errorCode &&
+    a.lastSeenAt === b.lastSeenAt
+  );
+}
+
+export { pad13 };

@@ -1,0 +1,248 @@
+/**
+ * Use case: one delivered Event Grid / CloudEvents resource event becomes at most a few observations.
+ * Outcome certain → observation at the event time, no management call; outcome uncertain → one read.
+ * Bad events are recorded with the reason and acknowledged; transient failures throw (redelivery).
+ */
+import { classifyEvent, type EventDecision, type ResourceEvent } from '../domain/events';
+import { ObservationSource, type Observation } from '../domain/observation';
+import { parseInstanceView } from '../domain/power-state';
+import { PowerState } from '../domain/power-state';
+import { vmKey, type ComputeResource } from '../domain/resource-id';
+import { ensureError, NotConfiguredError } from './errors';
+import type { Clock, Logger, ManagementClient, RejectedEventStore, TimelineStore } from './ports';
+
+export interface IngestDependencies {
+  store: TimelineStore;
+  rejected: RejectedEventStore;
+  management?: ManagementClient | undefined;
+  log: Logger;
+  now: Clock;
+}
+
+export const IngestOutcome = {
+  recorded: 'recorded',
+  duplicate: 'duplicate',
+  skipped: 'skipped',
+  rejected: 'rejected',
+} as const;
+export type IngestOutcome = (typeof IngestOutcome)[keyof typeof IngestOutcome];
+
+export interface IngestResult {
+  outcome: IngestOutcome;
+  eventId?: string | undefined;
+  resourceId?: string | undefined;
+  reason?: string | undefined;
+  /** Observations newly stored by this event. */
+  recorded: number;
+  managementCalls: number;
+}
+
+function serialise(raw: unknown): string {
+  try {
+    return typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? String(raw));
+  } catch {
+    return String(raw);
+  }
+}
+
+function eventObservation(event: ResourceEvent, resourceId: string): Omit<Observation, 'at' | 'source' | 'dedupeId'> {
+  return {
+    resourceId,
+    operation: event.operationName,
+    eventType: event.eventType,
+    caller: event.caller,
+    correlationId: event.correlationId,
+  };
+}
+
+/** Observation from a read made at `readAt` because of `event`: the change happened within `[event time, readAt]`. */
+function readObservation(event: ResourceEvent, resourceId: string, readAt: number, state: PowerState | undefined): Observation {
+  const o: Observation = {
+    ...eventObservation(event, resourceId),
+    at: readAt,
+    state,
+    source: ObservationSource.instanceView,
+    dedupeId: event.id,
+  };
+  if (event.time < readAt) o.windowFrom = event.time;
+  return o;
+}
+
+export async function ingestEvent(raw: unknown, deps: IngestDependencies): Promise<IngestResult> {
+  const decision = classifyEvent(raw, deps.now());
+  switch (decision.kind) {
+    case 'skip':
+      deps.log.debug('event skipped', { eventId: decision.eventId, reason: decision.reason });
+      return { outcome: IngestOutcome.skipped, eventId: decision.eventId, reason: decision.reason, recorded: 0, managementCalls: 0 };
+    case 'reject':
+      await deps.rejected.record({
+        reason: decision.reason,
+        eventId: decision.eventId,
+        resourceUri: decision.resourceUri,
+        raw: serialise(raw),
+        receivedAt: deps.now(),
+      });
+      deps.log.warn('event rejected', { eventId: decision.eventId, vmId: decision.resourceUri, reason: decision.reason });
+      return {
+        outcome: IngestOutcome.rejected,
+        eventId: decision.eventId,
+        resourceId: decision.resourceUri,
+        reason: decision.reason,
+        recorded: 0,
+        managementCalls: 0,
+      };
+    default:
+      return apply(decision, deps);
+  }
+}
+
+async function apply(
+  decision: Exclude<EventDecision, { kind: 'skip' } | { kind: 'reject' }>,
+  deps: IngestDependencies,
+): Promise<IngestResult> {
+  const { event, resource } = decision;
+  const base = { eventId: event.id, resourceId: resource.resourceId };
+  const result = (recorded: number, managementCalls = 0, reason?: string): IngestResult => ({
+    ...base,
+    outcome: recorded > 0 ? IngestOutcome.recorded : reason === undefined ? IngestOutcome.duplicate : IngestOutcome.skipped,
+    recorded,
+    managementCalls,
+    reason,
+  });
+  switch (decision.kind) {
+    case 'observe': {
+      const outcome = await deps.store.record({
+        ...eventObservation(event, resource.resourceId),
+        at: event.time,
+        state: decision.state,
+        source: ObservationSource.event,
+        dedupeId: event.id,
+      });
+      deps.log.info('observation recorded', { vmId: resource.resourceId, eventId: event.id, state: decision.state, outcome });
+      return result(outcome === 'recorded' ? 1 : 0);
+    }
+    case 'provisioning': {
+      const outcome = await deps.store.record({
+        ...eventObservation(event, resource.resourceId),
+        at: event.time,
+        source: ObservationSource.event,
+        dedupeId: event.id,
+        provisioning: decision.provisioning,
+      });
+      deps.log.info('operation failure recorded', { vmId: resource.resourceId, eventId: event.id, eventType: event.eventType, outcome });
+      return result(outcome === 'recorded' ? 1 : 0);
+    }
+    case 'read':
+      return readInstanceView(event, resource, deps, result);
+    case 'relistScaleSet':
+      return relistScaleSet(event, resource, deps);
+    case 'scaleSetDeleted':
+      return deleteScaleSetInstances(event, resource, deps);
+  }
+}
+
+function requireManagement(deps: IngestDependencies): ManagementClient {
+  if (deps.management === undefined) throw new NotConfiguredError('a management endpoint is needed to read instance views');
+  return deps.management;
+}
+
+async function readInstanceView(
+  event: ResourceEvent,
+  resource: ComputeResource,
+  deps: IngestDependencies,
+  result: (recorded: number, managementCalls?: number, reason?: string) => IngestResult,
+): Promise<IngestResult> {
+  if (await deps.store.hasMarker(resource.resourceId, event.id)) return result(0);
+  const statuses = await requireManagement(deps).getInstanceView(resource.resourceId);
+  const readAt = deps.now();
+  let observation: Observation;
+  if (statuses === undefined) {
+    observation = readObservation(event, resource.resourceId, readAt, PowerState.deleted);
+  } else {
+    const parsed = parseInstanceView(statuses);
+    const state = parsed.powerState === PowerState.unknown ? undefined : parsed.powerState;
+    observation = readObservation(event, resource.resourceId, readAt, state);
+    if (parsed.provisioning !== undefined) observation.provisioning = parsed.provisioning;
+    if (state === undefined && parsed.provisioning === undefined) {
+      deps.log.warn('instance view has no power state', { vmId: resource.resourceId, eventId: event.id });
+      return result(0, 1, 'instance view has no power state');
+    }
+  }
+  const outcome = await deps.store.record(observation, { marker: event.id });
+  deps.log.info('instance view recorded', { vmId: resource.resourceId, eventId: event.id, state: observation.state, outcome });
+  return result(outcome === 'recorded' ? 1 : 0, 1);
+}
+
+/** Records every instance's state after a scale-set-wide operation; known instances now absent are deleted. */
+async function relistScaleSet(event: ResourceEvent, scaleSet: ComputeResource, deps: IngestDependencies): Promise<IngestResult> {
+  const management = requireManagement(deps);
+  let pages = 0;
+  let recorded = 0;
+  const failures: Error[] = [];
+  const seen = new Set<string>();
+  for await (const page of management.listScaleSetInstances(scaleSet.resourceId)) {
+    pages += 1;
+    const readAt = deps.now();
+    for (const instance of page.vms) {
+      seen.add(vmKey(instance.resourceId));
+      const parsed = parseInstanceView(instance.statuses);
+      if (parsed.powerState === PowerState.unknown) continue;
+      try {
+        const o = readObservation(event, instance.resourceId, readAt, parsed.powerState);
+        if (parsed.provisioning !== undefined) o.provisioning = parsed.provisioning;
+        if ((await deps.store.record(o)) === 'recorded') recorded += 1;
+      } catch (error) {
+        failures.push(ensureError(error));
+        deps.log.error('instance not recorded', { vmId: instance.resourceId, eventId: event.id, error: ensureError(error).message });
+      }
+    }
+  }
+  const readAt = deps.now();
+  recorded += await markAbsentInstancesDeleted(event, scaleSet, deps, seen, readAt, failures);
+  if (failures[0] !== undefined) throw failures[0];
+  deps.log.info('scale set re-listed', { vmId: scaleSet.resourceId, eventId: event.id, instances: seen.size, recorded });
+  return { outcome: recorded > 0 ? IngestOutcome.recorded : IngestOutcome.duplicate, eventId: event.id, resourceId: scaleSet.resourceId, recorded, managementCalls: pages };
+}
+
+async function deleteScaleSetInstances(event: ResourceEvent, scaleSet: ComputeResource, deps: IngestDependencies): Promise<IngestResult> {
+  const failures: Error[] = [];
+  const recorded = await markAbsentInstancesDeleted(event, scaleSet, deps, new Set(), event.time, failures);
+  if (failures[0] !== undefined) throw failures[0];
+  deps.log.info('scale set deleted', { vmId: scaleSet.resourceId, eventId: event.id, recorded });
+  return { outcome: recorded > 0 ? IngestOutcome.recorded : IngestOutcome.duplicate, eventId: event.id, resourceId: scaleSet.resourceId, recorded, managementCalls: 0 };
+}
+
+/** Known instances of the scale set that are not in `present` and not already deleted become deleted. */
+async function markAbsentInstancesDeleted(
+  event: ResourceEvent,
+  scaleSet: ComputeResource,
+  deps: IngestDependencies,
+  present: ReadonlySet<string>,
+  at: number,
+  failures: Error[],
+): Promise<number> {
+  const prefix = `${vmKey(scaleSet.resourceId)}|virtualmachines|`;
+  let recorded = 0;
+  for await (const page of deps.store.listCurrent(scaleSet.subscriptionId)) {
+    for (const current of page) {
+      const key = vmKey(current.resourceId);
+      if (!key.startsWith(prefix) || present.has(key) || current.state === PowerState.deleted) continue;
+      const o: Observation = {
+        ...eventObservation(event, current.resourceId),
+        at,
+        state: PowerState.deleted,
+        source: at === event.time ? ObservationSource.event : ObservationSource.instanceView,
+        dedupeId: event.id,
+      };
+      if (at > event.time) o.windowFrom = event.time;
+      try {
+        if ((await deps.store.record(o)) === 'recorded') recorded += 1;
+      } catch (error) {
+        failures.push(ensureError(error));
+        deps.log.error('instance not recorded', { vmId: current.resourceId, eventId: event.id, error: ensureError(error).message });
+      }
+    }
+  }
+  return recorded;
+}
+

@@ -1,0 +1,90 @@
+/** Builders of Event Grid and CloudEvents resource events as a subscription system topic delivers them. */
+export const subscriptionId = '00000000-0000-0000-0000-0000000000aa';
+export const tenantId = '11111111-1111-1111-1111-111111111111';
+
+export function vmResourceId(name: string, group = 'rg-app', subscription = subscriptionId): string {
+  return `/subscriptions/${subscription}/resourceGroups/${group}/providers/Microsoft.Compute/virtualMachines/${name}`;
+}
+
+export function scaleSetResourceId(name: string, group = 'rg-app'): string {
+  return `/subscriptions/${subscriptionId}/resourceGroups/${group}/providers/Microsoft.Compute/virtualMachineScaleSets/${name}`;
+}
+
+export interface EventSpec {
+  id: string;
+  resourceUri: string;
+  /** e.g. `Microsoft.Compute/virtualMachines/start/action`. */
+  operationName: string;
+  /** `ResourceActionSuccess` etc. (without the `Microsoft.Resources.` prefix). */
+  type: string;
+  time: string;
+  caller?: string;
+  url?: string;
+}
+
+function data(spec: EventSpec): Record<string, unknown> {
+  return {
+    authorization: { scope: spec.resourceUri, action: spec.operationName, evidence: { role: 'Virtual Machine Contributor' } },
+    claims: { 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn': spec.caller ?? 'alice@contoso.com', appid: 'app-1' },
+    correlationId: `corr-${spec.id}`,
+    httpRequest: { clientRequestId: `req-${spec.id}`, clientIpAddress: '192.0.2.1', method: 'POST', url: spec.url ?? `https://management.azure.com${spec.resourceUri}?api-version=2024-07-01` },
+    resourceProvider: 'Microsoft.Compute',
+    resourceUri: spec.resourceUri,
+    operationName: spec.operationName,
+    status: spec.type.endsWith('Success') ? 'Succeeded' : spec.type.endsWith('Failure') ? 'Failed' : 'Canceled',
+    subscriptionId,
+    tenantId,
+  };
+}
+
+export function eventGridEvent(spec: EventSpec): Record<string, unknown> {
+  return {
+    id: spec.id,
+    topic: `/subscriptions/${subscriptionId}`,
+    subject: spec.resourceUri,
+    eventType: `Microsoft.Resources.${spec.type}`,
+    eventTime: spec.time,
+    data: data(spec),
+    dataVersion: '2',
+    metadataVersion: '1',
+  };
+}
+
+export function cloudEvent(spec: EventSpec): Record<string, unknown> {
+  return {
+    id: spec.id,
+    source: `/subscriptions/${subscriptionId}`,
+    subject: spec.resourceUri,
+    type: `Microsoft.Resources.${spec.type}`,
+    time: spec.time,
+    data: data(spec),
+    specversion: '1.0',
+  };
+}
+
+/** The operations table of the design: VM operation suffix → event type and expected state. */
+export const vmOperations = {
+  start: { operation: 'start/action', type: 'ResourceActionSuccess', state: 'running' },
+  restart: { operation: 'restart/action', type: 'ResourceActionSuccess', state: 'running' },
+  powerOff: { operation: 'powerOff/action', type: 'ResourceActionSuccess', state: 'stopped' },
+  deallocate: { operation: 'deallocate/action', type: 'ResourceActionSuccess', state: 'deallocated' },
+  delete: { operation: 'delete', type: 'ResourceDeleteSuccess', state: 'deleted' },
+} as const;
+
+export function vmEvent(
+  name: string,
+  op: keyof typeof vmOperations,
+  time: string,
+  id: string,
+  schema: 'eventGrid' | 'cloudEvents' = 'eventGrid',
+): Record<string, unknown> {
+  const spec = vmOperations[op];
+  const e: EventSpec = {
+    id,
+    resourceUri: vmResourceId(name),
+    operationName: `Microsoft.Compute/virtualMachines/${spec.operation}`,
+    type: spec.type,
+    time,
+  };
+  return schema === 'eventGrid' ? eventGridEvent(e) : cloudEvent(e);
+}

@@ -1,0 +1,57 @@
+/** Random VM histories for property tests. */
+import fc from 'fast-check';
+import type { Observation } from '../../src/domain/observation';
+import type { PowerState } from '../../src/domain/power-state';
+
+export const anyState: fc.Arbitrary<PowerState> = fc.constantFrom(
+  'creating',
+  'starting',
+  'running',
+  'stopping',
+  'stopped',
+  'deallocating',
+  'deallocated',
+  'hibernated',
+  'deleted',
+);
+
+const t0 = Date.parse('2026-10-01T00:00:00Z');
+
+/** Observations of one VM: events at distinct-ish minutes, some reconcile observations with windows. */
+export function history(resourceId: string, maxLength = 25): fc.Arbitrary<Observation[]> {
+  return fc
+    .array(
+      fc.record({
+        minute: fc.integer({ min: 0, max: 60 * 24 * 3 }),
+        state: fc.option(anyState, { nil: undefined, freq: 8 }),
+        reconcile: fc.boolean(),
+        window: fc.integer({ min: 1, max: 30 }),
+      }),
+      { minLength: 1, maxLength },
+    )
+    .map((items) =>
+      items.map((item, index): Observation => {
+        const at = t0 + item.minute * 60_000;
+        const o: Observation = {
+          resourceId,
+          at,
+          state: item.state,
+          source: item.reconcile ? 'reconcile' : 'event',
+          dedupeId: `id-${index}`,
+        };
+        if (item.state === undefined) o.provisioning = { state: 'failed' };
+        if (item.reconcile) o.windowFrom = at - item.window * 60_000;
+        return o;
+      }),
+    );
+}
+
+/** A delivery of the same observations: shuffled, with some delivered two or three times. */
+export function delivery(observations: Observation[]): fc.Arbitrary<Observation[]> {
+  return fc
+    .array(fc.integer({ min: 0, max: 2 }), { minLength: observations.length, maxLength: observations.length })
+    .chain((extra) => {
+      const copies = observations.flatMap((o, i) => Array.from({ length: 1 + (extra[i] ?? 0) }, () => ({ ...o })));
+      return fc.shuffledSubarray(copies, { minLength: copies.length, maxLength: copies.length });
+    });
+}
