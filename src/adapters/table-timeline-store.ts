@@ -168,6 +168,7 @@ export class TableTimelineStore implements TimelineStore {
   ): Promise<RecordOutcome | 'conflict'> {
     const open = openSegmentOf(stored?.current);
     const step = applyObservation(open, observation);
+    if (step.needsHistory) return this.#rederive(key, stored, observation, options, attempt);
     const actions: TransactionAction[] = [['create', observationEntity(key, observation)]];
     if (options.marker !== undefined) actions.push(['create', this.#marker(key, options.marker, observation)]);
     if (open !== undefined && step.closedAt !== undefined) {
@@ -254,7 +255,8 @@ export class TableTimelineStore implements TimelineStore {
     try {
       await this.#submitInChunks([...actions, ...actionsAfter]);
     } catch (error) {
-      if (status(error) === 409) return 'conflict'; // someone stored it meanwhile: start over
+      // 409: someone stored it meanwhile; 404: a segment we delete is already gone. Start over.
+      if (status(error) === 409 || status(error) === 404) return 'conflict';
       throw error;
     }
     if (actionsAfter.length > 0) attempt.stored = true;

@@ -23,6 +23,32 @@ export interface SegmentStep {
   closedAt?: number;
   /** The segment opened by this observation, when the state changed. */
   opened?: Segment;
+  /**
+   * The observation has the same time as the open segment's start but another state: the later one in
+   * the canonical order wins, which may merge with the segment before; only the whole history decides.
+   */
+  needsHistory?: true;
+}
+
+function openSegment(previous: Segment | undefined, observation: Observation & { state: PowerState }): Segment {
+  const opened: Segment = {
+    state: observation.state,
+    billing: billingOf(observation.state),
+    start: observation.at,
+    source: observation.source,
+  };
+  if (observation.windowFrom !== undefined) {
+    // A window never reaches back past the start of the state it follows.
+    const from = previous === undefined ? observation.windowFrom : Math.max(observation.windowFrom, previous.start);
+    if (from < observation.at) opened.startWindowFrom = from;
+  }
+  if (observation.operation !== undefined) opened.operation = observation.operation;
+  if (observation.caller !== undefined) opened.caller = observation.caller;
+  return opened;
+}
+
+function hasState(o: Observation): o is Observation & { state: PowerState } {
+  return o.state !== undefined;
 }
 
 /**
@@ -30,22 +56,10 @@ export interface SegmentStep {
  * Equal consecutive states merge; observations without a power state change nothing.
  */
 export function applyObservation(open: Segment | undefined, observation: Observation): SegmentStep {
-  const { state } = observation;
-  if (state === undefined) return {};
-  if (open !== undefined && open.state === state) return {};
-  const opened: Segment = {
-    state,
-    billing: billingOf(state),
-    start: observation.at,
-    source: observation.source,
-  };
-  if (observation.windowFrom !== undefined) {
-    // A window never reaches back past the start of the state it follows.
-    const from = open === undefined ? observation.windowFrom : Math.max(observation.windowFrom, open.start);
-    if (from < observation.at) opened.startWindowFrom = from;
-  }
-  if (observation.operation !== undefined) opened.operation = observation.operation;
-  if (observation.caller !== undefined) opened.caller = observation.caller;
+  if (!hasState(observation)) return {};
+  if (open !== undefined && open.state === observation.state) return {};
+  if (open !== undefined && open.start === observation.at) return { needsHistory: true };
+  const opened = openSegment(open, observation);
   return open === undefined ? { opened } : { closedAt: observation.at, opened };
 }
 
@@ -62,14 +76,21 @@ export function canonicalObservations(observations: readonly Observation[]): Obs
  */
 export function deriveSegments(observations: readonly Observation[]): Segment[] {
   const segments: Segment[] = [];
-  let open: Segment | undefined;
   for (const observation of canonicalObservations(observations)) {
-    const step = applyObservation(open, observation);
-    if (open !== undefined && step.closedAt !== undefined) open.end = step.closedAt;
-    if (step.opened !== undefined) {
-      segments.push(step.opened);
-      open = step.opened;
+    if (!hasState(observation)) continue;
+    let open = segments[segments.length - 1];
+    if (open !== undefined && open.state === observation.state) continue;
+    if (open !== undefined && open.start === observation.at) {
+      // Two states at one instant: the later observation wins; the earlier leaves no zero-length segment.
+      segments.pop();
+      open = segments[segments.length - 1];
+      if (open !== undefined && open.state === observation.state) {
+        delete open.end;
+        continue;
+      }
     }
+    if (open !== undefined) open.end = observation.at;
+    segments.push(openSegment(open, observation));
   }
   return segments;
 }

@@ -40,6 +40,15 @@ describe('deriveSegments', () => {
     ]);
   });
 
+  it('keeps no zero-length segment when two states share one instant: the later observation wins', () => {
+    const segments = deriveSegments([
+      obs('2026-11-01T08:00:00Z', 'running', 'a'),
+      obs('2026-11-01T09:00:00Z', 'stopped', 'b'),
+      obs('2026-11-01T09:00:00Z', 'running', 'c'),
+    ]);
+    expect(segments).toEqual([{ state: 'running', billing: 'billed', start: t('2026-11-01T08:00:00Z'), source: 'event' }]);
+  });
+
   it('ignores observations without a power state', () => {
     const segments = deriveSegments([
       obs('2026-11-01T08:00:00Z', 'running', 'a'),
@@ -77,10 +86,17 @@ describe('deriveSegments', () => {
       fc.property(history(vm), (h) => {
         let current: ReturnType<typeof advanceCurrent> | undefined;
         const segments: ReturnType<typeof deriveSegments> = [];
-        for (const o of canonicalObservations(h)) {
+        const ordered = canonicalObservations(h);
+        for (const [i, o] of ordered.entries()) {
           if (current !== undefined) expect(isAfter(o, current.last)).toBe(true);
           const open = openSegmentOf(current);
           const step = applyObservation(open, o);
+          if (step.needsHistory) {
+            // The store re-derives from the whole history in this case.
+            segments.splice(0, segments.length, ...deriveSegments(ordered.slice(0, i + 1)));
+            current = deriveCurrent(ordered.slice(0, i + 1));
+            continue;
+          }
           const last = segments[segments.length - 1];
           if (step.closedAt !== undefined && last !== undefined) last.end = step.closedAt;
           if (step.opened !== undefined) segments.push(step.opened);

@@ -1,0 +1,18 @@
+import { app, type EventGridEvent, type InvocationContext } from '@azure/functions';
+import { invocationLogger } from '../src/adapters/logger';
+import { ingestEvent, type IngestResult } from '../src/app/ingest-event';
+import { appContext } from '../src/composition';
+import { loadConfig } from '../src/config';
+
+/**
+ * Event Grid trigger on the subscription's resource events (Event Grid schema or CloudEvents 1.0).
+ * Bad events are recorded and acknowledged; a transient failure throws so Event Grid redelivers.
+ */
+export async function vmEvents(event: EventGridEvent, context: InvocationContext): Promise<IngestResult> {
+  const ctx = await appContext(loadConfig);
+  const result = await ingestEvent(event, { ...ctx, log: invocationLogger(context) });
+  context.info('event ingested', { eventId: result.eventId, vmId: result.resourceId, outcome: result.outcome, reason: result.reason });
+  return result;
+}
+
+app.eventGrid('vmEvents', { handler: vmEvents });

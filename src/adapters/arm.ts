@@ -1,0 +1,352 @@
+/**
+ * ManagementClient over Azure Resource Manager: @azure/arm-compute for VMs, instance views and scale
+ * sets; subscriptions through the same pipeline (one retry / throttling / credential setup for all).
+ */
+import { ComputeManagementClient } from '@azure/arm-compute';
+import {
+  bearerTokenAuthenticationPolicyName,
+  createDefaultHttpClient,
+  createPipelineRequest,
+  type HttpClient,
+  type PipelinePolicy,
+  type PipelineResponse,
+} from '@azure/core-rest-pipeline';
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import type {
+  ListedPage,
+  ListedVm,
+  ManagementClient,
+  ManagementOptions,
+  ManagementStats,
+  VmDetails,
+} from '../app/ports';
+import type { InstanceViewStatus } from '../domain/power-state';
+import { parseComputeResourceId, ResourceKind } from '../domain/resource-id';
+import {
+  ManagementRequestError,
+  ManagementUnavailableError,
+  ThrottledError,
+  isNotFound,
+  retryAfterInMsOf,
+  toManagementError,
+} from './arm-errors';
+
+export {
+  ManagementRequestError,
+  ManagementUnavailableError,
+  ThrottledError,
+  ensureError,
+} from './arm-errors';
+
+/** Management endpoints of the Azure clouds. */
+export const ArmEndpoint = {
+  public: 'https://management.azure.com',
+  china: 'https://management.chinacloudapi.cn',
+  usGovernment: 'https://management.usgovcloudapi.net',
+} as const;
+export type ArmEndpoint = (typeof ArmEndpoint)[keyof typeof ArmEndpoint];
+
+/** api-version of `GET /subscriptions` (Microsoft.Resources). */
+export const subscriptionsApiVersion = '2022-12-01';
+
+export interface ArmClientOptions {
+  /** Management endpoint; a loopback `http://` URL means an emulator (no credential is sent). */
+  endpoint: string;
+  /** Default: DefaultAzureCredential (managed identity in Azure, `az login` locally). */
+  credential?: TokenCredential;
+  /** Retries per request after 429 / 5xx / network errors (default 3). */
+  maxRetries?: number;
+  /** Base delay of the exponential retry on 5xx / network errors (default 800 ms). */
+  retryDelayInMs?: number;
+  /** Longest exponential delay (default 30 s). */
+  maxRetryDelayInMs?: number;
+  /**
+   * Longest `Retry-After` worth waiting for; a longer one fails at once with ThrottledError
+   * (default 60 s, so a 20-minute throttle never holds a function).
+   */
+  maxRetryAfterInMs?: number;
+}
+
+/** Counters plus the latest `x-ms-ratelimit-remaining-*` header values (header name → value). */
+export interface ArmManagementStats extends ManagementStats {
+  remaining: Record<string, string>;
+  /** Wire attempts answered 5xx (each retry counts). */
+  serverErrors: number;
+}
+
+export interface DeallocateOptions extends ManagementOptions {
+  hibernate?: boolean;
+}
+
+export interface ArmManagementClient extends ManagementClient {
+  readonly stats: ArmManagementStats;
+  readonly endpoint: string;
+  /** True when the endpoint is a loopback emulator (no credential sent). */
+  readonly isEmulator: boolean;
+  /** Deallocates a standalone VM and waits for the operation (optional remediation). */
+  deallocate(resourceId: string, options?: DeallocateOptions): Promise<void>;
+}
+
+const loopbackHosts: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+/** A plain-http loopback URL: an emulator. */
+export function isLoopbackEndpoint(endpoint: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return false;
+  }
+  return url.protocol === 'http:' && loopbackHosts.has(url.hostname.toLowerCase());
+}
+
+/** Placeholder credential for emulators: its policy is removed, so it is never asked for a token. */
+const emulatorCredential: TokenCredential = {
+  getToken: () => Promise.reject(new Error('No credential is used for an emulator endpoint')),
+};
+
+/** Subscription id used for the client that only lists subscriptions (never sent). */
+const tenantScope = '00000000-0000-0000-0000-000000000000';
+
+function statsPolicy(stats: ArmManagementStats, maxRetryAfterInMs: number): PipelinePolicy {
+  return {
+    name: 'armStatsPolicy',
+    async sendRequest(request, next) {
+      stats.requests += 1;
+      const response = await next(request);
+      for (const [name, value] of response.headers) {
+        if (name.toLowerCase().startsWith('x-ms-ratelimit-remaining-'))
+          stats.remaining[name.toLowerCase()] = value;
+      }
+      if (response.status >= 500) stats.serverErrors += 1;
+      if (response.status === 429 || response.status === 503) {
+        if (response.status === 429) stats.throttled += 1;
+        const retryAfterInMs = retryAfterInMsOf(response.headers);
+        if (retryAfterInMs !== undefined && retryAfterInMs > maxRetryAfterInMs) {
+          // Thrown as a non-RestError so the retry policy stops here instead of sleeping.
+          throw response.status === 429
+            ? new ThrottledError('Management request throttled beyond the allowed wait', retryAfterInMs)
+            : new ManagementUnavailableError('Management service unavailable beyond the allowed wait', 503);
+        }
+      }
+      return response;
+    },
+  };
+}
+
+function mapStatuses(statuses: readonly InstanceViewStatus[] | undefined): InstanceViewStatus[] | undefined {
+  return statuses?.map((s) => ({
+    code: s.code,
+    level: s.level,
+    displayStatus: s.displayStatus,
+    time: s.time,
+  }));
+}
+
+function withoutUndefined<T extends object>(value: T): T | undefined {
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+  return entries.length === 0 ? undefined : (Object.fromEntries(entries) as T);
+}
+
+interface SdkVmLike {
+  id?: string;
+  name?: string;
+  location?: string;
+  tags?: Record<string, string>;
+  instanceView?: { statuses?: InstanceViewStatus[] };
+  hardwareProfile?: { vmSize?: string };
+  storageProfile?: { osDisk?: { osType?: string } };
+  priority?: string;
+  sku?: { name?: string };
+}
+
+function toListedVm(vm: SdkVmLike, withDetails: boolean): ListedVm {
+  const listed: ListedVm = { resourceId: vm.id ?? '', name: vm.name ?? '' };
+  const statuses = mapStatuses(vm.instanceView?.statuses);
+  if (statuses !== undefined) listed.statuses = statuses;
+  if (withDetails) {
+    const details: VmDetails = {
+      vmSize: vm.hardwareProfile?.vmSize ?? vm.sku?.name,
+      location: vm.location,
+      osType: vm.storageProfile?.osDisk?.osType,
+      priority: vm.priority,
+      tags: vm.tags,
+    };
+    listed.details = withoutUndefined(details);
+  }
+  return listed;
+}
+
+/** Iterates SDK pages, mapping failures (also mid-listing) to domain errors. */
+async function* mapPages<T, U>(pages: AsyncIterable<T[]>, map: (items: T[]) => U): AsyncGenerator<U> {
+  try {
+    for await (const page of pages) yield map(page);
+  } catch (error) {
+    throw toManagementError(error);
+  }
+}
+
+function requireResource(resourceId: string, kinds: readonly ResourceKind[]) {
+  const resource = parseComputeResourceId(resourceId);
+  if (!resource || !kinds.includes(resource.kind)) {
+    throw new ManagementRequestError('Not a supported compute resource id', undefined, 'InvalidResourceId');
+  }
+  return resource;
+}
+
+/** Creates the ARM adapter. */
+export function createArmClient(options: ArmClientOptions): ArmManagementClient {
+  const endpoint = options.endpoint.replace(/\/+$/, '');
+  const isEmulator = isLoopbackEndpoint(endpoint);
+  const scope = `${new URL(endpoint).origin}/.default`;
+  let credential: TokenCredential | undefined = isEmulator ? emulatorCredential : options.credential;
+  const stats: ArmManagementStats = { requests: 0, throttled: 0, serverErrors: 0, remaining: {} };
+  const policy = statsPolicy(stats, options.maxRetryAfterInMs ?? 60_000);
+  const clients = new Map<string, ComputeManagementClient>();
+  let httpClient: HttpClient | undefined;
+
+  function client(subscriptionId: string): ComputeManagementClient {
+    const id = subscriptionId.toLowerCase();
+    let found = clients.get(id);
+    if (found) return found;
+    credential ??= new DefaultAzureCredential();
+    found = new ComputeManagementClient(credential, subscriptionId, {
+      endpoint,
+      credentials: { scopes: [scope] },
+      allowInsecureConnection: isEmulator,
+      retryOptions: {
+        maxRetries: options.maxRetries ?? 3,
+        retryDelayInMs: options.retryDelayInMs ?? 800,
+        maxRetryDelayInMs: options.maxRetryDelayInMs ?? 30_000,
+      },
+    });
+    // After the retry policy: sees every wire attempt, and can stop a too-long Retry-After.
+    found.pipeline.addPolicy(policy, { afterPhase: 'Retry' });
+    // The bearer policy refuses plain http; an emulator gets no token at all.
+    if (isEmulator) found.pipeline.removePolicy({ name: bearerTokenAuthenticationPolicyName });
+    clients.set(id, found);
+    return found;
+  }
+
+  async function getJson(url: string, abortSignal: AbortSignal | undefined): Promise<unknown> {
+    const pipeline = client(tenantScope).pipeline;
+    httpClient ??= createDefaultHttpClient();
+    const request = createPipelineRequest({ url, method: 'GET', allowInsecureConnection: isEmulator });
+    if (abortSignal) request.abortSignal = abortSignal;
+    request.headers.set('accept', 'application/json');
+    let response: PipelineResponse;
+    try {
+      response = await pipeline.sendRequest(httpClient, request);
+    } catch (error) {
+      throw toManagementError(error);
+    }
+    const body: unknown = response.bodyAsText ? JSON.parse(response.bodyAsText) : undefined;
+    if (response.status === 200) return body;
+    const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
+    if (response.status === 429) {
+      throw new ThrottledError('Management request throttled', retryAfterInMsOf(response.headers));
+    }
+    if (response.status >= 500)
+      throw new ManagementUnavailableError('Management service unavailable', response.status);
+    throw new ManagementRequestError(
+      'Management request refused',
+      response.status,
+      typeof code === 'string' ? code : undefined,
+    );
+  }
+
+  return {
+    stats,
+    endpoint,
+    isEmulator,
+
+    async getInstanceView(resourceId, callOptions = {}) {
+      const resource = requireResource(resourceId, [ResourceKind.vm, ResourceKind.scaleSetInstance]);
+      const compute = client(resource.subscriptionId);
+      const sdkOptions = { abortSignal: callOptions.abortSignal };
+      try {
+        const view =
+          resource.kind === ResourceKind.scaleSetInstance
+            ? await compute.virtualMachineScaleSetVMs.getInstanceView(
+                resource.resourceGroup,
+                resource.name,
+                resource.instanceId ?? '',
+                sdkOptions,
+              )
+            : await compute.virtualMachines.instanceView(resource.resourceGroup, resource.name, sdkOptions);
+        return mapStatuses(view.statuses) ?? [];
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw toManagementError(error);
+      }
+    },
+
+    async *listScaleSetInstances(scaleSetId, callOptions = {}) {
+      const scaleSet = requireResource(scaleSetId, [ResourceKind.scaleSet]);
+      const pages = client(scaleSet.subscriptionId)
+        .virtualMachineScaleSetVMs.list(scaleSet.resourceGroup, scaleSet.name, {
+          expand: 'instanceView',
+          abortSignal: callOptions.abortSignal,
+        })
+        .byPage();
+      try {
+        for await (const page of pages) yield { vms: page.map((vm) => toListedVm(vm, true)) };
+      } catch (error) {
+        // A scale set deleted meanwhile has no instances left.
+        if (isNotFound(error)) return;
+        throw toManagementError(error);
+      }
+    },
+
+    listVmStatuses(subscriptionId, callOptions = {}): AsyncIterable<ListedPage> {
+      const pages = client(subscriptionId)
+        .virtualMachines.listAll({ statusOnly: 'true', abortSignal: callOptions.abortSignal })
+        .byPage();
+      return mapPages(pages, (page) => ({ vms: page.map((vm) => toListedVm(vm, false)) }));
+    },
+
+    listVmDetails(subscriptionId, callOptions = {}): AsyncIterable<ListedPage> {
+      const pages = client(subscriptionId)
+        .virtualMachines.listAll({ abortSignal: callOptions.abortSignal })
+        .byPage();
+      return mapPages(pages, (page) => ({ vms: page.map((vm) => toListedVm(vm, true)) }));
+    },
+
+    listScaleSets(subscriptionId, callOptions = {}): AsyncIterable<string[]> {
+      const pages = client(subscriptionId)
+        .virtualMachineScaleSets.listAll({ abortSignal: callOptions.abortSignal })
+        .byPage();
+      // Flexible scale sets' VMs are in the VM list already; only uniform ones need per-set listing.
+      return mapPages(pages, (page) =>
+        page
+          .filter((ss) => ss.orchestrationMode !== 'Flexible' && ss.id !== undefined)
+          .map((ss) => ss.id ?? ''),
+      );
+    },
+
+    async *listSubscriptions(callOptions = {}) {
+      let url: string | undefined = `${endpoint}/subscriptions?api-version=${subscriptionsApiVersion}`;
+      while (url !== undefined) {
+        const body = (await getJson(url, callOptions.abortSignal)) as
+          { value?: { subscriptionId?: unknown; state?: unknown }[]; nextLink?: unknown } | undefined;
+        for (const item of body?.value ?? []) {
+          if (typeof item.subscriptionId === 'string') yield item.subscriptionId;
+        }
+        url = typeof body?.nextLink === 'string' && body.nextLink !== '' ? body.nextLink : undefined;
+      }
+    },
+
+    async deallocate(resourceId, callOptions = {}) {
+      const vm = requireResource(resourceId, [ResourceKind.vm]);
+      try {
+        await client(vm.subscriptionId).virtualMachines.deallocate(vm.resourceGroup, vm.name, {
+          hibernate: callOptions.hibernate,
+          abortSignal: callOptions.abortSignal,
+          updateIntervalInMs: isEmulator ? 10 : undefined,
+        });
+      } catch (error) {
+        throw toManagementError(error);
+      }
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/** Read use cases shared by the CLI and the HTTP API: a VM's timeline and usage over a window. */
+import { addUsage, usageOf, zeroUsage, type UsageSeconds } from '../domain/usage';
+import type { Segment } from '../domain/segments';
+import { InputError } from './errors';
+import type { TimelineStore } from './ports';
+
+export interface SegmentView {
+  state: string;
+  billing: string;
+  /** ISO 8601 UTC. */
+  start: string;
+  /** ISO 8601 UTC; null while open. */
+  end: string | null;
+  /** Earliest possible start when the change is known only within a window; null when exact. */
+  startWindowFrom: string | null;
+  source: string;
+  operation: string | null;
+  caller: string | null;
+}
+
+export interface TimelineView {
+  resourceId: string;
+  segments: SegmentView[];
+}
+
+export function segmentView(s: Segment): SegmentView {
+  return {
+    state: s.state,
+    billing: s.billing,
+    start: new Date(s.start).toISOString(),
+    end: s.end === undefined ? null : new Date(s.end).toISOString(),
+    startWindowFrom: s.startWindowFrom === undefined ? null : new Date(s.startWindowFrom).toISOString(),
+    source: s.source,
+    operation: s.operation ?? null,
+    caller: s.caller ?? null,
+  };
+}
+
+export class NotFoundError extends Error {
+  override name = 'NotFoundError';
+}
+
+/** Parses an ISO 8601 date-time (or date) argument; names the argument when it is not one. */
+export function parseInstant(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(trimmed)) {
+    throw new InputError(`${name} must be an ISO 8601 date or date-time, got ${JSON.stringify(value)}`);
+  }
+  // A date or date-time without an offset is UTC.
+  const withZone = /T|\s/.test(trimmed) && !/(Z|[+-]\d{2}:?\d{2})$/.test(trimmed) ? `${trimmed.replace(' ', 'T')}Z` : trimmed;
+  const parsed = Date.parse(withZone);
+  if (Number.isNaN(parsed)) throw new InputError(`${name} is not a valid date: ${JSON.stringify(value)}`);
+  return parsed;
+}
+
+/** Longest window a usage query may cover. */
+export const maxRangeInDays = 366;
+
+export function checkRange(from: number, to: number): void {
+  if (!(to > from)) throw new InputError('--to must be after --from');
+  if (to - from > maxRangeInDays * 86_400_000) throw new InputError(`the range may cover at most ${maxRangeInDays} days`);
+}
+
+export async function getTimelineView(
+  store: TimelineStore,
+  resourceId: string,
+  range: { from?: number | undefined; to?: number | undefined } = {},
+): Promise<TimelineView> {
+  const query: { from?: number; to?: number } = {};
+  if (range.from !== undefined) query.from = range.from;
+  if (range.to !== undefined) query.to = range.to;
+  if (range.from !== undefined && range.to !== undefined) checkRange(range.from, range.to);
+  const timeline = await store.getTimeline(resourceId, query);
+  if (timeline === undefined) throw new NotFoundError(`no timeline recorded for ${resourceId}`);
+  return { resourceId: timeline.resourceId, segments: timeline.segments.map(segmentView) };
+}
+
+export interface UsageRow extends UsageSeconds {
+  resourceId: string;
+}
+
+export interface UsageReport {
+  from: string;
+  to: string;
+  rows: UsageRow[];
+  total: UsageSeconds;
+}
+
+/** Per-VM billed / not-billed / unknown seconds in `[from, to)`, segments clipped at the edges. */
+export async function computeUsage(store: TimelineStore, from: number, to: number, asOf: number): Promise<UsageReport> {
+  checkRange(from, to);
+  const rows: UsageRow[] = [];
+  for await (const page of store.listAllCurrent()) {
+    for (const current of page) {
+      const timeline = await store.getTimeline(current.resourceId, { from, to });
+      if (timeline === undefined) continue;
+      rows.push({ resourceId: timeline.resourceId, ...usageOf(timeline.segments, from, to, asOf) });
+    }
+  }
+  rows.sort((a, b) => a.resourceId.toLowerCase().localeCompare(b.resourceId.toLowerCase()));
+  const total = rows.reduce<UsageSeconds>((sum, row) => addUsage(sum, row), { ...zeroUsage });
+  return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), rows, total };
+}

@@ -1,0 +1,279 @@
+/**
+ * The emulated Azure fleet: subscriptions, VMs, uniform scale sets and their instances. Tests and the
+ * local sandbox change it at any time (including changes no event announces); the ARM emulator serves it.
+ */
+import { randomUUID } from 'node:crypto';
+
+/** Power codes as the instance view writes them after `PowerState/`. */
+export const EmulatedPowerState = {
+  creating: 'creating',
+  starting: 'starting',
+  running: 'running',
+  stopping: 'stopping',
+  stopped: 'stopped',
+  deallocating: 'deallocating',
+  deallocated: 'deallocated',
+} as const;
+export type EmulatedPowerState = (typeof EmulatedPowerState)[keyof typeof EmulatedPowerState];
+
+export const EmulatedProvisioningState = {
+  creating: 'creating',
+  updating: 'updating',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  deleting: 'deleting',
+} as const;
+export type EmulatedProvisioningState =
+  (typeof EmulatedProvisioningState)[keyof typeof EmulatedProvisioningState];
+
+/** Where the power state is left out: `none` (normal), `list` (statusOnly listing only), `all` (instance views too). */
+export const PowerStateMissing = { none: 'none', list: 'list', all: 'all' } as const;
+export type PowerStateMissing = (typeof PowerStateMissing)[keyof typeof PowerStateMissing];
+
+export const OrchestrationMode = { uniform: 'Uniform', flexible: 'Flexible' } as const;
+export type OrchestrationMode = (typeof OrchestrationMode)[keyof typeof OrchestrationMode];
+
+export interface EmulatedSubscription {
+  subscriptionId: string;
+  displayName: string;
+}
+
+/** Mutable attributes of a VM or scale-set instance. */
+export interface EmulatedVmAttributes {
+  powerState: EmulatedPowerState;
+  provisioningState: EmulatedProvisioningState;
+  /** Error code written after `ProvisioningState/failed/`. */
+  provisioningErrorCode?: string | undefined;
+  hibernated: boolean;
+  vmSize: string;
+  location: string;
+  osType: 'Linux' | 'Windows';
+  priority: 'Regular' | 'Spot' | 'Low';
+  tags: Record<string, string>;
+  powerStateMissing: PowerStateMissing;
+  /** When the provisioning state last changed (the `time` of its status). */
+  provisioningChangedAt: Date;
+}
+
+export interface EmulatedVm extends EmulatedVmAttributes {
+  /** Resource id, original casing. */
+  id: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  /** VM name, or `{scaleSet}_{instanceId}` for an instance. */
+  name: string;
+  vmId: string;
+  /** Set for scale-set instances. */
+  scaleSetName?: string | undefined;
+  instanceId?: string | undefined;
+}
+
+export interface EmulatedScaleSet {
+  id: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  location: string;
+  vmSize: string;
+  orchestrationMode: OrchestrationMode;
+  tags: Record<string, string>;
+  uniqueId: string;
+}
+
+export type VmInput = Partial<EmulatedVmAttributes> & {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+};
+
+export type ScaleSetInput = Partial<Omit<EmulatedScaleSet, 'id' | 'uniqueId'>> & {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  /** Number of instances to create now (instance ids 0..n-1), with these attributes. */
+  capacity?: number;
+  instance?: Partial<EmulatedVmAttributes>;
+};
+
+export function vmResourceId(subscriptionId: string, resourceGroup: string, name: string): string {
+  return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Compute/virtualMachines/${name}`;
+}
+
+export function scaleSetResourceId(subscriptionId: string, resourceGroup: string, name: string): string {
+  return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Compute/virtualMachineScaleSets/${name}`;
+}
+
+const key = (id: string): string => id.toLowerCase();
+
+function defaults(now: Date): EmulatedVmAttributes {
+  return {
+    powerState: EmulatedPowerState.running,
+    provisioningState: EmulatedProvisioningState.succeeded,
+    hibernated: false,
+    vmSize: 'Standard_D2s_v5',
+    location: 'westeurope',
+    osType: 'Linux',
+    priority: 'Regular',
+    tags: {},
+    powerStateMissing: PowerStateMissing.none,
+    provisioningChangedAt: now,
+  };
+}
+
+/** In-memory fleet. Listing order is insertion order; ids are matched case-insensitively. */
+export class EmulatedFleet {
+  private readonly subscriptions = new Map<string, EmulatedSubscription>();
+  /** VMs and scale-set instances, by lower-cased id. */
+  private readonly vms = new Map<string, EmulatedVm>();
+  private readonly scaleSets = new Map<string, EmulatedScaleSet>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  addSubscription(
+    subscriptionId: string,
+    displayName = `Subscription ${subscriptionId}`,
+  ): EmulatedSubscription {
+    const existing = this.subscriptions.get(key(subscriptionId));
+    if (existing) return existing;
+    const subscription = { subscriptionId, displayName };
+    this.subscriptions.set(key(subscriptionId), subscription);
+    return subscription;
+  }
+
+  removeSubscription(subscriptionId: string): void {
+    this.subscriptions.delete(key(subscriptionId));
+    for (const [id, vm] of this.vms) if (key(vm.subscriptionId) === key(subscriptionId)) this.vms.delete(id);
+    for (const [id, ss] of this.scaleSets)
+      if (key(ss.subscriptionId) === key(subscriptionId)) this.scaleSets.delete(id);
+  }
+
+  listSubscriptions(): EmulatedSubscription[] {
+    return [...this.subscriptions.values()];
+  }
+
+  hasSubscription(subscriptionId: string): boolean {
+    return this.subscriptions.has(key(subscriptionId));
+  }
+
+  /** Adds (or replaces) a standalone VM; adds its subscription when new. */
+  addVm(input: VmInput): EmulatedVm {
+    this.addSubscription(input.subscriptionId);
+    const { subscriptionId, resourceGroup, name, ...attributes } = input;
+    const vm: EmulatedVm = {
+      ...defaults(new Date(this.now())),
+      ...attributes,
+      tags: { ...(attributes.tags ?? {}) },
+      id: vmResourceId(subscriptionId, resourceGroup, name),
+      subscriptionId,
+      resourceGroup,
+      name,
+      vmId: randomUUID(),
+    };
+    this.vms.set(key(vm.id), vm);
+    return vm;
+  }
+
+  addScaleSet(input: ScaleSetInput): EmulatedScaleSet {
+    this.addSubscription(input.subscriptionId);
+    const scaleSet: EmulatedScaleSet = {
+      id: scaleSetResourceId(input.subscriptionId, input.resourceGroup, input.name),
+      subscriptionId: input.subscriptionId,
+      resourceGroup: input.resourceGroup,
+      name: input.name,
+      location: input.location ?? 'westeurope',
+      vmSize: input.vmSize ?? 'Standard_D2s_v5',
+      orchestrationMode: input.orchestrationMode ?? OrchestrationMode.uniform,
+      tags: { ...(input.tags ?? {}) },
+      uniqueId: randomUUID(),
+    };
+    this.scaleSets.set(key(scaleSet.id), scaleSet);
+    for (let i = 0; i < (input.capacity ?? 0); i += 1)
+      this.addScaleSetInstance(scaleSet.id, String(i), input.instance);
+    return scaleSet;
+  }
+
+  addScaleSetInstance(
+    scaleSetId: string,
+    instanceId: string,
+    attributes: Partial<EmulatedVmAttributes> = {},
+  ): EmulatedVm {
+    const scaleSet = this.getScaleSet(scaleSetId);
+    if (!scaleSet) throw new Error('Unknown scale set');
+    const vm: EmulatedVm = {
+      ...defaults(new Date(this.now())),
+      vmSize: scaleSet.vmSize,
+      location: scaleSet.location,
+      tags: { ...scaleSet.tags },
+      ...attributes,
+      id: `${scaleSet.id}/virtualMachines/${instanceId}`,
+      subscriptionId: scaleSet.subscriptionId,
+      resourceGroup: scaleSet.resourceGroup,
+      name: `${scaleSet.name}_${instanceId}`,
+      vmId: randomUUID(),
+      scaleSetName: scaleSet.name,
+      instanceId,
+    };
+    this.vms.set(key(vm.id), vm);
+    return vm;
+  }
+
+  getVm(id: string): EmulatedVm | undefined {
+    return this.vms.get(key(id));
+  }
+
+  getScaleSet(id: string): EmulatedScaleSet | undefined {
+    return this.scaleSets.get(key(id));
+  }
+
+  /** Changes attributes of a VM or instance; a provisioning change moves its status time. */
+  updateVm(id: string, changes: Partial<EmulatedVmAttributes>): EmulatedVm {
+    const vm = this.getVm(id);
+    if (!vm) throw new Error('Unknown VM');
+    if (changes.provisioningState !== undefined && changes.provisioningState !== vm.provisioningState) {
+      vm.provisioningChangedAt = new Date(this.now());
+    }
+    Object.assign(vm, changes);
+    return vm;
+  }
+
+  /** Sets the power state; `hibernated` defaults to false (true only makes sense with `deallocated`). */
+  setPowerState(
+    id: string,
+    powerState: EmulatedPowerState,
+    options: { hibernated?: boolean } = {},
+  ): EmulatedVm {
+    return this.updateVm(id, { powerState, hibernated: options.hibernated ?? false });
+  }
+
+  setPowerStateMissing(id: string, missing: PowerStateMissing): EmulatedVm {
+    return this.updateVm(id, { powerStateMissing: missing });
+  }
+
+  /** Removes a VM or instance; true when it existed. */
+  removeVm(id: string): boolean {
+    return this.vms.delete(key(id));
+  }
+
+  /** Removes a scale set and its instances. */
+  removeScaleSet(id: string): boolean {
+    const prefix = `${key(id)}/virtualmachines/`;
+    for (const vmKey of [...this.vms.keys()]) if (vmKey.startsWith(prefix)) this.vms.delete(vmKey);
+    return this.scaleSets.delete(key(id));
+  }
+
+  /** Standalone VMs of a subscription (not uniform scale-set instances, as in ARM). */
+  listVms(subscriptionId: string): EmulatedVm[] {
+    return [...this.vms.values()].filter(
+      (vm) => vm.instanceId === undefined && key(vm.subscriptionId) === key(subscriptionId),
+    );
+  }
+
+  listScaleSets(subscriptionId: string): EmulatedScaleSet[] {
+    return [...this.scaleSets.values()].filter((ss) => key(ss.subscriptionId) === key(subscriptionId));
+  }
+
+  listScaleSetInstances(scaleSetId: string): EmulatedVm[] {
+    const prefix = `${key(scaleSetId)}/virtualmachines/`;
+    return [...this.vms.entries()].filter(([vmKey]) => vmKey.startsWith(prefix)).map(([, vm]) => vm);
+  }
+}

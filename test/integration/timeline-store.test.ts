@@ -1,0 +1,112 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppContext } from '../../src/composition';
+import type { Observation } from '../../src/domain/observation';
+import { deriveSegments } from '../../src/domain/segments';
+import { delivery, history } from '../support/histories';
+import { dropTables, testContext } from '../support/app';
+
+const sub = '00000000-0000-0000-0000-0000000000bb';
+const vmId = (name: string) => `/subscriptions/${sub}/resourceGroups/RG-One/providers/Microsoft.Compute/virtualMachines/${name}`;
+const t = (iso: string) => Date.parse(iso);
+const obs = (resourceId: string, iso: string, state: Observation['state'], id: string, extra: Partial<Observation> = {}): Observation => ({
+  resourceId,
+  at: t(iso),
+  state,
+  source: 'event',
+  dedupeId: id,
+  ...extra,
+});
+
+describe('TableTimelineStore on Azurite', () => {
+  let ctx: AppContext;
+  beforeAll(async () => {
+    ctx = await testContext();
+  });
+  afterAll(async () => {
+    await dropTables(ctx);
+  });
+
+  async function partitionRowCount(resourceId: string): Promise<number> {
+    const timeline = await ctx.store.getTimeline(resourceId);
+    return timeline?.segments.length ?? 0;
+  }
+
+  it('records events in order as segments and a current-state row', async () => {
+    const id = vmId('InOrder');
+    await ctx.store.record(obs(id, '2026-11-01T08:00:00Z', 'running', 'e1', { caller: 'alice' }));
+    await ctx.store.record(obs(id, '2026-11-01T12:00:00Z', 'stopped', 'e2'));
+    const timeline = await ctx.store.getTimeline(id);
+    expect(timeline?.resourceId).toBe(id);
+    expect(timeline?.segments.map((s) => [s.state, s.billing, s.start, s.end])).toEqual([
+      ['running', 'billed', t('2026-11-01T08:00:00Z'), t('2026-11-01T12:00:00Z')],
+      ['stopped', 'billed', t('2026-11-01T12:00:00Z'), undefined],
+    ]);
+    const current = await ctx.store.getCurrent(id.toUpperCase());
+    expect(current).toMatchObject({ state: 'stopped', billing: 'billed', since: t('2026-11-01T12:00:00Z'), subscriptionId: sub });
+  });
+
+  it('changes nothing when the same observation arrives twice', async () => {
+    const id = vmId('Twice');
+    const o = obs(id, '2026-11-01T08:00:00Z', 'running', 'dup');
+    expect(await ctx.store.record(o)).toBe('recorded');
+    const before = await ctx.store.getTimeline(id);
+    const current = await ctx.store.getCurrent(id);
+    expect(await ctx.store.record({ ...o })).toBe('duplicate');
+    expect(await ctx.store.getTimeline(id)).toEqual(before);
+    expect(await ctx.store.getCurrent(id)).toEqual(current);
+  });
+
+  it('re-derives past segments when a late event arrives, and keeps the current state on the newest', async () => {
+    const id = vmId('Late');
+    await ctx.store.record(obs(id, '2026-11-01T08:00:00Z', 'running', 'a'));
+    await ctx.store.record(obs(id, '2026-11-01T18:00:00Z', 'deallocated', 'c'));
+    expect(await ctx.store.record(obs(id, '2026-11-01T12:00:00Z', 'stopped', 'b'))).toBe('recorded');
+    const timeline = await ctx.store.getTimeline(id);
+    expect(timeline?.segments.map((s) => s.state)).toEqual(['running', 'stopped', 'deallocated']);
+    expect((await ctx.store.getCurrent(id))?.state).toBe('deallocated');
+  });
+
+  it('keys ids holding characters Table keys forbid', async () => {
+    const id = vmId('odd%name#1?x');
+    await ctx.store.record(obs(id, '2026-11-01T08:00:00Z', 'running', 'id/with#odd?chars%'));
+    expect((await ctx.store.getTimeline(id))?.segments).toHaveLength(1);
+    expect(await partitionRowCount(id)).toBe(1);
+  });
+
+  it('answers undefined for a VM with no history', async () => {
+    expect(await ctx.store.getTimeline(vmId('never'))).toBeUndefined();
+  });
+
+  it('ends in the same stored segments for any order and duplication of deliveries', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        history('placeholder', 12).chain((h) => fc.tuple(fc.constant(h), delivery(h))),
+        async ([inOrder, delivered]) => {
+          const id = vmId(`prop-${run++}`);
+          for (const o of delivered) await ctx.store.record({ ...o, resourceId: id });
+          const stored = await ctx.store.getTimeline(id);
+          const expected = deriveSegments(inOrder.map((o) => ({ ...o, resourceId: id })));
+          expect(stored?.segments ?? []).toEqual(expected);
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+
+  it('loses nothing when many workers write one VM at once', async () => {
+    const id = vmId('Contended');
+    const start = t('2026-11-02T00:00:00Z');
+    const states = ['running', 'stopped', 'deallocated', 'running', 'deallocated'] as const;
+    const all: Observation[] = Array.from({ length: 40 }, (_, i) => obs(id, new Date(start + i * 60_000).toISOString(), states[i % states.length], `c${i}`));
+    // Every observation twice, all at once, in a scrambled order.
+    const deliveries = [...all, ...all].sort((a, b) => ((a.at * 7919) % 97) - ((b.at * 7919) % 97));
+    const outcomes = await Promise.all(deliveries.map((o) => ctx.store.record({ ...o })));
+    expect(outcomes.filter((x) => x === 'recorded')).toHaveLength(all.length);
+    expect((await ctx.store.getTimeline(id))?.segments).toEqual(deriveSegments(all));
+    const current = await ctx.store.getCurrent(id);
+    expect(current?.last.dedupeId).toBe('c39');
+    expect(current?.state).toBe(states[39 % states.length]);
+  });
+});
