@@ -1,4 +1,7 @@
 /** Domain errors of the management (ARM) adapter, and the mapping from SDK errors to them. */
+import { ensureError } from '../app/errors';
+
+export { ensureError };
 
 /** ARM throttled the request (429) and retrying within the allowed wait was not possible. */
 export class ThrottledError extends Error {
@@ -38,18 +41,6 @@ export class ManagementRequestError extends Error {
     this.statusCode = statusCode;
     this.code = code;
   }
-}
-
-/** Any thrown value as an Error. */
-export function ensureError(value: unknown): Error {
-  if (value instanceof Error) return value;
-  let text: string;
-  try {
-    text = typeof value === 'string' ? value : JSON.stringify(value);
-  } catch {
-    text = String(value);
-  }
-  return new Error(`Non-error value thrown: ${text}`);
 }
 
 interface RestErrorLike extends Error {
