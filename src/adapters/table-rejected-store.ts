@@ -40,8 +40,13 @@ export class TableRejectedEventStore implements RejectedEventStore {
     const to = day((range.to ?? Date.UTC(9999, 0, 1)) - 1);
     const filter = odata`PartitionKey ge ${from} and PartitionKey le ${to}`;
     for await (const row of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
-      const receivedAt = row['receivedAt'] instanceof Date ? row['receivedAt'].getTime() : Date.parse(String(row['receivedAt']));
-      const item: RejectedEvent = { reason: String(row['reason'] ?? ''), raw: String(row['raw'] ?? ''), receivedAt };
+      const receivedAt =
+        row['receivedAt'] instanceof Date
+          ? row['receivedAt'].getTime()
+          : Date.parse(String(row['receivedAt']));
+      const reason = typeof row['reason'] === 'string' ? row['reason'] : '';
+      const raw = typeof row['raw'] === 'string' ? row['raw'] : '';
+      const item: RejectedEvent = { reason, raw, receivedAt };
       if (typeof row['eventId'] === 'string') item.eventId = row['eventId'];
       if (typeof row['resourceUri'] === 'string') item.resourceUri = row['resourceUri'];
       yield item;

@@ -9,7 +9,15 @@
  */
 import { isRestError } from '@azure/core-rest-pipeline';
 import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
-import { RecordOutcome, type CurrentState, type RecordOptions, type TimeRange, type Timeline, type TimelineStore } from '../app/ports';
+import {
+  RecordOutcome,
+  type CurrentState,
+  type VmDetails,
+  type RecordOptions,
+  type TimeRange,
+  type Timeline,
+  type TimelineStore,
+} from '../app/ports';
 import { advanceCurrent, deriveCurrent, isAfter, openSegmentOf } from '../domain/current';
 import { observationIdentity, type Observation } from '../domain/observation';
 import { currentKeys, resourceIdFromKey, vmKey } from '../domain/resource-id';
@@ -80,7 +88,9 @@ export class TableTimelineStore implements TimelineStore {
 
   async hasMarker(resourceId: string, marker: string): Promise<boolean> {
     try {
-      await this.timeline.getEntity(vmKey(resourceId), markerRowKey(marker), { queryOptions: { select: ['RowKey'] } });
+      await this.timeline.getEntity(vmKey(resourceId), markerRowKey(marker), {
+        queryOptions: { select: ['RowKey'] },
+      });
       return true;
     } catch (error) {
       if (status(error) === 404) return false;
@@ -107,7 +117,9 @@ export class TableTimelineStore implements TimelineStore {
     const filter = odata`PartitionKey eq ${key} and RowKey ge ${rowPrefix.segment} and RowKey lt ${upper}`;
     const segments: Segment[] = [];
     let displayId: string | undefined;
-    for await (const row of this.timeline.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+    for await (const row of this.timeline.listEntities<Record<string, unknown>>({
+      queryOptions: { filter },
+    })) {
       const segment = segmentFromRow(row);
       if (segment === undefined) continue;
       displayId ??= typeof row['resourceId'] === 'string' ? row['resourceId'] : undefined;
@@ -120,6 +132,33 @@ export class TableTimelineStore implements TimelineStore {
       return { resourceId: current.current.resourceId, segments };
     }
     return { resourceId: displayId ?? resourceIdFromKey(key), segments };
+  }
+
+  async updateDetails(resourceId: string, details: VmDetails, detailsAt: number): Promise<boolean> {
+    const key = vmKey(resourceId);
+    const { partitionKey, rowKey } = currentKeys(key);
+    const entity = currentEntity(
+      key,
+      {
+        resourceId,
+        subscriptionId: partitionKey,
+        details,
+        detailsAt,
+        last: { at: 0, source: 'event', dedupeId: '' },
+      },
+      0,
+    );
+    const patch: TableEntity = { partitionKey, rowKey, detailsAt: new Date(detailsAt) };
+    for (const name of ['vmSize', 'location', 'osType', 'priority', 'tags'] as const)
+      patch[name] = entity[name] ?? '';
+    try {
+      // Merge touches only these columns, so it cannot undo a concurrent timeline write.
+      await this.currentTable.updateEntity(patch, 'Merge', { etag: '*' });
+      return true;
+    } catch (error) {
+      if (status(error) === 404) return false;
+      throw error;
+    }
   }
 
   /** Re-derives a VM's segments and current state from its stored observations (repair). */
@@ -170,12 +209,14 @@ export class TableTimelineStore implements TimelineStore {
     const step = applyObservation(open, observation);
     if (step.needsHistory) return this.#rederive(key, stored, observation, options, attempt);
     const actions: TransactionAction[] = [['create', observationEntity(key, observation)]];
-    if (options.marker !== undefined) actions.push(['create', this.#marker(key, options.marker, observation)]);
+    if (options.marker !== undefined)
+      actions.push(['create', this.#marker(key, options.marker, observation)]);
     if (open !== undefined && step.closedAt !== undefined) {
       const closed = segmentEntity(key, observation.resourceId, { ...open, end: step.closedAt });
       actions.push(['update', closed, 'Replace', { etag: '*' }]);
     }
-    if (step.opened !== undefined) actions.push(['upsert', segmentEntity(key, observation.resourceId, step.opened), 'Replace']);
+    if (step.opened !== undefined)
+      actions.push(['upsert', segmentEntity(key, observation.resourceId, step.opened), 'Replace']);
     try {
       await this.timeline.submitTransaction(actions);
     } catch (error) {
@@ -232,14 +273,20 @@ export class TableTimelineStore implements TimelineStore {
       const identity = observationIdentity(observation);
       const markerKey = options.marker === undefined ? undefined : markerRowKey(options.marker);
       duplicate =
-        observations.some((o) => observationIdentity(o) === identity) || (markerKey !== undefined && markers.has(markerKey));
+        observations.some((o) => observationIdentity(o) === identity) ||
+        (markerKey !== undefined && markers.has(markerKey));
       if (!duplicate) {
         observations.push(observation);
         actionsAfter.push(['create', observationEntity(key, observation)]);
-        if (options.marker !== undefined) actionsAfter.push(['create', this.#marker(key, options.marker, observation)]);
+        if (options.marker !== undefined)
+          actionsAfter.push(['create', this.#marker(key, options.marker, observation)]);
       }
     }
-    const resourceId = observation?.resourceId ?? stored?.current.resourceId ?? observations[0]?.resourceId ?? resourceIdFromKey(key);
+    const resourceId =
+      observation?.resourceId ??
+      stored?.current.resourceId ??
+      observations[0]?.resourceId ??
+      resourceIdFromKey(key);
     const segments = deriveSegments(observations);
     const actions: TransactionAction[] = [];
     const wanted = new Map(segments.map((s) => [segmentRowKey(s.start), s]));
@@ -271,13 +318,19 @@ export class TableTimelineStore implements TimelineStore {
   }
 
   #marker(key: string, marker: string, observation: Observation): TableEntity {
-    return { partitionKey: key, rowKey: markerRowKey(marker), kind: 'marker', observation: observationRowKey(observation) };
+    return {
+      partitionKey: key,
+      rowKey: markerRowKey(marker),
+      kind: 'marker',
+      observation: observationRowKey(observation),
+    };
   }
 
   async #readPartition(key: string): Promise<Row[]> {
     const filter = odata`PartitionKey eq ${key}`;
     const rows: Row[] = [];
-    for await (const row of this.timeline.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) rows.push(row);
+    for await (const row of this.timeline.listEntities<Record<string, unknown>>({ queryOptions: { filter } }))
+      rows.push(row);
     return rows;
   }
 
@@ -289,7 +342,11 @@ export class TableTimelineStore implements TimelineStore {
   }
 
   /** Conditional write of the current row; false when another writer got there first. */
-  async #writeCurrent(key: string, current: CurrentState, stored: StoredCurrent | undefined): Promise<boolean> {
+  async #writeCurrent(
+    key: string,
+    current: CurrentState,
+    stored: StoredCurrent | undefined,
+  ): Promise<boolean> {
     const entity = currentEntity(key, current, (stored?.version ?? 0) + 1);
     try {
       if (stored === undefined) await this.currentTable.createEntity(entity);

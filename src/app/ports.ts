@@ -115,6 +115,12 @@ export interface TimelineStore {
   listAllCurrent(): AsyncIterable<CurrentState[]>;
   /** Segments overlapping the range, in order; undefined when the VM has no history. */
   getTimeline(resourceId: string, range?: TimeRange): Promise<Timeline | undefined>;
+  /**
+   * Stores what the full listing says of a VM (size, location, OS type, priority, tags) on its current
+   * row, when the VM has one. ETag-guarded merge: never overwrites the timeline columns.
+   * Returns false when the VM has no current row yet.
+   */
+  updateDetails(resourceId: string, details: VmDetails, detailsAt: number): Promise<boolean>;
 }
 
 /** An event that can never be processed, kept with the reason (the `VmRejectedEvents` table). */
