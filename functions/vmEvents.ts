@@ -11,7 +11,12 @@ import { loadConfig } from '../src/config';
 export async function vmEvents(event: EventGridEvent, context: InvocationContext): Promise<IngestResult> {
   const ctx = await appContext(loadConfig);
   const result = await ingestEvent(event, { ...ctx, log: invocationLogger(context) });
-  context.info('event ingested', { eventId: result.eventId, vmId: result.resourceId, outcome: result.outcome, reason: result.reason });
+  context.info('event ingested', {
+    eventId: result.eventId,
+    vmId: result.resourceId,
+    outcome: result.outcome,
+    reason: result.reason,
+  });
   return result;
 }
 

@@ -33,12 +33,18 @@ export interface ContextOptions {
 }
 
 export function createAppContext(config: Readonly<Config>, options: ContextOptions = {}): AppContext {
-  const tables = new TableClientFactory({ storage: config.storage, clientId: config.clientId, credential: options.credential });
+  const tables = new TableClientFactory({
+    storage: config.storage,
+    clientId: config.clientId,
+    credential: options.credential,
+  });
   const names = prefixedTableNames(config.tablePrefix);
   const store = new TableTimelineStore(tables.table(names.timeline), tables.table(names.current));
   const rejected = new TableRejectedEventStore(tables.table(names.rejectedEvents));
   const management = createArmClient(
-    options.credential === undefined ? { endpoint: config.armEndpoint } : { endpoint: config.armEndpoint, credential: options.credential },
+    options.credential === undefined
+      ? { endpoint: config.armEndpoint }
+      : { endpoint: config.armEndpoint, credential: options.credential },
   );
   let ensured: Promise<void> | undefined;
   return {
@@ -68,7 +74,10 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
 let shared: AppContext | undefined;
 
 /** The process-wide context of the Functions host (config from app settings). */
-export async function appContext(load: () => Readonly<Config>, options?: ContextOptions): Promise<AppContext> {
+export async function appContext(
+  load: () => Readonly<Config>,
+  options?: ContextOptions,
+): Promise<AppContext> {
   shared ??= createAppContext(load(), options);
   await shared.ensureTables();
   return shared;

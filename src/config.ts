@@ -38,7 +38,9 @@ function setting(env: Readonly<Record<string, string | undefined>>, name: string
   return value === undefined || value === '' ? undefined : value;
 }
 
-export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Readonly<Config> {
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Readonly<Config> {
   const storage =
     setting(env, 'TIMELINE_STORAGE') ??
     setting(env, 'TIMELINE_STORAGE__tableServiceUri') ??
@@ -51,11 +53,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   } catch {
     throw new ConfigError('ARM_ENDPOINT must be an http(s) URL');
   }
-  const subscriptionIds = (setting(env, 'SUBSCRIPTION_IDS') ?? '')
-    .split(/[\s,;]+/)
-    .filter((s) => s !== '');
+  const subscriptionIds = (setting(env, 'SUBSCRIPTION_IDS') ?? '').split(/[\s,;]+/).filter((s) => s !== '');
   for (const id of subscriptionIds) {
-    if (!guid.test(id) && !/^[A-Za-z0-9-]{1,64}$/.test(id)) throw new ConfigError('SUBSCRIPTION_IDS holds an invalid subscription id');
+    if (!guid.test(id) && !/^[A-Za-z0-9-]{1,64}$/.test(id))
+      throw new ConfigError('SUBSCRIPTION_IDS holds an invalid subscription id');
   }
   const tablePrefix = setting(env, 'TABLE_NAME_PREFIX') ?? '';
   if (tablePrefix !== '' && !/^[A-Za-z][A-Za-z0-9]{0,30}$/.test(tablePrefix)) {

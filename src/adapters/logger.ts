@@ -13,7 +13,9 @@ function levelFrom(value: string | undefined): Level {
 export function consoleLogger(minimum: Level = levelFrom(process.env['LOG_LEVEL'])): Logger {
   const write = (level: Level) => (message: string, properties?: Record<string, unknown>) => {
     if (order[level] < order[minimum]) return;
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...properties })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ time: new Date().toISOString(), level, message, ...properties })}\n`,
+    );
   };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }

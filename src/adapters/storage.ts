@@ -3,7 +3,12 @@
  * (managed identity / `az login` through DefaultAzureCredential; a loopback Azurite URL uses the public
  * emulator account). Also counts requests, for logs and benchmarks.
  */
-import { AzureNamedKeyCredential, TableClient, TableServiceClient, type TableServiceClientOptions } from '@azure/data-tables';
+import {
+  AzureNamedKeyCredential,
+  TableClient,
+  TableServiceClient,
+  type TableServiceClientOptions,
+} from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
@@ -87,7 +92,9 @@ export class TableClientFactory {
       } else {
         this.#credential =
           options.credential ??
-          (options.clientId ? new ManagedIdentityCredential({ clientId: options.clientId }) : new DefaultAzureCredential());
+          (options.clientId
+            ? new ManagedIdentityCredential({ clientId: options.clientId })
+            : new DefaultAzureCredential());
       }
     } else if (!/(accountname|usedevelopmentstorage|tableendpoint)=/i.test(this.#storage)) {
       throw new InvalidStorageSettingError('storage must be a connection string or a table endpoint URL');

@@ -95,7 +95,9 @@ function provisioningFrom(row: Row, prefix = 'provisioning'): Provisioning | und
 }
 
 function sourceFrom(value: unknown): ObservationSource {
-  return (Object.values(ObservationSource) as unknown[]).includes(value) ? (value as ObservationSource) : ObservationSource.event;
+  return (Object.values(ObservationSource) as unknown[]).includes(value)
+    ? (value as ObservationSource)
+    : ObservationSource.event;
 }
 
 export function observationFromRow(row: Row): Observation | undefined {
@@ -208,7 +210,8 @@ function tagsFrom(value: unknown): Record<string, string> | undefined {
     const parsed: unknown = JSON.parse(value);
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
     const tags: Record<string, string> = {};
-    for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) if (typeof v === 'string') tags[k] = v;
+    for (const [k, v] of Object.entries(parsed as Record<string, unknown>))
+      if (typeof v === 'string') tags[k] = v;
     return tags;
   } catch {
     return undefined;
@@ -221,7 +224,11 @@ export function currentFromRow(row: Row): StoredCurrent | undefined {
   const lastDedupeId = text(row['lastDedupeId']);
   if (key === undefined || lastAt === undefined || lastDedupeId === undefined) return undefined;
   const state = row['state'];
-  const last: ObservationPosition = { at: lastAt, source: sourceFrom(row['lastSource']), dedupeId: lastDedupeId };
+  const last: ObservationPosition = {
+    at: lastAt,
+    source: sourceFrom(row['lastSource']),
+    dedupeId: lastDedupeId,
+  };
   const details: VmDetails = compact({
     vmSize: text(row['vmSize']),
     location: text(row['location']),

@@ -14,6 +14,7 @@ export function prefixedTableNames(prefix = ''): Record<TableRole, string> {
     throw new RangeError('table prefix must be letters and digits, starting with a letter');
   }
   const names = {} as Record<TableRole, string>;
-  for (const [role, name] of Object.entries(tableNames) as [TableRole, string][]) names[role] = `${prefix}${name}`;
+  for (const [role, name] of Object.entries(tableNames) as [TableRole, string][])
+    names[role] = `${prefix}${name}`;
   return names;
 }

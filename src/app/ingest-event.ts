@@ -45,7 +45,10 @@ function serialise(raw: unknown): string {
   }
 }
 
-function eventObservation(event: ResourceEvent, resourceId: string): Omit<Observation, 'at' | 'source' | 'dedupeId'> {
+function eventObservation(
+  event: ResourceEvent,
+  resourceId: string,
+): Omit<Observation, 'at' | 'source' | 'dedupeId'> {
   return {
     resourceId,
     operation: event.operationName,
@@ -56,7 +59,12 @@ function eventObservation(event: ResourceEvent, resourceId: string): Omit<Observ
 }
 
 /** Observation from a read made at `readAt` because of `event`: the change happened within `[event time, readAt]`. */
-function readObservation(event: ResourceEvent, resourceId: string, readAt: number, state: PowerState | undefined): Observation {
+function readObservation(
+  event: ResourceEvent,
+  resourceId: string,
+  readAt: number,
+  state: PowerState | undefined,
+): Observation {
   const o: Observation = {
     ...eventObservation(event, resourceId),
     at: readAt,
@@ -73,7 +81,13 @@ export async function ingestEvent(raw: unknown, deps: IngestDependencies): Promi
   switch (decision.kind) {
     case 'skip':
       deps.log.debug('event skipped', { eventId: decision.eventId, reason: decision.reason });
-      return { outcome: IngestOutcome.skipped, eventId: decision.eventId, reason: decision.reason, recorded: 0, managementCalls: 0 };
+      return {
+        outcome: IngestOutcome.skipped,
+        eventId: decision.eventId,
+        reason: decision.reason,
+        recorded: 0,
+        managementCalls: 0,
+      };
     case 'reject':
       await deps.rejected.record({
         reason: decision.reason,
@@ -82,7 +96,11 @@ export async function ingestEvent(raw: unknown, deps: IngestDependencies): Promi
         raw: serialise(raw),
         receivedAt: deps.now(),
       });
-      deps.log.warn('event rejected', { eventId: decision.eventId, vmId: decision.resourceUri, reason: decision.reason });
+      deps.log.warn('event rejected', {
+        eventId: decision.eventId,
+        vmId: decision.resourceUri,
+        reason: decision.reason,
+      });
       return {
         outcome: IngestOutcome.rejected,
         eventId: decision.eventId,
@@ -104,7 +122,12 @@ async function apply(
   const base = { eventId: event.id, resourceId: resource.resourceId };
   const result = (recorded: number, managementCalls = 0, reason?: string): IngestResult => ({
     ...base,
-    outcome: recorded > 0 ? IngestOutcome.recorded : reason === undefined ? IngestOutcome.duplicate : IngestOutcome.skipped,
+    outcome:
+      recorded > 0
+        ? IngestOutcome.recorded
+        : reason === undefined
+          ? IngestOutcome.duplicate
+          : IngestOutcome.skipped,
     recorded,
     managementCalls,
     reason,
@@ -118,7 +141,12 @@ async function apply(
         source: ObservationSource.event,
         dedupeId: event.id,
       });
-      deps.log.info('observation recorded', { vmId: resource.resourceId, eventId: event.id, state: decision.state, outcome });
+      deps.log.info('observation recorded', {
+        vmId: resource.resourceId,
+        eventId: event.id,
+        state: decision.state,
+        outcome,
+      });
       return result(outcome === 'recorded' ? 1 : 0);
     }
     case 'provisioning': {
@@ -129,7 +157,12 @@ async function apply(
         dedupeId: event.id,
         provisioning: decision.provisioning,
       });
-      deps.log.info('operation failure recorded', { vmId: resource.resourceId, eventId: event.id, eventType: event.eventType, outcome });
+      deps.log.info('operation failure recorded', {
+        vmId: resource.resourceId,
+        eventId: event.id,
+        eventType: event.eventType,
+        outcome,
+      });
       return result(outcome === 'recorded' ? 1 : 0);
     }
     case 'read':
@@ -142,7 +175,8 @@ async function apply(
 }
 
 function requireManagement(deps: IngestDependencies): ManagementClient {
-  if (deps.management === undefined) throw new NotConfiguredError('a management endpoint is needed to read instance views');
+  if (deps.management === undefined)
+    throw new NotConfiguredError('a management endpoint is needed to read instance views');
   return deps.management;
 }
 
@@ -169,12 +203,21 @@ async function readInstanceView(
     }
   }
   const outcome = await deps.store.record(observation, { marker: event.id });
-  deps.log.info('instance view recorded', { vmId: resource.resourceId, eventId: event.id, state: observation.state, outcome });
+  deps.log.info('instance view recorded', {
+    vmId: resource.resourceId,
+    eventId: event.id,
+    state: observation.state,
+    outcome,
+  });
   return result(outcome === 'recorded' ? 1 : 0, 1);
 }
 
 /** Records every instance's state after a scale-set-wide operation; known instances now absent are deleted. */
-async function relistScaleSet(event: ResourceEvent, scaleSet: ComputeResource, deps: IngestDependencies): Promise<IngestResult> {
+async function relistScaleSet(
+  event: ResourceEvent,
+  scaleSet: ComputeResource,
+  deps: IngestDependencies,
+): Promise<IngestResult> {
   const management = requireManagement(deps);
   let pages = 0;
   let recorded = 0;
@@ -193,23 +236,48 @@ async function relistScaleSet(event: ResourceEvent, scaleSet: ComputeResource, d
         if ((await deps.store.record(o)) === 'recorded') recorded += 1;
       } catch (error) {
         failures.push(ensureError(error));
-        deps.log.error('instance not recorded', { vmId: instance.resourceId, eventId: event.id, error: ensureError(error).message });
+        deps.log.error('instance not recorded', {
+          vmId: instance.resourceId,
+          eventId: event.id,
+          error: ensureError(error).message,
+        });
       }
     }
   }
   const readAt = deps.now();
   recorded += await markAbsentInstancesDeleted(event, scaleSet, deps, seen, readAt, failures);
   if (failures[0] !== undefined) throw failures[0];
-  deps.log.info('scale set re-listed', { vmId: scaleSet.resourceId, eventId: event.id, instances: seen.size, recorded });
-  return { outcome: recorded > 0 ? IngestOutcome.recorded : IngestOutcome.duplicate, eventId: event.id, resourceId: scaleSet.resourceId, recorded, managementCalls: pages };
+  deps.log.info('scale set re-listed', {
+    vmId: scaleSet.resourceId,
+    eventId: event.id,
+    instances: seen.size,
+    recorded,
+  });
+  return {
+    outcome: recorded > 0 ? IngestOutcome.recorded : IngestOutcome.duplicate,
+    eventId: event.id,
+    resourceId: scaleSet.resourceId,
+    recorded,
+    managementCalls: pages,
+  };
 }
 
-async function deleteScaleSetInstances(event: ResourceEvent, scaleSet: ComputeResource, deps: IngestDependencies): Promise<IngestResult> {
+async function deleteScaleSetInstances(
+  event: ResourceEvent,
+  scaleSet: ComputeResource,
+  deps: IngestDependencies,
+): Promise<IngestResult> {
   const failures: Error[] = [];
   const recorded = await markAbsentInstancesDeleted(event, scaleSet, deps, new Set(), event.time, failures);
   if (failures[0] !== undefined) throw failures[0];
   deps.log.info('scale set deleted', { vmId: scaleSet.resourceId, eventId: event.id, recorded });
-  return { outcome: recorded > 0 ? IngestOutcome.recorded : IngestOutcome.duplicate, eventId: event.id, resourceId: scaleSet.resourceId, recorded, managementCalls: 0 };
+  return {
+    outcome: recorded > 0 ? IngestOutcome.recorded : IngestOutcome.duplicate,
+    eventId: event.id,
+    resourceId: scaleSet.resourceId,
+    recorded,
+    managementCalls: 0,
+  };
 }
 
 /** Known instances of the scale set that are not in `present` and not already deleted become deleted. */
@@ -239,10 +307,13 @@ async function markAbsentInstancesDeleted(
         if ((await deps.store.record(o)) === 'recorded') recorded += 1;
       } catch (error) {
         failures.push(ensureError(error));
-        deps.log.error('instance not recorded', { vmId: current.resourceId, eventId: event.id, error: ensureError(error).message });
+        deps.log.error('instance not recorded', {
+          vmId: current.resourceId,
+          eventId: event.id,
+          error: ensureError(error).message,
+        });
       }
     }
   }
   return recorded;
 }
-

@@ -48,7 +48,10 @@ export function parseInstant(value: string | undefined, name: string): number | 
     throw new InputError(`${name} must be an ISO 8601 date or date-time, got ${JSON.stringify(value)}`);
   }
   // A date or date-time without an offset is UTC.
-  const withZone = /T|\s/.test(trimmed) && !/(Z|[+-]\d{2}:?\d{2})$/.test(trimmed) ? `${trimmed.replace(' ', 'T')}Z` : trimmed;
+  const withZone =
+    /T|\s/.test(trimmed) && !/(Z|[+-]\d{2}:?\d{2})$/.test(trimmed)
+      ? `${trimmed.replace(' ', 'T')}Z`
+      : trimmed;
   const parsed = Date.parse(withZone);
   if (Number.isNaN(parsed)) throw new InputError(`${name} is not a valid date: ${JSON.stringify(value)}`);
   return parsed;
@@ -59,7 +62,8 @@ export const maxRangeInDays = 366;
 
 export function checkRange(from: number, to: number): void {
   if (!(to > from)) throw new InputError('--to must be after --from');
-  if (to - from > maxRangeInDays * 86_400_000) throw new InputError(`the range may cover at most ${maxRangeInDays} days`);
+  if (to - from > maxRangeInDays * 86_400_000)
+    throw new InputError(`the range may cover at most ${maxRangeInDays} days`);
 }
 
 export async function getTimelineView(
@@ -88,7 +92,12 @@ export interface UsageReport {
 }
 
 /** Per-VM billed / not-billed / unknown seconds in `[from, to)`, segments clipped at the edges. */
-export async function computeUsage(store: TimelineStore, from: number, to: number, asOf: number): Promise<UsageReport> {
+export async function computeUsage(
+  store: TimelineStore,
+  from: number,
+  to: number,
+  asOf: number,
+): Promise<UsageReport> {
   checkRange(from, to);
   const rows: UsageRow[] = [];
   for await (const page of store.listAllCurrent()) {

@@ -52,8 +52,15 @@ export function openSegmentOf(current: CurrentTimelineState | undefined): Segmen
 }
 
 /** Appends one observation that comes after `current.last`. */
-export function advanceCurrent(current: CurrentTimelineState | undefined, o: Observation, opened?: Segment): CurrentTimelineState {
-  const next: CurrentTimelineState = current === undefined ? { resourceId: o.resourceId, last: positionOf(o) } : { ...current, last: positionOf(o) };
+export function advanceCurrent(
+  current: CurrentTimelineState | undefined,
+  o: Observation,
+  opened?: Segment,
+): CurrentTimelineState {
+  const next: CurrentTimelineState =
+    current === undefined
+      ? { resourceId: o.resourceId, last: positionOf(o) }
+      : { ...current, last: positionOf(o) };
   if (opened !== undefined) {
     next.state = opened.state;
     next.billing = opened.billing;

@@ -93,7 +93,8 @@ const outcomeSuffixes: ReadonlyArray<[string, EventOutcome]> = [
 
 function outcomeOf(eventType: string): EventOutcome | undefined {
   const lowered = eventType.toLowerCase();
-  if (!/^microsoft\.resources\.resource(write|delete|action)(success|failure|cancel)$/.test(lowered)) return undefined;
+  if (!/^microsoft\.resources\.resource(write|delete|action)(success|failure|cancel)$/.test(lowered))
+    return undefined;
   for (const [suffix, outcome] of outcomeSuffixes) if (lowered.endsWith(suffix)) return outcome;
   return undefined;
 }
@@ -125,9 +126,11 @@ export function readResourceEvent(raw: unknown, now: number): ResourceEvent | Ev
     return { kind: 'skip', reason: 'not a virtual machine event', eventId: id };
   }
   const reject = (reason: string): EventDecision => ({ kind: 'reject', reason, eventId: id, resourceUri });
-  if (isCloudEvent && str(raw['specversion']) !== '1.0') return reject('CloudEvents specversion must be "1.0"');
+  if (isCloudEvent && str(raw['specversion']) !== '1.0')
+    return reject('CloudEvents specversion must be "1.0"');
   if (id === undefined) return reject('missing event id');
-  if (id.length > 256 || controlCharacters.test(id)) return reject('event id too long or contains control characters');
+  if (id.length > 256 || controlCharacters.test(id))
+    return reject('event id too long or contains control characters');
   if (eventType === undefined) return reject(isCloudEvent ? 'missing type' : 'missing eventType');
   const outcome = outcomeOf(eventType);
   if (outcome === undefined) return reject('unknown resource event type');
@@ -222,10 +225,18 @@ export function decide(event: ResourceEvent): EventDecision {
   const resource = parseComputeResourceId(event.resourceUri);
   if (resource === undefined) {
     // Extensions, run commands and other child resources of a VM are not about its power.
-    if (/\/virtualmachines\/[^/]+\/.+/i.test(event.resourceUri) && !/virtualmachinescalesets\/[^/]+\/virtualmachines\/[^/]+$/i.test(event.resourceUri)) {
+    if (
+      /\/virtualmachines\/[^/]+\/.+/i.test(event.resourceUri) &&
+      !/virtualmachinescalesets\/[^/]+\/virtualmachines\/[^/]+$/i.test(event.resourceUri)
+    ) {
       return { kind: 'skip', reason: 'child resource of a virtual machine', eventId: event.id };
     }
-    return { kind: 'reject', reason: 'data.resourceUri is not a virtual machine id', eventId: event.id, resourceUri: event.resourceUri };
+    return {
+      kind: 'reject',
+      reason: 'data.resourceUri is not a virtual machine id',
+      eventId: event.id,
+      resourceUri: event.resourceUri,
+    };
   }
   const prefix = operationPrefixes[resource.kind];
   const operation = event.operationName.toLowerCase();
@@ -234,7 +245,8 @@ export function decide(event: ResourceEvent): EventDecision {
   }
   const verb = operation.slice(prefix.length);
   if (resource.kind === ResourceKind.scaleSet) {
-    if (event.outcome !== EventOutcome.success) return { kind: 'skip', reason: 'failed scale-set operation', eventId: event.id };
+    if (event.outcome !== EventOutcome.success)
+      return { kind: 'skip', reason: 'failed scale-set operation', eventId: event.id };
     if (verb === 'delete') return { kind: 'scaleSetDeleted', event, resource };
     if (scaleSetOperations.has(verb)) return { kind: 'relistScaleSet', event, resource };
     return { kind: 'skip', reason: 'operation does not change power state', eventId: event.id };
@@ -243,11 +255,13 @@ export function decide(event: ResourceEvent): EventDecision {
   const known = certain !== undefined || uncertainOperations.has(verb);
   if (!known) return { kind: 'skip', reason: 'operation does not change power state', eventId: event.id };
   if (event.outcome !== EventOutcome.success) {
-    const state = event.outcome === EventOutcome.failure ? ProvisioningState.failed : ProvisioningState.canceled;
+    const state =
+      event.outcome === EventOutcome.failure ? ProvisioningState.failed : ProvisioningState.canceled;
     return { kind: 'provisioning', event, resource, provisioning: { state } };
   }
   if (certain === undefined) return { kind: 'read', event, resource };
-  const state = certain === PowerState.deallocated && asksHibernate(event.requestUrl) ? PowerState.hibernated : certain;
+  const state =
+    certain === PowerState.deallocated && asksHibernate(event.requestUrl) ? PowerState.hibernated : certain;
   return { kind: 'observe', event, resource, state };
 }
 

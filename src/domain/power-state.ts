@@ -105,7 +105,9 @@ export function parseProvisioningCode(code: string | undefined): Provisioning | 
  * never by position. A missing power state is `unknown`; `PowerState/deallocated` together with
  * `HibernationState/Hibernated` is `hibernated`.
  */
-export function parseInstanceView(statuses: readonly InstanceViewStatus[] | undefined | null): ParsedInstanceView {
+export function parseInstanceView(
+  statuses: readonly InstanceViewStatus[] | undefined | null,
+): ParsedInstanceView {
   let powerState: PowerState = PowerState.unknown;
   let provisioning: Provisioning | undefined;
   let hibernated = false;

@@ -59,7 +59,10 @@ export function scaleSetIdOf(resource: ComputeResource): string | undefined {
 const escapedInKey = /[%|\\#?\u0000-\u001f\u007f-\u009f]/gu;
 
 function percentEncode(char: string): string {
-  return Array.from(Buffer.from(char, 'utf8'), (byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+  return Array.from(
+    Buffer.from(char, 'utf8'),
+    (byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`,
+  ).join('');
 }
 
 /**

@@ -1,5 +1,10 @@
 import { billingOf, type Billing } from './billing';
-import { compareObservations, observationIdentity, type Observation, type ObservationSource } from './observation';
+import {
+  compareObservations,
+  observationIdentity,
+  type Observation,
+  type ObservationSource,
+} from './observation';
 import type { PowerState } from './power-state';
 
 /** A stretch of time during which a VM stayed in one power state. */
@@ -30,7 +35,10 @@ export interface SegmentStep {
   needsHistory?: true;
 }
 
-function openSegment(previous: Segment | undefined, observation: Observation & { state: PowerState }): Segment {
+function openSegment(
+  previous: Segment | undefined,
+  observation: Observation & { state: PowerState },
+): Segment {
   const opened: Segment = {
     state: observation.state,
     billing: billingOf(observation.state),
@@ -39,7 +47,8 @@ function openSegment(previous: Segment | undefined, observation: Observation & {
   };
   if (observation.windowFrom !== undefined) {
     // A window never reaches back past the start of the state it follows.
-    const from = previous === undefined ? observation.windowFrom : Math.max(observation.windowFrom, previous.start);
+    const from =
+      previous === undefined ? observation.windowFrom : Math.max(observation.windowFrom, previous.start);
     if (from < observation.at) opened.startWindowFrom = from;
   }
   if (observation.operation !== undefined) opened.operation = observation.operation;

@@ -7,9 +7,16 @@ import { delivery, history } from '../support/histories';
 import { dropTables, testContext } from '../support/app';
 
 const sub = '00000000-0000-0000-0000-0000000000bb';
-const vmId = (name: string) => `/subscriptions/${sub}/resourceGroups/RG-One/providers/Microsoft.Compute/virtualMachines/${name}`;
+const vmId = (name: string) =>
+  `/subscriptions/${sub}/resourceGroups/RG-One/providers/Microsoft.Compute/virtualMachines/${name}`;
 const t = (iso: string) => Date.parse(iso);
-const obs = (resourceId: string, iso: string, state: Observation['state'], id: string, extra: Partial<Observation> = {}): Observation => ({
+const obs = (
+  resourceId: string,
+  iso: string,
+  state: Observation['state'],
+  id: string,
+  extra: Partial<Observation> = {},
+): Observation => ({
   resourceId,
   at: t(iso),
   state,
@@ -43,7 +50,12 @@ describe('TableTimelineStore on Azurite', () => {
       ['stopped', 'billed', t('2026-11-01T12:00:00Z'), undefined],
     ]);
     const current = await ctx.store.getCurrent(id.toUpperCase());
-    expect(current).toMatchObject({ state: 'stopped', billing: 'billed', since: t('2026-11-01T12:00:00Z'), subscriptionId: sub });
+    expect(current).toMatchObject({
+      state: 'stopped',
+      billing: 'billed',
+      since: t('2026-11-01T12:00:00Z'),
+      subscriptionId: sub,
+    });
   });
 
   it('changes nothing when the same observation arrives twice', async () => {
@@ -99,7 +111,9 @@ describe('TableTimelineStore on Azurite', () => {
     const id = vmId('Contended');
     const start = t('2026-11-02T00:00:00Z');
     const states = ['running', 'stopped', 'deallocated', 'running', 'deallocated'] as const;
-    const all: Observation[] = Array.from({ length: 40 }, (_, i) => obs(id, new Date(start + i * 60_000).toISOString(), states[i % states.length], `c${i}`));
+    const all: Observation[] = Array.from({ length: 40 }, (_, i) =>
+      obs(id, new Date(start + i * 60_000).toISOString(), states[i % states.length], `c${i}`),
+    );
     // Every observation twice, all at once, in a scrambled order.
     const deliveries = [...all, ...all].sort((a, b) => ((a.at * 7919) % 97) - ((b.at * 7919) % 97));
     const outcomes = await Promise.all(deliveries.map((o) => ctx.store.record({ ...o })));

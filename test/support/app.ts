@@ -11,10 +11,17 @@ export function uniquePrefix(): string {
 
 /** Settings for a test app: Azurite storage, unique table prefix, the given ARM endpoint. */
 export function testSettings(armEndpoint = 'http://127.0.0.1:9'): Record<string, string> {
-  return { TIMELINE_STORAGE: tableConnectionString(), TABLE_NAME_PREFIX: uniquePrefix(), ARM_ENDPOINT: armEndpoint };
+  return {
+    TIMELINE_STORAGE: tableConnectionString(),
+    TABLE_NAME_PREFIX: uniquePrefix(),
+    ARM_ENDPOINT: armEndpoint,
+  };
 }
 
-export async function testContext(settings: Record<string, string> = testSettings(), options: ContextOptions = {}): Promise<AppContext> {
+export async function testContext(
+  settings: Record<string, string> = testSettings(),
+  options: ContextOptions = {},
+): Promise<AppContext> {
   const ctx = createAppContext(loadConfig(settings), { log: silentLogger, ...options });
   await ctx.ensureTables();
   return ctx;

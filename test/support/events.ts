@@ -24,14 +24,30 @@ export interface EventSpec {
 
 function data(spec: EventSpec): Record<string, unknown> {
   return {
-    authorization: { scope: spec.resourceUri, action: spec.operationName, evidence: { role: 'Virtual Machine Contributor' } },
-    claims: { 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn': spec.caller ?? 'alice@contoso.com', appid: 'app-1' },
+    authorization: {
+      scope: spec.resourceUri,
+      action: spec.operationName,
+      evidence: { role: 'Virtual Machine Contributor' },
+    },
+    claims: {
+      'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn': spec.caller ?? 'alice@contoso.com',
+      appid: 'app-1',
+    },
     correlationId: `corr-${spec.id}`,
-    httpRequest: { clientRequestId: `req-${spec.id}`, clientIpAddress: '192.0.2.1', method: 'POST', url: spec.url ?? `https://management.azure.com${spec.resourceUri}?api-version=2024-07-01` },
+    httpRequest: {
+      clientRequestId: `req-${spec.id}`,
+      clientIpAddress: '192.0.2.1',
+      method: 'POST',
+      url: spec.url ?? `https://management.azure.com${spec.resourceUri}?api-version=2024-07-01`,
+    },
     resourceProvider: 'Microsoft.Compute',
     resourceUri: spec.resourceUri,
     operationName: spec.operationName,
-    status: spec.type.endsWith('Success') ? 'Succeeded' : spec.type.endsWith('Failure') ? 'Failed' : 'Canceled',
+    status: spec.type.endsWith('Success')
+      ? 'Succeeded'
+      : spec.type.endsWith('Failure')
+        ? 'Failed'
+        : 'Canceled',
     subscriptionId,
     tenantId,
   };

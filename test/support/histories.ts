@@ -51,7 +51,9 @@ export function delivery(observations: Observation[]): fc.Arbitrary<Observation[
   return fc
     .array(fc.integer({ min: 0, max: 2 }), { minLength: observations.length, maxLength: observations.length })
     .chain((extra) => {
-      const copies = observations.flatMap((o, i) => Array.from({ length: 1 + (extra[i] ?? 0) }, () => ({ ...o })));
+      const copies = observations.flatMap((o, i) =>
+        Array.from({ length: 1 + (extra[i] ?? 0) }, () => ({ ...o })),
+      );
       return fc.shuffledSubarray(copies, { minLength: copies.length, maxLength: copies.length });
     });
 }

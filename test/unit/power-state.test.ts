@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { billingOf } from '../../src/domain/billing';
-import { parseInstanceView, parsePowerCode, parseProvisioningCode, PowerState } from '../../src/domain/power-state';
+import {
+  parseInstanceView,
+  parsePowerCode,
+  parseProvisioningCode,
+  PowerState,
+} from '../../src/domain/power-state';
 
 describe('parseInstanceView', () => {
   it('finds the power state by prefix whatever its position and casing', () => {
@@ -13,9 +18,10 @@ describe('parseInstanceView', () => {
   });
 
   it('is unknown when the power state is missing, never the second status', () => {
-    expect(parseInstanceView([{ code: 'ProvisioningState/succeeded' }, { code: 'OSState/generalized' }]).powerState).toBe(
-      PowerState.unknown,
-    );
+    expect(
+      parseInstanceView([{ code: 'ProvisioningState/succeeded' }, { code: 'OSState/generalized' }])
+        .powerState,
+    ).toBe(PowerState.unknown);
     expect(parseInstanceView(undefined).powerState).toBe(PowerState.unknown);
     expect(parseInstanceView([]).powerState).toBe(PowerState.unknown);
   });
@@ -48,7 +54,9 @@ describe('parseInstanceView', () => {
   });
 
   it('ignores statuses without a code', () => {
-    expect(parseInstanceView([{ level: 'Info' }, { code: 'PowerState/stopped' }]).powerState).toBe(PowerState.stopped);
+    expect(parseInstanceView([{ level: 'Info' }, { code: 'PowerState/stopped' }]).powerState).toBe(
+      PowerState.stopped,
+    );
   });
 });
 

@@ -2,19 +2,35 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { currentKeys, parseComputeResourceId, resourceIdFromKey, vmKey } from '../../src/domain/resource-id';
 
-const vmId = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/RG-App/providers/Microsoft.Compute/virtualMachines/Web-01';
+const vmId =
+  '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/RG-App/providers/Microsoft.Compute/virtualMachines/Web-01';
 
 describe('parseComputeResourceId', () => {
   it('parses VMs, scale sets and scale-set instances whatever the casing', () => {
-    expect(parseComputeResourceId(vmId)).toMatchObject({ kind: 'vm', resourceGroup: 'RG-App', name: 'Web-01' });
-    expect(parseComputeResourceId(vmId.replace('resourceGroups', 'resourcegroups').toUpperCase())?.kind).toBe('vm');
-    const instance = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/ss/virtualMachines/3';
-    expect(parseComputeResourceId(instance)).toMatchObject({ kind: 'scaleSetInstance', name: 'ss', instanceId: '3' });
+    expect(parseComputeResourceId(vmId)).toMatchObject({
+      kind: 'vm',
+      resourceGroup: 'RG-App',
+      name: 'Web-01',
+    });
+    expect(parseComputeResourceId(vmId.replace('resourceGroups', 'resourcegroups').toUpperCase())?.kind).toBe(
+      'vm',
+    );
+    const instance =
+      '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/ss/virtualMachines/3';
+    expect(parseComputeResourceId(instance)).toMatchObject({
+      kind: 'scaleSetInstance',
+      name: 'ss',
+      instanceId: '3',
+    });
     expect(parseComputeResourceId(instance.replace(/\/virtualMachines\/3$/, ''))?.kind).toBe('scaleSet');
   });
 
   it('refuses other resources and VM child resources', () => {
-    expect(parseComputeResourceId('/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a')).toBeUndefined();
+    expect(
+      parseComputeResourceId(
+        '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a',
+      ),
+    ).toBeUndefined();
     expect(parseComputeResourceId(`${vmId}/extensions/ext`)).toBeUndefined();
     expect(parseComputeResourceId('')).toBeUndefined();
     expect(parseComputeResourceId(`${vmId}${'x'.repeat(600)}`)).toBeUndefined();

@@ -8,7 +8,12 @@ import { delivery, history } from '../support/histories';
 
 const vm = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1';
 const t = (iso: string) => Date.parse(iso);
-const obs = (iso: string, state: Observation['state'], id: string, extra: Partial<Observation> = {}): Observation => ({
+const obs = (
+  iso: string,
+  state: Observation['state'],
+  id: string,
+  extra: Partial<Observation> = {},
+): Observation => ({
   resourceId: vm,
   at: t(iso),
   state,
@@ -22,11 +27,20 @@ describe('deriveSegments', () => {
     const segments = deriveSegments([
       obs('2026-11-01T08:00:00Z', 'running', 'a'),
       obs('2026-11-01T09:00:00Z', 'running', 'b'),
-      obs('2026-11-01T12:00:00Z', 'stopped', 'c', { operation: 'Microsoft.Compute/virtualMachines/powerOff/action', caller: 'bob' }),
+      obs('2026-11-01T12:00:00Z', 'stopped', 'c', {
+        operation: 'Microsoft.Compute/virtualMachines/powerOff/action',
+        caller: 'bob',
+      }),
       obs('2026-11-01T13:00:00Z', 'deallocated', 'd'),
     ]);
     expect(segments).toEqual([
-      { state: 'running', billing: 'billed', start: t('2026-11-01T08:00:00Z'), end: t('2026-11-01T12:00:00Z'), source: 'event' },
+      {
+        state: 'running',
+        billing: 'billed',
+        start: t('2026-11-01T08:00:00Z'),
+        end: t('2026-11-01T12:00:00Z'),
+        source: 'event',
+      },
       {
         state: 'stopped',
         billing: 'billed',
@@ -46,7 +60,9 @@ describe('deriveSegments', () => {
       obs('2026-11-01T09:00:00Z', 'stopped', 'b'),
       obs('2026-11-01T09:00:00Z', 'running', 'c'),
     ]);
-    expect(segments).toEqual([{ state: 'running', billing: 'billed', start: t('2026-11-01T08:00:00Z'), source: 'event' }]);
+    expect(segments).toEqual([
+      { state: 'running', billing: 'billed', start: t('2026-11-01T08:00:00Z'), source: 'event' },
+    ]);
   });
 
   it('ignores observations without a power state', () => {
@@ -61,9 +77,15 @@ describe('deriveSegments', () => {
   it('keeps a reconcile window, clamped to the start of the previous state', () => {
     const segments = deriveSegments([
       obs('2026-11-01T08:00:00Z', 'running', 'a'),
-      obs('2026-11-01T08:10:00Z', 'stopped', 'r', { source: 'reconcile', windowFrom: t('2026-11-01T07:00:00Z') }),
+      obs('2026-11-01T08:10:00Z', 'stopped', 'r', {
+        source: 'reconcile',
+        windowFrom: t('2026-11-01T07:00:00Z'),
+      }),
     ]);
-    expect(segments[1]).toMatchObject({ start: t('2026-11-01T08:10:00Z'), startWindowFrom: t('2026-11-01T08:00:00Z') });
+    expect(segments[1]).toMatchObject({
+      start: t('2026-11-01T08:10:00Z'),
+      startWindowFrom: t('2026-11-01T08:00:00Z'),
+    });
   });
 
   it('gives the same segments for any order and any duplication of the same observations', () => {
@@ -74,7 +96,9 @@ describe('deriveSegments', () => {
           expect(deriveSegments(delivered)).toEqual(deriveSegments(inOrder));
           const from = t('2026-10-01T00:00:00Z');
           const to = t('2026-10-05T00:00:00Z');
-          expect(usageOf(deriveSegments(delivered), from, to, to)).toEqual(usageOf(deriveSegments(inOrder), from, to, to));
+          expect(usageOf(deriveSegments(delivered), from, to, to)).toEqual(
+            usageOf(deriveSegments(inOrder), from, to, to),
+          );
         },
       ),
       { numRuns: 300 },
