@@ -1,0 +1,223 @@
+import { InvocationContext, type EventGridEvent } from '@azure/functions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vmEvents } from '../../functions/vmEvents';
+import { silentLogger } from '../../src/adapters/logger';
+import { ingestEvent } from '../../src/app/ingest-event';
+import { createAppContext, type AppContext } from '../../src/composition';
+import { loadConfig } from '../../src/config';
+import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
+import { testSettings } from '../support/app';
+import {
+  cloudEvent,
+  eventGridEvent,
+  scaleSetResourceId,
+  subscriptionId,
+  vmEvent,
+  vmResourceId,
+  type EventSpec,
+} from '../support/events';
+
+/** Invokes the registered handler the way the Functions host does: one invocation per event. */
+async function deliver(event: unknown) {
+  const context = new InvocationContext({
+    functionName: 'vmEvents',
+    invocationId: `inv-${Math.random()}`,
+    logHandler: () => {},
+  });
+  return vmEvents(event as EventGridEvent, context);
+}
+
+describe('vmEvents (Event Grid trigger) against Azurite and the management emulator', () => {
+  let arm: ArmEmulator;
+  let ctx: AppContext;
+  const settings: Record<string, string> = {};
+
+  beforeAll(async () => {
+    arm = await startArmEmulator({ pageSize: 2 });
+    arm.fleet.addSubscription(subscriptionId);
+    Object.assign(settings, testSettings(arm.url));
+    // The handler reads its settings from the environment, like app settings in Azure.
+    Object.assign(process.env, settings);
+    ctx = createAppContext(loadConfig(settings), { log: silentLogger });
+  });
+
+  afterAll(async () => {
+    await arm.close();
+    for (const name of Object.values(ctx.tableNames))
+      await ctx.tables
+        .table(name)
+        .deleteTable()
+        .catch(() => undefined);
+  });
+
+  it('records every certain operation at its event time without calling management, in both schemas', async () => {
+    const before = arm.requests.total;
+    const ops = [
+      ['start', '2026-11-01T08:00:00Z', 'eventGrid'],
+      ['powerOff', '2026-11-01T09:00:00Z', 'cloudEvents'],
+      ['restart', '2026-11-01T10:00:00Z', 'eventGrid'],
+      ['deallocate', '2026-11-01T11:00:00Z', 'cloudEvents'],
+      ['start', '2026-11-01T12:00:00Z', 'cloudEvents'],
+      ['delete', '2026-11-01T13:00:00Z', 'eventGrid'],
+    ] as const;
+    for (const [i, [op, time, schema]] of ops.entries()) {
+      const result = await deliver(vmEvent('Ops-1', op, time, `ops-${i}`, schema));
+      expect(result.outcome).toBe('recorded');
+    }
+    expect(arm.requests.total).toBe(before);
+    const timeline = await ctx.store.getTimeline(vmResourceId('Ops-1'));
+    expect(timeline?.segments.map((s) => [s.state, s.billing, new Date(s.start).toISOString()])).toEqual([
+      ['running', 'billed', '2026-11-01T08:00:00.000Z'],
+      ['stopped', 'billed', '2026-11-01T09:00:00.000Z'],
+      ['running', 'billed', '2026-11-01T10:00:00.000Z'],
+      ['deallocated', 'notBilled', '2026-11-01T11:00:00.000Z'],
+      ['running', 'billed', '2026-11-01T12:00:00.000Z'],
+      ['deleted', 'notBilled', '2026-11-01T13:00:00.000Z'],
+    ]);
+    expect(timeline?.segments[0]?.caller).toBe('alice@contoso.com');
+  });
+
+  it('records hibernation from a deallocate with hibernate=true', async () => {
+    const id = vmResourceId('Sleepy');
+    await deliver(vmEvent('Sleepy', 'start', '2026-11-01T08:00:00Z', 'h-0'));
+    const spec: EventSpec = {
+      id: 'h-1',
+      resourceUri: id,
+      operationName: 'Microsoft.Compute/virtualMachines/deallocate/action',
+      type: 'ResourceActionSuccess',
+      time: '2026-11-01T18:00:00Z',
+      url: `https://management.azure.com${id}/deallocate?hibernate=true&api-version=2024-07-01`,
+    };
+    await deliver(cloudEvent(spec));
+    expect((await ctx.store.getCurrent(id))?.state).toBe('hibernated');
+  });
+
+  it('reads the instance view once after a write and records what it says', async () => {
+    const vm = arm.fleet.addVm({
+      subscriptionId,
+      resourceGroup: 'rg-app',
+      name: 'Created-1',
+      powerState: 'running',
+    });
+    const before = arm.requests.total;
+    const write = eventGridEvent({
+      id: 'w-1',
+      resourceUri: vm.id,
+      operationName: 'Microsoft.Compute/virtualMachines/write',
+      type: 'ResourceWriteSuccess',
+      time: new Date(Date.now() - 60_000).toISOString(),
+    });
+    const result = await deliver(write);
+    expect(result).toMatchObject({ outcome: 'recorded', managementCalls: 1 });
+    expect(arm.requests.total - before).toBe(1);
+    const current = await ctx.store.getCurrent(vm.id);
+    expect(current).toMatchObject({ state: 'running', provisioning: { state: 'succeeded' } });
+    // The same write delivered again reads nothing and records nothing.
+    const again = await deliver(write);
+    expect(again.outcome).toBe('duplicate');
+    expect(arm.requests.total - before).toBe(1);
+  });
+
+  it('re-lists a scale set after a scale-set-wide action and deletes instances when the set is deleted', async () => {
+    const ss = arm.fleet.addScaleSet({
+      subscriptionId,
+      resourceGroup: 'rg-app',
+      name: 'pool',
+      capacity: 3,
+      instance: { powerState: 'stopped' },
+    });
+    const action = eventGridEvent({
+      id: 'ss-1',
+      resourceUri: ss.id,
+      operationName: 'Microsoft.Compute/virtualMachineScaleSets/powerOff/action',
+      type: 'ResourceActionSuccess',
+      time: new Date(Date.now() - 60_000).toISOString(),
+    });
+    const result = await deliver(action);
+    expect(result.recorded).toBe(3);
+    for (const i of ['0', '1', '2'])
+      expect((await ctx.store.getCurrent(`${ss.id}/virtualMachines/${i}`))?.state).toBe('stopped');
+    const deleted = eventGridEvent({
+      id: 'ss-2',
+      resourceUri: scaleSetResourceId('pool'),
+      operationName: 'Microsoft.Compute/virtualMachineScaleSets/delete',
+      type: 'ResourceDeleteSuccess',
+      time: new Date().toISOString(),
+    });
+    expect((await deliver(deleted)).recorded).toBe(3);
+    expect((await ctx.store.getCurrent(`${ss.id}/virtualMachines/1`))?.state).toBe('deleted');
+  });
+
+  it('records a failed operation as provisioning failed without changing the power state', async () => {
+    const id = vmResourceId('Flaky');
+    await deliver(vmEvent('Flaky', 'start', '2026-11-01T08:00:00Z', 'f-0'));
+    const failure = eventGridEvent({
+      id: 'f-1',
+      resourceUri: id,
+      operationName: 'Microsoft.Compute/virtualMachines/deallocate/action',
+      type: 'ResourceActionFailure',
+      time: '2026-11-01T09:00:00Z',
+    });
+    expect((await deliver(failure)).outcome).toBe('recorded');
+    expect(await ctx.store.getCurrent(id)).toMatchObject({
+      state: 'running',
+      provisioning: { state: 'failed' },
+    });
+    expect((await ctx.store.getTimeline(id))?.segments).toHaveLength(1);
+  });
+
+  it('acknowledges bad events with a recorded reason while the good ones of the batch are recorded', async () => {
+    const batch: unknown[] = [
+      vmEvent('Batch-1', 'start', '2026-11-01T08:00:00Z', 'b-ok-1'),
+      { ...vmEvent('Batch-1', 'powerOff', 'not a time', 'b-bad-1') },
+      {
+        id: 'b-bad-2',
+        eventType: 'Microsoft.Resources.ResourceActionSuccess',
+        eventTime: '2026-11-01T09:00:00Z',
+        subject: vmResourceId('Batch-1'),
+        data: {
+          operationName: 'Microsoft.Compute/virtualMachines/start/action',
+          resourceUri: `${vmResourceId('x')}\u0007`,
+        },
+      },
+      eventGridEvent({
+        id: 'b-skip',
+        resourceUri: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/s',
+        operationName: 'Microsoft.Storage/storageAccounts/write',
+        type: 'ResourceWriteSuccess',
+        time: '2026-11-01T09:00:00Z',
+      }),
+      vmEvent('Batch-1', 'deallocate', '2026-11-01T10:00:00Z', 'b-ok-2'),
+    ];
+    // The host invokes the function once per event of the array, in parallel.
+    const results = await Promise.all(batch.map((e) => deliver(e)));
+    expect(results.map((r) => r.outcome)).toEqual([
+      'recorded',
+      'rejected',
+      'rejected',
+      'skipped',
+      'recorded',
+    ]);
+    expect(results[1]?.reason).toMatch(/event time/);
+    const rejected = [];
+    for await (const r of ctx.rejected.list()) rejected.push(r);
+    expect(rejected.map((r) => r.eventId).sort()).toEqual(['b-bad-1', 'b-bad-2']);
+    expect(rejected.find((r) => r.eventId === 'b-bad-1')?.raw).toContain('not a time');
+    expect((await ctx.store.getTimeline(vmResourceId('Batch-1')))?.segments.map((s) => s.state)).toEqual([
+      'running',
+      'deallocated',
+    ]);
+  });
+
+  it('throws on a transient storage failure so Event Grid redelivers', async () => {
+    const broken = createAppContext(
+      loadConfig({ ...settings, TIMELINE_STORAGE: 'http://127.0.0.1:9/devstoreaccount1' }),
+      {
+        log: silentLogger,
+      },
+    );
+    await expect(
+      ingestEvent(vmEvent('Down', 'start', '2026-11-01T08:00:00Z', 'down-1'), broken),
+    ).rejects.toThrow();
+  });
+});
