@@ -7,6 +7,7 @@ import { createArmClient, type ArmManagementClient } from './adapters/arm';
 import { consoleLogger } from './adapters/logger';
 import { TableClientFactory, type RequestCounter } from './adapters/storage';
 import { prefixedTableNames, type TableRole } from './adapters/table-names';
+import { TableReconcileRunStore } from './adapters/table-reconcile-store';
 import { TableRejectedEventStore } from './adapters/table-rejected-store';
 import { TableTimelineStore } from './adapters/table-timeline-store';
 import type { IngestDependencies } from './app/ingest-event';
@@ -18,6 +19,8 @@ export interface AppContext extends IngestDependencies {
   store: TableTimelineStore;
   rejected: TableRejectedEventStore;
   management: ArmManagementClient;
+  /** Reconcile leases and marks (`VmReconcileRuns`). */
+  runs: TableReconcileRunStore;
   tables: TableClientFactory;
   tableNames: Record<TableRole, string>;
   /** Table requests made so far (benchmarks, logs). */
@@ -52,6 +55,7 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
     store,
     rejected,
     management,
+    runs: new TableReconcileRunStore(tables.table(names.reconcileRuns)),
     tables,
     tableNames: names,
     tableRequests: tables.counter,

@@ -19,6 +19,10 @@ export interface Config {
   subscriptionIds: string[];
   /** NCRONTAB schedule of the reconcile timer (for documentation; the host reads the setting itself). */
   reconcileSchedule: string;
+  /** The reconciler refreshes VM details (size, location, OS type, priority, tags) when older than this. */
+  detailsRefreshMinutes: number;
+  /** Time budget of one subscription's reconcile run; it stops cleanly between pages before it. */
+  reconcileBudgetSeconds: number;
 }
 
 /** Settings with their defaults (the settings contract checked by tests and used by infra). */
@@ -28,10 +32,23 @@ export const settingDefaults = {
   ARM_ENDPOINT: 'https://management.azure.com',
   SUBSCRIPTION_IDS: '',
   RECONCILE_SCHEDULE: '0 */5 * * * *',
+  DETAILS_REFRESH_MINUTES: '60',
+  RECONCILE_BUDGET_SECONDS: '240',
   AZURE_CLIENT_ID: '',
 } as const;
 
 const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function positiveInteger(
+  env: Readonly<Record<string, string | undefined>>,
+  name: 'DETAILS_REFRESH_MINUTES' | 'RECONCILE_BUDGET_SECONDS',
+): number {
+  const text = setting(env, name) ?? settingDefaults[name];
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1)
+    throw new ConfigError(`${name} must be a positive whole number`);
+  return value;
+}
 
 function setting(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
   const value = env[name]?.trim();
@@ -69,5 +86,7 @@ export function loadConfig(
     armEndpoint,
     subscriptionIds,
     reconcileSchedule: setting(env, 'RECONCILE_SCHEDULE') ?? settingDefaults.RECONCILE_SCHEDULE,
+    detailsRefreshMinutes: positiveInteger(env, 'DETAILS_REFRESH_MINUTES'),
+    reconcileBudgetSeconds: positiveInteger(env, 'RECONCILE_BUDGET_SECONDS'),
   });
 }

@@ -5,6 +5,7 @@ export const tableNames = {
   dailyUsage: 'VmDailyUsage',
   rejectedEvents: 'VmRejectedEvents',
   alerts: 'VmAlerts',
+  reconcileRuns: 'VmReconcileRuns',
 } as const;
 export type TableRole = keyof typeof tableNames;
 

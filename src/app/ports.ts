@@ -36,6 +36,8 @@ export interface ListedPage {
 export interface ManagementStats {
   requests: number;
   throttled: number;
+  /** Latest `x-ms-ratelimit-remaining-*` header values (lower-cased header name → value), when kept. */
+  remaining?: Record<string, string> | undefined;
 }
 
 export interface ManagementOptions {
@@ -136,6 +138,57 @@ export interface RejectedEvent {
 export interface RejectedEventStore {
   record(rejected: RejectedEvent): Promise<void>;
   list(range?: TimeRange): AsyncIterable<RejectedEvent>;
+}
+
+/** What the last complete reconcile run of a subscription left behind (the `VmReconcileRuns` row). */
+export interface ReconcileMark {
+  /** When the last complete run began listing (epoch ms): every VM it confirmed was seen at or after it. */
+  startedAt: number;
+  /**
+   * VMs that run did not confirm (unknown power state, per-VM failure), by VM key, each with its own
+   * last-seen time (epoch ms).
+   */
+  unconfirmed: Record<string, number>;
+}
+
+/** A held lease on a subscription's reconcile row. */
+export interface ReconcileLease {
+  subscriptionId: string;
+  runId: string;
+  /** The mark of the last complete run; undefined before the first one. */
+  mark?: ReconcileMark | undefined;
+  /** When details (size, tags...) were last refreshed from the full listing (epoch ms). */
+  detailsAt?: number | undefined;
+  /** Adapter's concurrency token for the release. */
+  readonly etag: string;
+}
+
+export interface ReconcileRelease {
+  /** The new mark, when the run was complete. */
+  mark?: ReconcileMark | undefined;
+  detailsAt?: number | undefined;
+  /** When the run ended (epoch ms). */
+  endedAt: number;
+  complete: boolean;
+}
+
+/**
+ * One row per subscription (`VmReconcileRuns`): the lease that keeps two reconcile runs of one
+ * subscription apart, and the mark of the last complete run.
+ */
+export interface ReconcileRunStore {
+  /**
+   * Takes the subscription's lease until `leaseUntil` (epoch ms). Undefined when another run holds an
+   * unexpired lease or took it first.
+   */
+  acquire(
+    subscriptionId: string,
+    runId: string,
+    now: number,
+    leaseUntil: number,
+  ): Promise<ReconcileLease | undefined>;
+  /** Writes what the run learnt and frees the lease; false when the lease was lost meanwhile. */
+  release(lease: ReconcileLease, release: ReconcileRelease): Promise<boolean>;
 }
 
 /** Structured logger: constant messages, variable data in properties. */

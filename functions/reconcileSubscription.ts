@@ -1,0 +1,47 @@
+import { app, type InvocationContext } from '@azure/functions';
+import { invocationLogger } from '../src/adapters/logger';
+import {
+  reconcileOptionsFrom,
+  reconcileSubscription as reconcileOne,
+  type ReconcileSummary,
+} from '../src/app/reconcile-subscription';
+import { appContext } from '../src/composition';
+import { loadConfig } from '../src/config';
+
+/** The subscription id of a queue message `{ subscriptionId }` (object or JSON text); undefined when malformed. */
+export function subscriptionIdOf(message: unknown): string | undefined {
+  let value = message;
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+  const id = (value as { subscriptionId?: unknown } | null | undefined)?.subscriptionId;
+  return typeof id === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(id) ? id : undefined;
+}
+
+/**
+ * Queue trigger: reconciles one subscription. A malformed message is logged and dropped (retrying cannot
+ * fix it); a transient failure throws so the queue redelivers it.
+ */
+export async function reconcileSubscription(
+  message: unknown,
+  context: InvocationContext,
+): Promise<ReconcileSummary | undefined> {
+  const log = invocationLogger(context);
+  const subscriptionId = subscriptionIdOf(message);
+  if (subscriptionId === undefined) {
+    log.warn('reconcile message rejected', { reason: 'expected { subscriptionId }' });
+    return undefined;
+  }
+  const ctx = await appContext(loadConfig);
+  return reconcileOne(subscriptionId, { ...ctx, log }, reconcileOptionsFrom(ctx.config));
+}
+
+app.storageQueue('reconcileSubscription', {
+  queueName: 'reconcile-subscriptions',
+  connection: 'TIMELINE_STORAGE',
+  handler: reconcileSubscription,
+});

@@ -1,0 +1,79 @@
+/**
+ * Pure helpers of the reconciler: when a VM was last seen in its recorded state, the stable id of a
+ * reconcile observation, the details fingerprint, and the remaining-quota header parsing used for pacing.
+ */
+import type { PowerState } from '../domain/power-state';
+import type { ReconcileMark, VmDetails } from './ports';
+
+/** What the reconciler keeps of one `VmCurrent` row while it runs (small: 100,000 of them fit in memory). */
+export interface KnownVm {
+  /** Resource id, original casing. */
+  resourceId: string;
+  state?: PowerState | undefined;
+  /** Time of the VM's latest applied observation (epoch ms). */
+  lastAt: number;
+  /** Last time a reconcile confirmed the state on the row itself, when the store keeps it. */
+  lastSeenAt?: number | undefined;
+  /** `detailsFingerprint` of the row's details. */
+  details: string;
+  /** Listed in this run. */
+  seen: boolean;
+}
+
+/**
+ * The last time the VM is known to have been in its recorded state: its latest observation, or the last
+ * complete run that confirmed it (that run's start), or its own entry when that run could not confirm it.
+ */
+export function lastSeenOf(key: string, known: KnownVm, mark: ReconcileMark | undefined): number {
+  let seen = known.lastAt;
+  if (known.lastSeenAt !== undefined) seen = Math.max(seen, known.lastSeenAt);
+  if (mark !== undefined) seen = Math.max(seen, mark.unconfirmed[key] ?? mark.startedAt);
+  return seen;
+}
+
+/**
+ * Dedupe id (and store marker) of a reconcile observation: the same change seen by two overlapping runs
+ * (same VM, same new state, same last-seen time) is one observation.
+ */
+export function reconcileDedupeId(state: PowerState, lastSeen: number | undefined): string {
+  return `reconcile:${state}:${lastSeen ?? 'new'}`;
+}
+
+function normalisedTags(tags: Record<string, string> | undefined): [string, string][] {
+  return Object.entries(tags ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** A comparable string of what the reconciler stores of a VM's details (empty tags = no tags). */
+export function detailsFingerprint(details: VmDetails | undefined): string {
+  if (details === undefined) return '';
+  const parts = [details.vmSize, details.location, details.osType, details.priority].map((v) => v ?? '');
+  const tags = normalisedTags(details.tags);
+  if (parts.every((p) => p === '') && tags.length === 0) return '';
+  return JSON.stringify([...parts, tags]);
+}
+
+/**
+ * The smallest HighCostGet count left, from the `x-ms-ratelimit-remaining-*` headers
+ * (`Microsoft.Compute/HighCostGet3Min;107,Microsoft.Compute/HighCostGet30Min;587`); undefined when absent.
+ */
+export function highCostGetRemaining(
+  remaining: Readonly<Record<string, string>> | undefined,
+): number | undefined {
+  let lowest: number | undefined;
+  for (const value of Object.values(remaining ?? {})) {
+    for (const match of value.matchAll(/HighCostGet[^;,]*;\s*(\d+)/gi)) {
+      const count = Number(match[1]);
+      if (Number.isFinite(count)) lowest = lowest === undefined ? count : Math.min(lowest, count);
+    }
+  }
+  return lowest;
+}
+
+/** HighCostGet refills at 300 a minute: one token every 200 ms. */
+export const highCostGetRefillInMs = 200;
+
+/** How long to wait before the next listing page, given the HighCostGet count left. */
+export function pacingDelayInMs(remaining: number | undefined, threshold: number): number {
+  if (remaining === undefined || remaining >= threshold) return 0;
+  return (threshold - remaining) * highCostGetRefillInMs;
+}
