@@ -1,0 +1,333 @@
+// vm-billing-timeline: everything `azd provision` creates. Subscription scope, so that it can create the
+// resource group and grant Reader on every watched subscription.
+//
+// Azure Verified Modules used (versions pinned; see README "Deployment"):
+//   br/public:avm/res/managed-identity/user-assigned-identity:0.4.1
+//   br/public:avm/res/storage/storage-account:0.8.3
+//   br/public:avm/res/operational-insights/workspace:0.11.1
+//   br/public:avm/res/insights/component:0.6.0
+//   br/public:avm/res/web/serverfarm:0.1.1
+//   br/public:avm/res/web/site:0.9.0 (in app/api.bicep)
+// Event Grid, the alert rule and the role assignments are plain resources (app/*.bicep): they are small
+// and their properties are the documented resource schema.
+//
+// The Event Grid event subscriptions to the `vmEvents` function are NOT created here: the function must
+// exist first. azd's postdeploy hook deploys `eventgrid.bicep` with the outputs below.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; used to name the resource group and derive a unique token.')
+param environmentName string
+
+@minLength(1)
+@description('Region of the resource group, the Function App (Flex Consumption) and the storage account.')
+@metadata({ azd: { type: 'location' } })
+param location string
+
+@description('Object id of the deploying user (azd sets AZURE_PRINCIPAL_ID): gets table, queue and blob data roles so the CLI works with `az login`. Empty: no user roles.')
+param principalId string = ''
+
+@allowed(['User', 'ServicePrincipal', 'Group'])
+@description('Principal type of principalId.')
+param principalType string = 'User'
+
+@description('Comma-separated subscription ids to watch (azd env WATCHED_SUBSCRIPTION_IDS). Empty: the deployment subscription.')
+param watchedSubscriptionIdsCsv string = ''
+
+@description('Subscriptions whose VMs are recorded: Reader and a subscription Event Grid system topic in each.')
+param watchedSubscriptionIds array = empty(trim(watchedSubscriptionIdsCsv))
+  ? [subscription().subscriptionId]
+  : filter(map(split(watchedSubscriptionIdsCsv, ','), id => trim(id)), id => !empty(id))
+
+@description('Email address of the alert action group. Empty: the action group has no receiver.')
+param alertEmail string = ''
+
+@description('NCRONTAB schedule of the reconciler (RECONCILE_SCHEDULE).')
+param reconcileSchedule string = '0 */5 * * * *'
+
+@minValue(0)
+@description('Minutes a VM may sit in Stopped (allocated) before it is alerted on (STOPPED_ALERT_GRACE_MINUTES).')
+param stoppedAlertGraceMinutes int = 15
+
+@minValue(0)
+@description('Deallocate a VM left Stopped (allocated) this many minutes; 0 = off (AUTO_DEALLOCATE_AFTER_MINUTES). When > 0 the identity gets Virtual Machine Contributor on the watched subscriptions.')
+param autoDeallocateAfterMinutes int = 0
+
+@description('Auto-deallocate only logs what it would do (AUTO_DEALLOCATE_DRY_RUN).')
+param autoDeallocateDryRun bool = true
+
+@description('Comma-separated name patterns of VMs expected to sit stopped: no alert, no auto-deallocate (EXPECTED_STOPPED_PATTERNS).')
+param expectedStoppedPatterns string = ''
+
+@minValue(1)
+@description('Minutes between refreshes of a VM\'s size, tags and location by the reconciler (DETAILS_REFRESH_MINUTES).')
+param detailsRefreshMinutes int = 60
+
+@minValue(10)
+@description('Time budget of one reconcileSubscription run, in seconds (RECONCILE_BUDGET_SECONDS).')
+param reconcileBudgetSeconds int = 240
+
+@description('Prefix of the table names (TABLE_NAME_PREFIX): letters and digits, starting with a letter, or empty.')
+param tableNamePrefix string = ''
+
+@description('Log level of the app (LOG_LEVEL).')
+@allowed(['debug', 'info', 'warn', 'error'])
+param logLevel string = 'info'
+
+param resourceGroupName string = ''
+param storageAccountName string = ''
+param functionAppName string = ''
+param appServicePlanName string = ''
+param identityName string = ''
+param logAnalyticsName string = ''
+param applicationInsightsName string = ''
+
+var abbrs = loadJsonContent('./abbreviations.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName }
+var rgName = !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
+var appName = !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}vmtimeline-${resourceToken}'
+var deploymentContainerName = 'app-package-${take(toLower(uniqueString(appName, resourceToken)), 7)}'
+var deadLetterContainerName = 'eventgrid-deadletters'
+var reconcileQueueName = 'reconcile-subscriptions'
+var systemTopicName = '${abbrs.eventGridSystemTopics}vmtimeline-${environmentName}'
+// The documented table names (src/adapters/table-names.ts). Created up front so that nothing waits on
+// the app's first run; the app also creates them if missing.
+var tableNames = [
+  'VmTimeline'
+  'VmCurrent'
+  'VmDailyUsage'
+  'VmRejectedEvents'
+  'VmAlerts'
+  'VmReconcileRuns'
+]
+
+resource rg 'Microsoft.Resources/resourceGroups@2021-04-01' = {
+  name: rgName
+  location: location
+  tags: tags
+}
+
+// One user-assigned identity: the Function App (storage, ARM, Event Grid publishing, App Insights) and
+// the Event Grid system topics (dead-lettering to blob storage) use it.
+module identity 'br/public:avm/res/managed-identity/user-assigned-identity:0.4.1' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: !empty(identityName) ? identityName : '${abbrs.managedIdentityUserAssignedIdentities}vmtimeline-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'br/public:avm/res/storage/storage-account:0.8.3' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: !empty(storageAccountName) ? storageAccountName : '${abbrs.storageStorageAccounts}${resourceToken}'
+    location: location
+    tags: tags
+    skuName: 'Standard_LRS'
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false // identity only: no account keys, no SAS, no connection strings
+    dnsEndpointType: 'Standard'
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+    minimumTlsVersion: 'TLS1_2'
+    blobServices: {
+      containers: [
+        { name: deploymentContainerName } // Flex Consumption deployment package
+        { name: deadLetterContainerName } // Event Grid dead letters
+      ]
+    }
+    queueServices: {
+      queues: [
+        { name: reconcileQueueName }
+      ]
+    }
+    tableServices: {
+      tables: [for table in tableNames: { name: '${tableNamePrefix}${table}' }]
+    }
+  }
+}
+
+module logAnalytics 'br/public:avm/res/operational-insights/workspace:0.11.1' = {
+  name: 'logAnalytics'
+  scope: rg
+  params: {
+    name: !empty(logAnalyticsName) ? logAnalyticsName : '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+    location: location
+    tags: tags
+    dataRetention: 30
+  }
+}
+
+module monitoring 'br/public:avm/res/insights/component:0.6.0' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    name: !empty(applicationInsightsName) ? applicationInsightsName : '${abbrs.insightsComponents}${resourceToken}'
+    location: location
+    tags: tags
+    workspaceResourceId: logAnalytics.outputs.resourceId
+    disableLocalAuth: true // telemetry only with Entra ID (APPLICATIONINSIGHTS_AUTHENTICATION_STRING)
+  }
+}
+
+module appServicePlan 'br/public:avm/res/web/serverfarm:0.1.1' = {
+  name: 'appServicePlan'
+  scope: rg
+  params: {
+    name: !empty(appServicePlanName) ? appServicePlanName : '${abbrs.webServerFarms}${resourceToken}'
+    location: location
+    tags: tags
+    sku: {
+      name: 'FC1'
+      tier: 'FlexConsumption'
+    }
+    reserved: true
+  }
+}
+
+// Event Grid custom topic for the app's alert events (CloudEvents 1.0, Entra ID only), action group and
+// the Azure Monitor rule on the StoppedAllocatedVms metric.
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    topicName: '${abbrs.eventGridDomainsTopics}vmtimeline-alerts-${resourceToken}'
+    actionGroupName: '${abbrs.insightsActionGroups}vmtimeline-${resourceToken}'
+    alertRuleName: '${abbrs.insightsScheduledQueryRules}vmtimeline-stopped-${resourceToken}'
+    applicationInsightsResourceId: monitoring.outputs.resourceId
+    alertEmail: alertEmail
+  }
+}
+
+var storageEndpoints = {
+  blob: 'https://${storage.outputs.name}.blob.${environment().suffixes.storage}/'
+  queue: 'https://${storage.outputs.name}.queue.${environment().suffixes.storage}/'
+  table: 'https://${storage.outputs.name}.table.${environment().suffixes.storage}/'
+}
+
+// Every app setting, in one place (the contract test reads this block). Identity-based connections
+// only: `<connection>__credential: managedidentity` + `__clientId` + service URIs; no keys.
+// <app-settings>
+var appSettings = {
+  // Functions host storage (timer leases, deployment, host state).
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identity.outputs.clientId
+  AzureWebJobsStorage__blobServiceUri: storageEndpoints.blob
+  AzureWebJobsStorage__queueServiceUri: storageEndpoints.queue
+  AzureWebJobsStorage__tableServiceUri: storageEndpoints.table
+  // Timeline tables (loadConfig reads __tableServiceUri and __clientId) and the reconcile queue
+  // (queue trigger / output binding connection TIMELINE_STORAGE).
+  TIMELINE_STORAGE__credential: 'managedidentity'
+  TIMELINE_STORAGE__clientId: identity.outputs.clientId
+  TIMELINE_STORAGE__tableServiceUri: storageEndpoints.table
+  TIMELINE_STORAGE__queueServiceUri: storageEndpoints.queue
+  // Telemetry with Entra ID (App Insights has local auth off). The connection string comes from the
+  // resource's own output, never written here.
+  APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
+  // DefaultAzureCredential picks the user-assigned identity.
+  AZURE_CLIENT_ID: identity.outputs.clientId
+  ARM_ENDPOINT: environment().resourceManager
+  SUBSCRIPTION_IDS: join(watchedSubscriptionIds, ',')
+  RECONCILE_SCHEDULE: reconcileSchedule
+  TABLE_NAME_PREFIX: tableNamePrefix
+  LOG_LEVEL: logLevel
+  ALERT_TOPIC_ENDPOINT: alerts.outputs.topicEndpoint
+  STOPPED_ALERT_GRACE_MINUTES: string(stoppedAlertGraceMinutes)
+  AUTO_DEALLOCATE_AFTER_MINUTES: string(autoDeallocateAfterMinutes)
+  AUTO_DEALLOCATE_DRY_RUN: autoDeallocateDryRun ? 'true' : 'false'
+  EXPECTED_STOPPED_PATTERNS: expectedStoppedPatterns
+  DETAILS_REFRESH_MINUTES: string(detailsRefreshMinutes)
+  RECONCILE_BUDGET_SECONDS: string(reconcileBudgetSeconds)
+}
+// </app-settings>
+
+module api 'app/api.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: appName
+    location: location
+    tags: tags
+    serviceName: 'api'
+    appServicePlanId: appServicePlan.outputs.resourceId
+    runtimeName: 'node'
+    runtimeVersion: '20'
+    deploymentContainerUrl: '${storageEndpoints.blob}${deploymentContainerName}'
+    identityId: identity.outputs.resourceId
+    appSettings: appSettings
+  }
+}
+
+// Data roles on the account, Monitoring Metrics Publisher on App Insights, EventGrid Data Sender on the
+// alert topic, for the app's identity and (data roles) the deploying user.
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    applicationInsightsName: monitoring.outputs.name
+    alertTopicName: alerts.outputs.topicName
+    identityPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+  }
+}
+
+// Per watched subscription: Reader (+ Virtual Machine Contributor when auto-deallocate is on) for the
+// identity, and the subscription's Event Grid system topic. A role assignment at subscription scope needs
+// a deployment at that subscription's scope, hence one module instance per subscription.
+module watched 'app/watched-subscription.bicep' = [
+  for subscriptionId in watchedSubscriptionIds: {
+    name: 'watched-${take(uniqueString(subscriptionId, environmentName), 8)}'
+    scope: subscription(subscriptionId)
+    params: {
+      identityPrincipalId: identity.outputs.principalId
+      identityResourceId: identity.outputs.resourceId
+      grantVirtualMachineContributor: autoDeallocateAfterMinutes > 0
+      // The system topic lives in the app's resource group when the subscription is the deployment's,
+      // else in a resource group of the same name created in the watched subscription.
+      resourceGroupName: rg.name
+      createResourceGroup: subscriptionId != subscription().subscriptionId
+      location: location
+      tags: tags
+      systemTopicName: systemTopicName
+    }
+  }
+]
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = api.outputs.name
+output AZURE_FUNCTION_APP_RESOURCE_ID string = api.outputs.resourceId
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_STORAGE_ACCOUNT_RESOURCE_ID string = storage.outputs.resourceId
+output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output AZURE_MANAGED_IDENTITY_RESOURCE_ID string = identity.outputs.resourceId
+output TIMELINE_TABLE_ENDPOINT string = storageEndpoints.table
+output TIMELINE_QUEUE_ENDPOINT string = storageEndpoints.queue
+output TABLE_NAME_PREFIX string = tableNamePrefix
+output ARM_ENDPOINT string = environment().resourceManager
+output SUBSCRIPTION_IDS string = join(watchedSubscriptionIds, ',')
+output RECONCILE_SCHEDULE string = reconcileSchedule
+output ALERT_TOPIC_ENDPOINT string = alerts.outputs.topicEndpoint
+output STOPPED_ALERT_GRACE_MINUTES string = string(stoppedAlertGraceMinutes)
+output AUTO_DEALLOCATE_AFTER_MINUTES string = string(autoDeallocateAfterMinutes)
+output AUTO_DEALLOCATE_DRY_RUN string = autoDeallocateDryRun ? 'true' : 'false'
+output EXPECTED_STOPPED_PATTERNS string = expectedStoppedPatterns
+output DETAILS_REFRESH_MINUTES string = string(detailsRefreshMinutes)
+output RECONCILE_BUDGET_SECONDS string = string(reconcileBudgetSeconds)
+output EVENTGRID_SYSTEM_TOPIC_NAME string = systemTopicName
+output EVENTGRID_DEAD_LETTER_CONTAINER string = deadLetterContainerName
+output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString

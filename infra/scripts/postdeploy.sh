@@ -1,0 +1,37 @@
+#!/bin/sh
+# azd postdeploy hook: Event Grid subscriptions from each watched subscription's system topic to the
+# deployed `vmEvents` function (infra/eventgrid.bicep). Runs after deploy because Event Grid validates
+# the endpoint when the subscription is created. Needs the Azure CLI signed in (`az login`) with the
+# rights azd used. Retries while the new function is being indexed.
+set -eu
+cd "$(dirname "$0")/../.."
+: "${AZURE_ENV_NAME:?}" "${AZURE_LOCATION:?}" "${AZURE_RESOURCE_GROUP:?}" "${AZURE_FUNCTION_APP_RESOURCE_ID:?}"
+: "${AZURE_MANAGED_IDENTITY_RESOURCE_ID:?}" "${AZURE_STORAGE_ACCOUNT_RESOURCE_ID:?}" "${SUBSCRIPTION_IDS:?}"
+: "${EVENTGRID_SYSTEM_TOPIC_NAME:?}"
+
+if [ -n "${AZURE_SUBSCRIPTION_ID:-}" ]; then az account set --subscription "$AZURE_SUBSCRIPTION_ID"; fi
+
+attempt=1
+until az deployment sub create \
+  --name "vmtimeline-eventgrid-${AZURE_ENV_NAME}" \
+  --location "$AZURE_LOCATION" \
+  --template-file infra/eventgrid.bicep \
+  --parameters \
+    watchedSubscriptionIdsCsv="$SUBSCRIPTION_IDS" \
+    resourceGroupName="$AZURE_RESOURCE_GROUP" \
+    systemTopicName="$EVENTGRID_SYSTEM_TOPIC_NAME" \
+    functionAppResourceId="$AZURE_FUNCTION_APP_RESOURCE_ID" \
+    identityResourceId="$AZURE_MANAGED_IDENTITY_RESOURCE_ID" \
+    storageAccountResourceId="$AZURE_STORAGE_ACCOUNT_RESOURCE_ID" \
+    deadLetterContainerName="${EVENTGRID_DEAD_LETTER_CONTAINER:-eventgrid-deadletters}" \
+  --output none
+do
+  if [ "$attempt" -ge 5 ]; then
+    echo "postdeploy: Event Grid subscriptions failed after $attempt attempts" >&2
+    exit 1
+  fi
+  echo "postdeploy: attempt $attempt failed (function not indexed yet?); retrying in 30 s" >&2
+  attempt=$((attempt + 1))
+  sleep 30
+done
+echo "postdeploy: Event Grid subscriptions to vmEvents created for: $SUBSCRIPTION_IDS"
