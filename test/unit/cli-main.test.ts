@@ -1,0 +1,109 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { commands, main } from '../../src/cli/main';
+
+/** Runs the CLI in-process; usage errors are found before any storage is touched, so no network here. */
+async function runCli(argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(argv, {
+    stdout: { write: (chunk: string) => (stdout += chunk) },
+    stderr: { write: (chunk: string) => (stderr += chunk) },
+    stdin: Readable.from([]),
+    env: {},
+  });
+  return { code, stdout, stderr };
+}
+
+const vmId =
+  '/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1';
+
+describe('vm-timeline main', () => {
+  it('prints the help of the whole tool with every command and common option, exit 0', async () => {
+    const run = await runCli(['--help']);
+
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toMatch(/^Usage: vm-timeline <command> \[options\]/);
+    for (const name of ['ingest', 'timeline', 'usage']) expect(run.stdout).toContain(`  ${name} `);
+    for (const option of ['--storage', '--arm-endpoint', '--table-prefix', '--json', '--verbose', '--help'])
+      expect(run.stdout).toContain(option);
+  });
+
+  it('prints the help of one command, from "<command> --help" and "help <command>"', async () => {
+    for (const argv of [
+      ['usage', '--help'],
+      ['help', 'usage'],
+      ['usage', '-h', '--from', 'x'],
+    ]) {
+      const run = await runCli(argv);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^Usage: vm-timeline usage --from <ISO> --to <ISO> \[options\]/);
+      expect(run.stdout).toContain('--storage');
+    }
+  });
+
+  it('answers an unknown or missing command with the usage text on stderr, exit 2', async () => {
+    const unknown = await runCli(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^vm-timeline: unknown command "frobnicate"\nUsage: vm-timeline/);
+    expect(unknown.stdout).toBe('');
+
+    const missing = await runCli([]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^vm-timeline: missing command\n/);
+  });
+
+  it('finds the command after common options that take a value', async () => {
+    const run = await runCli(['--table-prefix', 'abc', 'usage', '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Usage: vm-timeline usage/);
+  });
+
+  it.each([
+    [['usage', '--from', '2025-03-10', '--frm', 'x'], 'vm-timeline: unknown option --frm'],
+    [['usage', '--from', '2025-03-10'], 'vm-timeline: --to is required'],
+    [
+      ['usage', '--from', 'yesterday', '--to', '2025-03-10'],
+      'vm-timeline: --from must be an ISO 8601 date or date-time, got "yesterday"',
+    ],
+    [['usage', '--from', '2025-03-10', '--to', '2025-03-09'], 'vm-timeline: --to must be after --from'],
+    [['usage', '--from'], 'vm-timeline: --from needs a value'],
+    [['timeline'], 'vm-timeline: missing argument: <resourceId>'],
+    [['timeline', vmId, 'extra'], 'vm-timeline: unexpected argument extra'],
+    [
+      ['timeline', 'not-an-id'],
+      'vm-timeline: <resourceId> must be the resource id of a VM or of a scale-set instance',
+    ],
+    [
+      ['timeline', vmId, '--to', '2025-02-30T25:00'],
+      'vm-timeline: --to is not a valid date: "2025-02-30T25:00"',
+    ],
+    [
+      ['timeline', vmId, '--table-prefix', '9bad'],
+      'vm-timeline: TABLE_NAME_PREFIX must be letters and digits, starting with a letter',
+    ],
+    [
+      ['timeline', vmId, '--storage', 'not a connection string'],
+      'vm-timeline: storage must be a connection string or a table endpoint URL',
+    ],
+    [
+      ['ingest', '/nonexistent/events.json'],
+      'vm-timeline: cannot read /nonexistent/events.json: no such file',
+    ],
+  ])('rejects %j with one clear line and exit 2', async (argv, message) => {
+    const run = await runCli(argv);
+
+    expect(run.code).toBe(2);
+    const [first, second, ...more] = run.stderr.split('\n');
+    expect(first).toBe(message);
+    expect(second).toMatch(/^Run 'vm-timeline \w+ --help' for usage\.$/);
+    expect(more.join('')).toBe('');
+    expect(run.stdout).toBe('');
+  });
+
+  it('names each command once in the command table', () => {
+    const names = commands.map((c) => c.name);
+    expect(new Set(names).size).toBe(names.length);
+  });
+});
