@@ -113,8 +113,7 @@ export class TableTimelineStore implements TimelineStore {
 
   async getTimeline(resourceId: string, range: TimeRange = {}): Promise<Timeline | undefined> {
     const key = vmKey(resourceId);
-    const upper = range.to === undefined ? 's}' : segmentRowKey(range.to);
-    const filter = odata`PartitionKey eq ${key} and RowKey ge ${rowPrefix.segment} and RowKey lt ${upper}`;
+    const filter = odata`PartitionKey eq ${key} and RowKey ge ${rowPrefix.segment} and RowKey lt ${'s}'}`;
     const segments: Segment[] = [];
     let displayId: string | undefined;
     for await (const row of this.timeline.listEntities<Record<string, unknown>>({
@@ -124,6 +123,12 @@ export class TableTimelineStore implements TimelineStore {
       if (segment === undefined) continue;
       displayId ??= typeof row['resourceId'] === 'string' ? row['resourceId'] : undefined;
       if (range.from !== undefined && segment.end !== undefined && segment.end <= range.from) continue;
+      if (range.to !== undefined && segment.start >= range.to) {
+        // A change known only within a window that opens before `to` may still fall inside the range.
+        if (segment.startWindowFrom !== undefined && segment.startWindowFrom < range.to)
+          segments.push(segment);
+        break; // rows come in start order: stop paging
+      }
       segments.push(segment);
     }
     if (segments.length === 0) {
