@@ -1,0 +1,426 @@
+/**
+ * The contract between the code and infra/ (no Bicep compiler here: the files are read as text).
+ * - every app setting the code reads is set by infra or has a documented default, and is in
+ *   local.settings.sample.json; nothing there or in infra/ looks like a secret;
+ * - each built-in role GUID constant in the Bicep matches its documented role name;
+ * - the Event Grid filter admits every operation the code maps, and nothing else of note;
+ * - azure.yaml names its hooks and their scripts exist.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { settingDefaults } from '../../src/config';
+import { mappedOperations } from '../../src/domain/events';
+
+const root = path.resolve(__dirname, '..', '..');
+const read = (relative: string): string => readFileSync(path.join(root, relative), 'utf8');
+
+function filesUnder(relative: string, extensions: readonly string[]): string[] {
+  const dir = path.join(root, relative);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((file) => extensions.some((ext) => file.endsWith(ext)))
+    .map((file) => path.join(relative, file));
+}
+
+function matchesOf(text: string, pattern: RegExp): string[] {
+  return [...text.matchAll(pattern)].map((m) => m.slice(1).find((g) => g !== undefined) ?? '');
+}
+
+/** Quoted strings inside a Bicep array literal (one per line or comma-separated). */
+function stringsIn(arrayBody: string): string[] {
+  return matchesOf(arrayBody, /'([^']*)'/g);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// (a) Settings
+// ---------------------------------------------------------------------------------------------------
+
+/** Setting names the code reads, with where each was seen. */
+function settingsReadByCode(): Map<string, string> {
+  const patterns: RegExp[] = [
+    /\benv\[\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\]/g, // env['X'] (also inside process.env[...])
+    /\benv\??\.([A-Z][A-Za-z0-9_]*)\b/g, // process.env.X
+    /\(\s*env\s*,\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]/g, // setting(env, 'X'), positiveInteger(env, 'X')
+    /['"`]%([A-Za-z_][A-Za-z0-9_]*)%['"`]/g, // schedule: '%X%'
+    /\bconnection\s*:\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]/g, // connection: 'X'
+  ];
+  const found = new Map<string, string>();
+  for (const file of [...filesUnder('src', ['.ts']), ...filesUnder('functions', ['.ts'])]) {
+    const text = read(file);
+    for (const pattern of patterns) for (const name of matchesOf(text, pattern)) found.set(name, file);
+  }
+  return found;
+}
+
+/** Keys of the app-settings block of infra/main.bicep (between `// <app-settings>` markers). */
+function infraAppSettings(): Set<string> {
+  const bicep = read('infra/main.bicep');
+  const block = /\/\/ <app-settings>([\s\S]*?)\/\/ <\/app-settings>/.exec(bicep)?.[1];
+  if (block === undefined) throw new Error('infra/main.bicep has no // <app-settings> block');
+  return new Set(matchesOf(block, /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*:/gm));
+}
+
+/** `X` is satisfied by `X` itself or by the identity-based form `X__serviceUri` etc. */
+function providedBy(name: string, keys: ReadonlySet<string>): boolean {
+  const base = name.split('__')[0]!;
+  return keys.has(name) || [...keys].some((key) => key.startsWith(`${base}__`)) || keys.has(base);
+}
+
+const sampleValues = (): Record<string, string> =>
+  (JSON.parse(read('local.settings.sample.json')) as { Values: Record<string, string> }).Values;
+
+/** Text of every file in infra/ plus the sample settings (where no secret may appear). */
+function configurationTexts(): Array<[string, string]> {
+  return [
+    ...filesUnder('infra', ['.bicep', '.json', '.sh', '.ps1', '.mjs']),
+    'azure.yaml',
+    'local.settings.sample.json',
+  ].map((file) => [file, read(file)]);
+}
+
+describe('app settings contract', () => {
+  const codeSettings = settingsReadByCode();
+
+  it('finds the settings the code reads (the scan is not silently empty)', () => {
+    // Anchors: if the scan stops recognising these, it has broken, not the code.
+    for (const anchor of ['TIMELINE_STORAGE', 'ARM_ENDPOINT', 'SUBSCRIPTION_IDS', 'RECONCILE_SCHEDULE'])
+      expect([...codeSettings.keys()]).toContain(anchor);
+    expect(codeSettings.size).toBeGreaterThanOrEqual(6);
+  });
+
+  it('sets every setting the code reads in infra, or documents a default in settingDefaults', () => {
+    const infra = infraAppSettings();
+    const defaults = new Set(Object.keys(settingDefaults));
+    const missing = [...codeSettings.keys()].filter(
+      (name) => !providedBy(name, infra) && !defaults.has(name),
+    );
+    expect(missing, `read by code, not set by infra/main.bicep, no default`).toEqual([]);
+  });
+
+  it('lists every setting the code reads in local.settings.sample.json', () => {
+    const sample = new Set(Object.keys(sampleValues()));
+    // An identity-based form (`X__tableServiceUri`) is covered by its connection-string form `X`.
+    const missing = [...codeSettings.keys()].filter(
+      (name) => !sample.has(name) && !sample.has(name.split('__')[0]!),
+    );
+    expect(missing, 'read by code, absent from local.settings.sample.json').toEqual([]);
+  });
+
+  it('sets every setting the later features read (the contract for the issues still to land)', () => {
+    const infra = infraAppSettings();
+    for (const name of [
+      'ALERT_TOPIC_ENDPOINT',
+      'STOPPED_ALERT_GRACE_MINUTES',
+      'AUTO_DEALLOCATE_AFTER_MINUTES',
+      'AUTO_DEALLOCATE_DRY_RUN',
+      'EXPECTED_STOPPED_PATTERNS',
+      'DETAILS_REFRESH_MINUTES',
+      'RECONCILE_BUDGET_SECONDS',
+      'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+    ])
+      expect(infra).toContain(name);
+  });
+
+  it('uses identity-based storage connections only, and no settings Flex Consumption rejects', () => {
+    const infra = infraAppSettings();
+    for (const connection of ['AzureWebJobsStorage', 'TIMELINE_STORAGE']) {
+      expect(infra).toContain(`${connection}__credential`);
+      expect(infra).toContain(`${connection}__clientId`);
+      expect(infra).not.toContain(connection); // a plain value would be a connection string
+    }
+    expect(infra).toContain('TIMELINE_STORAGE__tableServiceUri');
+    expect(infra).toContain('TIMELINE_STORAGE__queueServiceUri');
+    expect(infra).not.toContain('FUNCTIONS_WORKER_RUNTIME');
+    expect(infra).not.toContain('FUNCTIONS_EXTENSION_VERSION');
+    expect(read('infra/main.bicep')).toMatch(/allowSharedKeyAccess:\s*false/);
+    expect(read('infra/main.bicep')).toMatch(/disableLocalAuth:\s*true/);
+    expect(read('infra/main.bicep')).toMatch(
+      /APPLICATIONINSIGHTS_AUTHENTICATION_STRING:\s*'ClientId=\$\{identity\.outputs\.clientId\};Authorization=AAD'/,
+    );
+  });
+
+  it('holds no secret in infra/, azure.yaml or local.settings.sample.json', () => {
+    const secretPatterns: RegExp[] = [
+      /AccountKey\s*=/i,
+      /SharedAccessKey/i,
+      /SharedAccessSignature/i,
+      /[?&]sig=/i,
+      /listKeys\s*\(/i,
+      /listConnectionStrings\s*\(/i,
+      /InstrumentationKey\s*=/i,
+      /password/i,
+      /client_?secret/i,
+    ];
+    const texts = configurationTexts();
+    expect(texts.length).toBeGreaterThan(5);
+    for (const [file, text] of texts)
+      for (const pattern of secretPatterns)
+        expect(text, `${file} matches ${String(pattern)}`).not.toMatch(pattern);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// (b) Roles
+// ---------------------------------------------------------------------------------------------------
+
+// Built-in role names and ids, checked against "Azure built-in roles"
+// (MicrosoftDocs/azure-docs articles/role-based-access-control/built-in-roles.md, the tables of the
+// Storage, Compute and Integration sections; https://learn.microsoft.com/azure/role-based-access-control/built-in-roles)
+// and the per-category pages (built-in-roles/general for Reader). Monitoring Metrics Publisher:
+// built-in-roles/monitor, and as used by Azure-Samples/functions-quickstart-* infra/app/rbac.bicep.
+const builtInRoles: Readonly<Record<string, string>> = {
+  Reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7',
+  'Storage Table Data Contributor': '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
+  'Storage Queue Data Contributor': '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
+  'Storage Blob Data Owner': 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+  'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb',
+  'EventGrid Data Sender': 'd5a91429-5739-47e2-a06b-3470a27159e7',
+  'Virtual Machine Contributor': '9980e02c-c2be-4d73-94e8-173b1dc7cf3c',
+};
+
+interface RoleConstant {
+  file: string;
+  variable: string;
+  id: string;
+  role: string;
+}
+
+function roleConstants(): RoleConstant[] {
+  const constants: RoleConstant[] = [];
+  for (const file of filesUnder('infra', ['.bicep'])) {
+    const pattern =
+      /^var\s+(\w+)\s*=\s*'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'\s*\/\/\s*([^:\n]+)/gim;
+    for (const m of read(file).matchAll(pattern))
+      constants.push({ file, variable: m[1]!, id: m[2]!.toLowerCase(), role: m[3]!.trim() });
+  }
+  return constants;
+}
+
+/** Splits `a, f(b, c), d` at its top-level commas. */
+function topLevelArguments(text: string): string[] {
+  const args: string[] = [];
+  let depth = 0;
+  let current = '';
+  for (const char of text) {
+    if (char === '(') depth += 1;
+    if (char === ')') depth -= 1;
+    if (char === ',' && depth === 0) {
+      args.push(current.trim());
+      current = '';
+    } else current += char;
+  }
+  args.push(current.trim());
+  return args.filter((arg) => arg !== '');
+}
+
+describe('role assignments', () => {
+  const constants = roleConstants();
+
+  it('names each role GUID after the documented built-in role it is', () => {
+    expect(constants.length).toBeGreaterThanOrEqual(Object.keys(builtInRoles).length);
+    for (const constant of constants) {
+      expect(Object.keys(builtInRoles), `${constant.file} ${constant.variable}`).toContain(constant.role);
+      expect(constant.id, `${constant.file} ${constant.variable} (${constant.role})`).toBe(
+        builtInRoles[constant.role],
+      );
+    }
+  });
+
+  it('grants every role the app needs, each through a named constant', () => {
+    const granted = new Set(constants.map((c) => c.role));
+    for (const role of Object.keys(builtInRoles)) expect(granted).toContain(role);
+    // No GUID literal outside the commented constants (a role id written inline would escape the check).
+    for (const file of filesUnder('infra', ['.bicep'])) {
+      const guids = matchesOf(
+        read(file),
+        /'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'/gi,
+      );
+      for (const id of guids)
+        expect(Object.values(builtInRoles), `${file}: ${id}`).toContain(id.toLowerCase());
+    }
+  });
+
+  it('names each assignment guid(scope id, principal id, role id)', () => {
+    let assignments = 0;
+    for (const file of filesUnder('infra', ['.bicep'])) {
+      const text = read(file);
+      const pattern =
+        /resource\s+\w+\s+'Microsoft\.Authorization\/roleAssignments@[^']+'\s*=\s*[^{]*\{\s*name:\s*guid\((.*)\)\s*$/gm;
+      const declared = (text.match(/'Microsoft\.Authorization\/roleAssignments@/g) ?? []).length;
+      const named = [...text.matchAll(pattern)];
+      expect(named.length, `${file}: every roleAssignments resource is named guid(...)`).toBe(declared);
+      for (const m of named) expect(topLevelArguments(m[1]!), `${file}: guid(${m[1]})`).toHaveLength(3);
+      assignments += declared;
+    }
+    expect(assignments).toBeGreaterThanOrEqual(6);
+  });
+
+  it('grants Virtual Machine Contributor only when auto-deallocate is on', () => {
+    expect(read('infra/main.bicep')).toMatch(
+      /grantVirtualMachineContributor:\s*autoDeallocateAfterMinutes\s*>\s*0/,
+    );
+    const watched = read('infra/app/watched-subscription.bicep');
+    expect(watched).toMatch(
+      /'Microsoft\.Authorization\/roleAssignments@[^']+'\s*=\s*if\s*\(grantVirtualMachineContributor\)\s*\{\s*name:\s*guid\(subscription\(\)\.id,\s*identityPrincipalId,\s*virtualMachineContributor\)/,
+    );
+  });
+
+  it('grants Reader on each watched subscription, defaulting to the deployment subscription', () => {
+    const main = read('infra/main.bicep');
+    expect(main).toMatch(/param watchedSubscriptionIds array = [\s\S]*?\[subscription\(\)\.subscriptionId\]/);
+    expect(main).toMatch(
+      /for subscriptionId in watchedSubscriptionIds:[\s\S]*?scope:\s*subscription\(subscriptionId\)/,
+    );
+    expect(read('infra/app/watched-subscription.bicep')).toMatch(/targetScope = 'subscription'/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// (c) Event Grid filter
+// ---------------------------------------------------------------------------------------------------
+
+const eventSubscription = (): string => read('infra/app/event-subscription.bicep');
+
+function operationNamePrefixes(): string[] {
+  const text = eventSubscription();
+  expect((text.match(/operatorType:/g) ?? []).length, 'exactly one advanced filter').toBe(1);
+  const body =
+    /operatorType:\s*'StringBeginsWith'\s*key:\s*'data\.operationName'\s*values:\s*\[([\s\S]*?)\]/.exec(
+      text,
+    )?.[1];
+  if (body === undefined) throw new Error('no StringBeginsWith filter on data.operationName');
+  return stringsIn(body);
+}
+
+/** Event Grid's StringBeginsWith compares case-insensitively. */
+const admitted = (operation: string, prefixes: readonly string[]): boolean =>
+  prefixes.some((prefix) => operation.toLowerCase().startsWith(prefix.toLowerCase()));
+
+describe('Event Grid event subscription', () => {
+  it('admits every operation the code maps', () => {
+    const prefixes = operationNamePrefixes();
+    const [vm, scaleSetInstance, scaleSet] = [
+      'microsoft.compute/virtualmachines/',
+      'microsoft.compute/virtualmachinescalesets/virtualmachines/',
+      'microsoft.compute/virtualmachinescalesets/',
+    ];
+    expect(mappedOperations.prefixes).toEqual(expect.arrayContaining([vm, scaleSetInstance, scaleSet]));
+    const operations = [
+      ...[...mappedOperations.certain, ...mappedOperations.uncertain].flatMap((op) => [
+        `${vm}${op}`,
+        `${scaleSetInstance}${op}`,
+      ]),
+      ...mappedOperations.scaleSet.map((op) => `${scaleSet}${op}`),
+      // Every prefix the code knows, with every operation, as Azure spells them (mixed case).
+      ...mappedOperations.prefixes.flatMap((prefix) =>
+        [...mappedOperations.certain, ...mappedOperations.uncertain, ...mappedOperations.scaleSet].map(
+          (op) => `${prefix}${op}`,
+        ),
+      ),
+      'Microsoft.Compute/virtualMachines/powerOff/action',
+      'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/deallocate/action',
+      'Microsoft.Compute/virtualMachineScaleSets/start/action',
+    ];
+    expect(operations.length).toBeGreaterThan(20);
+    for (const operation of operations) expect(admitted(operation, prefixes), operation).toBe(true);
+  });
+
+  it('admits nothing of other resource types', () => {
+    const prefixes = operationNamePrefixes();
+    for (const operation of [
+      'Microsoft.Storage/storageAccounts/write',
+      'Microsoft.Storage/storageAccounts/listKeys/action',
+      'Microsoft.Network/networkInterfaces/write',
+      'Microsoft.Network/virtualNetworks/delete',
+      'Microsoft.Compute/disks/write',
+      'Microsoft.Compute/snapshots/delete',
+      'Microsoft.Compute/availabilitySets/write',
+      'Microsoft.Resources/deployments/write',
+      'Microsoft.Web/sites/write',
+    ])
+      expect(admitted(operation, prefixes), operation).toBe(false);
+  });
+
+  it('includes exactly the nine resource event types', () => {
+    const body = /includedEventTypes:\s*\[([\s\S]*?)\]/.exec(eventSubscription())?.[1] ?? '';
+    const expected = ['Write', 'Delete', 'Action'].flatMap((verb) =>
+      ['Success', 'Failure', 'Cancel'].map((outcome) => `Microsoft.Resources.Resource${verb}${outcome}`),
+    );
+    expect(stringsIn(body).sort()).toEqual(expected.sort());
+  });
+
+  it('delivers to the vmEvents function with retries and identity-based dead-lettering', () => {
+    const text = eventSubscription();
+    expect(text).toMatch(/endpointType:\s*'AzureFunction'/);
+    expect(text).toMatch(/resourceId:\s*'\$\{functionAppResourceId\}\/functions\/vmEvents'/);
+    expect(text).toMatch(/eventDeliverySchema:\s*'(EventGridSchema|CloudEventSchemaV1_0)'/);
+    expect(text).toMatch(/maxDeliveryAttempts:\s*30/);
+    expect(text).toMatch(/eventTimeToLiveInMinutes:\s*1440/);
+    expect(text).toMatch(/deadLetterWithResourceIdentity:/);
+    const topic = read('infra/app/system-topic.bicep');
+    expect(topic).toMatch(/topicType:\s*'Microsoft\.Resources\.Subscriptions'/);
+    expect(topic).toMatch(/location:\s*'global'/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// (d) azure.yaml
+// ---------------------------------------------------------------------------------------------------
+
+/** The lines of a top-level or nested YAML block `key:` (by indentation). */
+function yamlBlock(text: string, key: string): string {
+  const lines = text.split('\n');
+  const start = lines.findIndex((line) => new RegExp(`^\\s*${key}:\\s*$`).test(line));
+  if (start < 0) return '';
+  const indent = /^\s*/.exec(lines[start]!)![0].length;
+  const body: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (line.trim() !== '' && /^\s*/.exec(line)![0].length <= indent) break;
+    body.push(line);
+  }
+  return body.join('\n');
+}
+
+describe('azure.yaml', () => {
+  const yaml = read('azure.yaml');
+
+  it('deploys this project as the function service', () => {
+    const api = yamlBlock(yamlBlock(yaml, 'services'), 'api');
+    expect(api).toMatch(/project:\s*\.\s*$/m);
+    expect(api).toMatch(/host:\s*function\s*$/m);
+    expect(api).toMatch(/language:\s*(ts|js)\s*$/m);
+  });
+
+  it('names the postprovision and postdeploy hooks, for sh and pwsh, and their scripts exist', () => {
+    const hooks = yamlBlock(yaml, 'hooks');
+    for (const hook of ['postprovision', 'postdeploy']) {
+      const runs = matchesOf(yamlBlock(hooks, hook), /run:\s*(\S+)/g);
+      expect(runs, hook).toHaveLength(2);
+      expect(runs.some((run) => run.endsWith('.sh'))).toBe(true);
+      expect(runs.some((run) => run.endsWith('.ps1'))).toBe(true);
+      for (const run of runs) expect(existsSync(path.join(root, run)), run).toBe(true);
+    }
+  });
+
+  it('creates the event subscriptions from infra/eventgrid.bicep after deploy', () => {
+    expect(existsSync(path.join(root, 'infra/eventgrid.bicep'))).toBe(true);
+    for (const script of ['infra/scripts/postdeploy.sh', 'infra/scripts/postdeploy.ps1'])
+      expect(read(script)).toMatch(/az deployment sub create[\s\S]*infra\/eventgrid\.bicep/);
+    // Every parameter eventgrid.bicep needs without a default comes from a main.bicep output.
+    const outputs = new Set(matchesOf(read('infra/main.bicep'), /^output\s+(\w+)/gm));
+    for (const name of [
+      'SUBSCRIPTION_IDS',
+      'AZURE_RESOURCE_GROUP',
+      'EVENTGRID_SYSTEM_TOPIC_NAME',
+      'AZURE_FUNCTION_APP_RESOURCE_ID',
+      'AZURE_MANAGED_IDENTITY_RESOURCE_ID',
+      'AZURE_STORAGE_ACCOUNT_RESOURCE_ID',
+      'AZURE_FUNCTION_APP_NAME',
+      'AZURE_STORAGE_ACCOUNT_NAME',
+      'TIMELINE_TABLE_ENDPOINT',
+      'ALERT_TOPIC_ENDPOINT',
+    ])
+      expect(outputs).toContain(name);
+  });
+});
