@@ -1,0 +1,58 @@
+/** What a benchmark is and returns: the shape `bench/run.ts` prints. */
+
+export interface Target {
+  name: string;
+  value: number;
+  /** The bound, with its comparison: `>= 0.4`, `<= 3`, `= 0`. */
+  target: string;
+  holds: boolean;
+}
+
+export interface BenchmarkResult {
+  figures: Record<string, unknown>;
+  targets: Target[];
+}
+
+export interface BenchmarkContext {
+  /** Progress lines (stderr); stdout carries only the final JSON. */
+  progress: (message: string) => void;
+}
+
+export interface Benchmark {
+  description: string;
+  run(context: BenchmarkContext): Promise<BenchmarkResult>;
+}
+
+/** Rounds to 3 significant digits (integers below 1,000 and exact counts stay as they are). */
+export function sig3(value: number): number {
+  if (!Number.isFinite(value) || value === 0) return value;
+  return Number(value.toPrecision(3));
+}
+
+export function atLeast(name: string, value: number, bound: number): Target {
+  return { name, value: sig3(value), target: `>= ${bound}`, holds: value >= bound };
+}
+
+export function atMost(name: string, value: number, bound: number): Target {
+  return { name, value: sig3(value), target: `<= ${bound}`, holds: value <= bound };
+}
+
+export function exactly(name: string, value: number, bound: number): Target {
+  return { name, value: sig3(value), target: `= ${bound}`, holds: value === bound };
+}
+
+/** Runs `work` over `items` with at most `concurrency` in flight, in order of the items. */
+export async function pool<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      await work(items[index] as T, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
