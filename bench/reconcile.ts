@@ -1,0 +1,320 @@
+/**
+ * Reconcile benchmark (`npm run bench -- reconcile`): `reconcileSubscription` against the ARM emulator and
+ * Azurite.
+ *
+ * 1. `BENCH_VMS` (10,000) VMs in one subscription, their history seeded straight into the tables (one
+ *    observation and one open segment each, the current rows, and a complete-run mark with fresh
+ *    details), then 1% changed in the emulator with no event: one reconcile run, measured (management
+ *    requests, Table requests, wall time).
+ * 2. Another 1% changed, then the same fleet polled the way per-VM tools do: one instance-view GET per VM,
+ *    its current row read, a write when it changed. Ratios of requests and of time.
+ * 3. `BENCH_MEMORY_VMS` (100,000) VMs, current rows seeded, one reconcile run in a child process: its peak
+ *    resident memory (`process.resourceUsage().maxRSS`). The emulator (and its fleet) stays in this process.
+ *
+ * Settings: `BENCH_STORAGE` (connection string; default: a fresh in-memory Azurite), `BENCH_VMS`,
+ * `BENCH_MEMORY_VMS` (0 skips step 3).
+ */
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import type { TransactionAction } from '@azure/data-tables';
+import { silentLogger } from '../src/adapters/logger';
+import { currentEntity, observationEntity, segmentEntity } from '../src/adapters/table-entities';
+import type { CurrentState } from '../src/app/ports';
+import { reconcileSubscription, type ReconcileSummary } from '../src/app/reconcile-subscription';
+import { createAppContext, type AppContext } from '../src/composition';
+import { loadConfig } from '../src/config';
+import { billingOf } from '../src/domain/billing';
+import type { Observation } from '../src/domain/observation';
+import { parseInstanceView, PowerState } from '../src/domain/power-state';
+import { currentKeys, vmKey } from '../src/domain/resource-id';
+import { startArmEmulator, type ArmEmulator, type EmulatedPowerState } from '../src/emulator/arm-emulator';
+import { startAzurite, type StartedAzurite } from '../src/local/azurite';
+import { atMost, exactly, pool, sig3, type BenchmarkContext, type BenchmarkResult } from './benchmark';
+
+const subscriptionId = '00000000-0000-0000-0000-00000000bec0';
+const seedStates: readonly EmulatedPowerState[] = ['running', 'running', 'running', 'deallocated', 'stopped'];
+const nextState: Readonly<Record<string, EmulatedPowerState>> = {
+  running: 'stopped',
+  stopped: 'deallocated',
+  deallocated: 'running',
+};
+
+function intSetting(name: string, fallback: number): number {
+  const value = process.env[name];
+  if (value === undefined || value.trim() === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer`);
+  return n;
+}
+
+function context(storage: string, prefix: string, armEndpoint: string): AppContext {
+  return createAppContext(
+    loadConfig({ TIMELINE_STORAGE: storage, TABLE_NAME_PREFIX: prefix, ARM_ENDPOINT: armEndpoint }),
+    { log: silentLogger },
+  );
+}
+
+/** Adds `count` VMs to the emulated fleet; returns their ids. */
+function addFleet(emulator: ArmEmulator, count: number): string[] {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const vm = emulator.fleet.addVm({
+      subscriptionId,
+      resourceGroup: `rg-${i % 20}`,
+      name: `vm-${String(i).padStart(6, '0')}`,
+      powerState: seedStates[i % seedStates.length] ?? 'running',
+    });
+    ids.push(vm.id);
+  }
+  return ids;
+}
+
+/**
+ * Seeds what earlier runs would have left: per VM one observation and its open segment (unless
+ * `currentOnly`), the current rows (100 per transaction), and a complete-run mark with fresh details.
+ */
+async function seed(
+  ctx: AppContext,
+  emulator: ArmEmulator,
+  ids: readonly string[],
+  at: number,
+  currentOnly: boolean,
+): Promise<void> {
+  const timeline = ctx.tables.table(ctx.tableNames.timeline);
+  const currentTable = ctx.tables.table(ctx.tableNames.current);
+  const rows = ids.map((resourceId) => {
+    const state = (emulator.fleet.getVm(resourceId)?.powerState ?? 'running') as PowerState;
+    const o: Observation = { resourceId, at, state, source: 'reconcile', dedupeId: 'seed' };
+    const current: CurrentState = {
+      resourceId,
+      subscriptionId,
+      state,
+      billing: billingOf(state),
+      since: at,
+      sinceSource: 'reconcile',
+      last: { at, source: 'reconcile', dedupeId: 'seed' },
+    };
+    return { key: vmKey(resourceId), o, current };
+  });
+  if (!currentOnly) {
+    await pool(rows, 32, async ({ key, o, current }) => {
+      const segment = {
+        state: o.state ?? PowerState.unknown,
+        billing: billingOf(o.state ?? 'unknown'),
+        start: at,
+        source: o.source,
+      };
+      await timeline.submitTransaction([
+        ['create', observationEntity(key, o)],
+        ['upsert', segmentEntity(key, current.resourceId, segment), 'Replace'],
+      ]);
+    });
+  }
+  const batches: TransactionAction[][] = [];
+  for (let i = 0; i < rows.length; i += 100)
+    batches.push(
+      rows.slice(i, i + 100).map(({ key, current }) => ['upsert', currentEntity(key, current, 1), 'Replace']),
+    );
+  await pool(batches, 8, async (batch) => {
+    await currentTable.submitTransaction(batch);
+  });
+  const lease = await ctx.runs.acquire(subscriptionId, 'seed', at, at);
+  if (lease === undefined) throw new Error('could not seed the reconcile mark');
+  await ctx.runs.release(lease, {
+    mark: { startedAt: at, unconfirmed: {} },
+    detailsAt: Date.now(),
+    endedAt: at,
+    complete: true,
+  });
+  // Sanity: the partition keys we wrote are the ones the store reads.
+  if (rows[0] !== undefined && currentKeys(rows[0].key).partitionKey !== subscriptionId.toLowerCase())
+    throw new Error('unexpected current-row partition');
+}
+
+/** Changes every 100th VM (offset `offset`) with no event; returns how many. */
+function changeOnePercent(emulator: ArmEmulator, ids: readonly string[], offset: number): number {
+  let changed = 0;
+  for (let i = offset; i < ids.length; i += 100) {
+    const id = ids[i];
+    const vm = id === undefined ? undefined : emulator.fleet.getVm(id);
+    if (id === undefined || vm === undefined) continue;
+    emulator.fleet.setPowerState(id, nextState[vm.powerState] ?? 'running');
+    changed += 1;
+  }
+  return changed;
+}
+
+/** Per-VM polling: one instance-view GET per VM, its current row, a write when it changed. */
+async function pollEveryVm(ctx: AppContext, ids: readonly string[]): Promise<number> {
+  let changed = 0;
+  await pool(ids, 16, async (resourceId) => {
+    const statuses = await ctx.management.getInstanceView(resourceId);
+    const state = parseInstanceView(statuses).powerState;
+    if (state === PowerState.unknown) return;
+    const current = await ctx.store.getCurrent(resourceId);
+    if (current?.state === state) return;
+    const at = Date.now();
+    await ctx.store.record({ resourceId, at, state, source: 'instanceView', dedupeId: `poll:${at}` });
+    changed += 1;
+  });
+  return changed;
+}
+
+interface MemoryChildResult {
+  maxRssMb: number;
+  summary: ReconcileSummary;
+}
+
+/** Child process of step 3: one reconcile run, then its peak RSS on stdout. */
+async function memoryChild(): Promise<void> {
+  const [storage = '', prefix = '', armEndpoint = ''] = process.argv.slice(3);
+  const ctx = context(storage, prefix, armEndpoint);
+  const summary = await reconcileSubscription(subscriptionId, ctx, { budgetInMs: 600_000 });
+  const result: MemoryChildResult = { maxRssMb: process.resourceUsage().maxRSS / 1024, summary };
+  process.stdout.write(JSON.stringify(result));
+}
+
+function runMemoryChild(storage: string, prefix: string, armEndpoint: string): Promise<MemoryChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(__filename, ['--memory-child', storage, prefix, armEndpoint], {
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`memory child exited with ${code}`));
+      try {
+        resolve(JSON.parse(out) as MemoryChildResult);
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+  });
+}
+
+export async function runReconcileBenchmark({ progress }: BenchmarkContext): Promise<BenchmarkResult> {
+  const vms = intSetting('BENCH_VMS', 10_000);
+  const memoryVms = intSetting('BENCH_MEMORY_VMS', 100_000);
+  let azurite: StartedAzurite | undefined;
+  let emulator: ArmEmulator | undefined;
+  try {
+    let storage = process.env['BENCH_STORAGE']?.trim() ?? '';
+    if (storage === '') {
+      azurite = await startAzurite({ inMemory: true });
+      storage = azurite.connectionString;
+    }
+    emulator = await startArmEmulator();
+    const prefix = `b${randomBytes(4).toString('hex')}`;
+    const ctx = context(storage, prefix, emulator.url);
+    await ctx.ensureTables();
+
+    // 1. 10,000 VMs, 1% changed.
+    const ids = addFleet(emulator, vms);
+    let t = performance.now();
+    await seed(ctx, emulator, ids, Date.now() - 10 * 60_000, false);
+    progress(`seeded ${vms} VMs in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const changed = changeOnePercent(emulator, ids, 7);
+    const tableBefore = ctx.tableRequests.requests;
+    emulator.resetCounters();
+    t = performance.now();
+    const summary = await reconcileSubscription(subscriptionId, ctx);
+    const reconcileMs = performance.now() - t;
+    const reconcileTable = ctx.tableRequests.requests - tableBefore;
+    const reconcileManagement = summary.requests;
+    const currentPages = Math.ceil(vms / 1000);
+    /** The run row: read, take the lease, release with the new mark. */
+    const leaseRequests = 3;
+    progress(`reconcile: ${JSON.stringify(summary)}`);
+
+    // 2. Per-VM polling baseline on the same fleet, after another 1% changed.
+    const changedForPolling = changeOnePercent(emulator, ids, 53);
+    const pollTableBefore = ctx.tableRequests.requests;
+    const pollManagementBefore = ctx.management.stats.requests;
+    t = performance.now();
+    const polledChanges = await pollEveryVm(ctx, ids);
+    const pollMs = performance.now() - t;
+    const pollTable = ctx.tableRequests.requests - pollTableBefore;
+    const pollManagement = ctx.management.stats.requests - pollManagementBefore;
+    progress(`polling: ${pollManagement} management, ${pollTable} Table requests, ${Math.round(pollMs)} ms`);
+
+    // 3. Peak memory of a reconcile process at 100,000 VMs.
+    let memory: MemoryChildResult | undefined;
+    if (memoryVms > 0) {
+      emulator.fleet.removeSubscription(subscriptionId);
+      const memoryPrefix = `m${randomBytes(4).toString('hex')}`;
+      const memoryCtx = context(storage, memoryPrefix, emulator.url);
+      await memoryCtx.ensureTables();
+      const memoryIds = addFleet(emulator, memoryVms);
+      t = performance.now();
+      await seed(memoryCtx, emulator, memoryIds, Date.now() - 10 * 60_000, true);
+      progress(`seeded ${memoryVms} current rows in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+      t = performance.now();
+      memory = await runMemoryChild(storage, memoryPrefix, emulator.url);
+      progress(
+        `memory run: ${Math.round(memory.maxRssMb)} MB peak RSS, ${((performance.now() - t) / 1000).toFixed(1)} s`,
+      );
+    }
+
+    const targets = [
+      exactly('changesRecorded', summary.changed, changed),
+      atMost('managementRequests', reconcileManagement, summary.pages + summary.unknown),
+      atMost('tableRequestsBesidesLeaseRow', reconcileTable - leaseRequests, currentPages + 3 * changed),
+      atMost('wallTimeMs', reconcileMs, 10_000),
+    ];
+    if (memory !== undefined) {
+      targets.push(atMost('peakRssMb100k', memory.maxRssMb, 300));
+      targets.push(exactly('memoryRunSeen', memory.summary.seen, memoryVms));
+    }
+    return {
+      figures: {
+        vms,
+        changed,
+        listPages: summary.pages,
+        currentPages,
+        reconcile: {
+          managementRequests: reconcileManagement,
+          tableRequests: reconcileTable,
+          leaseRowRequests: leaseRequests,
+          wallTimeMs: sig3(reconcileMs),
+          complete: summary.complete,
+        },
+        perVmPolling: {
+          changed: changedForPolling,
+          recorded: polledChanges,
+          managementRequests: pollManagement,
+          tableRequests: pollTable,
+          wallTimeMs: sig3(pollMs),
+        },
+        ratios: {
+          managementRequests: sig3(pollManagement / Math.max(1, reconcileManagement)),
+          tableRequests: sig3(pollTable / Math.max(1, reconcileTable)),
+          time: sig3(pollMs / Math.max(1, reconcileMs)),
+        },
+        memory:
+          memory === undefined
+            ? 'skipped (BENCH_MEMORY_VMS=0)'
+            : {
+                vms: memoryVms,
+                peakRssMb: sig3(memory.maxRssMb),
+                wallTimeMs: memory.summary.durationMs,
+                pages: memory.summary.pages,
+                measuredIn: 'a child process running one reconcileSubscription (emulator in the parent)',
+              },
+        storage:
+          azurite === undefined ? 'BENCH_STORAGE' : 'Azurite 3.35.0 (in memory, started by the benchmark)',
+      },
+      targets,
+    };
+  } finally {
+    await emulator?.close();
+    await azurite?.stop();
+  }
+}
+
+if (require.main === module && process.argv[2] === '--memory-child') {
+  memoryChild().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}
