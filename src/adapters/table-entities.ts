@@ -193,6 +193,7 @@ export function currentEntity(key: string, c: CurrentState, version: number): Ta
     priority: c.details?.priority,
     tags: c.details?.tags === undefined ? undefined : JSON.stringify(c.details.tags),
     detailsAt: date(c.detailsAt),
+    usageDirtyFrom: date(c.usageDirtyFrom),
     version,
   });
 }
@@ -251,6 +252,7 @@ export function currentFromRow(row: Row): StoredCurrent | undefined {
     lastSeenAt: ms(row['lastSeenAt']),
     details: Object.keys(details).length > 0 ? details : undefined,
     detailsAt: ms(row['detailsAt']),
+    usageDirtyFrom: ms(row['usageDirtyFrom']),
   });
   return { current, etag: row.etag, version: num(row['version']) ?? 0, key };
 }

@@ -64,17 +64,45 @@ function backoff(attempt: number): Promise<void> {
   return sleep(Math.random() * Math.min(1_000, 10 * 2 ** attempt));
 }
 
+/** A VM's current row changed (after the write succeeded). */
+export interface CurrentChange {
+  key: string;
+  before: CurrentState | undefined;
+  after: CurrentState;
+  /** Earliest segment start whose row was written or deleted; undefined when no segment changed. */
+  changedFrom: number | undefined;
+}
+
+export interface TimelineStoreOptions {
+  /** Called after every successful current-row write (alert episodes, usage rollups). Errors propagate. */
+  onCurrentChange?: (change: CurrentChange) => Promise<void>;
+  /** Current rows kept in memory, validated by ETag on write (default 50,000; 0 turns the cache off). */
+  cacheSize?: number;
+}
+
 export class TableTimelineStore implements TimelineStore {
+  /**
+   * Current rows this process wrote or read last, with their ETags. Only an optimisation: every write is
+   * conditional on the cached ETag, and a stale entry makes that write fail and the VM be re-derived.
+   */
+  readonly #cache = new Map<string, StoredCurrent>();
+  readonly #cacheSize: number;
+  readonly #onCurrentChange: ((change: CurrentChange) => Promise<void>) | undefined;
+
   constructor(
     private readonly timeline: TableClient,
     private readonly currentTable: TableClient,
-  ) {}
+    options: TimelineStoreOptions = {},
+  ) {
+    this.#cacheSize = options.cacheSize ?? 50_000;
+    this.#onCurrentChange = options.onCurrentChange;
+  }
 
   async record(observation: Observation, options: RecordOptions = {}): Promise<RecordOutcome> {
     const key = vmKey(observation.resourceId);
     const attempt: Attempt = { stored: false };
     for (let n = 0; n < maxAttempts; n++) {
-      const stored = await this.#readCurrent(key);
+      const stored = n === 0 && this.#cache.has(key) ? this.#cache.get(key) : await this.#readCurrent(key);
       const outcome =
         stored === undefined || isAfter(observation, stored.current.last)
           ? await this.#append(key, stored, observation, options, attempt)
@@ -195,9 +223,14 @@ export class TableTimelineStore implements TimelineStore {
     const { partitionKey, rowKey } = currentKeys(key);
     try {
       const row: Row = await this.currentTable.getEntity<Record<string, unknown>>(partitionKey, rowKey);
-      return currentFromRow(row);
+      const stored = currentFromRow(row);
+      this.#remember(key, stored);
+      return stored;
     } catch (error) {
-      if (status(error) === 404) return undefined;
+      if (status(error) === 404) {
+        this.#cache.delete(key);
+        return undefined;
+      }
       throw error;
     }
   }
@@ -240,7 +273,8 @@ export class TableTimelineStore implements TimelineStore {
     const next = advanceCurrent(base, observation, step.opened);
     const current: CurrentState = { ...base, ...next, subscriptionId: currentKeys(key).partitionKey };
     if (step.opened !== undefined && base?.lastSeenAt !== undefined) delete current.lastSeenAt;
-    const written = await this.#writeCurrent(key, current, stored);
+    const changedFrom = step.opened === undefined ? undefined : (open?.start ?? step.opened.start);
+    const written = await this.#writeCurrent(key, current, stored, changedFrom);
     if (!written) {
       // Another writer moved the current row since we read it: re-derive so both observations count.
       await this.rebuild(observation.resourceId);
@@ -294,15 +328,23 @@ export class TableTimelineStore implements TimelineStore {
       resourceIdFromKey(key);
     const segments = deriveSegments(observations);
     const actions: TransactionAction[] = [];
+    let changedFrom: number | undefined;
+    const changed = (start: number) => {
+      changedFrom = changedFrom === undefined ? start : Math.min(changedFrom, start);
+    };
     const wanted = new Map(segments.map((s) => [segmentRowKey(s.start), s]));
     for (const [rowKey, segment] of wanted) {
       const existing = storedSegments.get(rowKey);
       if (existing === undefined || !sameSegment(existing, segment)) {
         actions.push(['upsert', segmentEntity(key, resourceId, segment), 'Replace']);
+        changed(segment.start);
       }
     }
-    for (const rowKey of storedSegments.keys()) {
-      if (!wanted.has(rowKey)) actions.push(['delete', { partitionKey: key, rowKey }]);
+    for (const [rowKey, segment] of storedSegments) {
+      if (!wanted.has(rowKey)) {
+        actions.push(['delete', { partitionKey: key, rowKey }]);
+        changed(segment.start);
+      }
     }
     try {
       await this.#submitInChunks([...actions, ...actionsAfter]);
@@ -317,8 +359,11 @@ export class TableTimelineStore implements TimelineStore {
     const base = stored?.current;
     const current: CurrentState = { ...base, ...derived, subscriptionId: currentKeys(key).partitionKey };
     if (base?.state !== derived.state || base?.since !== derived.since) delete current.lastSeenAt;
-    const unchanged = stored !== undefined && sameCurrent(stored.current, current);
-    if (!unchanged && !(await this.#writeCurrent(key, current, stored))) return 'conflict';
+    const dirtyAlready =
+      changedFrom === undefined ||
+      (stored?.current.usageDirtyFrom !== undefined && stored.current.usageDirtyFrom <= changedFrom);
+    const unchanged = stored !== undefined && sameCurrent(stored.current, current) && dirtyAlready;
+    if (!unchanged && !(await this.#writeCurrent(key, current, stored, changedFrom))) return 'conflict';
     return duplicate ? RecordOutcome.duplicate : RecordOutcome.recorded;
   }
 
@@ -351,16 +396,40 @@ export class TableTimelineStore implements TimelineStore {
     key: string,
     current: CurrentState,
     stored: StoredCurrent | undefined,
+    changedFrom: number | undefined,
   ): Promise<boolean> {
-    const entity = currentEntity(key, current, (stored?.version ?? 0) + 1);
+    const version = (stored?.version ?? 0) + 1;
+    const dirty = [stored?.current.usageDirtyFrom, changedFrom].filter((t): t is number => t !== undefined);
+    const next: CurrentState = { ...current };
+    if (dirty.length > 0) next.usageDirtyFrom = Math.min(...dirty);
+    const entity = currentEntity(key, next, version);
+    let etag: string | undefined;
     try {
-      if (stored === undefined) await this.currentTable.createEntity(entity);
-      else await this.currentTable.updateEntity(entity, 'Replace', { etag: stored.etag });
-      return true;
+      const response =
+        stored === undefined
+          ? await this.currentTable.createEntity(entity)
+          : await this.currentTable.updateEntity(entity, 'Replace', { etag: stored.etag });
+      etag = response.etag;
     } catch (error) {
+      this.#cache.delete(key);
       const code = status(error);
       if (code === 412 || code === 409 || code === 404) return false;
       throw error;
+    }
+    this.#remember(key, etag === undefined ? undefined : { current: next, etag, version, key });
+    if (this.#onCurrentChange !== undefined) {
+      await this.#onCurrentChange({ key, before: stored?.current, after: next, changedFrom });
+    }
+    return true;
+  }
+
+  #remember(key: string, stored: StoredCurrent | undefined): void {
+    this.#cache.delete(key);
+    if (stored === undefined || this.#cacheSize === 0) return;
+    this.#cache.set(key, stored);
+    if (this.#cache.size > this.#cacheSize) {
+      const oldest = this.#cache.keys().next();
+      if (oldest.done !== true) this.#cache.delete(oldest.value);
     }
   }
 }

@@ -76,6 +76,8 @@ export interface CurrentState extends CurrentTimelineState {
   details?: VmDetails | undefined;
   /** When `details` were last refreshed (epoch ms). */
   detailsAt?: number | undefined;
+  /** Earliest segment start changed since the usage rollups were last brought up to date (epoch ms). */
+  usageDirtyFrom?: number | undefined;
 }
 
 export const RecordOutcome = { recorded: 'recorded', duplicate: 'duplicate' } as const;

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppContext } from '../../src/composition';
+import { silentLogger } from '../../src/adapters/logger';
+import { TableTimelineStore, type CurrentChange } from '../../src/adapters/table-timeline-store';
+import { createAppContext, type AppContext } from '../../src/composition';
 import type { Observation } from '../../src/domain/observation';
 import { deriveSegments } from '../../src/domain/segments';
 import { delivery, history } from '../support/histories';
@@ -105,6 +107,49 @@ describe('TableTimelineStore on Azurite', () => {
       ),
       { numRuns: 15 },
     );
+  });
+
+  it('stays correct when two processes with their own caches write one VM in turns', async () => {
+    const other = createAppContext(ctx.config, { log: silentLogger });
+    const id = vmId('TwoProcesses');
+    const all = Array.from({ length: 12 }, (_, i) =>
+      obs(
+        id,
+        new Date(t('2026-11-03T00:00:00Z') + i * 60_000).toISOString(),
+        i % 3 === 0 ? 'running' : i % 3 === 1 ? 'stopped' : 'deallocated',
+        `tp${i}`,
+      ),
+    );
+    for (const [i, o] of all.entries()) await (i % 2 === 0 ? ctx.store : other.store).record(o);
+    // The first process's cached row is stale now; its next write must still land right.
+    const late = obs(id, '2026-11-03T00:30:00Z', 'running', 'tp-late');
+    await ctx.store.record(late);
+    expect((await other.store.getTimeline(id))?.segments).toEqual(deriveSegments([...all, late]));
+    expect((await other.store.getCurrent(id))?.last.dedupeId).toBe('tp-late');
+  });
+
+  it('tells a listener what changed and marks the usage of changed days dirty', async () => {
+    const changes: CurrentChange[] = [];
+    const listened = new TableTimelineStore(
+      ctx.tables.table(ctx.tableNames.timeline),
+      ctx.tables.table(ctx.tableNames.current),
+      {
+        onCurrentChange: (change) => {
+          changes.push(change);
+          return Promise.resolve();
+        },
+      },
+    );
+    const id = vmId('Listened');
+    await listened.record(obs(id, '2026-11-04T08:00:00Z', 'running', 'l1'));
+    await listened.record(obs(id, '2026-11-04T12:00:00Z', 'stopped', 'l2'));
+    await listened.record(obs(id, '2026-11-04T13:00:00Z', 'stopped', 'l3'));
+    expect(changes.map((c) => [c.before?.state, c.after.state, c.changedFrom])).toEqual([
+      [undefined, 'running', t('2026-11-04T08:00:00Z')],
+      ['running', 'stopped', t('2026-11-04T08:00:00Z')],
+      ['stopped', 'stopped', undefined],
+    ]);
+    expect((await listened.getCurrent(id))?.usageDirtyFrom).toBe(t('2026-11-04T08:00:00Z'));
   });
 
   it('loses nothing when many workers write one VM at once', async () => {
