@@ -56,7 +56,7 @@ export interface ReconcileOptions {
   pacingThreshold?: number;
   /** Most VMs a run may leave unconfirmed and still advance the mark (default 500). */
   maxUnconfirmed?: number;
-  /** VMs of one page handled at once (default 8). */
+  /** Per-VM writes and reads in flight at once (default 16). */
   concurrency?: number;
   abortSignal?: AbortSignal;
 }
@@ -100,7 +100,9 @@ const defaults = {
   detailsRefreshInMinutes: 60,
   pacingThreshold: 30,
   maxUnconfirmed: 500,
-  concurrency: 8,
+  concurrency: 16,
+  /** Queued per-VM tasks past which the listing waits for them before the next page. */
+  maxBacklog: 1_000,
   /** The lease outlives the budget by this much (a crashed run frees the subscription after it). */
   leaseMarginInMs: 60_000,
 } as const;
@@ -152,6 +154,49 @@ async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: 
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
+/**
+ * Per-VM work (writes, instance-view reads) running at most `limit` at a time while the listing goes on,
+ * so one page's writes never hold up the next page's request.
+ */
+class TaskQueue {
+  #active = 0;
+  readonly #queue: (() => Promise<void>)[] = [];
+  readonly #idle: (() => void)[] = [];
+  constructor(
+    private readonly limit: number,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  get size(): number {
+    return this.#active + this.#queue.length;
+  }
+
+  push(task: () => Promise<void>): void {
+    this.#queue.push(task);
+    this.#pump();
+  }
+
+  /** Resolves when every task pushed so far has ended. */
+  drain(): Promise<void> {
+    return this.size === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  #pump(): void {
+    while (this.#active < this.limit && this.#queue.length > 0) {
+      const task = this.#queue.shift();
+      if (task === undefined) break;
+      this.#active += 1;
+      task()
+        .catch(this.onError)
+        .finally(() => {
+          this.#active -= 1;
+          this.#pump();
+          if (this.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
+        });
+    }
+  }
+}
+
 function isThrottled(error: Error): boolean {
   return error.name === 'ThrottledError';
 }
@@ -178,6 +223,7 @@ class Run {
   readonly budgetInMs: number;
   readonly requestsBefore: number;
   readonly throttledBefore: number;
+  readonly tasks: TaskQueue;
 
   constructor(
     readonly subscriptionId: string,
@@ -191,6 +237,14 @@ class Run {
     this.requestsBefore = deps.management.stats.requests;
     this.throttledBefore = deps.management.stats.throttled;
     this.summary = emptySummary(subscriptionId, lease.runId, 0);
+    this.tasks = new TaskQueue(options.concurrency ?? defaults.concurrency, (error) => {
+      this.summary.failed += 1;
+      deps.log.error('reconcile task failed', {
+        subscriptionId,
+        runId: lease.runId,
+        error: ensureError(error).message,
+      });
+    });
   }
 
   get mark(): ReconcileMark | undefined {
@@ -420,10 +474,34 @@ class Run {
     }
   }
 
+  /**
+   * Settles at once the VMs whose listed state matches their row (most of them: no request); queues the
+   * others. Waits only when the queue is long.
+   */
   async onPage(page: ListedPage, fetchedAt: number): Promise<void> {
-    await forEachLimited(page.vms, this.options.concurrency ?? defaults.concurrency, (vm) =>
-      this.reconcileVm(vm, fetchedAt),
-    );
+    for (const vm of page.vms) {
+      if (!this.settledByListing(vm, fetchedAt)) this.tasks.push(() => this.reconcileVm(vm, fetchedAt));
+    }
+    if (this.tasks.size > defaults.maxBacklog) await this.tasks.drain();
+  }
+
+  /** True when the listing confirms the VM's recorded state and details: counted, nothing to write. */
+  settledByListing(vm: ListedVm, pageAt: number): boolean {
+    let key: string;
+    try {
+      key = vmKey(vm.resourceId);
+    } catch {
+      return false;
+    }
+    const known = this.known.get(key);
+    if (known === undefined || known.state === undefined || known.state === PowerState.deleted) return false;
+    const state = parseInstanceView(vm.statuses).powerState;
+    if (state === PowerState.unknown) return false;
+    if (state !== known.state && known.lastAt < pageAt) return false;
+    if (vm.details !== undefined && detailsFingerprint(vm.details) !== known.details) return false;
+    known.seen = true;
+    this.summary.seen += 1;
+    return true;
   }
 
   async listEverything(): Promise<void> {
@@ -574,7 +652,12 @@ export async function reconcileSubscription(
   try {
     await run.loadKnown();
     const listingStartedAt = deps.now();
-    await run.listEverything();
+    try {
+      await run.listEverything();
+    } finally {
+      // Per-VM work still in flight belongs to this run (and marks VMs seen before deletions).
+      await run.tasks.drain();
+    }
     if (run.complete) await run.recordDeletions(listingStartedAt);
     const detailsAt = await run.refreshDetails();
     const summary = run.summary;
@@ -609,15 +692,13 @@ export async function reconcileSubscription(
   } finally {
     if (!released) {
       // A failure mid-run: free the subscription, learn nothing.
-      await deps.runs
-        .release(lease, { endedAt: deps.now(), complete: false })
-        .catch((error: unknown) =>
-          deps.log.warn('reconcile lease not released', {
-            subscriptionId,
-            runId,
-            error: ensureError(error).message,
-          }),
-        );
+      await deps.runs.release(lease, { endedAt: deps.now(), complete: false }).catch((error: unknown) =>
+        deps.log.warn('reconcile lease not released', {
+          subscriptionId,
+          runId,
+          error: ensureError(error).message,
+        }),
+      );
     }
   }
 }
