@@ -13,10 +13,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 
-/** The well-known, public Azurite development account (documented by Microsoft; not a secret). */
-const azuriteAccount = 'devstoreaccount1';
-const azuriteAccountKey =
-  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+import { azuriteAccountKey, azuriteAccountName } from '../local/azurite';
 
 export const developmentStorage = 'UseDevelopmentStorage=true';
 
@@ -88,7 +85,7 @@ export class TableClientFactory {
       }
       this.#url = url;
       if (isLoopback(url) && url.protocol === 'http:') {
-        this.#credential = new AzureNamedKeyCredential(azuriteAccount, azuriteAccountKey);
+        this.#credential = new AzureNamedKeyCredential(azuriteAccountName, azuriteAccountKey);
       } else {
         this.#credential =
           options.credential ??
