@@ -3,14 +3,21 @@
  * nothing else constructs adapters.
  */
 import type { TokenCredential } from '@azure/identity';
+import { createAppInsightsAlertMetrics } from './adapters/appinsights-alert-metrics';
 import { createArmClient, type ArmManagementClient } from './adapters/arm';
+import { createEventGridAlertPublisher } from './adapters/eventgrid-alert-publisher';
 import { consoleLogger } from './adapters/logger';
 import { TableClientFactory, type RequestCounter } from './adapters/storage';
 import { prefixedTableNames, type TableRole } from './adapters/table-names';
 import { TableReconcileRunStore } from './adapters/table-reconcile-store';
+import { TableAlertStore } from './adapters/table-alert-store';
 import { TableRejectedEventStore } from './adapters/table-rejected-store';
 import { TableTimelineStore } from './adapters/table-timeline-store';
+import { TableDailyUsageStore } from './adapters/table-usage-store';
+import type { AlertMetrics, AlertPublisher } from './app/alert-ports';
 import type { IngestDependencies } from './app/ingest-event';
+import { stoppedIndexListener } from './app/stopped-index';
+import type { AlertRules } from './domain/alerts';
 import type { Logger } from './app/ports';
 import type { Config } from './config';
 
@@ -25,6 +32,14 @@ export interface AppContext extends IngestDependencies {
   tableNames: Record<TableRole, string>;
   /** Table requests made so far (benchmarks, logs). */
   tableRequests: RequestCounter;
+  /** Daily usage rollups (`VmDailyUsage`). */
+  daily: TableDailyUsageStore;
+  /** Stopped-episode index and alert outbox (`VmAlerts`). */
+  alerts: TableAlertStore;
+  /** Event Grid custom topic publisher; undefined when `ALERT_TOPIC_ENDPOINT` is empty (alerts only logged). */
+  alertPublisher: AlertPublisher | undefined;
+  alertMetrics: AlertMetrics;
+  alertRules: AlertRules;
   /** Creates the tables when missing (idempotent). */
   ensureTables(): Promise<void>;
 }
@@ -42,7 +57,11 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
     credential: options.credential,
   });
   const names = prefixedTableNames(config.tablePrefix);
-  const store = new TableTimelineStore(tables.table(names.timeline), tables.table(names.current));
+  const alerts = new TableAlertStore(tables.table(names.alerts), tables.table(names.current));
+  const store = new TableTimelineStore(tables.table(names.timeline), tables.table(names.current), {
+    onCurrentChange: stoppedIndexListener(alerts),
+  });
+  const log = options.log ?? consoleLogger();
   const rejected = new TableRejectedEventStore(tables.table(names.rejectedEvents));
   const management = createArmClient(
     options.credential === undefined
@@ -59,7 +78,27 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
     tables,
     tableNames: names,
     tableRequests: tables.counter,
-    log: options.log ?? consoleLogger(),
+    daily: new TableDailyUsageStore(tables.table(names.dailyUsage)),
+    alerts,
+    alertPublisher:
+      config.alertTopicEndpoint === undefined
+        ? undefined
+        : createEventGridAlertPublisher({
+            endpoint: config.alertTopicEndpoint,
+            clientId: config.clientId,
+            credential: options.credential,
+          }),
+    alertMetrics: createAppInsightsAlertMetrics({
+      connectionString: config.appInsightsConnectionString,
+      authenticationString: config.appInsightsAuthenticationString,
+      credential: options.credential,
+      log,
+    }),
+    alertRules: {
+      graceInMinutes: config.stoppedAlertGraceMinutes,
+      expectedStoppedPatterns: config.expectedStoppedPatterns,
+    },
+    log,
     now: options.now ?? Date.now,
     ensureTables() {
       ensured ??= (async () => {

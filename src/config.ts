@@ -2,6 +2,8 @@
  * App settings, read once and validated. The same names appear in `local.settings.sample.json`, in
  * `infra/` and in the README; errors name the setting at fault.
  */
+import { parseExpectedStoppedPatterns } from './domain/alerts';
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -19,10 +21,28 @@ export interface Config {
   subscriptionIds: string[];
   /** NCRONTAB schedule of the reconcile timer (for documentation; the host reads the setting itself). */
   reconcileSchedule: string;
+  /** NCRONTAB schedule of the usage rollup timer (documentation; the host reads the setting itself). */
+  rollupSchedule: string;
   /** The reconciler refreshes VM details (size, location, OS type, priority, tags) when older than this. */
   detailsRefreshMinutes: number;
   /** Time budget of one subscription's reconcile run; it stops cleanly between pages before it. */
   reconcileBudgetSeconds: number;
+  /** Minutes a VM may sit in Stopped (allocated) before it is alerted on. */
+  stoppedAlertGraceMinutes: number;
+  /** Resource-id scopes or VM-name patterns (`*` wildcard) of VMs expected to sit stopped. */
+  expectedStoppedPatterns: string[];
+  /** Event Grid custom topic of the alert CloudEvents; empty: alerts are only logged. */
+  alertTopicEndpoint?: string | undefined;
+  /** NCRONTAB schedule of the alert timer (documentation; the host reads the setting itself). */
+  alertSchedule: string;
+  /** Deallocate VMs left Stopped (allocated) this many minutes; 0 = off. */
+  autoDeallocateAfterMinutes: number;
+  /** Auto-deallocate only reports what it would do. */
+  autoDeallocateDryRun: boolean;
+  /** Application Insights connection string (the `StoppedAllocatedVms` metric); empty: log line only. */
+  appInsightsConnectionString?: string | undefined;
+  /** `ClientId=<id>;Authorization=AAD`: Entra ID sign-in for the metric. */
+  appInsightsAuthenticationString?: string | undefined;
 }
 
 /** Settings with their defaults (the settings contract checked by tests and used by infra). */
@@ -32,9 +52,18 @@ export const settingDefaults = {
   ARM_ENDPOINT: 'https://management.azure.com',
   SUBSCRIPTION_IDS: '',
   RECONCILE_SCHEDULE: '0 */5 * * * *',
+  ROLLUP_SCHEDULE: '0 */10 * * * *',
   DETAILS_REFRESH_MINUTES: '60',
   RECONCILE_BUDGET_SECONDS: '240',
   AZURE_CLIENT_ID: '',
+  STOPPED_ALERT_GRACE_MINUTES: '15',
+  EXPECTED_STOPPED_PATTERNS: '',
+  ALERT_TOPIC_ENDPOINT: '',
+  ALERT_SCHEDULE: '0 * * * * *',
+  AUTO_DEALLOCATE_AFTER_MINUTES: '0',
+  AUTO_DEALLOCATE_DRY_RUN: 'true',
+  APPLICATIONINSIGHTS_CONNECTION_STRING: '',
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: '',
 } as const;
 
 const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -50,9 +79,37 @@ function positiveInteger(
   return value;
 }
 
+function wholeNumber(
+  env: Readonly<Record<string, string | undefined>>,
+  name: 'STOPPED_ALERT_GRACE_MINUTES' | 'AUTO_DEALLOCATE_AFTER_MINUTES',
+): number {
+  const text = setting(env, name) ?? settingDefaults[name];
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value))
+    throw new ConfigError(`${name} must be a whole number of minutes (0 or more)`);
+  return value;
+}
+
+function flag(env: Readonly<Record<string, string | undefined>>, name: 'AUTO_DEALLOCATE_DRY_RUN'): boolean {
+  const text = (setting(env, name) ?? settingDefaults[name]).toLowerCase();
+  if (text !== 'true' && text !== 'false') throw new ConfigError(`${name} must be true or false`);
+  return text === 'true';
+}
+
 function setting(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
   const value = env[name]?.trim();
   return value === undefined || value === '' ? undefined : value;
+}
+
+function alertTopicEndpoint(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('protocol');
+  } catch {
+    throw new ConfigError('ALERT_TOPIC_ENDPOINT must be an http(s) URL');
+  }
+  return value;
 }
 
 export function loadConfig(
@@ -86,7 +143,16 @@ export function loadConfig(
     armEndpoint,
     subscriptionIds,
     reconcileSchedule: setting(env, 'RECONCILE_SCHEDULE') ?? settingDefaults.RECONCILE_SCHEDULE,
+    rollupSchedule: setting(env, 'ROLLUP_SCHEDULE') ?? settingDefaults.ROLLUP_SCHEDULE,
     detailsRefreshMinutes: positiveInteger(env, 'DETAILS_REFRESH_MINUTES'),
     reconcileBudgetSeconds: positiveInteger(env, 'RECONCILE_BUDGET_SECONDS'),
+    stoppedAlertGraceMinutes: wholeNumber(env, 'STOPPED_ALERT_GRACE_MINUTES'),
+    expectedStoppedPatterns: parseExpectedStoppedPatterns(setting(env, 'EXPECTED_STOPPED_PATTERNS') ?? ''),
+    alertTopicEndpoint: alertTopicEndpoint(setting(env, 'ALERT_TOPIC_ENDPOINT')),
+    alertSchedule: setting(env, 'ALERT_SCHEDULE') ?? settingDefaults.ALERT_SCHEDULE,
+    autoDeallocateAfterMinutes: wholeNumber(env, 'AUTO_DEALLOCATE_AFTER_MINUTES'),
+    autoDeallocateDryRun: flag(env, 'AUTO_DEALLOCATE_DRY_RUN'),
+    appInsightsConnectionString: setting(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING'),
+    appInsightsAuthenticationString: setting(env, 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'),
   });
 }

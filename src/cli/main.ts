@@ -17,13 +17,14 @@ import {
 } from './command';
 import { commonOptions, contextFor } from './common-options';
 import { ingestCommand } from './ingest';
+import { stoppedCommand } from './stopped';
 import { timelineCommand } from './timeline';
 import { usageCommand } from './usage';
 
 export const toolName = 'vm-timeline';
 
 /** Every command, in help order. Adding a command: one module exporting a `Command`, one entry here. */
-export const commands: readonly Command[] = [ingestCommand, timelineCommand, usageCommand];
+export const commands: readonly Command[] = [ingestCommand, timelineCommand, usageCommand, stoppedCommand];
 
 function processIo(): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };

@@ -1,0 +1,363 @@
+/**
+ * The `VmAlerts` table: the stopped-episode index (PartitionKey `stopped`, RowKey `<vm key>|@<episode start,
+ * 13 digits>`), the alert outbox (PartitionKey `outbox`, RowKey = CloudEvent id) and the index's last
+ * re-sync (PartitionKey `meta`, RowKey `sync`). Every state change is ETag-guarded.
+ */
+import { isRestError } from '@azure/core-rest-pipeline';
+import { odata, type TableClient, type TableEntity } from '@azure/data-tables';
+import {
+  DeliveryState,
+  OutboxStatus,
+  type AlertOutbox,
+  type EpisodeChanges,
+  type EpisodeRecord,
+  type EpisodeStart,
+  type OutboxRecord,
+  type StoppedEpisodeStore,
+} from '../app/alert-ports';
+import type { CurrentState } from '../app/ports';
+import type { AlertEvent } from '../domain/alerts';
+import { ObservationSource } from '../domain/observation';
+import { currentFromRow, pad13, type Row } from './table-entities';
+
+export const alertPartitions = { stopped: 'stopped', outbox: 'outbox', meta: 'meta' } as const;
+
+function status(error: unknown): number | undefined {
+  return isRestError(error) ? error.statusCode : undefined;
+}
+
+function isTableMissing(error: unknown): boolean {
+  return (
+    status(error) === 404 &&
+    isRestError(error) &&
+    /TableNotFound/i.test(`${error.code ?? ''} ${error.message}`)
+  );
+}
+
+const ms = (value: unknown): number | undefined => {
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'string' && value !== '') {
+    const parsed = Date.parse(value);
+    return Number.isNaN(parsed) ? undefined : parsed;
+  }
+  return undefined;
+};
+const text = (value: unknown): string | undefined =>
+  typeof value === 'string' && value !== '' ? value : undefined;
+const date = (value: number | undefined): Date | undefined =>
+  value === undefined ? undefined : new Date(value);
+
+function isObservationSource(value: unknown): value is ObservationSource {
+  return Object.values<unknown>(ObservationSource).includes(value);
+}
+
+function delivery(value: unknown): DeliveryState | undefined {
+  return value === DeliveryState.pending || value === DeliveryState.sent ? value : undefined;
+}
+
+function tagsFrom(value: unknown): Record<string, string> | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+    const tags: Record<string, string> = {};
+    for (const [k, v] of Object.entries(parsed as Record<string, unknown>))
+      if (typeof v === 'string') tags[k] = v;
+    return tags;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Table Storage has no null: an absent value is written as '' (merge) and read back as undefined. */
+function episodeColumns(changes: EpisodeChanges & Partial<EpisodeStart>): Record<string, unknown> {
+  const columns: Record<string, unknown> = {};
+  const set = (name: string, value: unknown) => {
+    columns[name] = value ?? '';
+  };
+  if ('resourceId' in changes) set('resourceId', changes.resourceId);
+  if ('since' in changes) set('since', date(changes.since));
+  if ('sinceWindowFrom' in changes) set('sinceWindowFrom', date(changes.sinceWindowFrom));
+  if ('sinceSource' in changes) set('sinceSource', changes.sinceSource);
+  if ('operation' in changes) set('operation', changes.operation);
+  if ('caller' in changes) set('caller', changes.caller);
+  if ('endedAt' in changes) set('endedAt', date(changes.endedAt));
+  if ('detected' in changes) set('detected', changes.detected);
+  if ('resolved' in changes) set('resolved', changes.resolved);
+  if ('exempt' in changes) columns['exempt'] = changes.exempt === true;
+  if ('details' in changes) {
+    const d = changes.details;
+    set('vmSize', d?.vmSize);
+    set('location', d?.location);
+    set('osType', d?.osType);
+    set('priority', d?.priority);
+    set('tags', d?.tags === undefined ? undefined : JSON.stringify(d.tags));
+  }
+  return columns;
+}
+
+function episodeFromRow(row: Row): EpisodeRecord | undefined {
+  const key = text(row['vmKey']);
+  const resourceId = text(row['resourceId']);
+  const episodeSince = ms(row['episodeSince']);
+  const since = ms(row['since']);
+  if (key === undefined || resourceId === undefined || episodeSince === undefined || since === undefined)
+    return undefined;
+  const details = {
+    vmSize: text(row['vmSize']),
+    location: text(row['location']),
+    osType: text(row['osType']),
+    priority: text(row['priority']),
+    tags: tagsFrom(row['tags']),
+  };
+  const source = row['sinceSource'];
+  return {
+    key,
+    resourceId,
+    episodeSince,
+    since,
+    sinceWindowFrom: ms(row['sinceWindowFrom']),
+    sinceSource: isObservationSource(source) ? source : undefined,
+    operation: text(row['operation']),
+    caller: text(row['caller']),
+    endedAt: ms(row['endedAt']),
+    details: Object.values(details).some((v) => v !== undefined) ? details : undefined,
+    detected: delivery(row['detected']),
+    resolved: delivery(row['resolved']),
+    exempt: row['exempt'] === true ? true : row['exempt'] === false ? false : undefined,
+    etag: row.etag,
+  };
+}
+
+export function episodeRowKey(key: string, episodeSince: number): string {
+  return `${key}|@${pad13(episodeSince)}`;
+}
+
+function outboxFromRow(row: Row): OutboxRecord | undefined {
+  const raw = text(row['event']);
+  const state = row['status'];
+  if (raw === undefined) return undefined;
+  let event: AlertEvent;
+  try {
+    event = JSON.parse(raw) as AlertEvent;
+  } catch {
+    return undefined;
+  }
+  const attempts = row['attempts'];
+  return {
+    event,
+    status: state === OutboxStatus.sent || state === OutboxStatus.sending ? state : OutboxStatus.pending,
+    attempts: typeof attempts === 'number' ? attempts : 0,
+    claimUntil: ms(row['claimUntil']),
+    lastError: text(row['lastError']),
+    sentAt: ms(row['sentAt']),
+    etag: row.etag,
+  };
+}
+
+export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
+  #created = false;
+
+  constructor(
+    private readonly alerts: TableClient,
+    private readonly currentTable: TableClient,
+  ) {}
+
+  /** Runs `operation`; when the table does not exist yet, creates it once and runs it again. */
+  async #withTable<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (this.#created || !isTableMissing(error)) throw error;
+      this.#created = true;
+      await this.alerts.createTable();
+      return operation();
+    }
+  }
+
+  async *listEpisodes(): AsyncIterable<EpisodeRecord[]> {
+    const filter = odata`PartitionKey eq ${alertPartitions.stopped}`;
+    const pages = this.alerts
+      .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
+      .byPage({ maxPageSize: 1000 });
+    try {
+      for await (const page of pages) {
+        const records = page.map(episodeFromRow).filter((r): r is EpisodeRecord => r !== undefined);
+        if (records.length > 0) yield records;
+      }
+    } catch (error) {
+      if (isTableMissing(error)) return;
+      throw error;
+    }
+  }
+
+  async listEpisodesOf(key: string): Promise<EpisodeRecord[]> {
+    const filter = odata`PartitionKey eq ${alertPartitions.stopped} and RowKey ge ${`${key}|@`} and RowKey lt ${`${key}|A`}`;
+    return this.#withTable(async () => {
+      const records: EpisodeRecord[] = [];
+      for await (const row of this.alerts.listEntities<Record<string, unknown>>({
+        queryOptions: { filter },
+      })) {
+        const record = episodeFromRow(row);
+        if (record !== undefined) records.push(record);
+      }
+      return records;
+    });
+  }
+
+  async createEpisode(key: string, episodeSince: number, start: EpisodeStart): Promise<void> {
+    const entity: TableEntity = {
+      partitionKey: alertPartitions.stopped,
+      rowKey: episodeRowKey(key, episodeSince),
+      vmKey: key,
+      episodeSince: new Date(episodeSince),
+      ...episodeColumns(start),
+    };
+    await this.#withTable(async () => {
+      try {
+        await this.alerts.createEntity(entity);
+      } catch (error) {
+        if (status(error) !== 409) throw error;
+        // Redelivery: the episode exists; bring its start up to date without touching its alert state.
+        await this.alerts.updateEntity(entity, 'Merge', { etag: '*' });
+      }
+    });
+  }
+
+  async updateEpisode(record: EpisodeRecord, changes: EpisodeChanges): Promise<EpisodeRecord | undefined> {
+    const entity: TableEntity = {
+      partitionKey: alertPartitions.stopped,
+      rowKey: episodeRowKey(record.key, record.episodeSince),
+      ...episodeColumns(changes),
+    };
+    try {
+      const response = await this.alerts.updateEntity(entity, 'Merge', { etag: record.etag });
+      return { ...record, ...changes, etag: response.etag ?? record.etag };
+    } catch (error) {
+      if (status(error) === 412 || status(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async deleteEpisode(record: EpisodeRecord): Promise<boolean> {
+    try {
+      await this.alerts.deleteEntity(
+        alertPartitions.stopped,
+        episodeRowKey(record.key, record.episodeSince),
+        { etag: record.etag },
+      );
+      return true;
+    } catch (error) {
+      if (status(error) === 404) return true;
+      if (status(error) === 412) return false;
+      throw error;
+    }
+  }
+
+  async *listStoppedCurrent(): AsyncIterable<CurrentState[]> {
+    const filter = odata`state eq ${'stopped'}`;
+    const pages = this.currentTable
+      .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
+      .byPage({ maxPageSize: 1000 });
+    for await (const page of pages) {
+      const rows = page.map((row) => currentFromRow(row)?.current).filter((c) => c !== undefined);
+      if (rows.length > 0) yield rows;
+    }
+  }
+
+  async getLastSync(): Promise<number | undefined> {
+    try {
+      const row = await this.alerts.getEntity<Record<string, unknown>>(alertPartitions.meta, 'sync');
+      return ms(row['syncedAt']);
+    } catch (error) {
+      if (status(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async setLastSync(at: number): Promise<void> {
+    await this.#withTable(() =>
+      this.alerts.upsertEntity(
+        { partitionKey: alertPartitions.meta, rowKey: 'sync', syncedAt: new Date(at) },
+        'Replace',
+      ),
+    );
+  }
+
+  async enqueue(event: AlertEvent, now: number): Promise<void> {
+    const entity: TableEntity = {
+      partitionKey: alertPartitions.outbox,
+      rowKey: event.id,
+      kind: event.data.kind,
+      type: event.type,
+      resourceId: event.data.resourceId,
+      episodeId: event.data.episodeId,
+      status: OutboxStatus.pending,
+      attempts: 0,
+      createdAt: new Date(now),
+      event: JSON.stringify(event),
+    };
+    await this.#withTable(async () => {
+      try {
+        await this.alerts.createEntity(entity);
+      } catch (error) {
+        if (status(error) !== 409) throw error; // already enqueued: the stored alert wins
+      }
+    });
+  }
+
+  async get(id: string): Promise<OutboxRecord | undefined> {
+    try {
+      return outboxFromRow(await this.alerts.getEntity<Record<string, unknown>>(alertPartitions.outbox, id));
+    } catch (error) {
+      if (status(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async #transition(
+    record: OutboxRecord,
+    columns: Record<string, unknown>,
+  ): Promise<OutboxRecord | undefined> {
+    try {
+      const response = await this.alerts.updateEntity(
+        { partitionKey: alertPartitions.outbox, rowKey: record.event.id, ...columns },
+        'Merge',
+        { etag: record.etag },
+      );
+      return { ...record, etag: response.etag ?? record.etag };
+    } catch (error) {
+      if (status(error) === 412 || status(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async claim(record: OutboxRecord, now: number, claimUntil: number): Promise<OutboxRecord | undefined> {
+    if (record.status === OutboxStatus.sent) return undefined;
+    if (record.status === OutboxStatus.sending && (record.claimUntil ?? 0) > now) return undefined;
+    const claimed = await this.#transition(record, {
+      status: OutboxStatus.sending,
+      claimUntil: new Date(claimUntil),
+    });
+    return claimed === undefined ? undefined : { ...claimed, status: OutboxStatus.sending, claimUntil };
+  }
+
+  async markSent(record: OutboxRecord, now: number): Promise<boolean> {
+    const done = await this.#transition(record, {
+      status: OutboxStatus.sent,
+      sentAt: new Date(now),
+      attempts: record.attempts + 1,
+      lastError: '',
+    });
+    return done !== undefined;
+  }
+
+  async markFailed(record: OutboxRecord, error: string): Promise<boolean> {
+    const done = await this.#transition(record, {
+      status: OutboxStatus.pending,
+      attempts: record.attempts + 1,
+      lastError: error.slice(0, 2_000),
+    });
+    return done !== undefined;
+  }
+}
