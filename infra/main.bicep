@@ -240,6 +240,7 @@ var appSettings = {
   ARM_ENDPOINT: environment().resourceManager
   SUBSCRIPTION_IDS: join(watchedSubscriptionIds, ',')
   RECONCILE_SCHEDULE: reconcileSchedule
+  ROLLUP_SCHEDULE: '0 */10 * * * *'
   TABLE_NAME_PREFIX: tableNamePrefix
   LOG_LEVEL: logLevel
   ALERT_TOPIC_ENDPOINT: alerts.outputs.topicEndpoint

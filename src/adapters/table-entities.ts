@@ -5,6 +5,7 @@ import type { TableEntity, TableEntityResult } from '@azure/data-tables';
 import type { CurrentState, VmDetails } from '../app/ports';
 import { billingOf } from '../domain/billing';
 import type { ObservationPosition } from '../domain/current';
+import type { DetailsChange } from '../domain/daily-usage';
 import { ObservationSource, type Observation } from '../domain/observation';
 import { isPowerState, ProvisioningState, type Provisioning } from '../domain/power-state';
 import { currentKeys, escapeKeyValue, resourceIdFromKey } from '../domain/resource-id';
@@ -16,7 +17,7 @@ export function pad13(ms: number): string {
   return Math.max(0, Math.floor(ms)).toString().padStart(13, '0');
 }
 
-export const rowPrefix = { observation: 'o|', segment: 's|', marker: 'm|' } as const;
+export const rowPrefix = { observation: 'o|', segment: 's|', marker: 'm|', details: 'd|' } as const;
 
 export function observationRowKey(o: Pick<Observation, 'at' | 'source' | 'dedupeId'>): string {
   return `${rowPrefix.observation}${pad13(o.at)}|${o.source}|${escapeKeyValue(o.dedupeId)}`;
@@ -24,6 +25,11 @@ export function observationRowKey(o: Pick<Observation, 'at' | 'source' | 'dedupe
 
 export function segmentRowKey(start: number): string {
   return `${rowPrefix.segment}${pad13(start)}`;
+}
+
+/** Details history row of a VM's timeline partition: `d|<epoch ms, 13 digits>`. */
+export function detailsRowKey(at: number): string {
+  return `${rowPrefix.details}${pad13(at)}`;
 }
 
 export function markerRowKey(marker: string): string {
@@ -255,4 +261,18 @@ export function currentFromRow(row: Row): StoredCurrent | undefined {
     usageDirtyFrom: ms(row['usageDirtyFrom']),
   });
   return { current, etag: row.etag, version: num(row['version']) ?? 0, key };
+}
+
+/** A `d|` row of the VM's timeline partition: the details recorded at `at`. */
+export function detailsChangeFromRow(row: Row): DetailsChange | undefined {
+  const at = ms(row['at']);
+  if (at === undefined) return undefined;
+  const details: VmDetails = compact({
+    vmSize: text(row['vmSize']),
+    location: text(row['location']),
+    osType: text(row['osType']),
+    priority: text(row['priority']),
+    tags: tagsFrom(row['tags']),
+  });
+  return { at, details };
 }

@@ -18,13 +18,17 @@ import {
   type Timeline,
   type TimelineStore,
 } from '../app/ports';
+import type { UsageCurrentRow, UsageSource } from '../app/rollup-usage';
 import { advanceCurrent, deriveCurrent, isAfter, openSegmentOf } from '../domain/current';
 import { observationIdentity, type Observation } from '../domain/observation';
 import { currentKeys, resourceIdFromKey, vmKey } from '../domain/resource-id';
+import type { DetailsChange } from '../domain/daily-usage';
 import { applyObservation, deriveSegments, type Segment } from '../domain/segments';
 import {
   currentEntity,
   currentFromRow,
+  detailsChangeFromRow,
+  detailsRowKey,
   markerRowKey,
   observationEntity,
   observationFromRow,
@@ -80,7 +84,7 @@ export interface TimelineStoreOptions {
   cacheSize?: number;
 }
 
-export class TableTimelineStore implements TimelineStore {
+export class TableTimelineStore implements TimelineStore, UsageSource {
   /**
    * Current rows this process wrote or read last, with their ETags. Only an optimisation: every write is
    * conditional on the cached ETag, and a stale entry makes that write fail and the VM be re-derived.
@@ -187,9 +191,85 @@ export class TableTimelineStore implements TimelineStore {
     try {
       // Merge touches only these columns, so it cannot undo a concurrent timeline write.
       await this.currentTable.updateEntity(patch, 'Merge', { etag: '*' });
-      return true;
     } catch (error) {
       if (status(error) === 404) return false;
+      throw error;
+    }
+    // Details history (`d|<epoch ms>` in the VM's timeline partition): usage is attributed to the
+    // details that held on each day, so a mid-month tag change splits.
+    const { partitionKey: _pk, rowKey: _rk, detailsAt: _at, ...columns } = patch;
+    await this.timeline.upsertEntity(
+      {
+        ...columns,
+        partitionKey: key,
+        rowKey: detailsRowKey(detailsAt),
+        kind: 'details',
+        resourceId,
+        at: new Date(detailsAt),
+      },
+      'Replace',
+    );
+    return true;
+  }
+
+  /** The VM's recorded details changes (`d|` rows), oldest first. */
+  async getDetailsHistory(resourceId: string): Promise<DetailsChange[]> {
+    const key = vmKey(resourceId);
+    const filter = odata`PartitionKey eq ${key} and RowKey ge ${'d|'} and RowKey lt ${'d}'}`;
+    const changes: DetailsChange[] = [];
+    for await (const row of this.timeline.listEntities<Record<string, unknown>>({
+      queryOptions: { filter },
+    })) {
+      const change = detailsChangeFromRow(row);
+      if (change !== undefined) changes.push(change);
+    }
+    return changes;
+  }
+
+  /** Every `VmCurrent` row with its ETag, page by page (the usage rollup settles dirty markers with it). */
+  async *listCurrentRows(): AsyncIterable<UsageCurrentRow[]> {
+    const pages = this.currentTable.listEntities<Record<string, unknown>>().byPage({ maxPageSize: 1000 });
+    for await (const page of pages) {
+      const rows: UsageCurrentRow[] = [];
+      for (const row of page) {
+        const parsed = currentFromRow(row);
+        if (parsed !== undefined)
+          rows.push({ key: parsed.key, current: parsed.current, etag: parsed.etag, raw: row });
+      }
+      if (rows.length > 0) yield rows;
+    }
+  }
+
+  /**
+   * Sets the row's `usageDirtyFrom` to `next` (undefined: removes it) only if the row did not move since
+   * it was listed (ETag). Replace of the row as listed, so columns written by others are kept. False when
+   * another writer changed the row meanwhile: its marker then stays for the next rollup.
+   */
+  async settleUsageDirty(row: UsageCurrentRow, next: number | undefined): Promise<boolean> {
+    const raw = row.raw as Row;
+    const entity: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(raw))
+      if (name !== 'etag' && name !== 'timestamp' && !name.startsWith('odata.')) entity[name] = value;
+    if (next === undefined) delete entity['usageDirtyFrom'];
+    else entity['usageDirtyFrom'] = new Date(next);
+    try {
+      const response = await this.currentTable.updateEntity(
+        entity as TableEntity<Record<string, unknown>>,
+        'Replace',
+        { etag: row.etag },
+      );
+      const current: CurrentState = { ...row.current };
+      if (next === undefined) delete current.usageDirtyFrom;
+      else current.usageDirtyFrom = next;
+      const version = typeof raw['version'] === 'number' ? raw['version'] : 0;
+      this.#remember(
+        row.key,
+        response.etag === undefined ? undefined : { current, etag: response.etag, version, key: row.key },
+      );
+      return true;
+    } catch (error) {
+      const code = status(error);
+      if (code === 412 || code === 404) return false;
       throw error;
     }
   }

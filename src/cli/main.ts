@@ -20,11 +20,18 @@ import { ingestCommand } from './ingest';
 import { stoppedCommand } from './stopped';
 import { timelineCommand } from './timeline';
 import { usageCommand } from './usage';
+import { pricesCommand } from './prices';
 
 export const toolName = 'vm-timeline';
 
 /** Every command, in help order. Adding a command: one module exporting a `Command`, one entry here. */
-export const commands: readonly Command[] = [ingestCommand, timelineCommand, usageCommand, stoppedCommand];
+export const commands: readonly Command[] = [
+  ingestCommand,
+  timelineCommand,
+  usageCommand,
+  stoppedCommand,
+  pricesCommand,
+];
 
 function processIo(): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };

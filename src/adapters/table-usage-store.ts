@@ -1,0 +1,151 @@
+/**
+ * `VmDailyUsage` on Azure Table Storage: one partition per UTC day (`yyyy-mm-dd`), one row per VM
+ * (RowKey = VM key), written in entity-group transactions of up to 100 rows. The rollup's progress mark
+ * lives in the same table, in the partition `rollup` (not a day, so day queries never see it).
+ */
+import { isRestError } from '@azure/core-rest-pipeline';
+import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import type { DailyUsageRow, DailyUsageStore } from '../app/rollup-usage';
+import type { VmAttributes } from '../domain/daily-usage';
+
+const maxTransactionOperations = 100;
+const markPartition = 'rollup';
+const markRow = 'all';
+
+function num(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && value !== '' && !Number.isNaN(Number(value))) return Number(value);
+  return 0;
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function tagsFrom(value: unknown): Record<string, string> | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+    return Object.fromEntries(
+      Object.entries(parsed as Record<string, unknown>).filter(
+        (e): e is [string, string] => typeof e[1] === 'string',
+      ),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+export function dailyUsageEntity(row: DailyUsageRow): TableEntity {
+  const entity: TableEntity = {
+    partitionKey: row.day,
+    rowKey: row.vmKey,
+    resourceId: row.resourceId,
+    subscriptionId: row.subscriptionId,
+    resourceGroup: row.resourceGroup,
+    billedSeconds: row.billedSeconds,
+    notBilledSeconds: row.notBilledSeconds,
+    unknownSeconds: row.unknownSeconds,
+    billedSecondsMin: row.billedSecondsMin,
+    billedSecondsMax: row.billedSecondsMax,
+  };
+  const d = row.details;
+  if (d?.vmSize !== undefined) entity['vmSize'] = d.vmSize;
+  if (d?.location !== undefined) entity['location'] = d.location;
+  if (d?.osType !== undefined) entity['osType'] = d.osType;
+  if (d?.priority !== undefined) entity['priority'] = d.priority;
+  if (d?.tags !== undefined) entity['tags'] = JSON.stringify(d.tags);
+  // Doubles stay doubles: a whole number would otherwise be sent as Int32 and read back the same.
+  for (const name of [
+    'billedSeconds',
+    'notBilledSeconds',
+    'unknownSeconds',
+    'billedSecondsMin',
+    'billedSecondsMax',
+  ])
+    entity[name] = { value: String(num(entity[name])), type: 'Double' };
+  return entity;
+}
+
+function dailyUsageFromRow(row: Record<string, unknown>): DailyUsageRow | undefined {
+  const day = text(row['partitionKey']);
+  const vmKey = text(row['rowKey']);
+  const resourceId = text(row['resourceId']);
+  if (day === undefined || vmKey === undefined || resourceId === undefined) return undefined;
+  const details: VmAttributes = {};
+  const vmSize = text(row['vmSize']);
+  const location = text(row['location']);
+  const osType = text(row['osType']);
+  const priority = text(row['priority']);
+  const tags = tagsFrom(row['tags']);
+  if (vmSize !== undefined) details.vmSize = vmSize;
+  if (location !== undefined) details.location = location;
+  if (osType !== undefined) details.osType = osType;
+  if (priority !== undefined) details.priority = priority;
+  if (tags !== undefined) details.tags = tags;
+  return {
+    day,
+    vmKey,
+    resourceId,
+    subscriptionId: text(row['subscriptionId']) ?? '',
+    resourceGroup: text(row['resourceGroup']) ?? '',
+    billedSeconds: num(row['billedSeconds']),
+    notBilledSeconds: num(row['notBilledSeconds']),
+    unknownSeconds: num(row['unknownSeconds']),
+    billedSecondsMin: num(row['billedSecondsMin']),
+    billedSecondsMax: num(row['billedSecondsMax']),
+    details,
+  };
+}
+
+export class TableDailyUsageStore implements DailyUsageStore {
+  constructor(private readonly table: TableClient) {}
+
+  async upsertDay(day: string, rows: readonly DailyUsageRow[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += maxTransactionOperations) {
+      const actions: TransactionAction[] = rows
+        .slice(i, i + maxTransactionOperations)
+        .map((row) => ['upsert', dailyUsageEntity({ ...row, day }), 'Replace']);
+      await this.table.submitTransaction(actions);
+    }
+  }
+
+  async *listDay(day: string): AsyncIterable<DailyUsageRow[]> {
+    const filter = odata`PartitionKey eq ${day}`;
+    const pages = this.table
+      .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
+      .byPage({ maxPageSize: 1000 });
+    try {
+      for await (const page of pages) {
+        const rows = page.map(dailyUsageFromRow).filter((r): r is DailyUsageRow => r !== undefined);
+        if (rows.length > 0) yield rows;
+      }
+    } catch (error) {
+      if (isRestError(error) && error.statusCode === 404) return; // no rollup table yet
+      throw error;
+    }
+  }
+
+  async getRolledThrough(): Promise<number | undefined> {
+    try {
+      const row = await this.table.getEntity<Record<string, unknown>>(markPartition, markRow);
+      const value = row['rolledThrough'];
+      return value instanceof Date
+        ? value.getTime()
+        : typeof value === 'string'
+          ? Date.parse(value)
+          : undefined;
+    } catch (error) {
+      if (isRestError(error) && error.statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async setRolledThrough(through: number): Promise<void> {
+    await this.table.upsertEntity(
+      { partitionKey: markPartition, rowKey: markRow, rolledThrough: new Date(through) },
+      'Replace',
+    );
+  }
+}

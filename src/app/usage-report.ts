@@ -1,0 +1,345 @@
+/**
+ * Usage over `[from, to)` per VM or per group, with billed bounds and optional costs, read mostly from the
+ * daily rollups: whole days that are rolled up come from their `VmDailyUsage` partition (one query per
+ * day), and only what the rollups do not hold exactly is read from segments: the days of VMs whose
+ * segments changed since the last rollup (`usageDirtyFrom`) and edge days (windows that are not whole
+ * days) of VMs with a transition on them. Days after the rollup mark of a VM that did not change lie in
+ * its open segment and come from its current row. The result equals the segment sums (`computeUsage`).
+ *
+ * Time of a VM outside the days it has usage for (before its first observation, after the query time)
+ * is unknown, and goes to the group of its current details.
+ */
+import { openSegmentOf } from '../domain/current';
+import {
+  dailyUsageOf,
+  dayInMs,
+  dayName,
+  dayStartOf,
+  detailsForDay,
+  type DetailsChange,
+  type VmAttributes,
+} from '../domain/daily-usage';
+import { GroupKind, groupKeyOf, type GroupBy } from '../domain/grouping';
+import type { PriceTable } from '../domain/prices';
+import type { Segment } from '../domain/segments';
+import { addUsage, usageOf, zeroUsage, type UsageSeconds } from '../domain/usage';
+import { checkRange } from './queries';
+import {
+  earliestStart,
+  forEachLimited,
+  type DailyUsageRow,
+  type DailyUsageStore,
+  type UsageCurrentRow,
+  type UsageSource,
+} from './rollup-usage';
+
+export interface UsageReportDependencies {
+  source: UsageSource;
+  daily: DailyUsageStore;
+}
+
+export interface UsageQuery {
+  from: number;
+  to: number;
+  /** The moment the data is read: later time is unknown. */
+  asOf: number;
+  groupBy?: GroupBy | undefined;
+  prices?: PriceTable | undefined;
+  /** Compute everything from segments, ignoring the rollups (the baseline; for checks and benchmarks). */
+  fromSegmentsOnly?: boolean;
+}
+
+export interface UsageFigures extends UsageSeconds {
+  billedHours: number;
+  /** Billed hours × hourly rate, when prices were given: the priced part only (see `unpricedBilledSeconds`). */
+  cost?: number | null;
+  /** Billed seconds for which no rate matched (present when prices were given and some did not match). */
+  unpricedBilledSeconds?: number;
+}
+
+export type UsageReportRow = UsageFigures & ({ resourceId: string } | { key: string | null; vms: number });
+
+export interface UnpricedVm {
+  resourceId: string;
+  vmSize: string | null;
+  location: string | null;
+  osType: string | null;
+  priority: string | null;
+  billedSeconds: number;
+}
+
+export interface GroupedUsageReport {
+  from: string;
+  to: string;
+  asOf: string;
+  groupBy: string;
+  currency?: string | undefined;
+  rows: UsageReportRow[];
+  total: UsageFigures;
+  /** VMs with billed time no rate matched: listed, never priced at 0. */
+  unpriced?: UnpricedVm[];
+  /** Where the figures came from: rolled-up day partitions read, VMs read from segments. */
+  sources: { dayPartitions: number; vmsFromSegments: number };
+}
+
+export function groupByName(groupBy: GroupBy | undefined): string {
+  if (groupBy === undefined) return GroupKind.vm;
+  return groupBy.kind === GroupKind.tag ? `tag:${groupBy.tag ?? ''}` : groupBy.kind;
+}
+
+/** Usage of one VM attributed to one set of details. */
+interface Bucket {
+  details: VmAttributes | undefined;
+  usage: UsageSeconds;
+}
+
+class VmUsage {
+  readonly buckets = new Map<string, Bucket>();
+  coveredSeconds = 0;
+  constructor(
+    readonly resourceId: string,
+    readonly current: VmAttributes | undefined,
+  ) {}
+
+  add(details: VmAttributes | undefined, usage: UsageSeconds): void {
+    const id = JSON.stringify(details ?? null);
+    const bucket = this.buckets.get(id);
+    if (bucket === undefined) this.buckets.set(id, { details, usage: { ...usage } });
+    else bucket.usage = addUsage(bucket.usage, usage);
+    this.coveredSeconds += usage.billedSeconds + usage.notBilledSeconds + usage.unknownSeconds;
+  }
+}
+
+const concurrency = 16;
+
+export async function usageReport(
+  deps: UsageReportDependencies,
+  query: UsageQuery,
+): Promise<GroupedUsageReport> {
+  const { from, to, asOf } = query;
+  checkRange(from, to);
+  const needDetails =
+    query.prices !== undefined ||
+    (query.groupBy !== undefined &&
+      query.groupBy.kind !== GroupKind.vm &&
+      query.groupBy.kind !== GroupKind.subscription &&
+      query.groupBy.kind !== GroupKind.resourceGroup);
+  const mark = query.fromSegmentsOnly === true ? undefined : await deps.daily.getRolledThrough();
+
+  const currents: UsageCurrentRow[] = [];
+  for await (const page of deps.source.listCurrentRows()) currents.push(...page);
+  const vms = new Map<string, VmUsage>();
+  /** Per VM: whole days (epoch ms) read from the rollup rows. */
+  const fromRows = new Map<string, Set<number>>();
+  const segmentWork: Array<{ row: UsageCurrentRow; usage: VmUsage; days: number[] }> = [];
+  const synthWork: Array<{ row: UsageCurrentRow; usage: VmUsage; days: number[] }> = [];
+  const wholeRolledDays: number[] = [];
+  for (let day = dayStartOf(from); day < to; day += dayInMs) {
+    if (day >= from && day + dayInMs <= to && mark !== undefined && day < mark && day + dayInMs <= asOf)
+      wholeRolledDays.push(day);
+  }
+  const rolled = new Set(wholeRolledDays);
+
+  for (const row of currents) {
+    const { current } = row;
+    const usage = new VmUsage(current.resourceId, current.details);
+    vms.set(row.key, usage);
+    const open = openSegmentOf(current);
+    const dirty = current.usageDirtyFrom;
+    const clean =
+      mark !== undefined && dirty === undefined && (open === undefined || earliestStart(open) < mark);
+    const segmentFrom = clean
+      ? Infinity
+      : mark === undefined
+        ? -Infinity
+        : Math.min(dirty === undefined ? Infinity : dayStartOf(dirty), mark);
+    const segmentDays: number[] = [];
+    const rowDays = new Set<number>();
+    const synthDays: number[] = [];
+    for (let day = dayStartOf(from); day < to; day += dayInMs) {
+      const covered = open !== undefined && earliestStart(open) <= day;
+      if (day >= segmentFrom) segmentDays.push(day);
+      else if (rolled.has(day)) rowDays.add(day);
+      else if (covered || (clean && day >= mark)) synthDays.push(day);
+      else segmentDays.push(day); // an edge day before the mark with a transition on it
+    }
+    if (rowDays.size > 0) fromRows.set(row.key, rowDays);
+    if (segmentDays.length > 0) segmentWork.push({ row, usage, days: segmentDays });
+    if (synthDays.length > 0) synthWork.push({ row, usage, days: synthDays });
+  }
+
+  // Rolled-up whole days: one query per day partition.
+  await forEachLimited(wholeRolledDays, 8, async (day) => {
+    for await (const page of deps.daily.listDay(dayName(day))) {
+      for (const r of page) {
+        const vm = vms.get(r.vmKey);
+        if (vm === undefined) {
+          // A VM with rollups but no current row (not expected): count its rows as they are.
+          const orphan = new VmUsage(r.resourceId, r.details);
+          vms.set(r.vmKey, orphan);
+          orphan.add(r.details, usageOfRow(r));
+        } else if (fromRows.get(r.vmKey)?.delete(day) === true) vm.add(r.details, usageOfRow(r));
+      }
+    }
+  });
+  // Rolled-up days with no row: a VM deleted all day (no row is written for it), or one that did not
+  // exist yet. The first lie in the open segment.
+  const byKey = new Map(currents.map((c) => [c.key, c]));
+  for (const [key, days] of fromRows) {
+    if (days.size === 0) continue;
+    const vm = vms.get(key);
+    const row = byKey.get(key);
+    if (vm === undefined || row === undefined) continue;
+    const open = openSegmentOf(row.current);
+    const covered = [...days].filter((day) => open !== undefined && earliestStart(open) <= day);
+    if (covered.length > 0) synthWork.push({ row, usage: vm, days: covered });
+  }
+  // Days wholly in a VM's open segment: from its current row.
+  await forEachLimited(synthWork, concurrency, async ({ row, usage, days }) => {
+    const { current } = row;
+    const open = openSegmentOf(current);
+    if (open === undefined) return;
+    const history =
+      needDetails && current.detailsAt !== undefined && current.detailsAt >= (days[0] ?? 0) + dayInMs
+        ? await deps.source.getDetailsHistory(current.resourceId)
+        : [];
+    for (const day of days) {
+      const a = Math.max(from, day);
+      const b = Math.min(to, day + dayInMs);
+      usage.add(detailsForDay(history, day + dayInMs, current.details), usageOf([open], a, b, asOf));
+    }
+  });
+
+  // Days the rollups do not hold exactly: from segments.
+  await forEachLimited(segmentWork, concurrency, async ({ row, usage, days }) => {
+    const first = days[0] ?? from;
+    const last = days[days.length - 1] ?? from;
+    const a = Math.max(from, first);
+    const b = Math.min(to, last + dayInMs);
+    const timeline = await deps.source.getTimeline(row.current.resourceId, { from: a, to: b });
+    const segments: Segment[] = timeline?.segments ?? [];
+    if (segments.length === 0) return;
+    const history: DetailsChange[] =
+      needDetails && row.current.detailsAt !== undefined
+        ? await deps.source.getDetailsHistory(row.current.resourceId)
+        : [];
+    const wanted = new Set(days);
+    for (const d of dailyUsageOf(segments, a, b, asOf)) {
+      if (!wanted.has(d.day)) continue;
+      usage.add(detailsForDay(history, d.day + dayInMs, row.current.details), d.usage);
+    }
+  });
+
+  return assemble(query, vms, {
+    dayPartitions: wholeRolledDays.length,
+    vmsFromSegments: segmentWork.length,
+  });
+}
+
+function usageOfRow(r: DailyUsageRow): UsageSeconds {
+  return {
+    billedSeconds: r.billedSeconds,
+    notBilledSeconds: r.notBilledSeconds,
+    unknownSeconds: r.unknownSeconds,
+    billedSecondsMin: r.billedSecondsMin,
+    billedSecondsMax: r.billedSecondsMax,
+  };
+}
+
+interface Accumulator {
+  usage: UsageSeconds;
+  cost: number;
+  unpricedBilledSeconds: number;
+  vms: Set<string>;
+}
+
+function newAccumulator(): Accumulator {
+  return { usage: { ...zeroUsage }, cost: 0, unpricedBilledSeconds: 0, vms: new Set() };
+}
+
+function figures(acc: Accumulator, prices: PriceTable | undefined): UsageFigures {
+  const f: UsageFigures = { ...acc.usage, billedHours: acc.usage.billedSeconds / 3600 };
+  if (prices !== undefined) {
+    f.cost = acc.unpricedBilledSeconds > 0 && acc.cost === 0 ? null : acc.cost;
+    if (acc.unpricedBilledSeconds > 0) f.unpricedBilledSeconds = acc.unpricedBilledSeconds;
+  }
+  return f;
+}
+
+function assemble(
+  query: UsageQuery,
+  vms: Map<string, VmUsage>,
+  sources: GroupedUsageReport['sources'],
+): GroupedUsageReport {
+  const groupBy = query.groupBy ?? { kind: GroupKind.vm };
+  const windowSeconds = (query.to - query.from) / 1000;
+  const groups = new Map<string | null, Accumulator>();
+  const total = newAccumulator();
+  const unpriced = new Map<string, UnpricedVm>();
+  const add = (
+    key: string | null,
+    resourceId: string,
+    details: VmAttributes | undefined,
+    u: UsageSeconds,
+  ) => {
+    const acc = groups.get(key) ?? newAccumulator();
+    groups.set(key, acc);
+    for (const target of [acc, total]) {
+      target.usage = addUsage(target.usage, u);
+      target.vms.add(resourceId);
+    }
+    if (query.prices === undefined || u.billedSeconds === 0) return;
+    const rate = query.prices.rateOf(details);
+    if (rate === undefined) {
+      acc.unpricedBilledSeconds += u.billedSeconds;
+      total.unpricedBilledSeconds += u.billedSeconds;
+      const id = `${resourceId}\n${JSON.stringify(details ?? null)}`;
+      const listed = unpriced.get(id);
+      if (listed !== undefined) listed.billedSeconds += u.billedSeconds;
+      else
+        unpriced.set(id, {
+          resourceId,
+          vmSize: details?.vmSize ?? null,
+          location: details?.location ?? null,
+          osType: details?.osType ?? null,
+          priority: details?.priority ?? null,
+          billedSeconds: u.billedSeconds,
+        });
+    } else {
+      const cost = (u.billedSeconds / 3600) * rate;
+      acc.cost += cost;
+      total.cost += cost;
+    }
+  };
+  for (const vm of vms.values()) {
+    for (const bucket of vm.buckets.values())
+      add(groupKeyOf(groupBy, vm.resourceId, bucket.details), vm.resourceId, bucket.details, bucket.usage);
+    const residual = windowSeconds - vm.coveredSeconds;
+    if (residual > 1e-6)
+      add(groupKeyOf(groupBy, vm.resourceId, vm.current), vm.resourceId, vm.current, {
+        ...zeroUsage,
+        unknownSeconds: residual,
+      });
+  }
+  const rows: UsageReportRow[] = [...groups.entries()]
+    .sort(([a], [b]) => (a === null ? 1 : b === null ? -1 : a.toLowerCase().localeCompare(b.toLowerCase())))
+    .map(([key, acc]) =>
+      groupBy.kind === GroupKind.vm
+        ? { resourceId: key ?? '', ...figures(acc, query.prices) }
+        : { key, vms: acc.vms.size, ...figures(acc, query.prices) },
+    );
+  const report: GroupedUsageReport = {
+    from: new Date(query.from).toISOString(),
+    to: new Date(query.to).toISOString(),
+    asOf: new Date(query.asOf).toISOString(),
+    groupBy: groupByName(groupBy),
+    rows,
+    total: figures(total, query.prices),
+    sources,
+  };
+  if (query.prices !== undefined) {
+    report.currency = query.prices.currency;
+    report.unpriced = [...unpriced.values()].sort((a, b) => a.resourceId.localeCompare(b.resourceId));
+  }
+  return report;
+}
