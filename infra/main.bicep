@@ -57,7 +57,7 @@ param autoDeallocateAfterMinutes int = 0
 @description('Auto-deallocate only logs what it would do (AUTO_DEALLOCATE_DRY_RUN).')
 param autoDeallocateDryRun bool = true
 
-@description('Comma-separated name patterns of VMs expected to sit stopped: no alert, no auto-deallocate (EXPECTED_STOPPED_PATTERNS).')
+@description('Comma-separated patterns of VMs expected to sit stopped: no alert, no auto-deallocate (EXPECTED_STOPPED_PATTERNS). A pattern with / is a resource-id scope (subscription, resource group or VM id); one without matches the VM name; * is a wildcard; case-insensitive.')
 param expectedStoppedPatterns string = ''
 
 @minValue(1)
@@ -241,6 +241,7 @@ var appSettings = {
   SUBSCRIPTION_IDS: join(watchedSubscriptionIds, ',')
   RECONCILE_SCHEDULE: reconcileSchedule
   ROLLUP_SCHEDULE: '0 */10 * * * *'
+  ALERT_SCHEDULE: '0 * * * * *'
   TABLE_NAME_PREFIX: tableNamePrefix
   LOG_LEVEL: logLevel
   ALERT_TOPIC_ENDPOINT: alerts.outputs.topicEndpoint

@@ -98,6 +98,19 @@ describe('app settings contract', () => {
     expect(missing, `read by code, not set by infra/main.bicep, no default`).toEqual([]);
   });
 
+  it('sets every %SETTING% binding expression and queue connection in infra (the host resolves them, not our defaults)', () => {
+    const infra = infraAppSettings();
+    const bound = new Set<string>();
+    for (const file of filesUnder('functions', ['.ts'])) {
+      const text = read(file);
+      for (const name of matchesOf(text, /['"`]%([A-Za-z_][A-Za-z0-9_]*)%['"`]/g)) bound.add(name);
+      for (const name of matchesOf(text, /\bconnection\s*:\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]/g))
+        bound.add(name);
+    }
+    expect(bound.size, 'no binding expressions found: the scan is broken').toBeGreaterThanOrEqual(2);
+    expect([...bound].filter((name) => !providedBy(name, infra))).toEqual([]);
+  });
+
   it('lists every setting the code reads in local.settings.sample.json', () => {
     const sample = new Set(Object.keys(sampleValues()));
     // An identity-based form (`X__tableServiceUri`) is covered by its connection-string form `X`.
