@@ -353,7 +353,10 @@ export class TableTimelineStore implements TimelineStore, UsageSource {
     const next = advanceCurrent(base, observation, step.opened);
     const current: CurrentState = { ...base, ...next, subscriptionId: currentKeys(key).partitionKey };
     if (step.opened !== undefined && base?.lastSeenAt !== undefined) delete current.lastSeenAt;
-    const changedFrom = step.opened === undefined ? undefined : (open?.start ?? step.opened.start);
+    const changedFrom =
+      step.opened === undefined
+        ? undefined
+        : (open?.start ?? step.opened.startWindowFrom ?? step.opened.start);
     const written = await this.#writeCurrent(key, current, stored, changedFrom);
     if (!written) {
       // Another writer moved the current row since we read it: re-derive so both observations count.
@@ -417,13 +420,13 @@ export class TableTimelineStore implements TimelineStore, UsageSource {
       const existing = storedSegments.get(rowKey);
       if (existing === undefined || !sameSegment(existing, segment)) {
         actions.push(['upsert', segmentEntity(key, resourceId, segment), 'Replace']);
-        changed(segment.start);
+        changed(segment.startWindowFrom ?? segment.start);
       }
     }
     for (const [rowKey, segment] of storedSegments) {
       if (!wanted.has(rowKey)) {
         actions.push(['delete', { partitionKey: key, rowKey }]);
-        changed(segment.start);
+        changed(segment.startWindowFrom ?? segment.start);
       }
     }
     try {

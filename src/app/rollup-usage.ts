@@ -4,7 +4,7 @@
  * - A VM with `usageDirtyFrom` (its segments changed since it was last rolled up) has its days recomputed
  *   from its segments, from the marked day (or the rollup mark, if earlier) to yesterday; then the marker
  *   is cleared only if the current row did not move meanwhile (ETag).
- * - A VM without one has, by construction, its open segment starting before the rollup mark (`rolled
+ * - A VM without one has, by construction, its open segment starting (at the latest) by the rollup mark (`rolled
  *   through`, one for the whole table): the days from the mark to yesterday lie wholly in that segment and
  *   are written from the current row alone, with no read. A daily run therefore reads the current rows
  *   (VMs/1000 requests), the segments of the VMs that changed, and writes VMs/100 transactions per day.
@@ -230,8 +230,7 @@ async function planVm(
   const open = openSegmentOf(current);
   const dirty = current.usageDirtyFrom;
   const base = rowBase(row.key, current);
-  const clean =
-    dirty === undefined && mark !== undefined && (open === undefined || earliestStart(open) < mark);
+  const clean = dirty === undefined && mark !== undefined && (open === undefined || open.start <= mark);
   if (clean) {
     // Days from the mark to yesterday lie wholly in the open segment: no read.
     const rows: DailyUsageRow[] = [];
@@ -272,10 +271,10 @@ async function planVm(
       }
     }
   }
-  // A VM stays dirty from its open segment's earliest start when that lies in a day not rolled up yet,
-  // so that "clean" always means "the open segment began before the mark".
+  // A VM stays dirty from its open segment's earliest start when its (latest possible) start lies after
+  // the days rolled up, so that "clean" always means "the days from the mark on lie in the open segment".
   const last = segments[segments.length - 1];
-  const openStart = last !== undefined && last.end === undefined ? earliestStart(last) : undefined;
-  const next = openStart !== undefined && openStart >= through ? openStart : undefined;
+  const stillOpen = last !== undefined && last.end === undefined ? last : undefined;
+  const next = stillOpen !== undefined && stillOpen.start > through ? earliestStart(stillOpen) : undefined;
   return { row, rows, settle: next === dirty ? 'keep' : next, ok: true };
 }

@@ -19,13 +19,13 @@ import {
   type DetailsChange,
   type VmAttributes,
 } from '../domain/daily-usage';
-import { GroupKind, groupKeyOf, type GroupBy } from '../domain/grouping';
+import { GroupKind, groupByValues, groupKeyOf, parseGroupBy, type GroupBy } from '../domain/grouping';
 import type { PriceTable } from '../domain/prices';
 import type { Segment } from '../domain/segments';
 import { addUsage, usageOf, zeroUsage, type UsageSeconds } from '../domain/usage';
+import { InputError } from './errors';
 import { checkRange } from './queries';
 import {
-  earliestStart,
   forEachLimited,
   type DailyUsageRow,
   type DailyUsageStore,
@@ -80,6 +80,15 @@ export interface GroupedUsageReport {
   unpriced?: UnpricedVm[];
   /** Where the figures came from: rolled-up day partitions read, VMs read from segments. */
   sources: { dayPartitions: number; vmsFromSegments: number };
+}
+
+/** A group-by parameter (`--group-by`, `groupBy`), or an input error naming it. */
+export function groupByParameter(value: string | undefined, name: string): GroupBy | undefined {
+  if (value === undefined) return undefined;
+  const groupBy = parseGroupBy(value);
+  if (groupBy === undefined)
+    throw new InputError(`${name} must be one of ${groupByValues}, got ${JSON.stringify(value)}`);
+  return groupBy;
 }
 
 export function groupByName(groupBy: GroupBy | undefined): string {
@@ -146,8 +155,7 @@ export async function usageReport(
     vms.set(row.key, usage);
     const open = openSegmentOf(current);
     const dirty = current.usageDirtyFrom;
-    const clean =
-      mark !== undefined && dirty === undefined && (open === undefined || earliestStart(open) < mark);
+    const clean = mark !== undefined && dirty === undefined && (open === undefined || open.start <= mark);
     const segmentFrom = clean
       ? Infinity
       : mark === undefined
@@ -157,7 +165,7 @@ export async function usageReport(
     const rowDays = new Set<number>();
     const synthDays: number[] = [];
     for (let day = dayStartOf(from); day < to; day += dayInMs) {
-      const covered = open !== undefined && earliestStart(open) <= day;
+      const covered = open !== undefined && open.start <= day;
       if (day >= segmentFrom) segmentDays.push(day);
       else if (rolled.has(day)) rowDays.add(day);
       else if (covered || (clean && day >= mark)) synthDays.push(day);
@@ -191,7 +199,7 @@ export async function usageReport(
     const row = byKey.get(key);
     if (vm === undefined || row === undefined) continue;
     const open = openSegmentOf(row.current);
-    const covered = [...days].filter((day) => open !== undefined && earliestStart(open) <= day);
+    const covered = [...days].filter((day) => open !== undefined && open.start <= day);
     if (covered.length > 0) synthWork.push({ row, usage: vm, days: covered });
   }
   // Days wholly in a VM's open segment: from its current row.

@@ -2,22 +2,19 @@
 import { readFile } from 'node:fs/promises';
 import { ensureError, InputError } from '../app/errors';
 import { checkRange, parseInstant } from '../app/queries';
-import { groupByName, usageReport, type GroupedUsageReport, type UsageFigures } from '../app/usage-report';
-import { groupByValues, parseGroupBy, type GroupBy } from '../domain/grouping';
+import {
+  groupByName,
+  groupByParameter,
+  usageReport,
+  type GroupedUsageReport,
+  type UsageFigures,
+} from '../app/usage-report';
+import { groupByValues, type GroupBy } from '../domain/grouping';
 import { csvField, parsePrices, PriceTable } from '../domain/prices';
 import { zeroUsage } from '../domain/usage';
 import { isTableMissing } from './cli-errors';
 import { ExitCode, requiredOption, stringOption, type Command } from './command';
 import { hours, json, table } from './format';
-
-/** The `--group-by` value, or an input error naming the option. */
-export function groupByOption(value: string | undefined, name = '--group-by'): GroupBy | undefined {
-  if (value === undefined) return undefined;
-  const groupBy = parseGroupBy(value);
-  if (groupBy === undefined)
-    throw new InputError(`${name} must be one of ${groupByValues}, got ${JSON.stringify(value)}`);
-  return groupBy;
-}
 
 /** Reads a price file (CSV or JSON); errors name the option. */
 export async function readPrices(file: string): Promise<PriceTable> {
@@ -117,7 +114,7 @@ export const usageCommand: Command = {
     const from = parseInstant(requiredOption(invocation.options, 'from'), '--from') ?? 0;
     const to = parseInstant(requiredOption(invocation.options, 'to'), '--to') ?? 0;
     checkRange(from, to);
-    const groupBy = groupByOption(stringOption(invocation.options, 'group-by'));
+    const groupBy = groupByParameter(stringOption(invocation.options, 'group-by'), '--group-by');
     const pricesFile = stringOption(invocation.options, 'prices');
     const prices = pricesFile === undefined ? undefined : await readPrices(pricesFile);
     const ctx = invocation.context();

@@ -1,0 +1,102 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { invocationLogger } from '../src/adapters/logger';
+import { ensureError, InputError } from '../src/app/errors';
+import { getTimelineView, maxRangeInDays, NotFoundError, parseInstant } from '../src/app/queries';
+import { listStopped } from '../src/app/stopped';
+import { groupByParameter, usageReport } from '../src/app/usage-report';
+import { appContext, type AppContext } from '../src/composition';
+import { loadConfig } from '../src/config';
+import { parseComputeResourceId, resourceIdFromKey, ResourceKind } from '../src/domain/resource-id';
+
+type Handler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+
+/** `from` / `to` query parameters; errors name the parameter. */
+function range(request: HttpRequest, required: boolean): { from?: number; to?: number } {
+  const value = (name: string) => {
+    const text = request.query.get(name) ?? undefined;
+    if (required && (text === undefined || text.trim() === '')) throw new InputError(`${name} is required`);
+    return parseInstant(text, name);
+  };
+  const from = value('from');
+  const to = value('to');
+  if (from !== undefined && to !== undefined) {
+    if (!(to > from)) throw new InputError('to must be after from');
+    if (to - from > maxRangeInDays * 86_400_000)
+      throw new InputError(`from..to may cover at most ${maxRangeInDays} days`);
+  }
+  return { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) };
+}
+
+/** `{key}`: a VM key as in the tables, or a (URL-encoded) resource id. */
+export function resourceIdOfKey(key: string): string {
+  let text = key.trim();
+  if (/%2f/i.test(text) && !text.includes('/')) text = decodeURIComponent(text);
+  const id =
+    text.startsWith('/') || text.toLowerCase().startsWith('subscriptions/') ? text : resourceIdFromKey(text);
+  const parsed = parseComputeResourceId(id);
+  if (parsed === undefined || parsed.kind === ResourceKind.scaleSet)
+    throw new InputError('key must be a VM key or the resource id of a VM or scale-set instance');
+  return parsed.resourceId;
+}
+
+/** Runs a route: 400 `{ error }` for bad parameters, 404 for an unknown VM; other errors propagate (500). */
+function route(
+  name: string,
+  work: (request: HttpRequest, ctx: AppContext) => Promise<unknown>,
+  getContext: () => Promise<AppContext>,
+): Handler {
+  return async (request, context) => {
+    try {
+      const body = await work(request, await getContext());
+      return { status: 200, jsonBody: body };
+    } catch (error) {
+      if (error instanceof InputError) return { status: 400, jsonBody: { error: error.message } };
+      if (error instanceof NotFoundError) return { status: 404, jsonBody: { error: error.message } };
+      invocationLogger(context).error('api request failed', {
+        route: name,
+        error: ensureError(error).message,
+      });
+      throw error;
+    }
+  };
+}
+
+/** The API's handlers over a context (tests pass their own). */
+export function apiHandlers(
+  getContext: () => Promise<AppContext>,
+): Record<'timeline' | 'usage' | 'stopped', Handler> {
+  return {
+    timeline: route(
+      'timeline',
+      (request, ctx) => {
+        const resourceId = resourceIdOfKey(request.params['key'] ?? '');
+        return getTimelineView(ctx.store, resourceId, range(request, false));
+      },
+      getContext,
+    ),
+    usage: route(
+      'usage',
+      (request, ctx) => {
+        const { from = 0, to = 0 } = range(request, true);
+        const groupBy = groupByParameter(request.query.get('groupBy') ?? undefined, 'groupBy');
+        return usageReport({ source: ctx.store, daily: ctx.daily }, { from, to, asOf: ctx.now(), groupBy });
+      },
+      getContext,
+    ),
+    stopped: route('stopped', (_request, ctx) => listStopped(ctx, ctx.now()), getContext),
+  };
+}
+
+const handlers = apiHandlers(() => appContext(loadConfig));
+export const timeline = handlers.timeline;
+export const usage = handlers.usage;
+export const stopped = handlers.stopped;
+
+app.http('timeline', {
+  route: 'vms/{key}/timeline',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: timeline,
+});
+app.http('usage', { route: 'usage', methods: ['GET'], authLevel: 'function', handler: usage });
+app.http('stopped', { route: 'stopped', methods: ['GET'], authLevel: 'function', handler: stopped });
