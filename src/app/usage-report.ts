@@ -133,7 +133,7 @@ export async function usageReport(
       query.groupBy.kind !== GroupKind.vm &&
       query.groupBy.kind !== GroupKind.subscription &&
       query.groupBy.kind !== GroupKind.resourceGroup);
-  const mark = query.fromSegmentsOnly === true ? undefined : await deps.daily.getRolledThrough();
+  const segmentsOnly = query.fromSegmentsOnly === true;
 
   const currents: UsageCurrentRow[] = [];
   for await (const page of deps.source.listCurrentRows()) currents.push(...page);
@@ -144,7 +144,8 @@ export async function usageReport(
   const synthWork: Array<{ row: UsageCurrentRow; usage: VmUsage; days: number[] }> = [];
   const wholeRolledDays: number[] = [];
   for (let day = dayStartOf(from); day < to; day += dayInMs) {
-    if (day >= from && day + dayInMs <= to && mark !== undefined && day < mark && day + dayInMs <= asOf)
+    // Rows exist only for complete days; a day not rolled up yet reads an empty partition.
+    if (!segmentsOnly && day >= from && day + dayInMs <= to && day + dayInMs <= asOf)
       wholeRolledDays.push(day);
   }
   const rolled = new Set(wholeRolledDays);
@@ -155,12 +156,9 @@ export async function usageReport(
     vms.set(row.key, usage);
     const open = openSegmentOf(current);
     const dirty = current.usageDirtyFrom;
-    const clean = mark !== undefined && dirty === undefined && (open === undefined || open.start <= mark);
-    const segmentFrom = clean
-      ? Infinity
-      : mark === undefined
-        ? -Infinity
-        : Math.min(dirty === undefined ? Infinity : dayStartOf(dirty), mark);
+    // Segments changed since the last rollup only from the dirty day on (a change always marks the
+    // start of the segment it closed, which began by the rollup mark, so no earlier day is stale).
+    const segmentFrom = segmentsOnly ? -Infinity : dirty === undefined ? Infinity : dayStartOf(dirty);
     const segmentDays: number[] = [];
     const rowDays = new Set<number>();
     const synthDays: number[] = [];
@@ -168,8 +166,8 @@ export async function usageReport(
       const covered = open !== undefined && open.start <= day;
       if (day >= segmentFrom) segmentDays.push(day);
       else if (rolled.has(day)) rowDays.add(day);
-      else if (covered || (clean && day >= mark)) synthDays.push(day);
-      else segmentDays.push(day); // an edge day before the mark with a transition on it
+      else if (covered) synthDays.push(day);
+      else segmentDays.push(day); // an edge day or today, with a transition on it
     }
     if (rowDays.size > 0) fromRows.set(row.key, rowDays);
     if (segmentDays.length > 0) segmentWork.push({ row, usage, days: segmentDays });
