@@ -1,67 +1,103 @@
 /**
- * `npm start` (until the local Functions host lands): a local Azurite (reused when one already listens on
- * the default ports; data under `.azurite/`, git-ignored), the bundled sample events ingested through the
- * same CLI code, then each sample VM's timeline and the usage printed. Azurite keeps running until Ctrl-C so
- * the tables can be queried with `npx vm-timeline …` or Storage Explorer.
+ * `npm start` and `vm-timeline serve`: the whole app on this machine (see `local-app.ts`) until Ctrl-C,
+ * which stops everything it started.
+ *
+ *   node dist/src/local/start.js [--port 7071] [--fast] [--sandbox | --no-sandbox]
+ *                                [--azurite-ports 10000,10001,10002] [--azurite-location .azurite|memory]
  */
-import path from 'node:path';
-import { main } from '../cli/main';
-import { azuriteDefaultPorts, isAzuriteUp, startAzurite, type StartedAzurite } from './azurite';
+import { parseArgs } from 'node:util';
+import type { AzuritePorts } from './azurite';
+import { startLocalApp, type LocalAppOptions } from './local-app';
 
-const root = path.resolve(__dirname, '..', '..', '..');
-const sample = path.join(root, 'samples', 'events.json');
-const sampleFrom = '2025-03-10';
-const sampleTo = '2025-03-12';
+export const localUsage = [
+  'Usage: npm start -- [options]   (or: vm-timeline serve [options])',
+  '',
+  'Runs the Functions app locally: Azurite, the function handlers behind the Functions host routes on',
+  '127.0.0.1, the timers, the queue trigger, the dashboard, and a sandbox subscription when none is set.',
+  '',
+  '  --port <n>                   host port (LOCAL_PORT; default 7071; 0 = any free port)',
+  '  --fast                       sandbox: a change every ~3 s, reconcile every 20 s, alert grace 1 min',
+  '  --sandbox-interval <s>       sandbox: seconds between changes (default 15)',
+  '  --sandbox / --no-sandbox     force the sandbox on or off (default: on unless SUBSCRIPTION_IDS or',
+  '                               ARM_ENDPOINT is set)',
+  '  --azurite-ports <b,q,t>      ports of a started Azurite (default 10000,10001,10002; 0,0,0 = free ports)',
+  '  --azurite-location <dir>     Azurite data folder (default .azurite/), or "memory"',
+  '',
+  'Example: npm start -- --fast --port 7072',
+].join('\n');
 
-function say(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-
-async function run(): Promise<number> {
-  let azurite: StartedAzurite | undefined;
-  const configured = process.env['TIMELINE_STORAGE'];
-  let storage: string;
-  if (configured !== undefined && configured !== '') {
-    storage = configured;
-    say('Using the storage set in TIMELINE_STORAGE.');
-  } else if (await isAzuriteUp(azuriteDefaultPorts)) {
-    storage = 'UseDevelopmentStorage=true';
-    say('Reusing the Azurite already listening on 127.0.0.1:10000-10002.');
-  } else {
-    azurite = await startAzurite({ ports: azuriteDefaultPorts, location: path.join(root, '.azurite') });
-    storage = 'UseDevelopmentStorage=true';
-    say(`Started Azurite on 127.0.0.1 (table ${azurite.ports.table}), data in .azurite/`);
-  }
-  const common = ['--storage', storage];
-  say(`\n$ vm-timeline ingest samples/events.json`);
-  let code = await main(['ingest', sample, ...common]);
-  if (code === 0) {
-    say(`\n$ vm-timeline usage --from ${sampleFrom} --to ${sampleTo}`);
-    code = await main(['usage', '--from', sampleFrom, '--to', sampleTo, ...common]);
-  }
-  if (azurite === undefined) return code;
-  say('\nAzurite keeps running so you can query the tables, e.g.');
-  say(`  npx vm-timeline usage --from ${sampleFrom} --to ${sampleTo}`);
-  say('  npx vm-timeline timeline <resourceId from the usage table>');
-  say('Press Ctrl-C to stop.');
-  const running = azurite;
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      void running.stop().then(resolve);
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+export function parseLocalArgs(argv: readonly string[]): LocalAppOptions & { help: boolean } {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      port: { type: 'string' },
+      fast: { type: 'boolean' },
+      sandbox: { type: 'boolean' },
+      'no-sandbox': { type: 'boolean' },
+      'sandbox-interval': { type: 'string' },
+      'azurite-ports': { type: 'string' },
+      'azurite-location': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
   });
-  say('Stopped Azurite.');
-  return code;
+  const options: LocalAppOptions & { help: boolean } = {
+    help: values.help === true,
+    fast: values.fast === true,
+  };
+  if (values.port !== undefined) {
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('--port must be a port number');
+    options.port = port;
+  }
+  if (values.sandbox === true) options.sandbox = true;
+  if (values['no-sandbox'] === true) options.sandbox = false;
+  if (values['sandbox-interval'] !== undefined) {
+    const seconds = Number(values['sandbox-interval']);
+    if (!(seconds > 0)) throw new Error('--sandbox-interval must be a positive number of seconds');
+    options.sandboxIntervalInMs = seconds * 1000;
+  }
+  if (values['azurite-ports'] !== undefined) {
+    const [blob, queue, table] = values['azurite-ports'].split(',').map(Number);
+    if ([blob, queue, table].some((p) => p === undefined || !Number.isInteger(p) || p < 0 || p > 65535))
+      throw new Error('--azurite-ports must be three ports: blob,queue,table');
+    options.azuritePorts = { blob: blob ?? 0, queue: queue ?? 0, table: table ?? 0 } satisfies AzuritePorts;
+  }
+  if (values['azurite-location'] !== undefined) options.azuriteLocation = values['azurite-location'];
+  return options;
 }
 
-run().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.stderr.write(`vm-timeline start: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+/** Runs until SIGINT / SIGTERM; the exit code. */
+export async function runLocal(
+  argv: readonly string[],
+  say: (line: string) => unknown = (line) => process.stdout.write(`${line}\n`),
+): Promise<number> {
+  const options = parseLocalArgs(argv);
+  if (options.help) {
+    say(localUsage);
+    return 0;
+  }
+  const app = await startLocalApp({ ...options, say });
+  say('Press Ctrl-C to stop.');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  say('Stopping…');
+  await app.stop();
+  say('Stopped everything started here.');
+  return 0;
+}
+
+if (require.main === module) {
+  runLocal(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`vm-timeline start: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,123 @@
+/**
+ * HTTP triggers behind the routes the Functions host gives them: `/api/<route>` (the `route` option, else
+ * the function name), route parameters `{name}`, `{name?}`, `{name:constraint}` and a last `{*rest}`,
+ * the registered methods, and the function key for `authLevel: 'function' | 'admin'` (header
+ * `x-functions-key` or query `code`).
+ */
+import type { IncomingMessage } from 'node:http';
+import { HttpRequest, HttpResponse, type HttpFunctionOptions } from '@azure/functions';
+import { header } from './eventgrid-webhook';
+
+export const routePrefix = 'api';
+
+interface Segment {
+  literal?: string;
+  param?: string;
+  optional?: boolean;
+  catchAll?: boolean;
+}
+
+export interface HttpRoute {
+  name: string;
+  /** The template as registered, without the `api/` prefix. */
+  template: string;
+  methods: readonly string[];
+  authLevel: 'anonymous' | 'function' | 'admin';
+  options: HttpFunctionOptions;
+  segments: readonly Segment[];
+}
+
+function parseTemplate(template: string): Segment[] {
+  return template
+    .split('/')
+    .filter((s) => s !== '')
+    .map((part) => {
+      const match = /^\{(\*)?([A-Za-z_][A-Za-z0-9_]*)(?::[^}?]*)?(\?)?\}$/.exec(part);
+      if (!match) return { literal: part.toLowerCase() };
+      return { param: match[2], catchAll: match[1] === '*', optional: match[3] === '?' };
+    });
+}
+
+export function httpRoute(name: string, options: HttpFunctionOptions): HttpRoute {
+  const template = (options.route ?? name).replace(/^\/+|\/+$/g, '');
+  return {
+    name,
+    template,
+    methods: (options.methods ?? ['GET', 'POST']).map((m) => m.toUpperCase()),
+    authLevel: options.authLevel ?? 'anonymous',
+    options,
+    segments: parseTemplate(template),
+  };
+}
+
+/** Route parameters when `pathname` (below `/api/`) matches, else undefined. */
+export function matchRoute(route: HttpRoute, pathname: string): Record<string, string> | undefined {
+  const parts = pathname.split('/').filter((s) => s !== '');
+  const params: Record<string, string> = {};
+  let i = 0;
+  for (const segment of route.segments) {
+    if (segment.catchAll && segment.param !== undefined) {
+      params[segment.param] = parts.slice(i).map(decodeURIComponent).join('/');
+      return params;
+    }
+    const part = parts[i];
+    if (part === undefined) {
+      if (segment.optional) continue;
+      return undefined;
+    }
+    if (segment.literal !== undefined) {
+      if (decodeURIComponent(part).toLowerCase() !== segment.literal) return undefined;
+    } else if (segment.param !== undefined) {
+      params[segment.param] = decodeURIComponent(part);
+    }
+    i += 1;
+  }
+  return i === parts.length ? params : undefined;
+}
+
+/** True when the request carries the function key (or the route needs none). */
+export function authorized(
+  route: HttpRoute,
+  url: URL,
+  headers: IncomingMessage['headers'],
+  key: string,
+): boolean {
+  if (route.authLevel === 'anonymous') return true;
+  return header(headers, 'x-functions-key') === key || url.searchParams.get('code') === key;
+}
+
+export function toHttpRequest(
+  req: IncomingMessage,
+  url: URL,
+  body: Buffer,
+  params: Record<string, string>,
+): HttpRequest {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return new HttpRequest({
+    method: req.method ?? 'GET',
+    url: url.toString(),
+    headers,
+    params,
+    body: body.length > 0 ? { bytes: body } : undefined,
+  });
+}
+
+export interface WireResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** A handler's result (an `HttpResponse` or an `HttpResponseInit`) as status, headers and bytes. */
+export async function fromHandlerResult(result: unknown): Promise<WireResponse> {
+  const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? {});
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  const body = response.body === null ? Buffer.alloc(0) : Buffer.from(await response.arrayBuffer());
+  return { status: response.status, headers, body };
+}

@@ -1,0 +1,419 @@
+/**
+ * The sandbox subscription of `npm start` when no real one is configured: the management emulator
+ * (`src/emulator/`) with a small fleet (8 VMs and a 3-instance scale set) that keeps changing: starts,
+ * restarts, power-offs, deallocations, hibernation, creates, deletes, scale-set-wide actions, and guest-OS
+ * shutdowns that raise no event. Operations that raise an event in Azure are delivered to the Event Grid
+ * webhook over HTTP (late, sometimes twice, in no order; see `event-delivery.ts`); the others only the
+ * reconciler sees. `seedHistory` replays a few days of past operations so the dashboard has something to
+ * show at once.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../app/ports';
+import {
+  EmulatedPowerState,
+  startArmEmulator,
+  type ArmEmulator,
+  type EmulatedVm,
+  type VmInput,
+} from '../emulator/arm-emulator';
+import { EventDelivery, postEvents } from './event-delivery';
+
+export const sandboxSubscriptionId = '5a4db0c5-0000-4000-8000-00000000000a';
+const tenantId = '5a4db0c5-0000-4000-8000-0000000000ff';
+const callers = ['alice@contoso.com', 'bob@contoso.com', 'ops-automation@contoso.com'] as const;
+
+export const SandboxOperation = {
+  start: 'start',
+  restart: 'restart',
+  powerOff: 'powerOff',
+  deallocate: 'deallocate',
+  hibernate: 'hibernate',
+  /** Shut down from inside the guest OS: Stopped (allocated), still billed, and no event. */
+  guestShutdown: 'guestShutdown',
+  delete: 'delete',
+  create: 'create',
+} as const;
+export type SandboxOperation = (typeof SandboxOperation)[keyof typeof SandboxOperation];
+
+/** Small, seedable PRNG (mulberry32). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const fleetSpec: readonly (Omit<VmInput, 'subscriptionId'> & { name: string })[] = [
+  { resourceGroup: 'rg-web', name: 'web-01', vmSize: 'Standard_D2s_v5', tags: { env: 'prod', team: 'web' } },
+  { resourceGroup: 'rg-web', name: 'web-02', vmSize: 'Standard_D2s_v5', tags: { env: 'prod', team: 'web' } },
+  { resourceGroup: 'rg-data', name: 'db-01', vmSize: 'Standard_E4s_v5', tags: { env: 'prod', team: 'data' } },
+  {
+    resourceGroup: 'rg-data',
+    name: 'etl-01',
+    vmSize: 'Standard_D4s_v5',
+    tags: { env: 'prod', team: 'data' },
+  },
+  {
+    resourceGroup: 'rg-dev',
+    name: 'dev-01',
+    vmSize: 'Standard_B2ms',
+    osType: 'Windows',
+    tags: { env: 'dev', team: 'web' },
+  },
+  { resourceGroup: 'rg-dev', name: 'dev-02', vmSize: 'Standard_D2s_v5', tags: { env: 'dev', team: 'data' } },
+  {
+    resourceGroup: 'rg-dev',
+    name: 'build-01',
+    vmSize: 'Standard_F8s_v2',
+    priority: 'Spot',
+    tags: { env: 'dev', team: 'platform' },
+  },
+  {
+    resourceGroup: 'rg-dev',
+    name: 'test-01',
+    vmSize: 'Standard_B2s',
+    tags: { env: 'test', team: 'platform' },
+  },
+];
+const scaleSet = {
+  resourceGroup: 'rg-web',
+  name: 'vmss-api',
+  capacity: 3,
+  vmSize: 'Standard_D2s_v5',
+  tags: { env: 'prod', team: 'web' },
+};
+
+/** A past operation of the seeded history: day offset (0 = today, UTC) and time of day, or hours ago. */
+interface HistoryStep {
+  vm: string;
+  op: SandboxOperation;
+  day?: number;
+  at?: string;
+  hoursAgo?: number;
+}
+
+const history: readonly HistoryStep[] = [
+  ...['web-01', 'web-02', 'db-01', 'test-01', 'vmss-api_0', 'vmss-api_1', 'vmss-api_2'].map(
+    (vm): HistoryStep => ({ vm, op: SandboxOperation.start, day: -3, at: '06:00' }),
+  ),
+  { vm: 'web-02', op: SandboxOperation.restart, day: -1, at: '03:10' },
+  { vm: 'db-01', op: SandboxOperation.powerOff, day: -2, at: '13:00' },
+  { vm: 'db-01', op: SandboxOperation.start, day: -2, at: '15:30' },
+  ...[-3, -2, -1].flatMap((day): HistoryStep[] => [
+    { vm: 'etl-01', op: SandboxOperation.start, day, at: '02:00' },
+    { vm: 'etl-01', op: SandboxOperation.deallocate, day, at: '04:30' },
+  ]),
+  ...[-3, -2].flatMap((day): HistoryStep[] => [
+    { vm: 'dev-01', op: SandboxOperation.start, day, at: '08:00' },
+    { vm: 'dev-01', op: SandboxOperation.deallocate, day, at: '18:00' },
+  ]),
+  { vm: 'dev-01', op: SandboxOperation.start, day: -1, at: '08:05' },
+  { vm: 'dev-01', op: SandboxOperation.guestShutdown, day: -1, at: '19:20' },
+  ...[-2, -1].flatMap((day): HistoryStep[] => [
+    { vm: 'dev-02', op: SandboxOperation.start, day, at: '09:00' },
+    { vm: 'dev-02', op: SandboxOperation.hibernate, day, at: '17:00' },
+  ]),
+  { vm: 'vmss-api_2', op: SandboxOperation.deallocate, day: -2, at: '20:00' },
+  { vm: 'vmss-api_2', op: SandboxOperation.start, day: -1, at: '07:00' },
+  { vm: 'test-01', op: SandboxOperation.delete, day: -1, at: '12:00' },
+  { vm: 'build-01', op: SandboxOperation.start, hoursAgo: 9 },
+  { vm: 'build-01', op: SandboxOperation.powerOff, hoursAgo: 5 },
+];
+
+export interface SandboxOptions {
+  log: Logger;
+  seed?: number;
+  /** Milliseconds between two live operations (default 15 s). */
+  intervalInMs?: number;
+  /** Emulator port (default 0: a free one). */
+  port?: number;
+  /** Clock (default Date.now). */
+  now?: () => number;
+}
+
+export interface SandboxStats {
+  operations: number;
+  silentChanges: number;
+  eventsPublished: number;
+  eventsDelivered: number;
+}
+
+export interface Sandbox {
+  readonly subscriptionId: string;
+  /** The emulator's URL: the app's `ARM_ENDPOINT`. */
+  readonly armEndpoint: string;
+  readonly emulator: ArmEmulator;
+  /** Replays the seeded history to the webhook (awaits every delivery). Returns the events delivered. */
+  seedHistory(webhookUrl: string): Promise<number>;
+  /** Starts the live changes, delivered to the webhook. */
+  startLive(webhookUrl: string): void;
+  /** One live operation now (tests). */
+  step(): void;
+  stats(): SandboxStats;
+  stop(): Promise<void>;
+}
+
+function operationName(vm: EmulatedVm | undefined, op: SandboxOperation, scaleSetWide = false): string {
+  const base = scaleSetWide
+    ? 'Microsoft.Compute/virtualMachineScaleSets'
+    : vm?.instanceId !== undefined
+      ? 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines'
+      : 'Microsoft.Compute/virtualMachines';
+  switch (op) {
+    case SandboxOperation.delete:
+      return `${base}/delete`;
+    case SandboxOperation.create:
+      return `${base}/write`;
+    case SandboxOperation.hibernate:
+      return `${base}/deallocate/action`;
+    default:
+      return `${base}/${op}/action`;
+  }
+}
+
+/** An Event Grid schema event as a subscription system topic delivers it. */
+export function sandboxEvent(
+  resourceUri: string,
+  operation: string,
+  at: number,
+  caller: string,
+  requestUrl?: string,
+): Record<string, unknown> {
+  const id = randomUUID();
+  const type = operation.endsWith('/delete')
+    ? 'ResourceDeleteSuccess'
+    : operation.endsWith('/write')
+      ? 'ResourceWriteSuccess'
+      : 'ResourceActionSuccess';
+  const method = operation.endsWith('/delete') ? 'DELETE' : operation.endsWith('/write') ? 'PUT' : 'POST';
+  return {
+    id,
+    topic: `/subscriptions/${sandboxSubscriptionId}`,
+    subject: resourceUri,
+    eventType: `Microsoft.Resources.${type}`,
+    eventTime: new Date(at).toISOString(),
+    data: {
+      authorization: {
+        scope: resourceUri,
+        action: operation,
+        evidence: { role: 'Virtual Machine Contributor' },
+      },
+      claims: { 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn': caller },
+      correlationId: randomUUID(),
+      httpRequest: {
+        clientRequestId: randomUUID(),
+        clientIpAddress: '192.0.2.10',
+        method,
+        url: requestUrl ?? `https://management.azure.com${resourceUri}?api-version=2024-07-01`,
+      },
+      resourceProvider: 'Microsoft.Compute',
+      resourceUri,
+      operationName: operation,
+      status: 'Succeeded',
+      subscriptionId: sandboxSubscriptionId,
+      tenantId,
+    },
+    dataVersion: '2',
+    metadataVersion: '1',
+  };
+}
+
+export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
+  const now = options.now ?? Date.now;
+  const random = seededRandom(options.seed ?? 7);
+  const emulator = await startArmEmulator({ port: options.port ?? 0, pageSize: 5, now });
+  const { fleet } = emulator;
+  fleet.addSubscription(sandboxSubscriptionId, 'Sandbox subscription');
+  const initial = { powerState: EmulatedPowerState.deallocated };
+  for (const spec of fleetSpec) fleet.addVm({ ...initial, ...spec, subscriptionId: sandboxSubscriptionId });
+  const scaleSetId = fleet.addScaleSet({
+    ...scaleSet,
+    subscriptionId: sandboxSubscriptionId,
+    instance: initial,
+  }).id;
+  const stats: SandboxStats = { operations: 0, silentChanges: 0, eventsPublished: 0, eventsDelivered: 0 };
+  let delivery: EventDelivery | undefined;
+  let liveTimer: NodeJS.Timeout | undefined;
+  let created = 0;
+
+  const pick = <T>(items: readonly T[]): T | undefined => items[Math.floor(random() * items.length)];
+  const allVms = (): EmulatedVm[] => [
+    ...fleet.listVms(sandboxSubscriptionId),
+    ...fleet.listScaleSetInstances(scaleSetId),
+  ];
+  const byName = (name: string): EmulatedVm | undefined => allVms().find((vm) => vm.name === name);
+
+  /** Applies an operation to the fleet; the event Azure would raise, or undefined (guest shutdown). */
+  const apply = (vm: EmulatedVm, op: SandboxOperation, at: number): Record<string, unknown> | undefined => {
+    stats.operations += 1;
+    const caller = pick(callers) ?? callers[0];
+    switch (op) {
+      case SandboxOperation.start:
+      case SandboxOperation.restart:
+        fleet.setPowerState(vm.id, EmulatedPowerState.running);
+        break;
+      case SandboxOperation.powerOff:
+        fleet.setPowerState(vm.id, EmulatedPowerState.stopped);
+        break;
+      case SandboxOperation.guestShutdown:
+        fleet.setPowerState(vm.id, EmulatedPowerState.stopped);
+        stats.silentChanges += 1;
+        return undefined;
+      case SandboxOperation.deallocate:
+        fleet.setPowerState(vm.id, EmulatedPowerState.deallocated);
+        break;
+      case SandboxOperation.hibernate:
+        fleet.setPowerState(vm.id, EmulatedPowerState.deallocated, { hibernated: true });
+        return sandboxEvent(
+          vm.id,
+          operationName(vm, op),
+          at,
+          caller,
+          `https://management.azure.com${vm.id}/deallocate?hibernate=true&api-version=2024-07-01`,
+        );
+      case SandboxOperation.delete:
+        fleet.removeVm(vm.id);
+        break;
+      case SandboxOperation.create:
+        break;
+    }
+    return sandboxEvent(vm.id, operationName(vm, op), at, caller);
+  };
+
+  const publish = (event: Record<string, unknown> | undefined): void => {
+    if (!event || !delivery) return;
+    stats.eventsPublished += 1;
+    delivery.publish(event);
+  };
+
+  /** One plausible live change. */
+  const step = (): void => {
+    const at = now();
+    const roll = random();
+    const standalone = fleet.listVms(sandboxSubscriptionId);
+    if (roll < 0.06) {
+      // A scale-set-wide action: the event names the scale set only; the app re-lists its instances.
+      const running = fleet
+        .listScaleSetInstances(scaleSetId)
+        .some((vm) => vm.powerState === EmulatedPowerState.running);
+      const op = running ? SandboxOperation.deallocate : SandboxOperation.start;
+      for (const vm of fleet.listScaleSetInstances(scaleSetId))
+        fleet.setPowerState(vm.id, running ? EmulatedPowerState.deallocated : EmulatedPowerState.running);
+      stats.operations += 1;
+      publish(sandboxEvent(scaleSetId, operationName(undefined, op, true), at, callers[2]));
+      return;
+    }
+    if (roll < 0.1 && standalone.length > 6) {
+      const victim = pick(standalone.filter((vm) => vm.tags['env'] !== 'prod'));
+      if (victim) publish(apply(victim, SandboxOperation.delete, at));
+      return;
+    }
+    if (roll < 0.14 && standalone.length < 10) {
+      created += 1;
+      const name = `scratch-${String(created).padStart(2, '0')}`;
+      const vm = fleet.addVm({
+        subscriptionId: sandboxSubscriptionId,
+        resourceGroup: 'rg-dev',
+        name,
+        vmSize: 'Standard_B2s',
+        tags: { env: 'dev', team: 'platform' },
+      });
+      publish(apply(vm, SandboxOperation.create, at));
+      return;
+    }
+    const vm = pick(allVms());
+    if (!vm) return;
+    const options: SandboxOperation[] =
+      vm.powerState === EmulatedPowerState.running
+        ? [
+            SandboxOperation.powerOff,
+            SandboxOperation.deallocate,
+            SandboxOperation.deallocate,
+            SandboxOperation.restart,
+            SandboxOperation.guestShutdown,
+            ...(vm.instanceId === undefined ? [SandboxOperation.hibernate] : []),
+          ]
+        : vm.powerState === EmulatedPowerState.stopped
+          ? [SandboxOperation.start, SandboxOperation.deallocate]
+          : [SandboxOperation.start];
+    const op = pick(options) ?? SandboxOperation.start;
+    publish(apply(vm, op, at));
+  };
+
+  return {
+    subscriptionId: sandboxSubscriptionId,
+    armEndpoint: emulator.url,
+    emulator,
+    async seedHistory(webhookUrl) {
+      const current = now();
+      const dayStart = Date.UTC(
+        new Date(current).getUTCFullYear(),
+        new Date(current).getUTCMonth(),
+        new Date(current).getUTCDate(),
+      );
+      const timeOf = (step: HistoryStep): number => {
+        if (step.hoursAgo !== undefined) return current - step.hoursAgo * 3_600_000;
+        const [h = 0, m = 0] = (step.at ?? '00:00').split(':').map(Number);
+        return Math.min(
+          dayStart + (step.day ?? 0) * 86_400_000 + (h * 60 + m) * 60_000,
+          current - 10 * 60_000,
+        );
+      };
+      const steps = history.map((s) => ({ ...s, time: timeOf(s) })).sort((a, b) => a.time - b.time);
+      const events: Record<string, unknown>[] = [];
+      for (const s of steps) {
+        const vm = byName(s.vm);
+        if (!vm) continue;
+        const event = apply(vm, s.op, s.time);
+        if (event) events.push(event);
+      }
+      // As Event Grid would: out of order, some twice, several per POST.
+      const deliveries = [...events, ...events.filter(() => random() < 0.15)];
+      for (let i = deliveries.length - 1; i > 0; i -= 1) {
+        const j = Math.floor(random() * (i + 1));
+        [deliveries[i], deliveries[j]] = [
+          deliveries[j] as Record<string, unknown>,
+          deliveries[i] as Record<string, unknown>,
+        ];
+      }
+      for (let i = 0; i < deliveries.length; i += 10) {
+        const batch = deliveries.slice(i, i + 10);
+        let status = 0;
+        for (let attempt = 0; attempt < 5 && status !== 200; attempt += 1) {
+          if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+          status = await postEvents(webhookUrl, batch);
+        }
+        if (status !== 200) throw new Error(`the webhook answered ${status} to the sandbox history`);
+      }
+      stats.eventsPublished += deliveries.length;
+      stats.eventsDelivered += deliveries.length;
+      options.log.info('sandbox history delivered', {
+        events: events.length,
+        deliveries: deliveries.length,
+        silentChanges: stats.silentChanges,
+      });
+      return deliveries.length;
+    },
+    startLive(webhookUrl) {
+      delivery ??= new EventDelivery({ webhookUrl, log: options.log, random });
+      const interval = options.intervalInMs ?? 15_000;
+      const tick = (): void => {
+        step();
+        // Jitter so changes do not land on a fixed beat.
+        liveTimer = setTimeout(tick, interval * (0.5 + random()));
+      };
+      liveTimer = setTimeout(tick, interval * random());
+    },
+    step,
+    stats: () => ({ ...stats, eventsDelivered: stats.eventsDelivered + (delivery?.delivered ?? 0) }),
+    async stop() {
+      if (liveTimer) clearTimeout(liveTimer);
+      await delivery?.stop();
+      await emulator.close();
+    },
+  };
+}

@@ -1,0 +1,19 @@
+/** `vm-timeline serve`: the local host (`npm start` without the build), see `local-app.ts`. */
+import type { Command } from '../cli/command';
+import { localUsage, runLocal } from './start';
+
+export const serveCommand: Command = {
+  name: 'serve',
+  synopsis: '[-- host options]',
+  summary: 'Run the app locally: Functions host routes, timers, queue, dashboard, sandbox',
+  description: [
+    localUsage,
+    '',
+    'Example: vm-timeline serve -- --fast   (then open the Dashboard URL it prints)',
+  ].join('\n'),
+  options: {},
+  positionals: { min: 0, max: 20 },
+  async run(invocation) {
+    return (await runLocal(invocation.args, (line) => invocation.print(line))) === 0 ? 0 : 1;
+  },
+};
