@@ -205,7 +205,9 @@ async function memoryChild(): Promise<void> {
       for (let i = 0; i < count; i += 1000) {
         const page: CurrentState[] = [];
         for (let j = i; j < Math.min(count, i + 1000); j++) {
-          const { resourceId, state } = fleetVm(j);
+          const { resourceId: built, state } = fleetVm(j);
+          // Flat, as a string parsed from a Table response is.
+          const resourceId = JSON.parse(JSON.stringify(built)) as string;
           page.push({
             resourceId,
             subscriptionId,

@@ -21,6 +21,15 @@ export interface KnownVm {
 }
 
 /**
+ * The same string, flat. `vmKey` builds its result through several regex replaces, and V8 keeps such a
+ * string as a tree of pieces (about 800 bytes for a VM key instead of about 150): held for every VM of a
+ * 100,000-VM subscription, that is the difference between 20 MB and 80 MB.
+ */
+export function flatString(value: string): string {
+  return JSON.parse(JSON.stringify(value)) as string;
+}
+
+/**
  * The last time the VM is known to have been in its recorded state: its latest observation, or the last
  * complete run that confirmed it (that run's start), or its own entry when that run could not confirm it.
  */

@@ -29,6 +29,7 @@ import type {
 } from './ports';
 import {
   detailsFingerprint,
+  flatString,
   highCostGetRemaining,
   lastSeenOf,
   pacingDelayInMs,
@@ -260,7 +261,7 @@ class Run {
   async loadKnown(): Promise<void> {
     for await (const page of this.deps.store.listCurrent(this.subscriptionId)) {
       for (const row of page) {
-        this.known.set(vmKey(row.resourceId), {
+        this.known.set(flatString(vmKey(row.resourceId)), {
           resourceId: row.resourceId,
           state: row.state,
           lastAt: row.last.at,
