@@ -5,10 +5,11 @@
 // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment
 type ViteUserConfig = import('vitest/config', { with: { 'resolution-mode': 'import' } }).ViteUserConfig;
 
-// Two projects in one `vitest run`:
+// Three projects in one `vitest run`:
 // - unit: every test/**/*.test.ts outside test/integration/, no network, default 5 s timeout;
 // - integration: test/integration/**, against a real Azurite that test/global-setup.ts starts (or reuses
-//   on the default ports) only when integration tests are selected.
+//   on the default ports) only when integration tests are selected;
+// - e2e: test/e2e/**, the local app (`npm start`'s code, its own Azurite) in headless chromium.
 const config: ViteUserConfig = {
   test: {
     pool: 'forks',
@@ -25,7 +26,7 @@ const config: ViteUserConfig = {
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/integration/**'],
+          exclude: ['test/integration/**', 'test/e2e/**'],
         },
       },
       {
@@ -36,6 +37,16 @@ const config: ViteUserConfig = {
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 30_000,
+        },
+      },
+      {
+        extends: true,
+        // Browser tests: the whole local app (its own Azurite, sandbox) driven through Debian's chromium.
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
     ],
