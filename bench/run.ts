@@ -9,6 +9,7 @@ import { availableParallelism, cpus } from 'node:os';
 import type { Benchmark, BenchmarkResult } from './benchmark';
 import { runIngestBenchmark } from './ingest';
 import { runReconcileBenchmark } from './reconcile';
+import { runUsageBenchmark } from './usage';
 
 /** Registered benchmarks, in the order `all` runs them. Add reconcile / usage / alerts here. */
 export const benchmarks: Readonly<Record<string, Benchmark>> = {
@@ -17,8 +18,14 @@ export const benchmarks: Readonly<Record<string, Benchmark>> = {
     run: runIngestBenchmark,
   },
   reconcile: {
-    description: 'reconcileSubscription over 10,000 VMs with 1% changed (ARM emulator, Azurite), vs per-VM polling; peak memory at 100,000',
+    description:
+      'reconcileSubscription over 10,000 VMs with 1% changed (ARM emulator, Azurite), vs per-VM polling; peak memory at 100,000',
     run: runReconcileBenchmark,
+  },
+  usage: {
+    description:
+      "a month's usage of 10,000 VMs grouped by tag from the daily rollups (Azurite), vs from raw segments",
+    run: runUsageBenchmark,
   },
 };
 

@@ -1,0 +1,294 @@
+/**
+ * Usage benchmark: a month's usage of 10,000 VMs grouped by a tag, from the daily rollups, on Azurite;
+ * and in the same run the same answer computed from the raw segments (the ratio of the times).
+ *
+ * Seeding writes straight through the adapters' row layouts: per VM one entity-group transaction of its
+ * segments and details history (`VmTimeline`), current rows in transactions per subscription, and the
+ * day rows (`VmDailyUsage`) computed from the same segments, 100 per transaction. Every VM has 0–3
+ * transitions in the month, some known only within a reconcile window; one in 20 changes cost center
+ * mid-month. Then: the grouped report (targets ≤ 3 s, ≤ 310 Table requests), the same from segments
+ * only (must be equal), and one daily rollup run (rows for one more day for every VM).
+ *
+ * Settings: `BENCH_USAGE_VMS` (10000), `BENCH_USAGE_DAYS` (30), `BENCH_STORAGE`, `BENCH_CONCURRENCY` (32).
+ */
+import { randomBytes } from 'node:crypto';
+import type { TableEntity, TransactionAction } from '@azure/data-tables';
+import { silentLogger } from '../src/adapters/logger';
+import { currentEntity, detailsRowKey, segmentEntity } from '../src/adapters/table-entities';
+import type { CurrentState } from '../src/app/ports';
+import { rollupUsage, type DailyUsageRow } from '../src/app/rollup-usage';
+import { usageReport, type GroupedUsageReport } from '../src/app/usage-report';
+import { createAppContext, type AppContext } from '../src/composition';
+import { loadConfig } from '../src/config';
+import { billingOf } from '../src/domain/billing';
+import {
+  dailyUsageOf,
+  dayInMs,
+  dayName,
+  dayStartOf,
+  detailsForDay,
+  type DetailsChange,
+} from '../src/domain/daily-usage';
+import { parseGroupBy } from '../src/domain/grouping';
+import type { PowerState } from '../src/domain/power-state';
+import { currentKeys, vmKey } from '../src/domain/resource-id';
+import type { Segment } from '../src/domain/segments';
+import { startAzurite, type StartedAzurite } from '../src/local/azurite';
+import { atMost, exactly, pool, sig3, type BenchmarkContext, type BenchmarkResult } from './benchmark';
+import { random } from './events';
+
+function intSetting(name: string, fallback: number): number {
+  const value = process.env[name];
+  if (value === undefined || value.trim() === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
+  return n;
+}
+
+const sizes = ['Standard_D2s_v5', 'Standard_D4s_v5', 'Standard_F4s_v2', 'Standard_E8s_v5'];
+
+interface SeedVm {
+  resourceId: string;
+  key: string;
+  segments: Segment[];
+  history: DetailsChange[];
+}
+
+function seedVm(i: number, monthStart: number, days: number, rnd: () => number): SeedVm {
+  const subscription = `00000000-0000-4000-8000-${(i % 10).toString().padStart(12, '0')}`;
+  const resourceId = `/subscriptions/${subscription}/resourceGroups/rg-${i % 50}/providers/Microsoft.Compute/virtualMachines/vm-${i}`;
+  const times = Array.from(
+    { length: Math.floor(rnd() * 4) },
+    () => monthStart + Math.floor(rnd() * days * dayInMs),
+  ).sort((a, b) => a - b);
+  const segments: Segment[] = [];
+  let state: PowerState = rnd() < 0.8 ? 'running' : 'deallocated';
+  let start = monthStart - 10 * dayInMs;
+  for (const at of [...times, undefined]) {
+    const segment: Segment = { state, billing: billingOf(state), start, source: 'event' };
+    if (segments.length > 0 && rnd() < 0.3) {
+      segment.startWindowFrom = start - 5 * 60_000;
+      segment.source = 'reconcile';
+    }
+    if (at !== undefined) segment.end = at;
+    segments.push(segment);
+    if (at === undefined) break;
+    start = at;
+    state = state === 'running' ? 'deallocated' : 'running';
+  }
+  const details = { vmSize: sizes[i % sizes.length], location: 'westeurope', osType: 'Linux' };
+  const history: DetailsChange[] = [
+    { at: monthStart - 9 * dayInMs, details: { ...details, tags: { costCenter: `cc-${i % 20}` } } },
+  ];
+  if (i % 20 === 0)
+    history.push({
+      at: monthStart + Math.floor(days / 2) * dayInMs + 3_600_000,
+      details: { ...details, tags: { costCenter: 'cc-moved' } },
+    });
+  return { resourceId, key: vmKey(resourceId), segments, history };
+}
+
+function currentOf(vm: SeedVm): CurrentState {
+  const open = vm.segments[vm.segments.length - 1] as Segment;
+  const latest = vm.history[vm.history.length - 1] as DetailsChange;
+  const current: CurrentState = {
+    resourceId: vm.resourceId,
+    subscriptionId: currentKeys(vm.key).partitionKey,
+    state: open.state,
+    billing: open.billing,
+    since: open.start,
+    sinceSource: open.source,
+    last: { at: open.start, source: open.source, dedupeId: `seed-${vm.key.length}` },
+    details: latest.details,
+    detailsAt: latest.at,
+  };
+  if (open.startWindowFrom !== undefined) current.sinceWindowFrom = open.startWindowFrom;
+  return current;
+}
+
+function detailsEntity(vm: SeedVm, change: DetailsChange): TableEntity {
+  const d = change.details;
+  return {
+    partitionKey: vm.key,
+    rowKey: detailsRowKey(change.at),
+    kind: 'details',
+    resourceId: vm.resourceId,
+    at: new Date(change.at),
+    vmSize: d.vmSize ?? '',
+    location: d.location ?? '',
+    osType: d.osType ?? '',
+    priority: d.priority ?? '',
+    tags: JSON.stringify(d.tags ?? {}),
+  };
+}
+
+async function seed(
+  ctx: AppContext,
+  vms: SeedVm[],
+  monthStart: number,
+  days: number,
+  asOf: number,
+  concurrency: number,
+  progress: (m: string) => void,
+): Promise<number> {
+  const t = performance.now();
+  const timeline = ctx.tables.table(ctx.tableNames.timeline);
+  await pool(vms, concurrency, async (vm) => {
+    const actions: TransactionAction[] = [
+      ...vm.segments.map((s): TransactionAction => [
+        'upsert',
+        segmentEntity(vm.key, vm.resourceId, s),
+        'Replace',
+      ]),
+      ...vm.history.map((c): TransactionAction => ['upsert', detailsEntity(vm, c), 'Replace']),
+    ];
+    await timeline.submitTransaction(actions);
+  });
+  progress(`seeded ${vms.length} timeline partitions in ${Math.round(performance.now() - t)} ms`);
+  const current = ctx.tables.table(ctx.tableNames.current);
+  const bySubscription = new Map<string, TableEntity[]>();
+  for (const vm of vms) {
+    const entity = currentEntity(vm.key, currentOf(vm), 1);
+    const list = bySubscription.get(entity.partitionKey) ?? [];
+    list.push(entity);
+    bySubscription.set(entity.partitionKey, list);
+  }
+  const currentBatches = [...bySubscription.values()].flatMap((list) =>
+    Array.from({ length: Math.ceil(list.length / 100) }, (_, i) => list.slice(i * 100, i * 100 + 100)),
+  );
+  await pool(currentBatches, concurrency, async (batch) => {
+    await current.submitTransaction(batch.map((e): TransactionAction => ['upsert', e, 'Replace']));
+  });
+  const byDay = new Map<string, DailyUsageRow[]>();
+  for (const vm of vms) {
+    const c = currentOf(vm);
+    for (const d of dailyUsageOf(vm.segments, monthStart, monthStart + days * dayInMs, asOf)) {
+      const list = byDay.get(dayName(d.day)) ?? [];
+      list.push({
+        day: dayName(d.day),
+        vmKey: vm.key,
+        resourceId: vm.resourceId,
+        subscriptionId: c.subscriptionId,
+        resourceGroup: vm.resourceId.split('/')[4]?.toLowerCase() ?? '',
+        ...d.usage,
+        details: detailsForDay(vm.history, d.day + dayInMs),
+      });
+      byDay.set(dayName(d.day), list);
+    }
+  }
+  const dayBatches = [...byDay.entries()].flatMap(([day, rows]) =>
+    Array.from({ length: Math.ceil(rows.length / 100) }, (_, i) => ({
+      day,
+      rows: rows.slice(i * 100, i * 100 + 100),
+    })),
+  );
+  await pool(dayBatches, concurrency, async ({ day, rows }) => ctx.daily.upsertDay(day, rows));
+  // The rollup is up to date through yesterday.
+  await ctx.daily.setRolledThrough(dayStartOf(asOf) - dayInMs);
+  const ms = performance.now() - t;
+  progress(
+    `seeded ${vms.length} VMs x ${days} days (${dayBatches.length} day transactions) in ${Math.round(ms)} ms`,
+  );
+  return ms;
+}
+
+function sameAnswer(a: GroupedUsageReport, b: GroupedUsageReport): number {
+  let mismatches = 0;
+  const other = new Map(b.rows.map((r) => ['key' in r ? r.key : r.resourceId, r]));
+  for (const row of a.rows) {
+    const twin = other.get('key' in row ? row.key : row.resourceId);
+    const fields = [
+      'billedSeconds',
+      'notBilledSeconds',
+      'unknownSeconds',
+      'billedSecondsMin',
+      'billedSecondsMax',
+    ] as const;
+    if (twin === undefined || fields.some((f) => Math.abs(row[f] - twin[f]) > 1e-3)) mismatches += 1;
+  }
+  return mismatches + Math.abs(a.rows.length - b.rows.length);
+}
+
+export async function runUsageBenchmark({ progress }: BenchmarkContext): Promise<BenchmarkResult> {
+  const vmCount = intSetting('BENCH_USAGE_VMS', 10_000);
+  const days = intSetting('BENCH_USAGE_DAYS', 30);
+  const concurrency = intSetting('BENCH_CONCURRENCY', 32);
+  let azurite: StartedAzurite | undefined;
+  try {
+    let storage = process.env['BENCH_STORAGE']?.trim() ?? '';
+    if (storage === '') {
+      azurite = await startAzurite({ inMemory: true });
+      storage = azurite.connectionString;
+    }
+    const ctx = createAppContext(
+      loadConfig({ TIMELINE_STORAGE: storage, TABLE_NAME_PREFIX: `b${randomBytes(4).toString('hex')}` }),
+      { log: silentLogger },
+    );
+    await ctx.ensureTables();
+    const asOf = Date.now();
+    const monthStart = dayStartOf(asOf) - (days + 5) * dayInMs;
+    const monthEnd = monthStart + days * dayInMs;
+    const rnd = random(20_261_127);
+    const vms = Array.from({ length: vmCount }, (_, i) => seedVm(i, monthStart, days, rnd));
+    const seedMs = await seed(ctx, vms, monthStart, days, asOf, concurrency, progress);
+
+    const deps = { source: ctx.store, daily: ctx.daily };
+    const query = { from: monthStart, to: monthEnd, asOf, groupBy: parseGroupBy('tag:costCenter') };
+    await usageReport(deps, { ...query, from: monthEnd - dayInMs }); // warm-up: connections, JIT
+    let before = ctx.tableRequests.requests;
+    let t = performance.now();
+    const fromRollups = await usageReport(deps, query);
+    const rollupMs = performance.now() - t;
+    const rollupRequests = ctx.tableRequests.requests - before;
+    progress(`month by tag from rollups: ${Math.round(rollupMs)} ms, ${rollupRequests} requests`);
+
+    before = ctx.tableRequests.requests;
+    t = performance.now();
+    const fromSegments = await usageReport(deps, { ...query, fromSegmentsOnly: true });
+    const segmentsMs = performance.now() - t;
+    const segmentsRequests = ctx.tableRequests.requests - before;
+    progress(`month by tag from segments: ${Math.round(segmentsMs)} ms, ${segmentsRequests} requests`);
+    const mismatches = sameAnswer(fromRollups, fromSegments);
+
+    // One daily rollup run: yesterday for every VM, from the current rows alone.
+    before = ctx.tableRequests.requests;
+    t = performance.now();
+    const daily = await rollupUsage({ ...deps, log: silentLogger, now: () => asOf });
+    const dailyMs = performance.now() - t;
+    const dailyRequests = ctx.tableRequests.requests - before;
+    progress(
+      `daily rollup: ${Math.round(dailyMs)} ms, ${dailyRequests} requests, ${daily.transactions} transactions`,
+    );
+
+    return {
+      figures: {
+        vms: vmCount,
+        days,
+        seedSeconds: sig3(seedMs / 1000),
+        groups: fromRollups.rows.length,
+        fromRollups: {
+          ms: Math.round(rollupMs),
+          tableRequests: rollupRequests,
+          sources: fromRollups.sources,
+        },
+        fromSegments: { ms: Math.round(segmentsMs), tableRequests: segmentsRequests },
+        speedup: sig3(segmentsMs / rollupMs),
+        mismatches,
+        dailyRollup: {
+          ms: Math.round(dailyMs),
+          tableRequests: dailyRequests,
+          transactions: daily.transactions,
+          rows: daily.rows,
+          segmentReads: daily.recomputed,
+        },
+      },
+      targets: [
+        atMost('monthByTagSeconds', rollupMs / 1000, 3),
+        atMost('monthByTagTableRequests', rollupRequests, 310),
+        exactly('groupsDifferingFromSegments', mismatches, 0),
+      ],
+    };
+  } finally {
+    await azurite?.stop();
+  }
+}
