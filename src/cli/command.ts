@@ -25,9 +25,11 @@ export interface OptionSpec {
   /** Placeholder of the value in the help text (`<ISO>`). */
   value?: string;
   description: string;
+  /** The option may be repeated; its value is then a list. */
+  multiple?: true;
 }
 
-export type OptionValues = Readonly<Record<string, string | boolean | undefined>>;
+export type OptionValues = Readonly<Record<string, string | boolean | Array<string | boolean> | undefined>>;
 
 /** One run of a command, after its arguments were parsed. */
 export interface Invocation {
@@ -63,6 +65,17 @@ export class UsageError extends Error {
 export function stringOption(options: OptionValues, name: string): string | undefined {
   const value = options[name];
   return typeof value === 'string' ? value : undefined;
+}
+
+/** Every value of a repeatable string option; comma-separated values are split too. */
+export function stringsOption(options: OptionValues, name: string): string[] {
+  const value = options[name];
+  const values = Array.isArray(value) ? value : [value];
+  return values
+    .filter((v): v is string => typeof v === 'string')
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
 }
 
 export function requiredOption(options: OptionValues, name: string): string {

@@ -20,6 +20,7 @@ import { ingestCommand } from './ingest';
 import { stoppedCommand } from './stopped';
 import { timelineCommand } from './timeline';
 import { usageCommand } from './usage';
+import { reconcileCommand } from './reconcile';
 import { pricesCommand } from './prices';
 
 export const toolName = 'vm-timeline';
@@ -29,6 +30,7 @@ export const commands: readonly Command[] = [
   ingestCommand,
   timelineCommand,
   usageCommand,
+  reconcileCommand,
   stoppedCommand,
   pricesCommand,
 ];
@@ -124,7 +126,11 @@ function parseCommandArgs(
     options: Object.fromEntries(
       Object.entries(options).map(([name, spec]) => [
         name,
-        spec.short === undefined ? { type: spec.type } : { type: spec.type, short: spec.short },
+        {
+          type: spec.type,
+          ...(spec.short === undefined ? {} : { short: spec.short }),
+          ...(spec.multiple === undefined ? {} : { multiple: true }),
+        },
       ]),
     ),
     strict: true,
