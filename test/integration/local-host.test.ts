@@ -1,0 +1,195 @@
+/**
+ * The local host (`npm start`) serves the app's own registrations behind the Functions host routes:
+ * tested over real HTTP, with the real handlers, against Azurite (tables and the queue) and the
+ * management emulator.
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/adapters/logger';
+import { createAppContext, type AppContext } from '../../src/composition';
+import { loadConfig } from '../../src/config';
+import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
+import { startLocalHost, type LocalHost } from '../../src/local/host';
+import { StorageLocalQueues } from '../../src/local/queues';
+import { captureRegistrations } from '../../src/local/registrations';
+import { testSettings } from '../support/app';
+import { tableConnectionString } from '../support/azurite';
+import { cloudEvent, subscriptionId, vmEvent, vmResourceId } from '../support/events';
+
+const functionKey = 'local-test-key';
+
+describe('local host', () => {
+  let arm: ArmEmulator;
+  let host: LocalHost;
+  let ctx: AppContext;
+  let queues: StorageLocalQueues;
+  const webhook = (name = 'vmEvents') => `${host.url}/runtime/webhooks/eventgrid?functionName=${name}`;
+  const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification', ...headers },
+      body: JSON.stringify(body),
+    });
+  const stateOf = async (name: string) => (await ctx.store.getCurrent(vmResourceId(name)))?.state;
+
+  beforeAll(async () => {
+    arm = await startArmEmulator({ pageSize: 2 });
+    arm.fleet.addSubscription(subscriptionId);
+    const settings = {
+      ...testSettings(arm.url),
+      SUBSCRIPTION_IDS: subscriptionId,
+      // Far away: the tests run the timer through the admin route.
+      RECONCILE_SCHEDULE: '0 0 0 1 1 *',
+      ROLLUP_SCHEDULE: '0 0 0 1 1 *',
+      ALERT_SCHEDULE: '0 0 0 1 1 *',
+    };
+    // The handlers read their app settings from the environment, as in the Functions host.
+    Object.assign(process.env, settings);
+    ctx = createAppContext(loadConfig(settings), { log: silentLogger });
+    await ctx.ensureTables();
+    queues = new StorageLocalQueues(tableConnectionString());
+    await queues.clear('reconcile-subscriptions');
+    // Imported here, by path, while the capture runs: the modules register with the local host.
+    const functions = path.resolve(__dirname, '..', '..', 'functions');
+    const captured = await captureRegistrations(async () => {
+      for (const name of ['vmEvents', 'reconcile', 'reconcileSubscription', 'dashboardApi'])
+        await import(path.join(functions, `${name}.ts`));
+    });
+    host = await startLocalHost({ captured, queues, log: silentLogger, port: 0, functionKey });
+  });
+
+  afterAll(async () => {
+    await host?.stop();
+    await arm?.close();
+    for (const name of Object.values(ctx.tableNames))
+      await ctx.tables
+        .table(name)
+        .deleteTable()
+        .catch(() => undefined);
+  });
+
+  it('serves the registrations of the function modules, not copies of them', () => {
+    const kinds = Object.fromEntries(host.registrations.map((r) => [r.name, r.kind]));
+    expect(kinds).toEqual({
+      vmEvents: 'eventGrid',
+      reconcile: 'timer',
+      reconcileSubscription: 'storageQueue',
+      vms: 'http',
+    });
+  });
+
+  it('answers the Event Grid subscription-validation handshake', async () => {
+    const response = await post(
+      webhook(),
+      [
+        {
+          id: 'v1',
+          eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
+          data: { validationCode: 'abc-123' },
+        },
+      ],
+      { 'aeg-event-type': 'SubscriptionValidation' },
+    );
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ validationResponse: 'abc-123' });
+  });
+
+  it('answers 404 for an unknown function and 400 without the aeg-event-type header', async () => {
+    expect((await post(webhook('nope'), [])).status).toBe(404);
+    const noHeader = await fetch(webhook(), {
+      method: 'POST',
+      body: '[]',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(noHeader.status).toBe(400);
+  });
+
+  it('records an Event Grid array and a single event', async () => {
+    const batch = [
+      vmEvent('lh-a', 'start', '2026-11-01T08:00:00Z', 'lh-a-1'),
+      vmEvent('lh-b', 'powerOff', '2026-11-01T08:05:00Z', 'lh-b-1'),
+    ];
+    expect((await post(webhook(), batch)).status).toBe(200);
+    expect(
+      (await post(webhook(), vmEvent('lh-c', 'deallocate', '2026-11-01T08:10:00Z', 'lh-c-1'))).status,
+    ).toBe(200);
+    expect([await stateOf('lh-a'), await stateOf('lh-b'), await stateOf('lh-c')]).toEqual([
+      'running',
+      'stopped',
+      'deallocated',
+    ]);
+  });
+
+  it('accepts a CloudEvents batch (application/cloudevents-batch+json)', async () => {
+    const events = [
+      vmEvent('lh-ce1', 'start', '2026-11-01T09:00:00Z', 'lh-ce1-1', 'cloudEvents'),
+      vmEvent('lh-ce2', 'deallocate', '2026-11-01T09:01:00Z', 'lh-ce2-1', 'cloudEvents'),
+    ];
+    const response = await fetch(webhook(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents-batch+json; charset=utf-8' },
+      body: JSON.stringify(events),
+    });
+    expect(response.status).toBe(200);
+    expect([await stateOf('lh-ce1'), await stateOf('lh-ce2')]).toEqual(['running', 'deallocated']);
+  });
+
+  it('answers 500 when one event of a batch fails, after running the others, and 200 on redelivery', async () => {
+    const id = vmResourceId('lh-write');
+    arm.fleet.addVm({ subscriptionId, resourceGroup: 'rg-app', name: 'lh-write', powerState: 'running' });
+    // The write event needs an instance-view read; the management API fails it (and its retries).
+    arm.faults.failNext(8, { status: 500, kinds: ['vmInstanceView'] });
+    const batch = [
+      vmEvent('lh-ok', 'start', '2026-11-01T10:00:00Z', 'lh-ok-1'),
+      cloudEvent({
+        id: 'lh-write-1',
+        resourceUri: id,
+        operationName: 'Microsoft.Compute/virtualMachines/write',
+        type: 'ResourceWriteSuccess',
+        time: '2026-11-01T10:00:00Z',
+      }),
+    ];
+    const first = await post(webhook(), batch);
+    expect(first.status).toBe(500);
+    expect(await stateOf('lh-ok')).toBe('running');
+    expect(await stateOf('lh-write')).toBeUndefined();
+
+    arm.faults.reset();
+    expect((await post(webhook(), batch)).status).toBe(200);
+    expect(await stateOf('lh-write')).toBe('running');
+  });
+
+  it('runs the queue trigger on the messages the timer writes to its queue output', async () => {
+    arm.fleet.addVm({ subscriptionId, resourceGroup: 'rg-app', name: 'lh-guest', powerState: 'running' });
+    // Shut down from inside the guest: no event, only the reconciler sees it.
+    arm.fleet.setPowerState(vmResourceId('lh-guest'), 'stopped');
+    const run = await fetch(`${host.url}/admin/functions/reconcile`, {
+      method: 'POST',
+      headers: { 'x-functions-key': functionKey, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(run.status).toBe(202);
+    await expect.poll(() => stateOf('lh-guest'), { timeout: 20_000, interval: 250 }).toBe('stopped');
+  });
+
+  it('serves HTTP functions on their routes behind the function key', async () => {
+    expect((await fetch(`${host.url}/api/vms`)).status).toBe(401);
+    const response = await fetch(`${host.url}/api/vms?code=${functionKey}`);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { vms: { name: string; state: string }[] };
+    expect(body.vms).toContainEqual(expect.objectContaining({ name: 'lh-guest', state: 'stopped' }));
+    expect(
+      (await fetch(`${host.url}/api/vms`, { method: 'DELETE', headers: { 'x-functions-key': functionKey } }))
+        .status,
+    ).toBe(405);
+    expect((await fetch(`${host.url}/api/nothing-here?code=${functionKey}`)).status).toBe(404);
+  });
+
+  it('serves the dashboard page at /', async () => {
+    const response = await fetch(`${host.url}/`);
+    expect(response.status).toBe(200);
+    const html = await response.text();
+    expect(html).toContain('<title>VM billing timeline</title>');
+    expect(html).not.toContain('src="dashboard.js"');
+  });
+});
