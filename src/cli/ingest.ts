@@ -129,6 +129,8 @@ export const ingestCommand: Command = {
     'nothing new. Exit code 1 when any event failed, 2 when the input is not JSON or NDJSON.',
     'Events whose outcome is uncertain (write, redeploy, scale-set-wide actions) read the instance view',
     'from --arm-endpoint.',
+    '',
+    'Example: vm-timeline ingest samples/events.json --json   (or: cat events.ndjson | vm-timeline ingest -)',
   ].join('\n'),
   options: {},
   positionals: { min: 1, max: 1 },

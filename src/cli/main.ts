@@ -22,6 +22,7 @@ import { timelineCommand } from './timeline';
 import { usageCommand } from './usage';
 import { reconcileCommand } from './reconcile';
 import { pricesCommand } from './prices';
+import { serveCommand } from '../local/serve-command';
 
 export const toolName = 'vm-timeline';
 
@@ -33,6 +34,7 @@ export const commands: readonly Command[] = [
   reconcileCommand,
   stoppedCommand,
   pricesCommand,
+  serveCommand,
 ];
 
 function processIo(): CliIo {

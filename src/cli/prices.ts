@@ -15,6 +15,8 @@ export const pricesCommand: Command = {
     'the public Azure Retail Prices API (no sign-in), following its paging, and prints or writes them',
     'as the price file `usage --prices` reads: vmSize,region,os,hourlyRate,currency,priority. Spot and',
     'Low Priority meters are kept apart (priority spot / low), Windows rates by os=windows.',
+    '',
+    'Example: vm-timeline prices --region westeurope,northeurope --currency EUR --out prices.csv',
   ].join('\n'),
   options: {
     region: {

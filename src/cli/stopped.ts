@@ -13,6 +13,8 @@ export const stoppedCommand: Command = {
     'state: withinGrace (stopped less than STOPPED_ALERT_GRACE_MINUTES), due (grace over, alert not yet',
     'delivered), sent, exempt. JSON: { asOf, vms: [{ resourceId, since, seconds, exempt, alertState }] }.',
     'Reads the stopped-VM index that ingestion and the reconciler keep (VmAlerts), not the whole fleet.',
+    '',
+    'Example: vm-timeline stopped --json',
   ].join('\n'),
   options: {},
   positionals: { min: 0, max: 0 },

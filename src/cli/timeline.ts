@@ -38,6 +38,8 @@ export const timelineCommand: Command = {
     'start, end (or "open"), state, billing, source and caller, and the billed hours of the listed',
     'segments (an open segment counts up to now, or --to). With --from / --to, only the segments',
     'overlapping that range. Exit code 1 when nothing is recorded for the VM.',
+    '',
+    'Example: vm-timeline timeline /subscriptions/<sub>/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/web-01 --from 2026-11-01 --to 2026-11-02',
   ].join('\n'),
   options: {
     from: {

@@ -92,6 +92,8 @@ export const usageCommand: Command = {
     'Whole days come from the daily rollups (VmDailyUsage) where they are up to date, the rest from',
     'the segments: the answer is the same. --group-by sums per subscription, resource group, size,',
     'location or tag value, with the details (tags...) that held on each day. --prices adds costs.',
+    '',
+    'Example: vm-timeline usage --from 2026-11-01 --to 2026-12-01 --group-by tag:team --prices prices.csv',
   ].join('\n'),
   options: {
     from: {

@@ -1,11 +1,12 @@
 /** `vm-timeline serve`: the local host (`npm start` without the build), see `local-app.ts`. */
 import type { Command } from '../cli/command';
-import { localUsage, runLocal } from './start';
+import { localUsage } from './local-usage';
+import { runLocal } from './start';
 
 export const serveCommand: Command = {
   name: 'serve',
   synopsis: '[-- host options]',
-  summary: 'Run the app locally: Functions host routes, timers, queue, dashboard, sandbox',
+  summary: 'run the app locally: Functions host routes, timers, queue, dashboard, sandbox',
   description: [
     localUsage,
     '',
