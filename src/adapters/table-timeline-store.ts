@@ -293,7 +293,10 @@ export class TableTimelineStore implements TimelineStore, UsageSource {
       const rows: CurrentState[] = [];
       for (const row of page) {
         const parsed = currentFromRow(row);
-        if (parsed !== undefined) rows.push(parsed.current);
+        if (parsed === undefined) continue;
+        rows.push(parsed.current);
+        // A listing (the reconciler's diff) is followed by writes to the changed VMs: spare their reads.
+        this.#remember(parsed.key, parsed);
       }
       if (rows.length > 0) yield rows;
     }

@@ -87,11 +87,25 @@ export function stoppedIndexListener(
     if (isStopped(after)) {
       if (wasStopped && before.since === after.since && before.sinceWindowFrom === after.sinceWindowFrom)
         return;
-      // Coming from another state, the previous episode (if any row is still open) ended when it began.
-      const previousEnd = wasStopped ? undefined : before?.since;
-      await enterStopped(index, key, episodeStartOf(after), previousEnd);
+      if (!wasStopped) {
+        // A new episode: one request. A row some crash left open is ended by the evaluation (it checks the
+        // current row's `since`) or by the periodic re-sync, so the hot path does not list the VM's rows.
+        await index.createEpisode(key, after.since, episodeStartOf(after));
+        return;
+      }
+      await enterStopped(index, key, episodeStartOf(after));
     } else if (wasStopped) {
-      await leaveStopped(index, key, after.since ?? after.last.at);
+      const endedAt = Math.max(after.since ?? after.last.at, before.since);
+      // Usually the open row is named by the stop's start: one blind update; else find it.
+      const named: EpisodeRecord = {
+        key,
+        resourceId: before.resourceId,
+        episodeSince: before.since,
+        since: before.since,
+        etag: '*',
+      };
+      if ((await index.updateEpisode(named, { endedAt })) === undefined)
+        await leaveStopped(index, key, endedAt);
     }
   };
 }

@@ -500,10 +500,13 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
       return;
     }
 
-    const page = (items: unknown[]): void => {
+    /** One page of `items`, each turned into wire JSON only when it is on the page. */
+    const page = <T>(items: readonly T[], toWire: (item: T) => unknown = (item) => item): void => {
       const start = offset ?? 0;
       const size = Math.max(1, emulator.pageSize);
-      const body: { value: unknown[]; nextLink?: string } = { value: items.slice(start, start + size) };
+      const body: { value: unknown[]; nextLink?: string } = {
+        value: items.slice(start, start + size).map(toWire),
+      };
       if (start + size < items.length) {
         const next = new URL(url.pathname, baseUrl);
         for (const [k, v] of url.searchParams)
@@ -531,12 +534,12 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
 
     switch (kind) {
       case ArmRequestKind.listSubscriptions:
-        page(fleet.listSubscriptions().map(wireSubscription));
+        page(fleet.listSubscriptions(), wireSubscription);
         return;
       case ArmRequestKind.listVms:
       case ArmRequestKind.listVmStatuses: {
         const statusOnly = kind === ArmRequestKind.listVmStatuses;
-        page(fleet.listVms(s).map((vm) => wireVm(vm, { statusOnly })));
+        page(fleet.listVms(s), (vm) => wireVm(vm, { statusOnly }));
         return;
       }
       case ArmRequestKind.getVm: {
@@ -573,13 +576,13 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
         });
         return;
       case ArmRequestKind.listScaleSets:
-        page(fleet.listScaleSets(s).map((ss) => wireScaleSet(ss, fleet.listScaleSetInstances(ss.id).length)));
+        page(fleet.listScaleSets(s), (ss) => wireScaleSet(ss, fleet.listScaleSetInstances(ss.id).length));
         return;
       case ArmRequestKind.listScaleSetVms: {
         const scaleSet = fleet.getScaleSet(scaleSetResourceId(s, g, n));
         if (!scaleSet) return notFound('Microsoft.Compute/virtualMachineScaleSets', n, g);
         const expand = query.get('$expand')?.toLowerCase() === 'instanceview';
-        page(fleet.listScaleSetInstances(scaleSet.id).map((vm) => wireScaleSetVm(vm, expand)));
+        page(fleet.listScaleSetInstances(scaleSet.id), (vm) => wireScaleSetVm(vm, expand));
         return;
       }
       case ArmRequestKind.scaleSetVmInstanceView: {
