@@ -131,6 +131,8 @@ export interface SandboxOptions {
   intervalInMs?: number;
   /** Emulator port (default 0: a free one). */
   port?: number;
+  /** Delay range of a live event's first delivery (default 1-8 s). */
+  deliveryDelayInMs?: { min: number; max: number };
   /** Clock (default Date.now). */
   now?: () => number;
 }
@@ -399,7 +401,13 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       return deliveries.length;
     },
     startLive(webhookUrl) {
-      delivery ??= new EventDelivery({ webhookUrl, log: options.log, random });
+      delivery ??= new EventDelivery({
+        webhookUrl,
+        log: options.log,
+        random,
+        minDelayInMs: options.deliveryDelayInMs?.min,
+        maxDelayInMs: options.deliveryDelayInMs?.max,
+      });
       const interval = options.intervalInMs ?? 15_000;
       const tick = (): void => {
         step();

@@ -1,0 +1,103 @@
+/**
+ * The sandbox subscription of `npm start`: a fleet in the management emulator whose operations reach an
+ * Event Grid webhook over HTTP as Event Grid would deliver them, except those that raise no event.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/adapters/logger';
+import { startSandbox, type Sandbox } from '../../src/local/sandbox';
+
+interface Delivered {
+  id: string;
+  eventType: string;
+  eventTime: string;
+  subject: string;
+  data: { operationName: string; httpRequest: { url: string } };
+}
+
+/** A webhook that records every delivery (answering `status`). */
+async function receiver(status = 200): Promise<{ url: string; deliveries: Delivered[][]; server: Server }> {
+  const deliveries: Delivered[][] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      expect(req.headers['aeg-event-type']).toBe('Notification');
+      deliveries.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Delivered[]);
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/runtime/webhooks/eventgrid?functionName=vmEvents`,
+    deliveries,
+    server,
+  };
+}
+
+const vmName = (e: Delivered) => e.subject.split('/').pop();
+
+describe('sandbox subscription', () => {
+  let sandbox: Sandbox | undefined;
+  let server: Server | undefined;
+  afterEach(async () => {
+    await sandbox?.stop();
+    server?.close();
+  });
+
+  it('delivers days of history out of order and partly twice, without the guest-OS shutdown', async () => {
+    const hook = await receiver();
+    server = hook.server;
+    sandbox = await startSandbox({ log: silentLogger, seed: 3 });
+    await sandbox.seedHistory(hook.url);
+
+    const events = hook.deliveries.flat();
+    const ids = events.map((e) => e.id);
+    expect(new Set(ids).size).toBeLessThan(ids.length); // some delivered twice
+    const times = events.map((e) => Date.parse(e.eventTime));
+    expect(times).not.toEqual([...times].sort((a, b) => a - b)); // not in time order
+    expect(Math.max(...times)).toBeLessThan(Date.now());
+    expect(Date.now() - Math.min(...times)).toBeGreaterThan(2 * 86_400_000);
+    expect(hook.deliveries.every((batch) => batch.length <= 10)).toBe(true);
+
+    // dev-01 was shut down from inside the guest: Stopped (allocated) in the fleet, no event about it.
+    const devOne = events.filter((e) => vmName(e) === 'dev-01').map((e) => e.data.operationName);
+    expect(devOne.some((op) => /powerOff/i.test(op))).toBe(false);
+    const fleet = sandbox.emulator.fleet;
+    const vm = (name: string) => fleet.listVms(sandbox!.subscriptionId).find((v) => v.name === name);
+    expect(vm('dev-01')?.powerState).toBe('stopped');
+    expect(vm('dev-02')).toMatchObject({ powerState: 'deallocated', hibernated: true });
+    expect(events.some((e) => vmName(e) === 'dev-02' && /hibernate=true/.test(e.data.httpRequest.url))).toBe(
+      true,
+    );
+    expect(vm('build-01')?.powerState).toBe('stopped');
+    expect(vm('test-01')).toBeUndefined();
+    expect(
+      events.some(
+        (e) => vmName(e) === 'test-01' && e.eventType === 'Microsoft.Resources.ResourceDeleteSuccess',
+      ),
+    ).toBe(true);
+    expect(fleet.listScaleSets(sandbox.subscriptionId)[0]?.name).toBe('vmss-api');
+  });
+
+  it('keeps changing the fleet and delivers the events of its live operations', async () => {
+    const hook = await receiver();
+    server = hook.server;
+    sandbox = await startSandbox({
+      log: silentLogger,
+      seed: 5,
+      intervalInMs: 20,
+      deliveryDelayInMs: { min: 10, max: 50 },
+    });
+    sandbox.startLive(hook.url);
+    await expect.poll(() => hook.deliveries.flat().length, { timeout: 10_000 }).toBeGreaterThanOrEqual(10);
+    const stats = sandbox.stats();
+    expect(stats.operations).toBeGreaterThanOrEqual(10);
+    for (const event of hook.deliveries.flat()) {
+      expect(event.eventType).toMatch(/^Microsoft\.Resources\.Resource(Action|Write|Delete)Success$/);
+      expect(event.data.operationName).toMatch(/^Microsoft\.Compute\/virtualMachine/);
+    }
+  });
+});
