@@ -5,7 +5,7 @@
  *
  * - `POST /runtime/webhooks/eventgrid?functionName=NAME`: Event Grid triggers (see `eventgrid-webhook.ts`);
  * - `/api/<route>`: HTTP triggers, with the function key for `authLevel: 'function'`;
- * - timers on their NCRONTAB schedules (`%SETTING%` resolved from the environment);
+ * - timers on their NCRONTAB schedules (%NAME% settings resolved from the environment);
  * - storage-queue triggers fed by the queue outputs of other functions (see `queues.ts`);
  * - `POST /admin/functions/NAME` (function key): runs a non-HTTP function now, as the Functions host's
  *   admin API does (`{ "input": "<queue message>" }` for a queue trigger);
@@ -40,7 +40,7 @@ export interface LocalHostOptions {
   port?: number;
   /** Function key for `authLevel: 'function'` routes and the admin route (default: random). */
   functionKey?: string;
-  /** App settings for `%SETTING%` in schedules (default `process.env`). */
+  /** App settings for %NAME% settings in schedules (default `process.env`). */
   env?: Readonly<Record<string, string | undefined>>;
   /** Start the timers (default true; tests run them through the admin route). */
   timers?: boolean;

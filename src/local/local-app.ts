@@ -58,6 +58,11 @@ export interface LocalApp {
 }
 
 const root = path.resolve(__dirname, '..', '..', '..');
+/**
+ * Variables of the local host itself, not app settings: the deployed app never reads them, so they stay
+ * out of the settings contract (infra, local.settings.sample.json).
+ */
+const hostVariables = { port: 'LOCAL_PORT', functionKey: 'LOCAL_FUNCTION_KEY' } as const;
 const sandboxDefaults = {
   RECONCILE_SCHEDULE: '*/30 * * * * *',
   ROLLUP_SCHEDULE: '0 * * * * *',
@@ -161,7 +166,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
         if (r.kind === 'storageQueue') await queues.clear(r.options.queueName);
     }
 
-    const port = options.port ?? (isSet(env, 'LOCAL_PORT') ? Number(env['LOCAL_PORT']) : 7071);
+    const port = options.port ?? (isSet(env, hostVariables.port) ? Number(env[hostVariables.port]) : 7071);
     const host = await startLocalHost({
       captured,
       queues,
@@ -169,7 +174,8 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       port,
       env,
       functionKey:
-        options.functionKey ?? (isSet(env, 'LOCAL_FUNCTION_KEY') ? env['LOCAL_FUNCTION_KEY'] : undefined),
+        options.functionKey ??
+        (isSet(env, hostVariables.functionKey) ? env[hostVariables.functionKey] : undefined),
     });
     cleanups.push(() => host.stop());
     const dashboardUrl = `${host.url}/?code=${encodeURIComponent(host.functionKey)}`;

@@ -12,7 +12,7 @@ export class ScheduleError extends Error {
 }
 
 export interface Schedule {
-  /** The expression as given (after `%SETTING%` resolution). */
+  /** The expression as given (after %NAME% settings resolution). */
   readonly expression: string;
   /** The first occurrence strictly after `after` (epoch ms). */
   next(after: number): number;
@@ -138,7 +138,7 @@ export function parseSchedule(expression: string): Schedule {
   };
 }
 
-/** Resolves `%SETTING%` references (the Functions host's app-setting syntax) from `env`. */
+/** Resolves %NAME% settings references (the Functions host's app-setting syntax) from `env`. */
 export function resolveSettings(text: string, env: Readonly<Record<string, string | undefined>>): string {
   return text.replace(/%([^%]+)%/g, (_, name: string) => {
     const resolved = env[name];
