@@ -107,6 +107,17 @@ describe.skipIf(!haveChromium)('dashboard (local app, sandbox, chromium)', () =>
     expect(await page.locator('#usage tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('#usage tfoot td').first().textContent()).toBe('total');
 
+    // Filters narrow the timelines (and the stopped list and usage) to a resource group or tag.
+    await page.selectOption('#filter-group', 'rg-web');
+    const webOnly = await dataVm(page.locator('#timelines .bar'));
+    expect(webOnly).toContain('web-01');
+    expect(webOnly).not.toContain('dev-01');
+    expect(await page.locator('#stopped tbody tr[data-vm]').count()).toBe(0);
+    await page.selectOption('#filter-group', '');
+    await page.selectOption('#filter-tag', 'team=data');
+    expect((await dataVm(page.locator('#timelines .bar'))).sort()).toEqual(['db-01', 'dev-02', 'etl-01']);
+    await page.selectOption('#filter-tag', '');
+
     // Hover shows the segment's state, times and who did it.
     await page.locator('#timelines .bar[data-vm="dev-01"] .seg.window').last().hover();
     await expect
