@@ -200,6 +200,10 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     return { host, sandbox, dashboardUrl, storage, stop: stopAll };
   } catch (error) {
     await stopAll();
+    if (error instanceof Error && /EADDRINUSE/.test(error.message))
+      throw new Error(
+        `${error.message.split('\n')[0]} A port is in use: choose others (--port, --azurite-ports 0,0,0).`,
+      );
     throw error;
   }
 }

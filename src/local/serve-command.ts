@@ -1,5 +1,5 @@
 /** `vm-timeline serve`: the local host (`npm start` without the build), see `local-app.ts`. */
-import type { Command } from '../cli/command';
+import { stringOption, type Command } from '../cli/command';
 import { localUsage } from './local-usage';
 import { runLocal } from './start';
 
@@ -15,6 +15,16 @@ export const serveCommand: Command = {
   options: {},
   positionals: { min: 0, max: 20 },
   async run(invocation) {
+    // The options every command takes name the app settings the local host reads.
+    const settings = {
+      storage: 'TIMELINE_STORAGE',
+      'arm-endpoint': 'ARM_ENDPOINT',
+      'table-prefix': 'TABLE_NAME_PREFIX',
+    };
+    for (const [option, setting] of Object.entries(settings)) {
+      const value = stringOption(invocation.options, option);
+      if (value !== undefined) process.env[setting] = value;
+    }
     return (await runLocal(invocation.args, (line) => invocation.print(line))) === 0 ? 0 : 1;
   },
 };
