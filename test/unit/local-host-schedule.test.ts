@@ -3,6 +3,9 @@ import { readWebhookDelivery } from '../../src/local/eventgrid-webhook';
 import { httpRoute, matchRoute } from '../../src/local/http-routes';
 import { parseSchedule, resolveSettings, ScheduleError } from '../../src/local/ncrontab';
 import { decodeMessage, encodeMessage } from '../../src/local/queues';
+import { startTimers } from '../../src/local/timers';
+import type { Timer } from '@azure/functions';
+import { silentLogger } from '../../src/adapters/logger';
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -57,6 +60,27 @@ describe('NCRONTAB schedules of the local timers', () => {
       '0 */5 * * * *',
     );
     expect(() => resolveSettings('%ALERT_SCHEDULE%', {})).toThrow(/ALERT_SCHEDULE is not set/);
+  });
+});
+
+describe('local timers', () => {
+  it('run a timer on its %SETTING% schedule, one run at a time, with its schedule status', async () => {
+    const runs: Timer[] = [];
+    const runner = startTimers(
+      [{ name: 'every-second', schedule: '%EVERY_SECOND%', run: (t) => Promise.resolve(runs.push(t)) }],
+      { EVERY_SECOND: '* * * * * *' },
+      silentLogger,
+    );
+    await expect.poll(() => runs.length, { timeout: 4000 }).toBeGreaterThanOrEqual(2);
+    await runner.stop();
+    const [first] = runs;
+    expect(first?.isPastDue).toBe(false);
+    expect(Date.parse(first?.scheduleStatus.next ?? '')).toBeGreaterThan(
+      Date.parse(first?.scheduleStatus.last ?? ''),
+    );
+    const count = runs.length;
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect(runs.length).toBe(count); // stopped
   });
 });
 
