@@ -19,6 +19,7 @@ import type { CurrentState } from '../app/ports';
 import type { AlertEvent } from '../domain/alerts';
 import { ObservationSource } from '../domain/observation';
 import { currentFromRow, pad13, type Row } from './table-entities';
+import { tagsFrom } from './table-entities';
 
 export const alertPartitions = { stopped: 'stopped', outbox: 'outbox', meta: 'meta' } as const;
 
@@ -53,20 +54,6 @@ function isObservationSource(value: unknown): value is ObservationSource {
 
 function delivery(value: unknown): DeliveryState | undefined {
   return value === DeliveryState.pending || value === DeliveryState.sent ? value : undefined;
-}
-
-function tagsFrom(value: unknown): Record<string, string> | undefined {
-  if (typeof value !== 'string' || value === '') return undefined;
-  try {
-    const parsed: unknown = JSON.parse(value);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-    const tags: Record<string, string> = {};
-    for (const [k, v] of Object.entries(parsed as Record<string, unknown>))
-      if (typeof v === 'string') tags[k] = v;
-    return tags;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Table Storage has no null: an absent value is written as '' (merge) and read back as undefined. */

@@ -211,7 +211,8 @@ export interface StoredCurrent {
   key: string;
 }
 
-function tagsFrom(value: unknown): Record<string, string> | undefined {
+/** The `tags` column (JSON object of strings); undefined when absent or not such an object. */
+export function tagsFrom(value: unknown): Record<string, string> | undefined {
   if (typeof value !== 'string' || value === '') return undefined;
   try {
     const parsed: unknown = JSON.parse(value);

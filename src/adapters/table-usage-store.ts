@@ -7,6 +7,7 @@ import { isRestError } from '@azure/core-rest-pipeline';
 import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import type { DailyUsageRow, DailyUsageStore } from '../app/rollup-usage';
 import type { VmAttributes } from '../domain/daily-usage';
+import { tagsFrom } from './table-entities';
 
 const maxTransactionOperations = 100;
 const markPartition = 'rollup';
@@ -20,21 +21,6 @@ function num(value: unknown): number {
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-function tagsFrom(value: unknown): Record<string, string> | undefined {
-  if (typeof value !== 'string' || value === '') return undefined;
-  try {
-    const parsed: unknown = JSON.parse(value);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-    return Object.fromEntries(
-      Object.entries(parsed as Record<string, unknown>).filter(
-        (e): e is [string, string] => typeof e[1] === 'string',
-      ),
-    );
-  } catch {
-    return undefined;
-  }
 }
 
 export function dailyUsageEntity(row: DailyUsageRow): TableEntity {

@@ -15,6 +15,7 @@ import type { Config } from '../config';
 import { ObservationSource, type Observation } from '../domain/observation';
 import { parseInstanceView, PowerState, type InstanceViewStatus } from '../domain/power-state';
 import { vmKey } from '../domain/resource-id';
+import { forEachLimited } from './concurrency';
 import { ensureError } from './errors';
 import type {
   Clock,
@@ -141,18 +142,6 @@ function emptySummary(subscriptionId: string, runId: string, durationMs: number)
 
 function defaultSleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time. `fn` handles its own errors. */
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++];
-      if (item !== undefined) await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 /**

@@ -12,6 +12,7 @@
  *   the current row); days before a VM's first observation have no row.
  * Per-VM isolation: one VM that fails is logged with its key, stays dirty, and the mark does not move.
  */
+import { forEachLimited } from './concurrency';
 import type { CurrentState, Logger, Timeline, TimeRange } from './ports';
 import { openSegmentOf } from '../domain/current';
 import {
@@ -88,22 +89,6 @@ export interface RollupSummary {
   /** Markers left because the row moved during the run (picked up by the next run). */
   moved: number;
   failed: number;
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time. */
-export async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++];
-      if (item !== undefined) await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 /** Where a segment may have begun at the earliest. */

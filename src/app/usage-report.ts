@@ -25,8 +25,8 @@ import type { Segment } from '../domain/segments';
 import { addUsage, usageOf, zeroUsage, type UsageSeconds } from '../domain/usage';
 import { InputError } from './errors';
 import { checkRange } from './queries';
+import { forEachLimited } from './concurrency';
 import {
-  forEachLimited,
   type DailyUsageRow,
   type DailyUsageStore,
   type UsageCurrentRow,

@@ -1,9 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main';
 import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
 import { uniquePrefix } from '../support/app';
 import { tableConnectionString } from '../support/azurite';
@@ -16,19 +14,7 @@ import {
   vmResourceId,
   type EventSpec,
 } from '../support/events';
-
-async function runCli(argv: string[], stdin?: string) {
-  let stdout = '';
-  let stderr = '';
-  const started = performance.now();
-  const code = await main(argv, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    stdin: Readable.from(stdin === undefined ? [] : [stdin]),
-    env: {},
-  });
-  return { code, stdout, stderr, elapsedInMs: performance.now() - started };
-}
+import { runCli } from '../support/cli';
 
 const day = '2025-03-10';
 const next = '2025-03-11';

@@ -1,19 +1,8 @@
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { commands, main } from '../../src/cli/main';
+import { commands } from '../../src/cli/main';
+import { runCli } from '../support/cli';
 
 /** Runs the CLI in-process; usage errors are found before any storage is touched, so no network here. */
-async function runCli(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    stdin: Readable.from([]),
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
 
 const vmId =
   '/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1';
