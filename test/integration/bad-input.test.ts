@@ -1,0 +1,217 @@
+/**
+ * A corpus of hostile and broken events (test/fixtures/bad-events/corpus.json, plus payloads of 1 MB
+ * strings built here) in one batch with good ones, through the local host's Event Grid webhook and through
+ * `vm-timeline ingest`: no crash, every bad event rejected with its reason in `VmRejectedEvents` (or
+ * skipped when it is not about a VM's power), every good one in the same batch recorded.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/adapters/logger';
+import type { RejectedEvent } from '../../src/app/ports';
+import { createAppContext, type AppContext } from '../../src/composition';
+import { loadConfig } from '../../src/config';
+import { startLocalHost, type LocalHost } from '../../src/local/host';
+import { StorageLocalQueues } from '../../src/local/queues';
+import { captureRegistrations } from '../../src/local/registrations';
+import { dropTables, testSettings } from '../support/app';
+import { tableConnectionString } from '../support/azurite';
+import { runCli } from '../support/cli';
+
+interface Case {
+  name: string;
+  expect: 'recorded' | 'rejected' | 'skipped';
+  /** A substring of the rejection reason. */
+  reason?: string;
+  /** The VM a recorded event is about. */
+  vm?: string;
+  event: unknown;
+}
+
+const megabyte = 'x'.repeat(1024 * 1024);
+const subscription = '00000000-0000-0000-0000-0000000000bb';
+const vmId = (name: string): string =>
+  `/subscriptions/${subscription}/resourceGroups/rg-bad/providers/Microsoft.Compute/virtualMachines/${name}`;
+
+/** The corpus with times filled in, plus the huge payloads. */
+async function corpus(): Promise<Case[]> {
+  const text = await readFile(path.join(__dirname, '..', 'fixtures', 'bad-events', 'corpus.json'), 'utf8');
+  const now = Date.now();
+  const filled = text
+    .replaceAll('"$NOW"', JSON.stringify(new Date(now - 60_000).toISOString()))
+    .replaceAll('"$FUTURE"', JSON.stringify(new Date(now + 3_600_000).toISOString()));
+  const cases = JSON.parse(filled) as Case[];
+  const template = cases.find((c) => c.name === 'good Event Grid start')?.event as Record<string, unknown>;
+  const withData = (id: string, vm: string, data: Record<string, unknown>): Record<string, unknown> => {
+    const copy = structuredClone(template);
+    copy['id'] = id;
+    copy['subject'] = vmId(vm);
+    copy['data'] = { ...(copy['data'] as Record<string, unknown>), resourceUri: vmId(vm), ...data };
+    return copy;
+  };
+  cases.push(
+    {
+      name: '1 MB event id',
+      expect: 'rejected',
+      reason: 'event id too long',
+      event: { ...withData('huge-1', 'huge-01', {}), id: megabyte },
+    },
+    {
+      name: '1 MB VM name',
+      expect: 'rejected',
+      reason: 'data.resourceUri too long',
+      event: withData('huge-2', `huge-${megabyte}`, {}),
+    },
+    {
+      name: '1 MB operation name',
+      expect: 'rejected',
+      reason: 'data.operationName too long',
+      event: withData('huge-3', 'huge-03', {
+        operationName: `Microsoft.Compute/virtualMachines/start/action${megabyte}`,
+      }),
+    },
+    {
+      name: 'good event carrying a 1 MB caller claim and 1 MB of noise',
+      expect: 'recorded',
+      vm: vmId('huge-04'),
+      event: withData('huge-4', 'huge-04', { claims: { upn: megabyte }, noise: megabyte }),
+    },
+  );
+  return cases;
+}
+
+/** The event as `VmRejectedEvents.raw` keeps it (a string as is, anything else as JSON). */
+const key = (event: unknown): string =>
+  typeof event === 'string' ? event : (JSON.stringify(event) ?? String(event));
+
+async function rejectedRows(ctx: AppContext): Promise<RejectedEvent[]> {
+  const rows: RejectedEvent[] = [];
+  for await (const row of ctx.rejected.list()) rows.push(row);
+  return rows;
+}
+
+/** Each case's effect in the context's tables. */
+async function expectEffects(ctx: AppContext, cases: readonly Case[]): Promise<void> {
+  const rejected = await rejectedRows(ctx);
+  const expectedRejected = cases.filter((c) => c.expect === 'rejected');
+  for (const c of expectedRejected) {
+    const raw = key(c.event);
+    const row = rejected.find((r) => r.raw === raw || (raw.length > 30_000 && raw.startsWith(r.raw)));
+    expect(row, c.name).toBeDefined();
+    expect(row?.reason, c.name).toContain(c.reason ?? '');
+  }
+  // Nothing else was rejected: every row is one of the corpus's bad events.
+  expect(rejected).toHaveLength(expectedRejected.length);
+  for (const c of cases.filter((k) => k.expect === 'recorded')) {
+    const timeline = await ctx.store.getTimeline(c.vm ?? '');
+    expect(timeline?.segments.length, c.name).toBe(1);
+    expect(timeline?.resourceId, c.name).toBe(c.vm);
+  }
+  // Rejected or skipped events left no timeline behind; OData-looking ids read only their own VM.
+  const recordedVms = new Set(cases.flatMap((c) => (c.expect === 'recorded' ? [c.vm?.toLowerCase()] : [])));
+  const current: string[] = [];
+  for await (const page of ctx.store.listAllCurrent()) current.push(...page.map((r) => r.resourceId));
+  expect(new Set(current.map((id) => id.toLowerCase()))).toEqual(recordedVms);
+}
+
+describe('bad input', () => {
+  let cases: Case[];
+  const contexts: AppContext[] = [];
+
+  beforeAll(async () => {
+    cases = await corpus();
+  });
+
+  afterAll(async () => {
+    for (const ctx of contexts) await dropTables(ctx).catch(() => undefined);
+  });
+
+  it('through the webhook: answers 200, rejects each bad event with its reason, records every good one', async () => {
+    const settings = testSettings();
+    Object.assign(process.env, settings);
+    const ctx = createAppContext(loadConfig(settings), { log: silentLogger });
+    contexts.push(ctx);
+    await ctx.ensureTables();
+    const functions = path.resolve(__dirname, '..', '..', 'functions');
+    const captured = await captureRegistrations(async () => {
+      await import(path.join(functions, 'vmEvents.ts'));
+    });
+    const host: LocalHost = await startLocalHost({
+      captured,
+      queues: new StorageLocalQueues(tableConnectionString()),
+      log: silentLogger,
+      port: 0,
+      timers: false,
+    });
+    try {
+      const response = await fetch(`${host.url}/runtime/webhooks/eventgrid?functionName=vmEvents`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification' },
+        body: JSON.stringify(cases.map((c) => c.event)),
+      });
+      expect(response.status).toBe(200);
+      // The same batch again (Event Grid redelivers): still 200, nothing more stored.
+      const again = await fetch(`${host.url}/runtime/webhooks/eventgrid?functionName=vmEvents`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification' },
+        body: JSON.stringify(cases.map((c) => c.event)),
+      });
+      expect(again.status).toBe(200);
+      // Still serving after all that.
+      const health = await fetch(`${host.url}/runtime/webhooks/eventgrid?functionName=vmEvents`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification' },
+        body: '[]',
+      });
+      expect(health.status).toBe(200);
+    } finally {
+      await host.stop();
+    }
+    await expectEffects(ctx, cases);
+  });
+
+  it('through vm-timeline ingest: reports each bad event with its reason, records every good one, exit 0', async () => {
+    const settings = testSettings();
+    const ctx = createAppContext(loadConfig(settings), { log: silentLogger });
+    contexts.push(ctx);
+    await ctx.ensureTables();
+    const dir = await mkdtemp(path.join(tmpdir(), 'bad-input-'));
+    try {
+      const file = path.join(dir, 'corpus.json');
+      await writeFile(file, JSON.stringify(cases.map((c) => c.event)));
+      const run = await runCli([
+        'ingest',
+        file,
+        '--storage',
+        settings.TIMELINE_STORAGE ?? '',
+        '--table-prefix',
+        settings.TABLE_NAME_PREFIX ?? '',
+        '--json',
+      ]);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      const report = JSON.parse(run.stdout) as {
+        events: number;
+        recorded: number;
+        skipped: number;
+        rejected: Array<{ eventId: string | null; reason: string }>;
+        failed: unknown[];
+      };
+      expect(report.events).toBe(cases.length);
+      expect(report.failed).toEqual([]);
+      expect(report.recorded).toBe(cases.filter((c) => c.expect === 'recorded').length);
+      expect(report.skipped).toBe(cases.filter((c) => c.expect === 'skipped').length);
+      const rejectedCases = cases.filter((c) => c.expect === 'rejected');
+      expect(report.rejected).toHaveLength(rejectedCases.length);
+      for (const c of rejectedCases)
+        expect(
+          report.rejected.some((r) => r.reason.includes(c.reason ?? '?')),
+          c.name,
+        ).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    await expectEffects(ctx, cases);
+  });
+});
