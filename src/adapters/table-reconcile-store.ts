@@ -106,9 +106,33 @@ export class TableReconcileRunStore implements ReconcileRunStore {
       };
     } catch (error) {
       // 409: another run created the row first; 412: another run took the lease between read and write.
-      if (status(error) === 409 || status(error) === 412) return undefined;
+      // Or our own write took effect, its answer was lost (reset, timeout) and the SDK's retry of it got
+      // the 409 / 412: then the row names this run, and the lease is ours.
+      if (status(error) === 409 || status(error) === 412) return this.#ownLease(subscriptionId, runId);
       throw error;
     }
+  }
+
+  /** The lease when the row names this run (its write landed), else undefined. */
+  async #ownLease(subscriptionId: string, runId: string): Promise<ReconcileLease | undefined> {
+    let row: Row;
+    try {
+      row = await this.table.getEntity<Record<string, unknown>>(
+        subscriptionId.toLowerCase(),
+        reconcileRowKey,
+      );
+    } catch (error) {
+      if (status(error) === 404) return undefined;
+      throw error;
+    }
+    if (row['runId'] !== runId) return undefined;
+    return {
+      subscriptionId,
+      runId,
+      mark: markFrom(row),
+      detailsAt: ms(row['detailsAt']),
+      etag: row.etag ?? '*',
+    };
   }
 
   async release(lease: ReconcileLease, release: ReconcileRelease): Promise<boolean> {
