@@ -6,6 +6,7 @@
  * 1 when one threw, 2 for an unknown name.
  */
 import { availableParallelism, cpus } from 'node:os';
+import { runAlertsBenchmark } from './alerts';
 import type { Benchmark, BenchmarkResult } from './benchmark';
 import { runIngestBenchmark } from './ingest';
 import { runReconcileBenchmark } from './reconcile';
@@ -26,6 +27,11 @@ export const benchmarks: Readonly<Record<string, Benchmark>> = {
     description:
       "a month's usage of 10,000 VMs grouped by tag from the daily rollups (Azurite), vs from raw segments",
     run: runUsageBenchmark,
+  },
+  alerts: {
+    description:
+      'evaluateAlerts over 2,000 VMs with 5% Stopped (allocated) from the episode index (Azurite), vs a full VmCurrent scan',
+    run: runAlertsBenchmark,
   },
 };
 
