@@ -1,5 +1,4 @@
-/** Read use cases shared by the CLI and the HTTP API: a VM's timeline and usage over a window. */
-import { addUsage, usageOf, zeroUsage, type UsageSeconds } from '../domain/usage';
+/** Read use cases shared by the CLI and the HTTP API: a VM's timeline, date and range parsing. */
 import type { Segment } from '../domain/segments';
 import { InputError } from './errors';
 import type { TimelineStore } from './ports';
@@ -78,36 +77,4 @@ export async function getTimelineView(
   const timeline = await store.getTimeline(resourceId, query);
   if (timeline === undefined) throw new NotFoundError(`no timeline recorded for ${resourceId}`);
   return { resourceId: timeline.resourceId, segments: timeline.segments.map(segmentView) };
-}
-
-export interface UsageRow extends UsageSeconds {
-  resourceId: string;
-}
-
-export interface UsageReport {
-  from: string;
-  to: string;
-  rows: UsageRow[];
-  total: UsageSeconds;
-}
-
-/** Per-VM billed / not-billed / unknown seconds in `[from, to)`, segments clipped at the edges. */
-export async function computeUsage(
-  store: TimelineStore,
-  from: number,
-  to: number,
-  asOf: number,
-): Promise<UsageReport> {
-  checkRange(from, to);
-  const rows: UsageRow[] = [];
-  for await (const page of store.listAllCurrent()) {
-    for (const current of page) {
-      const timeline = await store.getTimeline(current.resourceId, { from, to });
-      if (timeline === undefined) continue;
-      rows.push({ resourceId: timeline.resourceId, ...usageOf(timeline.segments, from, to, asOf) });
-    }
-  }
-  rows.sort((a, b) => a.resourceId.toLowerCase().localeCompare(b.resourceId.toLowerCase()));
-  const total = rows.reduce<UsageSeconds>((sum, row) => addUsage(sum, row), { ...zeroUsage });
-  return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), rows, total };
 }

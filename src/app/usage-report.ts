@@ -4,7 +4,7 @@
  * day), and only what the rollups do not hold exactly is read from segments: the days of VMs whose
  * segments changed since the last rollup (`usageDirtyFrom`) and edge days (windows that are not whole
  * days) of VMs with a transition on them. Days after the rollup mark of a VM that did not change lie in
- * its open segment and come from its current row. The result equals the segment sums (`computeUsage`).
+ * its open segment and come from its current row. The result equals the segment sums (`usageOf` of each VM's segments).
  *
  * Time of a VM outside the days it has usage for (before its first observation, after the query time)
  * is unknown, and goes to the group of its current details.
