@@ -25,7 +25,7 @@ export const benchmarks: Readonly<Record<string, Benchmark>> = {
   },
   usage: {
     description:
-      "a month's usage of 10,000 VMs grouped by tag from the daily rollups (Azurite), vs from raw segments",
+      "a month's usage of 2,000 VMs (BENCH_USAGE_VMS) grouped by tag from the daily rollups (Azurite), vs from raw segments",
     run: runUsageBenchmark,
   },
   alerts: {
