@@ -24,14 +24,9 @@ import type { AlertEvent } from '../src/domain/alerts';
 import { PowerState } from '../src/domain/power-state';
 import { EmulatedPowerState, startArmEmulator, type ArmEmulator } from '../src/emulator/arm-emulator';
 import { startAzurite, type StartedAzurite } from '../src/local/azurite';
-import { atMost, exactly, sig3, type BenchmarkContext, type BenchmarkResult } from './benchmark';
+import { atMost, exactly, sig3, type BenchmarkContext, type BenchmarkResult, intSetting } from './benchmark';
 
 const subscriptionId = '00000000-0000-0000-0000-00000000a1e7';
-
-function intSetting(name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  return Number.isInteger(value) && value > 0 ? value : fallback;
-}
 
 class CountingPublisher implements AlertPublisher {
   readonly destination = 'bench';

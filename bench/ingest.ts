@@ -33,6 +33,7 @@ import {
   type BenchmarkContext,
   type BenchmarkResult,
   type Target,
+  intSetting,
 } from './benchmark';
 import {
   benchSubscriptionId,
@@ -44,14 +45,6 @@ import {
   type GeneratedEvent,
 } from './events';
 import { trafficDelta, watchTableTraffic, type TableTraffic } from './table-traffic';
-
-function intSetting(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined || value.trim() === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
-  return n;
-}
 
 /** The ARM emulator, or the reason it cannot be used. */
 async function tryStartArmEmulator(): Promise<ArmEmulator | string> {

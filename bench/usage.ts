@@ -37,16 +37,16 @@ import type { PowerState } from '../src/domain/power-state';
 import { currentKeys, vmKey } from '../src/domain/resource-id';
 import type { Segment } from '../src/domain/segments';
 import { startAzurite, type StartedAzurite } from '../src/local/azurite';
-import { atMost, exactly, pool, sig3, type BenchmarkContext, type BenchmarkResult } from './benchmark';
+import {
+  atMost,
+  exactly,
+  pool,
+  sig3,
+  type BenchmarkContext,
+  type BenchmarkResult,
+  intSetting,
+} from './benchmark';
 import { random } from './events';
-
-function intSetting(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined || value.trim() === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
-  return n;
-}
 
 const sizes = ['Standard_D2s_v5', 'Standard_D4s_v5', 'Standard_F4s_v2', 'Standard_E8s_v5'];
 
