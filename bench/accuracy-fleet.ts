@@ -3,7 +3,8 @@
  * power-state transitions per VM (the truth), the events Azure raises for those that raise one, and their
  * Event-Grid-like deliveries (delays, duplicates, reordering, drops). Pure: no I/O, no clock.
  */
-import { benchSubscriptionId, benchVmResourceId, random, resourceEvent, type VmOperation } from './events';
+import { benchSubscriptionId, benchVmResourceId, resourceEvent, type VmOperation } from './events';
+import { seededRandom } from '../src/emulator/seeded-random';
 
 /** What the VM really is in: `hibernated` is deallocated with hibernation; `deleted` is gone. */
 export const TruthState = {
@@ -226,7 +227,7 @@ function simulateVm(habit: Habit, from: number, to: number, rnd: () => number): 
 
 /** A seeded fleet history: truth per VM, the raised events and their deliveries. */
 export function simulateFleet(options: FleetOptions): FleetHistory {
-  const rnd = random(options.seed);
+  const rnd = seededRandom(options.seed);
   const dropRate = options.dropRate ?? 0.05;
   const duplicateRate = options.duplicateRate ?? 0.1;
   const vms: TruthVm[] = [];

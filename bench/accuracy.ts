@@ -42,7 +42,8 @@ import {
   type TruthVm,
 } from './accuracy-fleet';
 import { pool, sig3 } from './benchmark';
-import { benchSubscriptionId, random } from './events';
+import { benchSubscriptionId } from './events';
+import { seededRandom } from '../src/emulator/seeded-random';
 
 export interface AccuracyOptions {
   vms: number;
@@ -165,7 +166,7 @@ export async function runAccuracy(options: AccuracyOptions): Promise<Record<stri
     );
     await ctx.ensureTables();
 
-    const shuffle = random(options.seed + 1);
+    const shuffle = seededRandom(options.seed + 1);
     const outcomes: Record<string, number> = {};
     let next = 0;
     let reconciles = 0;

@@ -6,22 +6,11 @@
  */
 import { ObservationSource, type Observation } from '../src/domain/observation';
 import { PowerState } from '../src/domain/power-state';
+import { seededRandom } from '../src/emulator/seeded-random';
 
 export const benchSubscriptionId = '00000000-0000-0000-0000-00000000b001';
 const tenantId = '00000000-0000-0000-0000-00000000b0ff';
 const callers = ['alice@contoso.com', 'bob@contoso.com', 'automation@contoso.com', '9f1c6a3e-app'] as const;
-
-/** Small, fast, seedable PRNG (mulberry32). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const VmOperation = {
   start: 'start',
@@ -194,7 +183,7 @@ const hour = 3_600_000;
  * and `duplicates` of them delivered again up to two hours later.
  */
 export function generateWorkload(options: WorkloadOptions): Workload {
-  const rnd = random(options.seed);
+  const rnd = seededRandom(options.seed);
   const days = options.days ?? 7;
   const outOfOrder = options.outOfOrder ?? 0.05;
   const duplicateShare = options.duplicates ?? 0.02;

@@ -40,11 +40,11 @@ import {
   benchVmResourceId,
   expectedObservation,
   generateWorkload,
-  random,
   resourceEvent,
   type GeneratedEvent,
 } from './events';
 import { trafficDelta, watchTableTraffic, type TableTraffic } from './table-traffic';
+import { seededRandom } from '../src/emulator/seeded-random';
 
 /** The ARM emulator, or the reason it cannot be used. */
 async function tryStartArmEmulator(): Promise<ArmEmulator | string> {
@@ -79,7 +79,7 @@ async function measureRawUpserts(
 ): Promise<{ sequential: number; concurrent: number; requests: number }> {
   const table = ctx.tables.table(tableName);
   await table.createTable();
-  const rnd = random(7);
+  const rnd = seededRandom(7);
   const entity = (i: number, round: string) => {
     const resourceId = `/subscriptions/${benchSubscriptionId}/resourceGroups/rg-raw-${i % 20}/providers/Microsoft.Compute/virtualMachines/raw-${i % 1000}`;
     const id = `raw-${round}-${i}`;
@@ -284,7 +284,7 @@ export async function runIngestBenchmark({ progress }: BenchmarkContext): Promis
     let writes: Record<string, unknown> | undefined;
     let writeManagementPerEvent: number | undefined;
     if (typeof arm !== 'string') {
-      const rnd = random(seed + 1);
+      const rnd = seededRandom(seed + 1);
       const states = ['running', 'stopped', 'deallocated'] as const;
       const expected = new Map<string, string>();
       const writeEvents: GeneratedEvent[] = [];

@@ -46,7 +46,7 @@ import {
   type BenchmarkResult,
   intSetting,
 } from './benchmark';
-import { random } from './events';
+import { seededRandom } from '../src/emulator/seeded-random';
 
 const sizes = ['Standard_D2s_v5', 'Standard_D4s_v5', 'Standard_F4s_v2', 'Standard_E8s_v5'];
 
@@ -231,7 +231,7 @@ export async function runUsageBenchmark({ progress }: BenchmarkContext): Promise
     const asOf = Date.now();
     const monthStart = dayStartOf(asOf) - (days + 5) * dayInMs;
     const monthEnd = monthStart + days * dayInMs;
-    const rnd = random(20_261_127);
+    const rnd = seededRandom(20_261_127);
     const vms = Array.from({ length: vmCount }, (_, i) => seedVm(i, monthStart, days, rnd));
     const seedMs = await seed(ctx, vms, monthStart, days, asOf, concurrency, progress);
 

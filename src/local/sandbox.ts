@@ -17,6 +17,7 @@ import {
   type VmInput,
 } from '../emulator/arm-emulator';
 import { EventDelivery, postEvents } from './event-delivery';
+import { seededRandom } from '../emulator/seeded-random';
 
 export const sandboxSubscriptionId = '5a4db0c5-0000-4000-8000-00000000000a';
 const tenantId = '5a4db0c5-0000-4000-8000-0000000000ff';
@@ -34,18 +35,6 @@ export const SandboxOperation = {
   create: 'create',
 } as const;
 export type SandboxOperation = (typeof SandboxOperation)[keyof typeof SandboxOperation];
-
-/** Small, seedable PRNG (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const fleetSpec: readonly (Omit<VmInput, 'subscriptionId'> & { name: string })[] = [
   { resourceGroup: 'rg-web', name: 'web-01', vmSize: 'Standard_D2s_v5', tags: { env: 'prod', team: 'web' } },
