@@ -4,6 +4,7 @@
  * Event-Grid-like deliveries (delays, duplicates, reordering, drops). Pure: no I/O, no clock.
  */
 import { benchSubscriptionId, benchVmResourceId, resourceEvent, type VmOperation } from './events';
+import { EmulatedPowerState, type EmulatedFleet } from '../src/emulator/arm-fleet';
 import { seededRandom } from '../src/emulator/seeded-random';
 
 /** What the VM really is in: `hibernated` is deallocated with hibernation; `deleted` is gone. */
@@ -302,3 +303,25 @@ export function trueBilledMs(vm: TruthVm, from: number, to: number): number {
 }
 
 export { benchSubscriptionId };
+
+/** Sets the emulated fleet to the truth at `at`: deleted VMs removed, the others in their power state. */
+export function syncEmulatedFleet(fleet: EmulatedFleet, history: FleetHistory, at: number): void {
+  for (const vm of history.vms) {
+    const state = stateAt(vm, at);
+    const emulated = fleet.getVm(vm.resourceId);
+    if (state === TruthState.deleted) {
+      if (emulated !== undefined) fleet.removeVm(vm.resourceId);
+      continue;
+    }
+    if (emulated === undefined) continue;
+    const hibernated = state === TruthState.hibernated;
+    const power =
+      state === TruthState.running
+        ? EmulatedPowerState.running
+        : state === TruthState.stopped
+          ? EmulatedPowerState.stopped
+          : EmulatedPowerState.deallocated;
+    if (emulated.powerState !== power || emulated.hibernated !== hibernated)
+      fleet.setPowerState(vm.resourceId, power, { hibernated });
+  }
+}

@@ -29,16 +29,14 @@ import { reconcileSubscription } from '../src/app/reconcile-subscription';
 import { createAppContext, type AppContext } from '../src/composition';
 import { loadConfig } from '../src/config';
 import { usageOf } from '../src/domain/usage';
-import { EmulatedPowerState, startArmEmulator, type ArmEmulator } from '../src/emulator/arm-emulator';
+import { startArmEmulator, type ArmEmulator } from '../src/emulator/arm-emulator';
 import { startAzurite, type StartedAzurite } from '../src/local/azurite';
 import {
   Cause,
   isBilled,
   simulateFleet,
-  stateAt,
+  syncEmulatedFleet,
   trueBilledMs,
-  TruthState,
-  type FleetHistory,
   type TruthVm,
 } from './accuracy-fleet';
 import { pool, sig3 } from './benchmark';
@@ -86,27 +84,6 @@ function parameter(argv: readonly string[], flag: string, env: string, fallback:
 
 const minute = 60_000;
 const round = (seconds: number): number => Math.round(seconds * 1000) / 1000;
-
-function syncFleet(emulator: ArmEmulator, history: FleetHistory, at: number): void {
-  for (const vm of history.vms) {
-    const state = stateAt(vm, at);
-    const emulated = emulator.fleet.getVm(vm.resourceId);
-    if (state === TruthState.deleted) {
-      if (emulated !== undefined) emulator.fleet.removeVm(vm.resourceId);
-      continue;
-    }
-    if (emulated === undefined) continue;
-    const hibernated = state === TruthState.hibernated;
-    const power =
-      state === TruthState.running
-        ? EmulatedPowerState.running
-        : state === TruthState.stopped
-          ? EmulatedPowerState.stopped
-          : EmulatedPowerState.deallocated;
-    if (emulated.powerState !== power || emulated.hibernated !== hibernated)
-      emulator.fleet.setPowerState(vm.resourceId, power, { hibernated });
-  }
-}
 
 function explainedErrorSeconds(vm: TruthVm, delivered: ReadonlySet<string>, intervalInMs: number): number {
   let previous = vm.initial;
@@ -177,7 +154,7 @@ export async function runAccuracy(options: AccuracyOptions): Promise<Record<stri
     let incomplete = 0;
     for (let tick = from; tick <= to; tick += intervalInMs) {
       simNow = tick;
-      syncFleet(emulator, history, tick);
+      syncEmulatedFleet(emulator.fleet, history, tick);
       const due: unknown[] = [];
       while (next < history.deliveries.length && (history.deliveries[next]?.at ?? Infinity) <= tick) {
         due.push(history.deliveries[next]?.raw);

@@ -6,7 +6,7 @@
  * same. Plus a worker that dies between its timeline write and its current-row write.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simulateFleet, stateAt, TruthState, type FleetHistory } from '../../bench/accuracy-fleet';
+import { simulateFleet, syncEmulatedFleet, type FleetHistory } from '../../bench/accuracy-fleet';
 import { benchSubscriptionId } from '../../bench/events';
 import { silentLogger } from '../../src/adapters/logger';
 import { createArmClient } from '../../src/adapters/arm';
@@ -16,7 +16,7 @@ import { reconcileSubscription } from '../../src/app/reconcile-subscription';
 import { createAppContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import { usageOf } from '../../src/domain/usage';
-import { EmulatedPowerState, startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
+import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
 import { dropTables, uniquePrefix } from '../support/app';
 import { tableConnectionString } from '../support/azurite';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
@@ -67,24 +67,6 @@ async function startRun(
   return { emulator, clock, workers, redeliveries: 0, reconcileRetries: 0 };
 }
 
-function syncFleet(emulator: ArmEmulator, history: FleetHistory, at: number): void {
-  for (const vm of history.vms) {
-    const state = stateAt(vm, at);
-    if (state === TruthState.deleted) {
-      emulator.fleet.removeVm(vm.resourceId);
-      continue;
-    }
-    const hibernated = state === TruthState.hibernated;
-    const power =
-      state === TruthState.running
-        ? EmulatedPowerState.running
-        : state === TruthState.stopped
-          ? EmulatedPowerState.stopped
-          : EmulatedPowerState.deallocated;
-    emulator.fleet.setPowerState(vm.resourceId, power, { hibernated });
-  }
-}
-
 /** One worker's delivery of a batch, resent whole until every event of it succeeds. */
 async function deliverUntilAcknowledged(
   run: Run,
@@ -120,7 +102,7 @@ async function simulateDay(run: Run, history: FleetHistory): Promise<void> {
   let next = 0;
   for (let tick = history.from; tick <= history.to; tick += intervalInMs) {
     run.clock.now = tick;
-    syncFleet(run.emulator, history, tick);
+    syncEmulatedFleet(run.emulator.fleet, history, tick);
     const due: unknown[] = [];
     while (next < history.deliveries.length && (history.deliveries[next]?.at ?? Infinity) <= tick) {
       due.push(history.deliveries[next]?.raw);
