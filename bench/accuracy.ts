@@ -30,7 +30,6 @@ import { createAppContext, type AppContext } from '../src/composition';
 import { loadConfig } from '../src/config';
 import { usageOf } from '../src/domain/usage';
 import { startArmEmulator, type ArmEmulator } from '../src/emulator/arm-emulator';
-import { startAzurite, type StartedAzurite } from '../src/local/azurite';
 import {
   Cause,
   isBilled,
@@ -39,7 +38,7 @@ import {
   trueBilledMs,
   type TruthVm,
 } from './accuracy-fleet';
-import { pool, sig3 } from './benchmark';
+import { pool, sig3, benchStorage, type BenchStorage } from './benchmark';
 import { benchSubscriptionId } from './events';
 import { seededRandom } from '../src/emulator/seeded-random';
 
@@ -118,16 +117,13 @@ export async function runAccuracy(options: AccuracyOptions): Promise<Record<stri
     `simulated ${options.vms} VMs over ${options.days} days: ${history.vms.reduce((n, vm) => n + vm.transitions.length, 0)} transitions, ${history.events} events (${history.dropped.size} dropped, ${history.duplicates} duplicated)`,
   );
 
-  let azurite: StartedAzurite | undefined;
+  let tables: BenchStorage | undefined;
   let emulator: ArmEmulator | undefined;
   let simNow = from;
   const started = performance.now();
   try {
-    let storage = options.storage ?? '';
-    if (storage === '') {
-      azurite = await startAzurite({ inMemory: true });
-      storage = azurite.connectionString;
-    }
+    tables = await benchStorage('ACCURACY_STORAGE', options.storage);
+    const storage = tables.connectionString;
     emulator = await startArmEmulator({ pageSize: 1000, now: () => simNow });
     for (const vm of history.vms) {
       const name = vm.resourceId.split('/').pop() ?? '';
@@ -261,8 +257,7 @@ export async function runAccuracy(options: AccuracyOptions): Promise<Record<stri
         seed: options.seed,
         from: new Date(from).toISOString(),
         to: new Date(to).toISOString(),
-        storage:
-          azurite === undefined ? 'ACCURACY_STORAGE' : 'Azurite 3.35.0 (in memory, started by the harness)',
+        storage: tables.description,
       },
       machine: {
         cpus: availableParallelism(),
@@ -323,7 +318,7 @@ export async function runAccuracy(options: AccuracyOptions): Promise<Record<stri
     };
   } finally {
     await emulator?.close();
-    await azurite?.stop();
+    await tables?.stop();
   }
 }
 

@@ -23,8 +23,16 @@ import { loadConfig } from '../src/config';
 import type { AlertEvent } from '../src/domain/alerts';
 import { PowerState } from '../src/domain/power-state';
 import { EmulatedPowerState, startArmEmulator, type ArmEmulator } from '../src/emulator/arm-emulator';
-import { startAzurite, type StartedAzurite } from '../src/local/azurite';
-import { atMost, exactly, sig3, type BenchmarkContext, type BenchmarkResult, intSetting } from './benchmark';
+import {
+  atMost,
+  exactly,
+  sig3,
+  type BenchmarkContext,
+  type BenchmarkResult,
+  intSetting,
+  benchStorage,
+  type BenchStorage,
+} from './benchmark';
 
 const subscriptionId = '00000000-0000-0000-0000-00000000a1e7';
 
@@ -41,14 +49,11 @@ export async function runAlertsBenchmark({ progress }: BenchmarkContext): Promis
   const vms = intSetting('BENCH_ALERT_VMS', 2_000);
   const stoppedCount = Math.max(1, Math.round(vms * 0.05));
   const restartedCount = Math.max(1, Math.round(stoppedCount / 10));
-  let azurite: StartedAzurite | undefined;
+  let tables: BenchStorage | undefined;
   let emulator: ArmEmulator | undefined;
   try {
-    let storage = process.env['BENCH_STORAGE']?.trim() ?? '';
-    if (storage === '') {
-      azurite = await startAzurite({ inMemory: true });
-      storage = azurite.connectionString;
-    }
+    tables = await benchStorage();
+    const storage = tables.connectionString;
     let now = Date.now() - 2 * 3_600_000;
     emulator = await startArmEmulator({ pageSize: 1000, now: () => now });
     const ids: string[] = [];
@@ -160,8 +165,7 @@ export async function runAlertsBenchmark({ progress }: BenchmarkContext): Promis
         },
         steadyToFullScanTimeRatio: sig3(steady.ms / scanMs),
         detectedPublished: detected,
-        storage:
-          azurite === undefined ? 'BENCH_STORAGE' : 'Azurite 3.35.0 (in memory, started by the benchmark)',
+        storage: tables.description,
       },
       targets: [
         exactly('firstEvaluationPublished', first.published, stoppedCount),
@@ -174,6 +178,6 @@ export async function runAlertsBenchmark({ progress }: BenchmarkContext): Promis
     };
   } finally {
     await emulator?.close();
-    await azurite?.stop();
+    await tables?.stop();
   }
 }

@@ -1,3 +1,4 @@
+import { startAzurite, type StartedAzurite } from '../src/local/azurite';
 /** What a benchmark is and returns: the shape `bench/run.ts` prints. */
 
 export interface Target {
@@ -64,4 +65,33 @@ export function intSetting(name: string, fallback: number): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
   return n;
+}
+
+/** Where a benchmark's tables live: a given connection string, or an in-memory Azurite started for it. */
+export interface BenchStorage {
+  connectionString: string;
+  /** The Azurite started for this run; undefined when the storage was given. */
+  azurite: StartedAzurite | undefined;
+  /** For the JSON report. */
+  description: string;
+  /** Stops the Azurite this run started (nothing for given storage). */
+  stop(): Promise<void>;
+}
+
+/** The storage named by `variable` (default `BENCH_STORAGE`) when set, else a fresh in-memory Azurite. */
+export async function benchStorage(
+  variable = 'BENCH_STORAGE',
+  given = process.env[variable],
+): Promise<BenchStorage> {
+  const connectionString = given?.trim() ?? '';
+  if (connectionString !== '') {
+    return { connectionString, azurite: undefined, description: variable, stop: () => Promise.resolve() };
+  }
+  const azurite = await startAzurite({ inMemory: true });
+  return {
+    connectionString: azurite.connectionString,
+    azurite,
+    description: 'Azurite 3.35.0 (in memory, started by the benchmark)',
+    stop: () => azurite.stop(),
+  };
 }

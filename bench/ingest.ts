@@ -23,7 +23,6 @@ import { loadConfig } from '../src/config';
 import { vmKey } from '../src/domain/resource-id';
 import { deriveSegments, type Segment } from '../src/domain/segments';
 import { startArmEmulator, type ArmEmulator } from '../src/emulator/arm-emulator';
-import { startAzurite, type StartedAzurite } from '../src/local/azurite';
 import {
   atLeast,
   atMost,
@@ -34,6 +33,8 @@ import {
   type BenchmarkResult,
   type Target,
   intSetting,
+  benchStorage,
+  type BenchStorage,
 } from './benchmark';
 import {
   benchSubscriptionId,
@@ -230,26 +231,20 @@ export async function runIngestBenchmark({ progress }: BenchmarkContext): Promis
   const seed = intSetting('BENCH_SEED', 20_240_601);
   const sampleSize = 50;
 
-  const given = process.env['BENCH_STORAGE']?.trim();
-  let azurite: StartedAzurite | undefined;
+  let tables: BenchStorage | undefined;
   let arm: ArmEmulator | string | undefined;
   let traffic: TableTraffic | undefined;
   let ctx: AppContext | undefined;
   try {
-    let storage: string;
-    let tableEndpoint: string | undefined;
-    if (given !== undefined && given !== '') {
-      storage = given;
-      progress('storage: BENCH_STORAGE');
-    } else {
-      const t = performance.now();
-      azurite = await startAzurite({ inMemory: true });
-      storage = azurite.connectionString;
-      tableEndpoint = azurite.tableEndpoint;
-      progress(
-        `storage: Azurite started in ${Math.round(performance.now() - t)} ms at ${azurite.tableEndpoint}`,
-      );
-    }
+    const t = performance.now();
+    tables = await benchStorage();
+    const storage = tables.connectionString;
+    const azurite = tables.azurite;
+    progress(
+      azurite === undefined
+        ? 'storage: BENCH_STORAGE'
+        : `storage: Azurite started in ${Math.round(performance.now() - t)} ms at ${azurite.tableEndpoint}`,
+    );
     arm = await tryStartArmEmulator();
     progress(typeof arm === 'string' ? `ARM emulator unavailable: ${arm}` : `ARM emulator at ${arm.url}`);
     const prefix = `b${randomBytes(5).toString('hex')}`;
@@ -261,8 +256,7 @@ export async function runIngestBenchmark({ progress }: BenchmarkContext): Promis
       }),
       { log: silentLogger },
     );
-    tableEndpoint ??= ctx.tables.endpoint;
-    traffic = watchTableTraffic(tableEndpoint);
+    traffic = watchTableTraffic(azurite?.tableEndpoint ?? ctx.tables.endpoint);
     await ctx.ensureTables();
 
     // 1. Raw single-upsert rate of this storage, now.
@@ -396,8 +390,7 @@ export async function runIngestBenchmark({ progress }: BenchmarkContext): Promis
     ];
     return {
       figures: {
-        storage:
-          azurite === undefined ? 'BENCH_STORAGE' : 'Azurite 3.35.0 (in memory, started by the benchmark)',
+        storage: tables.description,
         concurrency,
         rawUpsert: {
           entities: rawUpserts,
@@ -440,8 +433,8 @@ export async function runIngestBenchmark({ progress }: BenchmarkContext): Promis
     };
   } finally {
     traffic?.close();
-    if (azurite === undefined && ctx !== undefined) await dropTables(ctx, progress);
+    if (tables?.azurite === undefined && ctx !== undefined) await dropTables(ctx, progress);
     if (arm !== undefined && typeof arm !== 'string') await arm.close();
-    await azurite?.stop();
+    await tables?.stop();
   }
 }

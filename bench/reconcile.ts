@@ -29,8 +29,16 @@ import type { Observation } from '../src/domain/observation';
 import { parseInstanceView, PowerState } from '../src/domain/power-state';
 import { currentKeys, vmKey } from '../src/domain/resource-id';
 import { startArmEmulator, type ArmEmulator, type EmulatedPowerState } from '../src/emulator/arm-emulator';
-import { startAzurite, type StartedAzurite } from '../src/local/azurite';
-import { atMost, exactly, pool, sig3, type BenchmarkContext, type BenchmarkResult } from './benchmark';
+import {
+  atMost,
+  exactly,
+  pool,
+  sig3,
+  type BenchmarkContext,
+  type BenchmarkResult,
+  benchStorage,
+  type BenchStorage,
+} from './benchmark';
 
 const subscriptionId = '00000000-0000-0000-0000-00000000bec0';
 const seedStates: readonly EmulatedPowerState[] = ['running', 'running', 'running', 'deallocated', 'stopped'];
@@ -265,14 +273,11 @@ function runMemoryChild(armEndpoint: string, count: number): Promise<MemoryChild
 export async function runReconcileBenchmark({ progress }: BenchmarkContext): Promise<BenchmarkResult> {
   const vms = intSetting('BENCH_VMS', 10_000);
   const memoryVms = intSetting('BENCH_MEMORY_VMS', 100_000);
-  let azurite: StartedAzurite | undefined;
+  let tables: BenchStorage | undefined;
   let emulator: ArmEmulator | undefined;
   try {
-    let storage = process.env['BENCH_STORAGE']?.trim() ?? '';
-    if (storage === '') {
-      azurite = await startAzurite({ inMemory: true });
-      storage = azurite.connectionString;
-    }
+    tables = await benchStorage();
+    const storage = tables.connectionString;
     emulator = await startArmEmulator();
     const prefix = `b${randomBytes(4).toString('hex')}`;
     const ctx = context(storage, prefix, emulator.url);
@@ -380,14 +385,13 @@ export async function runReconcileBenchmark({ progress }: BenchmarkContext): Pro
                 measuredIn:
                   'child process: one reconcileSubscription over HTTP to the emulator (in the parent); current rows from an in-process store',
               },
-        storage:
-          azurite === undefined ? 'BENCH_STORAGE' : 'Azurite 3.35.0 (in memory, started by the benchmark)',
+        storage: tables.description,
       },
       targets,
     };
   } finally {
     await emulator?.close();
-    await azurite?.stop();
+    await tables?.stop();
   }
 }
 

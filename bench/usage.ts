@@ -36,7 +36,6 @@ import { parseGroupBy } from '../src/domain/grouping';
 import type { PowerState } from '../src/domain/power-state';
 import { currentKeys, vmKey } from '../src/domain/resource-id';
 import type { Segment } from '../src/domain/segments';
-import { startAzurite, type StartedAzurite } from '../src/local/azurite';
 import {
   atMost,
   exactly,
@@ -45,6 +44,8 @@ import {
   type BenchmarkContext,
   type BenchmarkResult,
   intSetting,
+  benchStorage,
+  type BenchStorage,
 } from './benchmark';
 import { seededRandom } from '../src/emulator/seeded-random';
 
@@ -216,13 +217,10 @@ export async function runUsageBenchmark({ progress }: BenchmarkContext): Promise
   const vmCount = intSetting('BENCH_USAGE_VMS', 2_000);
   const days = intSetting('BENCH_USAGE_DAYS', 30);
   const concurrency = intSetting('BENCH_CONCURRENCY', 32);
-  let azurite: StartedAzurite | undefined;
+  let tables: BenchStorage | undefined;
   try {
-    let storage = process.env['BENCH_STORAGE']?.trim() ?? '';
-    if (storage === '') {
-      azurite = await startAzurite({ inMemory: true });
-      storage = azurite.connectionString;
-    }
+    tables = await benchStorage();
+    const storage = tables.connectionString;
     const ctx = createAppContext(
       loadConfig({ TIMELINE_STORAGE: storage, TABLE_NAME_PREFIX: `b${randomBytes(4).toString('hex')}` }),
       { log: silentLogger },
@@ -292,6 +290,6 @@ export async function runUsageBenchmark({ progress }: BenchmarkContext): Promise
       ],
     };
   } finally {
-    await azurite?.stop();
+    await tables?.stop();
   }
 }
