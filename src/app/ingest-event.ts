@@ -133,34 +133,24 @@ async function apply(
     reason,
   });
   switch (decision.kind) {
-    case 'observe': {
-      const outcome = await deps.store.record({
+    case 'observe':
+    case 'provisioning': {
+      // Outcome certain (a power state) or a failed / cancelled operation (provisioning only): the
+      // observation holds at the event time, no management call.
+      const observation: Observation = {
         ...eventObservation(event, resource.resourceId),
         at: event.time,
-        state: decision.state,
         source: ObservationSource.event,
         dedupeId: event.id,
-      });
+      };
+      if (decision.kind === 'observe') observation.state = decision.state;
+      else observation.provisioning = decision.provisioning;
+      const outcome = await deps.store.record(observation);
       deps.log.info('observation recorded', {
         vmId: resource.resourceId,
         eventId: event.id,
-        state: decision.state,
-        outcome,
-      });
-      return result(outcome === 'recorded' ? 1 : 0);
-    }
-    case 'provisioning': {
-      const outcome = await deps.store.record({
-        ...eventObservation(event, resource.resourceId),
-        at: event.time,
-        source: ObservationSource.event,
-        dedupeId: event.id,
-        provisioning: decision.provisioning,
-      });
-      deps.log.info('operation failure recorded', {
-        vmId: resource.resourceId,
-        eventId: event.id,
         eventType: event.eventType,
+        state: observation.state,
         outcome,
       });
       return result(outcome === 'recorded' ? 1 : 0);
