@@ -67,6 +67,15 @@ function compact<T extends Record<string, unknown>>(entity: T): T {
   return entity;
 }
 
+/** The provisioning columns (inverse of `provisioningFrom`). */
+function provisioningColumns(p: Provisioning | undefined): Record<string, string | undefined> {
+  return {
+    provisioningState: p?.state,
+    provisioningSubState: p?.subState,
+    provisioningErrorCode: p?.errorCode,
+  };
+}
+
 export function observationEntity(partitionKey: string, o: Observation): TableEntity {
   return compact({
     partitionKey,
@@ -78,9 +87,7 @@ export function observationEntity(partitionKey: string, o: Observation): TableEn
     state: o.state,
     source: o.source,
     dedupeId: o.dedupeId,
-    provisioningState: o.provisioning?.state,
-    provisioningSubState: o.provisioning?.subState,
-    provisioningErrorCode: o.provisioning?.errorCode,
+    ...provisioningColumns(o.provisioning),
     operation: o.operation,
     eventType: o.eventType,
     caller: o.caller,
@@ -186,9 +193,7 @@ export function currentEntity(key: string, c: CurrentState, version: number): Ta
     sinceSource: c.sinceSource,
     operation: c.operation,
     caller: c.caller,
-    provisioningState: c.provisioning?.state,
-    provisioningSubState: c.provisioning?.subState,
-    provisioningErrorCode: c.provisioning?.errorCode,
+    ...provisioningColumns(c.provisioning),
     lastObservedAt: new Date(c.last.at),
     lastSource: c.last.source,
     lastDedupeId: c.last.dedupeId,
