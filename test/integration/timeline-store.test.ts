@@ -5,27 +5,14 @@ import { TableTimelineStore, type CurrentChange } from '../../src/adapters/table
 import { createAppContext, type AppContext } from '../../src/composition';
 import type { Observation } from '../../src/domain/observation';
 import { deriveSegments } from '../../src/domain/segments';
-import { delivery, history } from '../support/histories';
+import { delivery, history, observation } from '../support/histories';
 import { dropTables, testContext } from '../support/app';
 
 const sub = '00000000-0000-0000-0000-0000000000bb';
 const vmId = (name: string) =>
   `/subscriptions/${sub}/resourceGroups/RG-One/providers/Microsoft.Compute/virtualMachines/${name}`;
 const t = (iso: string) => Date.parse(iso);
-const obs = (
-  resourceId: string,
-  iso: string,
-  state: Observation['state'],
-  id: string,
-  extra: Partial<Observation> = {},
-): Observation => ({
-  resourceId,
-  at: t(iso),
-  state,
-  source: 'event',
-  dedupeId: id,
-  ...extra,
-});
+const obs = observation;
 
 describe('TableTimelineStore on Azurite', () => {
   let ctx: AppContext;

@@ -8,29 +8,16 @@ import { usageReport } from '../../src/app/usage-report';
 import { main } from '../../src/cli/main';
 import type { AppContext } from '../../src/composition';
 import { parseGroupBy } from '../../src/domain/grouping';
-import type { Observation } from '../../src/domain/observation';
 import { vmKey } from '../../src/domain/resource-id';
 import { dropTables, testContext } from '../support/app';
 import { tableConnectionString } from '../support/azurite';
+import { observation } from '../support/histories';
 
 const sub = '00000000-0000-0000-0000-0000000000cc';
 const vmId = (name: string, group = 'RG-Usage') =>
   `/subscriptions/${sub}/resourceGroups/${group}/providers/Microsoft.Compute/virtualMachines/${name}`;
 const t = (iso: string) => Date.parse(iso);
-const obs = (
-  resourceId: string,
-  iso: string,
-  state: Observation['state'],
-  id: string,
-  extra: Partial<Observation> = {},
-): Observation => ({
-  resourceId,
-  at: t(iso),
-  state,
-  source: 'event',
-  dedupeId: id,
-  ...extra,
-});
+const obs = observation;
 const day = 86_400;
 
 describe('usage rollups on Azurite', () => {

@@ -57,3 +57,14 @@ export function delivery(observations: Observation[]): fc.Arbitrary<Observation[
       return fc.shuffledSubarray(copies, { minLength: copies.length, maxLength: copies.length });
     });
 }
+
+/** An event observation of `resourceId` in `state` at the ISO time `iso`. */
+export function observation(
+  resourceId: string,
+  iso: string,
+  state: Observation['state'],
+  id: string,
+  extra: Partial<Observation> = {},
+): Observation {
+  return { resourceId, at: Date.parse(iso), state, source: 'event', dedupeId: id, ...extra };
+}

@@ -4,23 +4,12 @@ import { advanceCurrent, deriveCurrent, isAfter, openSegmentOf } from '../../src
 import type { Observation } from '../../src/domain/observation';
 import { applyObservation, canonicalObservations, deriveSegments } from '../../src/domain/segments';
 import { usageOf } from '../../src/domain/usage';
-import { delivery, history } from '../support/histories';
+import { delivery, history, observation } from '../support/histories';
 
 const vm = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1';
 const t = (iso: string) => Date.parse(iso);
-const obs = (
-  iso: string,
-  state: Observation['state'],
-  id: string,
-  extra: Partial<Observation> = {},
-): Observation => ({
-  resourceId: vm,
-  at: t(iso),
-  state,
-  source: 'event',
-  dedupeId: id,
-  ...extra,
-});
+const obs = (iso: string, state: Observation['state'], id: string, extra: Partial<Observation> = {}) =>
+  observation(vm, iso, state, id, extra);
 
 describe('deriveSegments', () => {
   it('turns observations into billed and not-billed segments, merging equal consecutive states', () => {
