@@ -10,12 +10,17 @@ import {
   type TableServiceClientOptions,
 } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
-import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import { isRestError, type PipelinePolicy } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 
 import { azuriteAccountKey, azuriteAccountName } from '../local/azurite';
 
 export const developmentStorage = 'UseDevelopmentStorage=true';
+
+/** HTTP status of a Table Storage error (409 exists, 412 ETag mismatch, 404 missing); undefined otherwise. */
+export function statusOf(error: unknown): number | undefined {
+  return isRestError(error) ? error.statusCode : undefined;
+}
 
 export interface RequestCounter {
   requests: number;

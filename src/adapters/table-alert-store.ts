@@ -20,16 +20,13 @@ import type { AlertEvent } from '../domain/alerts';
 import { ObservationSource } from '../domain/observation';
 import { currentFromRow, pad13, type Row } from './table-entities';
 import { tagsFrom } from './table-entities';
+import { statusOf } from './storage';
 
 export const alertPartitions = { stopped: 'stopped', outbox: 'outbox', meta: 'meta' } as const;
 
-function status(error: unknown): number | undefined {
-  return isRestError(error) ? error.statusCode : undefined;
-}
-
 function isTableMissing(error: unknown): boolean {
   return (
-    status(error) === 404 &&
+    statusOf(error) === 404 &&
     isRestError(error) &&
     /TableNotFound/i.test(`${error.code ?? ''} ${error.message}`)
   );
@@ -204,7 +201,7 @@ export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
       try {
         await this.alerts.createEntity(entity);
       } catch (error) {
-        if (status(error) !== 409) throw error;
+        if (statusOf(error) !== 409) throw error;
         // Redelivery: the episode exists; bring its start up to date without touching its alert state.
         await this.alerts.updateEntity(entity, 'Merge', { etag: '*' });
       }
@@ -221,7 +218,7 @@ export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
       const response = await this.alerts.updateEntity(entity, 'Merge', { etag: record.etag });
       return { ...record, ...changes, etag: response.etag ?? record.etag };
     } catch (error) {
-      if (status(error) === 412 || status(error) === 404) return undefined;
+      if (statusOf(error) === 412 || statusOf(error) === 404) return undefined;
       throw error;
     }
   }
@@ -235,8 +232,8 @@ export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
       );
       return true;
     } catch (error) {
-      if (status(error) === 404) return true;
-      if (status(error) === 412) return false;
+      if (statusOf(error) === 404) return true;
+      if (statusOf(error) === 412) return false;
       throw error;
     }
   }
@@ -257,7 +254,7 @@ export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
       const row = await this.alerts.getEntity<Record<string, unknown>>(alertPartitions.meta, 'sync');
       return ms(row['syncedAt']);
     } catch (error) {
-      if (status(error) === 404) return undefined;
+      if (statusOf(error) === 404) return undefined;
       throw error;
     }
   }
@@ -288,7 +285,7 @@ export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
       try {
         await this.alerts.createEntity(entity);
       } catch (error) {
-        if (status(error) !== 409) throw error; // already enqueued: the stored alert wins
+        if (statusOf(error) !== 409) throw error; // already enqueued: the stored alert wins
       }
     });
   }
@@ -297,7 +294,7 @@ export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
     try {
       return outboxFromRow(await this.alerts.getEntity<Record<string, unknown>>(alertPartitions.outbox, id));
     } catch (error) {
-      if (status(error) === 404) return undefined;
+      if (statusOf(error) === 404) return undefined;
       throw error;
     }
   }
@@ -314,7 +311,7 @@ export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
       );
       return { ...record, etag: response.etag ?? record.etag };
     } catch (error) {
-      if (status(error) === 412 || status(error) === 404) return undefined;
+      if (statusOf(error) === 412 || statusOf(error) === 404) return undefined;
       throw error;
     }
   }

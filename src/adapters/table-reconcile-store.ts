@@ -4,9 +4,9 @@
  * `runId`, taken with an ETag-guarded write) and the mark of the last complete run (`startedAt`,
  * `unconfirmed`, `detailsAt`).
  */
-import { isRestError } from '@azure/core-rest-pipeline';
 import type { TableClient, TableEntity, TableEntityResult } from '@azure/data-tables';
 import type { ReconcileLease, ReconcileMark, ReconcileRelease, ReconcileRunStore } from '../app/ports';
+import { statusOf } from './storage';
 
 export const reconcileRowKey = 'latest';
 
@@ -15,10 +15,6 @@ const chunkLength = 30_000;
 const maxChunks = 30;
 
 type Row = TableEntityResult<Record<string, unknown>>;
-
-function status(error: unknown): number | undefined {
-  return isRestError(error) ? error.statusCode : undefined;
-}
 
 function ms(value: unknown): number | undefined {
   if (value instanceof Date) return value.getTime();
@@ -83,7 +79,7 @@ export class TableReconcileRunStore implements ReconcileRunStore {
     try {
       row = await this.table.getEntity<Record<string, unknown>>(partitionKey, reconcileRowKey);
     } catch (error) {
-      if (status(error) !== 404) throw error;
+      if (statusOf(error) !== 404) throw error;
     }
     try {
       if (row === undefined) {
@@ -108,7 +104,7 @@ export class TableReconcileRunStore implements ReconcileRunStore {
       // 409: another run created the row first; 412: another run took the lease between read and write.
       // Or our own write took effect, its answer was lost (reset, timeout) and the SDK's retry of it got
       // the 409 / 412: then the row names this run, and the lease is ours.
-      if (status(error) === 409 || status(error) === 412) return this.#ownLease(subscriptionId, runId);
+      if (statusOf(error) === 409 || statusOf(error) === 412) return this.#ownLease(subscriptionId, runId);
       throw error;
     }
   }
@@ -122,7 +118,7 @@ export class TableReconcileRunStore implements ReconcileRunStore {
         reconcileRowKey,
       );
     } catch (error) {
-      if (status(error) === 404) return undefined;
+      if (statusOf(error) === 404) return undefined;
       throw error;
     }
     if (row['runId'] !== runId) return undefined;
@@ -156,7 +152,7 @@ export class TableReconcileRunStore implements ReconcileRunStore {
       return true;
     } catch (error) {
       // 412: the lease expired and another run took the row; its mark wins. 404: the row was removed.
-      if (status(error) === 412 || status(error) === 404) return false;
+      if (statusOf(error) === 412 || statusOf(error) === 404) return false;
       throw error;
     }
   }

@@ -7,7 +7,6 @@
  * a late or duplicated one re-derives the VM's segments from all its observations. Every current-state
  * write is ETag-guarded, and a writer that loses a race re-derives, so concurrent writers lose nothing.
  */
-import { isRestError } from '@azure/core-rest-pipeline';
 import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import {
   RecordOutcome,
@@ -42,6 +41,7 @@ import {
   type Row,
   type StoredCurrent,
 } from './table-entities';
+import { statusOf } from './storage';
 
 /** Raised when a VM stays contended past every retry; transient, so the platform redelivers. */
 export class ConcurrencyError extends Error {
@@ -55,10 +55,6 @@ interface Attempt {
   stored: boolean;
 }
 const maxTransactionOperations = 100;
-
-function status(error: unknown): number | undefined {
-  return isRestError(error) ? error.statusCode : undefined;
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -125,7 +121,7 @@ export class TableTimelineStore implements TimelineStore, UsageSource {
       });
       return true;
     } catch (error) {
-      if (status(error) === 404) return false;
+      if (statusOf(error) === 404) return false;
       throw error;
     }
   }
@@ -192,7 +188,7 @@ export class TableTimelineStore implements TimelineStore, UsageSource {
       // Merge touches only these columns, so it cannot undo a concurrent timeline write.
       await this.currentTable.updateEntity(patch, 'Merge', { etag: '*' });
     } catch (error) {
-      if (status(error) === 404) return false;
+      if (statusOf(error) === 404) return false;
       throw error;
     }
     // Details history (`d|<epoch ms>` in the VM's timeline partition): usage is attributed to the
@@ -268,7 +264,7 @@ export class TableTimelineStore implements TimelineStore, UsageSource {
       );
       return true;
     } catch (error) {
-      const code = status(error);
+      const code = statusOf(error);
       if (code === 412 || code === 404) return false;
       throw error;
     }
@@ -310,7 +306,7 @@ export class TableTimelineStore implements TimelineStore, UsageSource {
       this.#remember(key, stored);
       return stored;
     } catch (error) {
-      if (status(error) === 404) {
+      if (statusOf(error) === 404) {
         this.#cache.delete(key);
         return undefined;
       }
@@ -341,7 +337,7 @@ export class TableTimelineStore implements TimelineStore, UsageSource {
     try {
       await this.timeline.submitTransaction(actions);
     } catch (error) {
-      const code = status(error);
+      const code = statusOf(error);
       // 409: this observation (or marker) is already stored. 404: the open segment row is missing.
       // Either way the partition and the current row may disagree: re-derive from what is stored.
       if (code === 409 || code === 404) {
@@ -436,7 +432,7 @@ export class TableTimelineStore implements TimelineStore, UsageSource {
       await this.#submitInChunks([...actions, ...actionsAfter]);
     } catch (error) {
       // 409: someone stored it meanwhile; 404: a segment we delete is already gone. Start over.
-      if (status(error) === 409 || status(error) === 404) return 'conflict';
+      if (statusOf(error) === 409 || statusOf(error) === 404) return 'conflict';
       throw error;
     }
     if (actionsAfter.length > 0) attempt.stored = true;
@@ -498,7 +494,7 @@ export class TableTimelineStore implements TimelineStore, UsageSource {
       etag = response.etag;
     } catch (error) {
       this.#cache.delete(key);
-      const code = status(error);
+      const code = statusOf(error);
       if (code === 412 || code === 409 || code === 404) return false;
       throw error;
     }
