@@ -48,6 +48,7 @@ import {
   type BenchStorage,
 } from './benchmark';
 import { seededRandom } from '../src/emulator/seeded-random';
+import { usageFields } from '../src/domain/usage';
 
 const sizes = ['Standard_D2s_v5', 'Standard_D4s_v5', 'Standard_F4s_v2', 'Standard_E8s_v5'];
 
@@ -201,14 +202,7 @@ function sameAnswer(a: GroupedUsageReport, b: GroupedUsageReport): number {
   const other = new Map(b.rows.map((r) => ['key' in r ? r.key : r.resourceId, r]));
   for (const row of a.rows) {
     const twin = other.get('key' in row ? row.key : row.resourceId);
-    const fields = [
-      'billedSeconds',
-      'notBilledSeconds',
-      'unknownSeconds',
-      'billedSecondsMin',
-      'billedSecondsMax',
-    ] as const;
-    if (twin === undefined || fields.some((f) => Math.abs(row[f] - twin[f]) > 1e-3)) mismatches += 1;
+    if (twin === undefined || usageFields.some((f) => Math.abs(row[f] - twin[f]) > 1e-3)) mismatches += 1;
   }
   return mismatches + Math.abs(a.rows.length - b.rows.length);
 }

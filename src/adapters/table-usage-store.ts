@@ -8,6 +8,7 @@ import { odata, type TableClient, type TableEntity, type TransactionAction } fro
 import type { DailyUsageRow, DailyUsageStore } from '../app/rollup-usage';
 import type { VmAttributes } from '../domain/daily-usage';
 import { tagsFrom } from './table-entities';
+import { usageFields } from '../domain/usage';
 
 const maxTransactionOperations = 100;
 const markPartition = 'rollup';
@@ -43,14 +44,7 @@ export function dailyUsageEntity(row: DailyUsageRow): TableEntity {
   if (d?.priority !== undefined) entity['priority'] = d.priority;
   if (d?.tags !== undefined) entity['tags'] = JSON.stringify(d.tags);
   // Doubles stay doubles: a whole number would otherwise be sent as Int32 and read back the same.
-  for (const name of [
-    'billedSeconds',
-    'notBilledSeconds',
-    'unknownSeconds',
-    'billedSecondsMin',
-    'billedSecondsMax',
-  ])
-    entity[name] = { value: String(num(entity[name])), type: 'Double' };
+  for (const name of usageFields) entity[name] = { value: String(num(entity[name])), type: 'Double' };
   return entity;
 }
 

@@ -15,6 +15,7 @@ import { zeroUsage } from '../domain/usage';
 import { isTableMissing } from './cli-errors';
 import { ExitCode, requiredOption, stringOption, type Command } from './command';
 import { hours, json, table } from './format';
+import { usageFields } from '../domain/usage';
 
 /** Reads a price file (CSV or JSON); errors name the option. */
 export async function readPrices(file: string): Promise<PriceTable> {
@@ -48,14 +49,7 @@ function emptyReport(
   };
 }
 
-const csvColumns = [
-  'billedSeconds',
-  'notBilledSeconds',
-  'unknownSeconds',
-  'billedSecondsMin',
-  'billedSecondsMax',
-  'billedHours',
-] as const;
+const csvColumns = [...usageFields, 'billedHours'] as const;
 
 /** The report as CSV: one line per row, then a `total` line. */
 export function usageCsv(report: GroupedUsageReport): string[] {

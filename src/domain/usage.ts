@@ -22,14 +22,19 @@ export const zeroUsage: Readonly<UsageSeconds> = Object.freeze({
   billedSecondsMax: 0,
 });
 
+/** The fields of `UsageSeconds`, in report order (columns, sums, comparisons). */
+export const usageFields = [
+  'billedSeconds',
+  'notBilledSeconds',
+  'unknownSeconds',
+  'billedSecondsMin',
+  'billedSecondsMax',
+] as const satisfies ReadonlyArray<keyof UsageSeconds>;
+
 export function addUsage(a: UsageSeconds, b: UsageSeconds): UsageSeconds {
-  return {
-    billedSeconds: a.billedSeconds + b.billedSeconds,
-    notBilledSeconds: a.notBilledSeconds + b.notBilledSeconds,
-    unknownSeconds: a.unknownSeconds + b.unknownSeconds,
-    billedSecondsMin: a.billedSecondsMin + b.billedSecondsMin,
-    billedSecondsMax: a.billedSecondsMax + b.billedSecondsMax,
-  };
+  const sum = { ...zeroUsage };
+  for (const field of usageFields) sum[field] = a[field] + b[field];
+  return sum;
 }
 
 type Placement = 'estimate' | 'min' | 'max';
