@@ -246,12 +246,20 @@ async function planVm(
     const history =
       current.detailsAt === undefined ? [] : await deps.source.getDetailsHistory(current.resourceId);
     if (start < through) {
-      for (const d of dailyUsageOf(segments, start, through, asOf)) {
+      const byDay = new Map(dailyUsageOf(segments, start, through, asOf).map((d) => [d.day, d.usage]));
+      // A recomputed day on which the VM no longer existed (a late event removed the window that
+      // reached into it) still gets a row, all unknown, so no stale row from an earlier run survives.
+      if (Number.isFinite(from)) {
+        for (let day = dayStartOf(start); day < through; day += dayInMs) {
+          if (!byDay.has(day)) byDay.set(day, usageOf(segments, day, day + dayInMs, asOf));
+        }
+      }
+      for (const [day, usage] of byDay) {
         rows.push({
           ...base,
-          day: dayName(d.day),
-          ...d.usage,
-          details: detailsForDay(history, d.day + dayInMs, current.details),
+          day: dayName(day),
+          ...usage,
+          details: detailsForDay(history, day + dayInMs, current.details),
         });
       }
     }

@@ -18,6 +18,7 @@ import { deriveSegments, type Segment } from '../../src/domain/segments';
 import { usageOf } from '../../src/domain/usage';
 import { history } from '../support/histories';
 import { noLog } from '../support/fakes';
+import { usageFields } from '../../src/domain/usage';
 
 const t0 = Date.parse('2026-10-01T00:00:00Z');
 const h = 3_600_000;
@@ -141,13 +142,7 @@ class MemoryDailyStore implements DailyUsageStore {
   }
 }
 
-const fields = [
-  'billedSeconds',
-  'notBilledSeconds',
-  'unknownSeconds',
-  'billedSecondsMin',
-  'billedSecondsMax',
-] as const;
+const fields = usageFields;
 
 function expectSameRows(actual: UsageReportRow[], expected: UsageReportRow[]): void {
   expect(actual.length).toBe(expected.length);
@@ -176,6 +171,30 @@ async function report(
 }
 
 describe('rollupUsage and usageReport', () => {
+  it('rewrites a rolled-up day that a late event removed a windowed start from', async () => {
+    // Found by the property below: a reconcile window reaching back over midnight is rolled up, then an
+    // event at the same instant makes the start exact; the day before must no longer show the window.
+    const source = new MemoryUsageSource();
+    const daily = new MemoryDailyStore();
+    const id = vmId('c');
+    source.record({
+      resourceId: id,
+      at: t0,
+      windowFrom: t0 - 60_000,
+      state: 'creating',
+      source: 'reconcile',
+      dedupeId: 'r',
+    });
+    await rollupUsage({ source, daily, log: noLog, now: () => t0 + 30 * h });
+    source.record({ resourceId: id, at: t0, state: 'creating', source: 'event', dedupeId: 'e' });
+    const asOf = t0 + 4 * 24 * h;
+    await rollupUsage({ source, daily, log: noLog, now: () => asOf - 3 * h });
+    const fromRollups = await report(source, daily, t0 - 24 * h, t0, asOf);
+    const fromSegments = await report(source, daily, t0 - 24 * h, t0, asOf, undefined, true);
+    expectSameRows(fromRollups.rows, fromSegments.rows);
+    expect(fromRollups.rows[0]).toMatchObject({ notBilledSeconds: 0, unknownSeconds: 86_400 });
+  });
+
   it('give the segment sums for random histories, windows and late events (property)', async () => {
     const names = ['a', 'bb', 'c'];
     await fc.assert(
