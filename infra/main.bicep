@@ -264,7 +264,7 @@ module api 'app/api.bicep' = {
     serviceName: 'api'
     appServicePlanId: appServicePlan.outputs.resourceId
     runtimeName: 'node'
-    runtimeVersion: '20'
+    runtimeVersion: '22'
     deploymentContainerUrl: '${storageEndpoints.blob}${deploymentContainerName}'
     identityId: identity.outputs.resourceId
     appSettings: appSettings

@@ -9,8 +9,8 @@ param serviceName string = 'api'
 param appServicePlanId string
 @allowed(['node'])
 param runtimeName string = 'node'
-@description('Node major version; the project targets Node 20 (package.json engines).')
-param runtimeVersion string = '20'
+@description('Node major version; the project targets Node 22 LTS (package.json engines).')
+param runtimeVersion string = '22'
 @description('URL of the blob container holding the deployment package.')
 param deploymentContainerUrl string
 @description('Resource id of the user-assigned identity.')

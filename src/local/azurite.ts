@@ -104,8 +104,6 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<S
       ? ['--inMemoryPersistence', '--extentMemoryLimit', '256']
       : ['--location', options.location ?? workDir]),
     '--silent',
-    '--skipApiVersionCheck',
-    '--loose',
     '--disableTelemetry',
   ];
   for (const service of Object.keys(serviceNames) as Service[]) {

@@ -437,3 +437,22 @@ describe('azure.yaml', () => {
       expect(outputs).toContain(name);
   });
 });
+
+// ---------------------------------------------------------------------------------------------------
+// (e) Runtime: the tests, the engines field and the deployed Function App agree on one Node major
+// ---------------------------------------------------------------------------------------------------
+
+describe('the Node runtime', () => {
+  const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
+  const major = /^>=(\d+)\./.exec(engines)?.[1];
+
+  it('is the major that package.json engines names, also on a machine whose system Node is older', () => {
+    expect(major).toBe('22');
+    expect(process.versions.node.split('.')[0]).toBe(major);
+  });
+
+  it('is the major the Function App deploys (infra/main.bicep and the api module default)', () => {
+    expect(read('infra/main.bicep')).toMatch(new RegExp(`runtimeVersion: '${major}'`));
+    expect(read('infra/app/api.bicep')).toMatch(new RegExp(`param runtimeVersion string = '${major}'`));
+  });
+});
