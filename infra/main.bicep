@@ -1,5 +1,5 @@
 // vm-billing-timeline: everything `azd provision` creates. Subscription scope, so that it can create the
-// resource group and grant Reader on every watched subscription.
+// resource group and define and assign the read (and deallocate) roles on every watched subscription.
 //
 // Azure Verified Modules used (versions pinned; see README "Deployment"):
 //   br/public:avm/res/managed-identity/user-assigned-identity:0.4.1
@@ -8,8 +8,8 @@
 //   br/public:avm/res/insights/component:0.6.0
 //   br/public:avm/res/web/serverfarm:0.1.1
 //   br/public:avm/res/web/site:0.9.0 (in app/api.bicep)
-// Event Grid, the alert rule and the role assignments are plain resources (app/*.bicep): they are small
-// and their properties are the documented resource schema.
+// Event Grid, the alert rule, the custom role definitions and the role assignments are plain resources
+// (app/*.bicep): they are small and their properties are the documented resource schema.
 //
 // The Event Grid event subscriptions to the `vmEvents` function are NOT created here: the function must
 // exist first. azd's postdeploy hook deploys `eventgrid.bicep` with the outputs below.
@@ -25,20 +25,27 @@ param environmentName string
 @metadata({ azd: { type: 'location' } })
 param location string
 
-@description('Object id of the deploying user (azd sets AZURE_PRINCIPAL_ID): gets table, queue and blob data roles so the CLI works with `az login`. Empty: no user roles.')
+@description('Object id of the deploying user (azd sets AZURE_PRINCIPAL_ID): gets the table, queue and blob data reader roles so the CLI can query with `az login` (writers with grantUserDataWrite). Empty: no user roles.')
 param principalId string = ''
 
 @allowed(['User', 'ServicePrincipal', 'Group'])
 @description('Principal type of principalId.')
 param principalType string = 'User'
 
+@description('Give the deploying user the table, queue and blob data writer roles instead of the readers (GRANT_USER_DATA_WRITE): needed for `vm-timeline ingest` / `reconcile` against the deployed tables.')
+param grantUserDataWrite bool = false
+
 @description('Comma-separated subscription ids to watch (azd env WATCHED_SUBSCRIPTION_IDS). Empty: the deployment subscription.')
 param watchedSubscriptionIdsCsv string = ''
 
-@description('Subscriptions whose VMs are recorded: Reader and a subscription Event Grid system topic in each.')
+@description('Subscriptions whose VMs are recorded: the read role and a subscription Event Grid system topic in each.')
 param watchedSubscriptionIds array = empty(trim(watchedSubscriptionIdsCsv))
   ? [subscription().subscriptionId]
   : filter(map(split(watchedSubscriptionIdsCsv, ','), id => trim(id)), id => !empty(id))
+
+@allowed(['VmReader', 'Reader'])
+@description('Role of the app\'s identity on each watched subscription (WATCHED_READ_ROLE): VmReader, a custom role with Compute, Activity Log, metrics and Resource Health reads only; or the built-in Reader (everything readable).')
+param watchedSubscriptionReadRole string = 'VmReader'
 
 @description('Email address of the alert action group. Empty: the action group has no receiver.')
 param alertEmail string = ''
@@ -51,7 +58,7 @@ param reconcileSchedule string = '0 */5 * * * *'
 param stoppedAlertGraceMinutes int = 15
 
 @minValue(0)
-@description('Deallocate a VM left Stopped (allocated) this many minutes; 0 = off (AUTO_DEALLOCATE_AFTER_MINUTES). When > 0 the identity gets Virtual Machine Contributor on the watched subscriptions.')
+@description('Deallocate a VM left Stopped (allocated) this many minutes; 0 = off (AUTO_DEALLOCATE_AFTER_MINUTES). When > 0 the identity gets the VM deallocator custom role (VM read and deallocate only) on the watched subscriptions.')
 param autoDeallocateAfterMinutes int = 0
 
 @description('Auto-deallocate only logs what it would do (AUTO_DEALLOCATE_DRY_RUN).')
@@ -272,7 +279,7 @@ module api 'app/api.bicep' = {
 }
 
 // Data roles on the account, Monitoring Metrics Publisher on App Insights, EventGrid Data Sender on the
-// alert topic, for the app's identity and (data roles) the deploying user.
+// alert topic, for the app's identity; data readers (writers with grantUserDataWrite) for the deploying user.
 module rbac 'app/rbac.bicep' = {
   name: 'rbac'
   scope: rg
@@ -283,12 +290,14 @@ module rbac 'app/rbac.bicep' = {
     identityPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
     userPrincipalType: principalType
+    grantUserDataWrite: grantUserDataWrite
   }
 }
 
-// Per watched subscription: Reader (+ Virtual Machine Contributor when auto-deallocate is on) for the
-// identity, and the subscription's Event Grid system topic. A role assignment at subscription scope needs
-// a deployment at that subscription's scope, hence one module instance per subscription.
+// Per watched subscription: the VM reader custom role (or Reader), and the VM deallocator custom role when
+// auto-deallocate is on, for the identity; and the subscription's Event Grid system topic. A role
+// definition or assignment at subscription scope needs a deployment at that subscription's scope, hence
+// one module instance per subscription.
 module watched 'app/watched-subscription.bicep' = [
   for subscriptionId in watchedSubscriptionIds: {
     name: 'watched-${take(uniqueString(subscriptionId, environmentName), 8)}'
@@ -296,7 +305,9 @@ module watched 'app/watched-subscription.bicep' = [
     params: {
       identityPrincipalId: identity.outputs.principalId
       identityResourceId: identity.outputs.resourceId
-      grantVirtualMachineContributor: autoDeallocateAfterMinutes > 0
+      grantVirtualMachineDeallocate: autoDeallocateAfterMinutes > 0
+      useCustomReadRole: watchedSubscriptionReadRole == 'VmReader'
+      roleNameSuffix: '${environmentName}-${resourceToken}'
       // The system topic lives in the app's resource group when the subscription is the deployment's,
       // else in a resource group of the same name created in the watched subscription.
       resourceGroupName: rg.name

@@ -2,7 +2,11 @@
  * The contract between the code and infra/ (no Bicep compiler here: the files are read as text).
  * - every app setting the code reads is set by infra or has a documented default, and is in
  *   local.settings.sample.json; nothing there or in infra/ looks like a secret;
- * - each built-in role GUID constant in the Bicep matches its documented role name;
+ * - each built-in role GUID constant in the Bicep matches its documented role name; the custom roles grant
+ *   what the code calls and nothing that writes, runs commands or deletes; the deploying user reads only
+ *   unless a parameter says otherwise;
+ * - every azd environment variable of main.parameters.json is documented, and the README's Security
+ *   section names every role granted;
  * - the Event Grid filter admits every operation the code maps, and nothing else of note;
  * - azure.yaml names its hooks and their scripts exist.
  */
@@ -181,16 +185,115 @@ describe('app settings contract', () => {
 // (MicrosoftDocs/azure-docs articles/role-based-access-control/built-in-roles.md, the tables of the
 // Storage, Compute and Integration sections; https://learn.microsoft.com/azure/role-based-access-control/built-in-roles)
 // and the per-category pages (built-in-roles/general for Reader). Monitoring Metrics Publisher:
-// built-in-roles/monitor, and as used by Azure-Samples/functions-quickstart-* infra/app/rbac.bicep.
+// built-in-roles/monitor, and as used by Azure-Samples/functions-quickstart-* infra/app/rbac.bicep. The
+// storage reader roles also as listed in the AVM storage-account module's builtInRoleNames.
 const builtInRoles: Readonly<Record<string, string>> = {
   Reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7',
   'Storage Table Data Contributor': '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
   'Storage Queue Data Contributor': '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
   'Storage Blob Data Owner': 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+  'Storage Blob Data Contributor': 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+  'Storage Table Data Reader': '76199698-9eea-4c19-bc75-cec21354c6b6',
+  'Storage Queue Data Reader': '19e7f393-937e-4f77-808e-94535e297925',
+  'Storage Blob Data Reader': '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
   'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb',
   'EventGrid Data Sender': 'd5a91429-5739-47e2-a06b-3470a27159e7',
-  'Virtual Machine Contributor': '9980e02c-c2be-4d73-94e8-173b1dc7cf3c',
 };
+/** Virtual Machine Contributor: includes Run Command (code execution on every VM); never granted. */
+const virtualMachineContributor = '9980e02c-c2be-4d73-94e8-173b1dc7cf3c';
+
+// Management actions, as named in "Azure permissions" (MicrosoftDocs/azure-docs
+// articles/role-based-access-control/permissions/compute.md, monitor.md, management-and-governance.md).
+/** What the app reads in a watched subscription (src/adapters/arm.ts), and what it will read next. */
+const actionsTheAppReads: Readonly<Record<string, string>> = {
+  'Microsoft.Compute/virtualMachines/read': 'listVmStatuses, listVmDetails (VM list, statusOnly and full)',
+  'Microsoft.Compute/virtualMachines/instanceView/read': 'getInstanceView of a VM',
+  'Microsoft.Compute/virtualMachineScaleSets/read': 'listScaleSets',
+  'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read': 'listScaleSetInstances',
+  'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/instanceView/read':
+    'getInstanceView of a scale-set VM',
+  'Microsoft.Resources/subscriptions/read': 'listSubscriptions (GET /subscriptions)',
+  'Microsoft.Insights/eventtypes/values/read': 'Activity Log (eventtypes/management/values), planned',
+  'Microsoft.Insights/metrics/read': 'metrics (metrics:getBatch), planned',
+};
+/** What auto-deallocate does (src/adapters/arm.ts deallocate): read, deallocate, poll the operation. */
+const actionsAutoDeallocateNeeds = [
+  'Microsoft.Compute/virtualMachines/read',
+  'Microsoft.Compute/virtualMachines/deallocate/action',
+  'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/deallocate/action',
+  'Microsoft.Compute/locations/operations/read',
+];
+/** Actions neither custom role may cover: code execution, changes, deletion, secrets. */
+const actionsNeverGranted = [
+  'Microsoft.Compute/virtualMachines/runCommand/action',
+  'Microsoft.Compute/virtualMachines/runCommands/write',
+  'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommand/action',
+  'Microsoft.Compute/virtualMachines/write',
+  'Microsoft.Compute/virtualMachines/delete',
+  'Microsoft.Compute/virtualMachines/start/action',
+  'Microsoft.Compute/virtualMachines/powerOff/action',
+  'Microsoft.Compute/virtualMachines/extensions/write',
+  'Microsoft.Compute/virtualMachines/capture/action',
+  'Microsoft.Compute/virtualMachineScaleSets/write',
+  'Microsoft.Compute/virtualMachineScaleSets/deallocate/action',
+  'Microsoft.Compute/disks/beginGetAccess/action',
+  'Microsoft.Compute/snapshots/beginGetAccess/action',
+  'Microsoft.Storage/storageAccounts/listKeys/action',
+  'Microsoft.Authorization/roleAssignments/write',
+  'Microsoft.Network/networkInterfaces/read',
+];
+
+/** Azure RBAC action matching: case-insensitive, `*` matches any run of characters. */
+function actionCovers(pattern: string, action: string): boolean {
+  const source = pattern
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${source}$`, 'i').test(action);
+}
+
+/** The quoted strings of `var name = [ ... ]` in a Bicep file. */
+function bicepStringArray(text: string, name: string): string[] {
+  const body = new RegExp(`^var\\s+${name}\\s*=\\s*\\[([\\s\\S]*?)^\\]`, 'm').exec(text)?.[1];
+  if (body === undefined) throw new Error(`no var ${name} = [ ... ]`);
+  return stringsIn(body.replace(/\/\/.*$/gm, ''));
+}
+
+/** The identifiers of `var name = [ ... ]` (one per line) in a Bicep file. */
+function bicepIdentifierArray(text: string, name: string): string[] {
+  const body = new RegExp(`^var\\s+${name}\\s*=\\s*\\[([\\s\\S]*?)^\\]`, 'm').exec(text)?.[1];
+  if (body === undefined) throw new Error(`no var ${name} = [ ... ]`);
+  return matchesOf(body, /^\s*(\w+)\s*(?:\/\/.*)?$/gm);
+}
+
+/** The body of `resource <symbol> '<type>@...' = ... {` up to its closing brace at column 0. */
+function bicepResource(text: string, symbol: string): string {
+  const body = new RegExp(`^resource\\s+${symbol}\\s+'[^']+'\\s*=[^{]*\\{([\\s\\S]*?)^\\}`, 'm').exec(
+    text,
+  )?.[0];
+  if (body === undefined) throw new Error(`no resource ${symbol}`);
+  return body;
+}
+
+/** azd environment variable of each main.bicep parameter (main.parameters.json `${NAME=default}`). */
+function azdEnvironment(): Map<string, { name: string; defaultValue: string | undefined }> {
+  const parameters = (
+    JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, { value: unknown }> }
+  ).parameters;
+  const found = new Map<string, { name: string; defaultValue: string | undefined }>();
+  for (const [parameter, { value }] of Object.entries(parameters)) {
+    const m = typeof value === 'string' ? /^\$\{([A-Z0-9_]+)(?:=([^}]*))?\}$/.exec(value) : null;
+    if (m !== null) found.set(parameter, { name: m[1]!, defaultValue: m[2] });
+  }
+  return found;
+}
+
+/** `param name type = default` of main.bicep: the default's text. */
+function mainParamDefault(name: string): string | undefined {
+  return new RegExp(`^param\\s+${name}\\s+\\w+\\s*=\\s*(.+)$`, 'm')
+    .exec(read('infra/main.bicep'))?.[1]
+    ?.trim();
+}
 
 interface RoleConstant {
   file: string;
@@ -269,23 +372,160 @@ describe('role assignments', () => {
     expect(assignments).toBeGreaterThanOrEqual(6);
   });
 
-  it('grants Virtual Machine Contributor only when auto-deallocate is on', () => {
-    expect(read('infra/main.bicep')).toMatch(
-      /grantVirtualMachineContributor:\s*autoDeallocateAfterMinutes\s*>\s*0/,
-    );
-    const watched = read('infra/app/watched-subscription.bicep');
-    expect(watched).toMatch(
-      /'Microsoft\.Authorization\/roleAssignments@[^']+'\s*=\s*if\s*\(grantVirtualMachineContributor\)\s*\{\s*name:\s*guid\(subscription\(\)\.id,\s*identityPrincipalId,\s*virtualMachineContributor\)/,
-    );
-  });
-
-  it('grants Reader on each watched subscription, defaulting to the deployment subscription', () => {
+  it('grants a read role on each watched subscription, defaulting to the deployment subscription', () => {
     const main = read('infra/main.bicep');
     expect(main).toMatch(/param watchedSubscriptionIds array = [\s\S]*?\[subscription\(\)\.subscriptionId\]/);
     expect(main).toMatch(
       /for subscriptionId in watchedSubscriptionIds:[\s\S]*?scope:\s*subscription\(subscriptionId\)/,
     );
     expect(read('infra/app/watched-subscription.bicep')).toMatch(/targetScope = 'subscription'/);
+  });
+
+  it('never grants Virtual Machine Contributor (Run Command: code execution on every VM)', () => {
+    for (const file of filesUnder('infra', ['.bicep'])) {
+      expect(read(file).toLowerCase(), file).not.toContain(virtualMachineContributor);
+      expect(read(file), file).not.toMatch(/virtualMachineContributor/i);
+    }
+  });
+});
+
+describe('custom roles on the watched subscriptions', () => {
+  const watched = (): string => read('infra/app/watched-subscription.bicep');
+  const covered = (patterns: readonly string[], action: string): boolean =>
+    patterns.some((pattern) => actionCovers(pattern, action));
+
+  it('matches actions the way Azure RBAC does (the check below cannot pass vacuously)', () => {
+    expect(
+      actionCovers('Microsoft.Compute/*/read', 'microsoft.compute/virtualMachines/instanceView/read'),
+    ).toBe(true);
+    expect(
+      actionCovers('Microsoft.Compute/*/read', 'Microsoft.Compute/virtualMachines/runCommand/action'),
+    ).toBe(false);
+    expect(
+      actionCovers('Microsoft.Compute/virtualMachines/read', 'Microsoft.Compute/virtualMachinesXread'),
+    ).toBe(false);
+  });
+
+  it('deallocates through a custom role with VM read and deallocate actions only, when auto-deallocate is on', () => {
+    const text = watched();
+    const actions = bicepStringArray(text, 'vmDeallocatorActions');
+    expect([...actions].sort()).toEqual(
+      [
+        'Microsoft.Compute/virtualMachines/read',
+        'Microsoft.Compute/virtualMachines/instanceView/read',
+        'Microsoft.Compute/virtualMachines/deallocate/action',
+        'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read',
+        'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/instanceView/read',
+        'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/deallocate/action',
+        'Microsoft.Compute/locations/operations/read',
+      ].sort(),
+    );
+    for (const action of actions) {
+      expect(action, 'no wildcard').not.toContain('*');
+      expect(action.endsWith('/read') || action.endsWith('/deallocate/action'), action).toBe(true);
+    }
+    for (const action of actionsAutoDeallocateNeeds) expect(covered(actions, action), action).toBe(true);
+    for (const action of actionsNeverGranted) expect(covered(actions, action), action).toBe(false);
+
+    const definition = bicepResource(text, 'vmDeallocatorRole');
+    expect(definition).toMatch(
+      /'Microsoft\.Authorization\/roleDefinitions@[^']+'\s*=\s*if\s*\(grantVirtualMachineDeallocate\)/,
+    );
+    expect(definition).toMatch(/type:\s*'CustomRole'/);
+    expect(definition).toMatch(/actions:\s*vmDeallocatorActions\s/);
+    for (const empty of ['notActions', 'dataActions', 'notDataActions'])
+      expect(definition).toMatch(new RegExp(`${empty}:\\s*\\[\\]`));
+    // Assignable in the subscription and so in any of its resource groups; no wider scope.
+    expect(definition).toMatch(/assignableScopes:\s*\[\s*subscription\(\)\.id\b[^\]]*\]/);
+    expect(bicepResource(text, 'vmDeallocatorAssignment')).toMatch(
+      /=\s*if\s*\(grantVirtualMachineDeallocate\)\s*\{\s*name:\s*guid\(subscription\(\)\.id,\s*identityPrincipalId,\s*vmDeallocatorRole\.id\)[\s\S]*roleDefinitionId:\s*vmDeallocatorRole\.id/,
+    );
+    expect(read('infra/main.bicep')).toMatch(
+      /grantVirtualMachineDeallocate:\s*autoDeallocateAfterMinutes\s*>\s*0/,
+    );
+  });
+
+  it('reads through a custom read role by default, covering every read the app makes and nothing that writes', () => {
+    const text = watched();
+    const actions = bicepStringArray(text, 'vmReaderActions');
+    for (const action of actions) expect(action.toLowerCase().endsWith('/read'), action).toBe(true);
+    for (const action of Object.keys(actionsTheAppReads))
+      expect(covered(actions, action), `${action}: ${actionsTheAppReads[action]}`).toBe(true);
+    for (const action of actionsNeverGranted) expect(covered(actions, action), action).toBe(false);
+
+    const definition = bicepResource(text, 'vmReaderRole');
+    expect(definition).toMatch(
+      /'Microsoft\.Authorization\/roleDefinitions@[^']+'\s*=\s*if\s*\(useCustomReadRole\)/,
+    );
+    expect(definition).toMatch(/type:\s*'CustomRole'/);
+    expect(definition).toMatch(/actions:\s*vmReaderActions\s/);
+    expect(definition).toMatch(/assignableScopes:\s*\[\s*subscription\(\)\.id\b[^\]]*\]/);
+    expect(bicepResource(text, 'vmReaderAssignment')).toMatch(
+      /=\s*if\s*\(useCustomReadRole\)\s*\{\s*name:\s*guid\(subscription\(\)\.id,\s*identityPrincipalId,\s*vmReaderRole\.id\)/,
+    );
+    // The built-in Reader only when asked for (WATCHED_READ_ROLE=Reader).
+    expect(bicepResource(text, 'readerAssignment')).toMatch(/=\s*if\s*\(!useCustomReadRole\)/);
+    const main = read('infra/main.bicep');
+    expect(main).toMatch(
+      /@allowed\(\['VmReader', 'Reader'\]\)[\s\S]{0,400}param watchedSubscriptionReadRole string = 'VmReader'/,
+    );
+    expect(main).toMatch(/useCustomReadRole:\s*watchedSubscriptionReadRole == 'VmReader'/);
+    expect(azdEnvironment().get('watchedSubscriptionReadRole')).toEqual({
+      name: 'WATCHED_READ_ROLE',
+      defaultValue: 'VmReader',
+    });
+  });
+
+  it('names each custom role uniquely per deployment and subscription (role names are unique in a tenant)', () => {
+    const text = watched();
+    for (const symbol of ['vmReaderRole', 'vmDeallocatorRole']) {
+      const definition = bicepResource(text, symbol);
+      expect(definition).toMatch(/name:\s*guid\(subscription\(\)\.id,\s*roleNameSuffix,\s*'[^']+'\)/);
+      expect(definition).toMatch(
+        /roleName:\s*'[^']*\$\{roleNameSuffix\}[^']*\$\{subscription\(\)\.subscriptionId\}[^']*'/,
+      );
+    }
+    expect(read('infra/main.bicep')).toMatch(/roleNameSuffix:\s*'\$\{environmentName\}-\$\{resourceToken\}'/);
+  });
+});
+
+describe('data roles of the deploying user', () => {
+  const rbac = (): string => read('infra/app/rbac.bicep');
+  const rolesOf = (list: string): string[] => {
+    const byVariable = new Map(
+      roleConstants()
+        .filter((c) => c.file.endsWith('rbac.bicep'))
+        .map((c) => [c.variable, c.role]),
+    );
+    return bicepIdentifierArray(rbac(), list).map((variable) => byVariable.get(variable) ?? variable);
+  };
+
+  it('grants readers by default: tables, the queue and the dead-letter blobs', () => {
+    expect(rolesOf('userReadRoles').sort()).toEqual(
+      ['Storage Blob Data Reader', 'Storage Queue Data Reader', 'Storage Table Data Reader'].sort(),
+    );
+    expect(rbac()).toMatch(
+      /for roleId in \(empty\(userPrincipalId\) \? \[\] : \(grantUserDataWrite \? userWriteRoles : userReadRoles\)\)/,
+    );
+    expect(rbac()).toMatch(/param grantUserDataWrite bool = false/);
+    expect(mainParamDefault('grantUserDataWrite')).toBe('false');
+    expect(read('infra/main.bicep')).toMatch(/grantUserDataWrite:\s*grantUserDataWrite/);
+  });
+
+  it('grants writers only behind GRANT_USER_DATA_WRITE, and never an Owner role', () => {
+    expect(rolesOf('userWriteRoles').sort()).toEqual(
+      [
+        'Storage Blob Data Contributor',
+        'Storage Queue Data Contributor',
+        'Storage Table Data Contributor',
+      ].sort(),
+    );
+    expect(azdEnvironment().get('grantUserDataWrite')).toEqual({
+      name: 'GRANT_USER_DATA_WRITE',
+      defaultValue: 'false',
+    });
+    for (const list of ['userReadRoles', 'userWriteRoles'])
+      for (const role of rolesOf(list)) expect(role, list).not.toMatch(/Owner/);
   });
 });
 
@@ -454,5 +694,43 @@ describe('the Node runtime', () => {
   it('is the major the Function App deploys (infra/main.bicep and the api module default)', () => {
     expect(read('infra/main.bicep')).toMatch(new RegExp(`runtimeVersion: '${major}'`));
     expect(read('infra/app/api.bicep')).toMatch(new RegExp(`param runtimeVersion string = '${major}'`));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// (f) The README's parameters and security section
+// ---------------------------------------------------------------------------------------------------
+
+describe('README: parameters and security', () => {
+  const readme = read('README.md');
+  const section = (heading: string): string => {
+    const start = readme.indexOf(`\n## ${heading}\n`);
+    if (start < 0) return '';
+    const end = readme.indexOf('\n## ', start + 1);
+    return readme.slice(start, end < 0 ? undefined : end);
+  };
+
+  it('documents every azd environment variable of main.parameters.json in the Deployment section', () => {
+    const environment = azdEnvironment();
+    expect(environment.size).toBeGreaterThanOrEqual(15);
+    const deployment = section('Deployment');
+    for (const [parameter, { name }] of environment)
+      if (!name.startsWith('AZURE_')) expect(deployment, `${name} (${parameter})`).toContain(`\`${name}\``);
+  });
+
+  it("lists in its Security section every role the infra grants, with the custom roles' actions", () => {
+    const security = section('Security');
+    expect(security, 'README has a "## Security" section').not.toBe('');
+    const granted = new Set(roleConstants().map((c) => c.role));
+    expect(granted.size).toBeGreaterThanOrEqual(10);
+    for (const role of granted) expect(security, role).toContain(role);
+    for (const role of ['VM Billing Timeline VM Reader', 'VM Billing Timeline VM Deallocator'])
+      expect(security, role).toContain(role);
+    const watched = read('infra/app/watched-subscription.bicep');
+    for (const action of [
+      ...bicepStringArray(watched, 'vmReaderActions'),
+      ...bicepStringArray(watched, 'vmDeallocatorActions'),
+    ])
+      expect(security, action).toContain(`\`${action}\``);
   });
 });
