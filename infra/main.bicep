@@ -82,6 +82,19 @@ param tableNamePrefix string = ''
 @allowed(['debug', 'info', 'warn', 'error'])
 param logLevel string = 'info'
 
+// Network and authentication (README "Security"). Comma-separated lists of IPv4 addresses or CIDR ranges.
+@description('Addresses allowed to reach the Function App (dashboard, API, azd deploy through the SCM site) and, when appSubnetResourceId is set, the storage account (ALLOWED_IP_RANGES). Event Grid stays allowed (service tag AzureEventGrid). Empty: no restriction.')
+param allowedIpRangesCsv string = ''
+
+@description('Subnet (delegated to Microsoft.App/environments, service endpoint Microsoft.Storage) for the Function App\'s virtual network integration (APP_SUBNET_RESOURCE_ID). Set: the storage account denies every network but this subnet, allowedIpRangesCsv and trusted Azure services (Event Grid dead letters). Empty: storage open to all networks (Entra ID still required).')
+param appSubnetResourceId string = ''
+
+@description('Addresses allowed to publish to the alert topic (ALERT_TOPIC_ALLOWED_IP_RANGES): the app\'s egress address (the NAT gateway of appSubnetResourceId). Empty: any address (Entra ID still required).')
+param alertTopicAllowedIpRangesCsv string = ''
+
+@description('Client id of an Entra ID app registration (AUTH_CLIENT_ID): App Service Authentication in front of the dashboard and the API. Empty: off (function keys only).')
+param authClientId string = ''
+
 param resourceGroupName string = ''
 param storageAccountName string = ''
 param functionAppName string = ''
@@ -93,6 +106,12 @@ param applicationInsightsName string = ''
 var abbrs = loadJsonContent('./abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
+// App Service access restrictions want CIDR; the storage firewall wants a plain address for a single one.
+var allowedIpItems = filter(map(split(allowedIpRangesCsv, ','), item => trim(item)), item => !empty(item))
+var allowedIpRanges = map(allowedIpItems, item => contains(item, '/') ? item : '${item}/32')
+var storageAllowedIps = map(allowedIpRanges, item => endsWith(item, '/32') ? replace(item, '/32', '') : item)
+var alertTopicAllowedIpRanges = filter(map(split(alertTopicAllowedIpRangesCsv, ','), item => trim(item)), item => !empty(item))
+var lockStorageNetwork = !empty(appSubnetResourceId)
 var rgName = !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
 var appName = !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}vmtimeline-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(toLower(uniqueString(appName, resourceToken)), 7)}'
@@ -139,10 +158,15 @@ module storage 'br/public:avm/res/storage/storage-account:0.8.3' = {
     allowBlobPublicAccess: false
     allowSharedKeyAccess: false // identity only: no account keys, no SAS, no connection strings
     dnsEndpointType: 'Standard'
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: 'Enabled' // the network rules below apply to public access
     networkAcls: {
-      defaultAction: 'Allow'
+      // Locked when the app reaches storage through its subnet; else open (the Flex Consumption app has no
+      // fixed egress address without virtual network integration).
+      defaultAction: lockStorageNetwork ? 'Deny' : 'Allow'
+      // Trusted Azure services: Event Grid writes dead letters with the identity (deadLetterWithResourceIdentity).
       bypass: 'AzureServices'
+      ipRules: [for ip in (lockStorageNetwork ? storageAllowedIps : []): { value: ip, action: 'Allow' }]
+      virtualNetworkRules: lockStorageNetwork ? [{ id: appSubnetResourceId, action: 'Allow' }] : []
     }
     minimumTlsVersion: 'TLS1_2'
     blobServices: {
@@ -213,6 +237,7 @@ module alerts 'app/alerts.bicep' = {
     alertRuleName: '${abbrs.insightsScheduledQueryRules}vmtimeline-stopped-${resourceToken}'
     applicationInsightsResourceId: monitoring.outputs.resourceId
     alertEmail: alertEmail
+    allowedIpRanges: alertTopicAllowedIpRanges
   }
 }
 
@@ -275,6 +300,9 @@ module api 'app/api.bicep' = {
     deploymentContainerUrl: '${storageEndpoints.blob}${deploymentContainerName}'
     identityId: identity.outputs.resourceId
     appSettings: appSettings
+    allowedIpRanges: allowedIpRanges
+    virtualNetworkSubnetId: appSubnetResourceId
+    authClientId: authClientId
   }
 }
 

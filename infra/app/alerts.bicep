@@ -10,6 +10,8 @@ param alertRuleName string
 param applicationInsightsResourceId string
 @description('Email receiver of the action group; empty: no receiver.')
 param alertEmail string = ''
+@description('Addresses (IP or CIDR) allowed to publish to the topic; empty: any address (Entra ID is still required). The app publishes from its egress address: with virtual network integration, the NAT gateway\'s public IP.')
+param allowedIpRanges array = []
 
 resource topic 'Microsoft.EventGrid/topics@2022-06-15' = {
   name: topicName
@@ -18,7 +20,13 @@ resource topic 'Microsoft.EventGrid/topics@2022-06-15' = {
   properties: {
     inputSchema: 'CloudEventSchemaV1_0'
     disableLocalAuth: true // publish with Entra ID only: no topic access keys
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: 'Enabled' // the inbound IP rules below apply to public access
+    inboundIpRules: [
+      for ipMask in allowedIpRanges: {
+        ipMask: ipMask
+        action: 'Allow'
+      }
+    ]
   }
 }
 

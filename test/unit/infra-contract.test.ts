@@ -5,6 +5,8 @@
  * - each built-in role GUID constant in the Bicep matches its documented role name; the custom roles grant
  *   what the code calls and nothing that writes, runs commands or deletes; the deploying user reads only
  *   unless a parameter says otherwise;
+ * - the Function App, storage and the alert topic take the network and authentication parameters, basic
+ *   publishing credentials are off, and Event Grid delivery to the function survives the restrictions;
  * - every azd environment variable of main.parameters.json is documented, and the README's Security
  *   section names every role granted;
  * - the Event Grid filter admits every operation the code maps, and nothing else of note;
@@ -698,8 +700,92 @@ describe('the Node runtime', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// (f) The README's parameters and security section
+// (f) Network and authentication: parameters, wired to azd env variables, documented; Event Grid delivery
+// to the function keeps working with them on
 // ---------------------------------------------------------------------------------------------------
+
+describe('network and authentication', () => {
+  const api = (): string => read('infra/app/api.bicep');
+  const main = (): string => read('infra/main.bicep');
+
+  it('disables FTP and SCM basic publishing credentials, unconditionally', () => {
+    expect(api()).toMatch(
+      /^\s*basicPublishingCredentialsPolicies:\s*\[\s*\{\s*name:\s*'ftp',\s*allow:\s*false\s*\}\s*\{\s*name:\s*'scm',\s*allow:\s*false\s*\}\s*\]/m,
+    );
+    expect(api()).toMatch(/ftpsState:\s*'Disabled'/);
+  });
+
+  it('restricts the Function App and its SCM site to ALLOWED_IP_RANGES, keeping Event Grid (service tag AzureEventGrid)', () => {
+    const text = api();
+    expect(text).toMatch(/param allowedIpRanges array = \[\]/);
+    // Event Grid's deliveries come from the AzureEventGrid service tag: allowed whenever restrictions are on.
+    expect(text).toMatch(
+      /var ipSecurityRestrictions = empty\(allowedIpRanges\)\s*\?\s*\[\]\s*:\s*concat\(\s*\[\s*\{[^}]*action:\s*'Allow'\s*tag:\s*'ServiceTag'\s*ipAddress:\s*'AzureEventGrid'/,
+    );
+    expect(text).toMatch(/ipSecurityRestrictions:\s*ipSecurityRestrictions\s/);
+    expect(text).toMatch(
+      /ipSecurityRestrictionsDefaultAction:\s*empty\(allowedIpRanges\)\s*\?\s*'Allow'\s*:\s*'Deny'/,
+    );
+    expect(text).toMatch(/scmIpSecurityRestrictionsUseMain:\s*true/);
+    expect(main()).toMatch(/allowedIpRanges:\s*allowedIpRanges\s/);
+    expect(azdEnvironment().get('allowedIpRangesCsv')?.name).toBe('ALLOWED_IP_RANGES');
+  });
+
+  it('locks storage to the app subnet and ALLOWED_IP_RANGES when APP_SUBNET_RESOURCE_ID is set, with the trusted-service bypass Event Grid dead letters need', () => {
+    const text = main();
+    const acls = /networkAcls:\s*\{([\s\S]*?)\n {4}\}/.exec(text)?.[1] ?? '';
+    expect(acls).toMatch(/defaultAction:\s*lockStorageNetwork\s*\?\s*'Deny'\s*:\s*'Allow'/);
+    expect(acls).toMatch(/bypass:\s*'AzureServices'/);
+    expect(acls).toMatch(
+      /ipRules:\s*\[for ip in \(lockStorageNetwork \? storageAllowedIps : \[\]\):\s*\{\s*value:\s*ip,\s*action:\s*'Allow'\s*\}\]/,
+    );
+    expect(acls).toMatch(
+      /virtualNetworkRules:\s*lockStorageNetwork\s*\?\s*\[\{\s*id:\s*appSubnetResourceId,\s*action:\s*'Allow'\s*\}\]\s*:\s*\[\]/,
+    );
+    expect(text).toMatch(/var lockStorageNetwork = !empty\(appSubnetResourceId\)/);
+    expect(text).toMatch(/virtualNetworkSubnetId:\s*appSubnetResourceId/);
+    expect(api()).toMatch(
+      /virtualNetworkSubnetId:\s*empty\(virtualNetworkSubnetId\)\s*\?\s*null\s*:\s*virtualNetworkSubnetId/,
+    );
+    expect(azdEnvironment().get('appSubnetResourceId')?.name).toBe('APP_SUBNET_RESOURCE_ID');
+    // Dead letters pass the firewall as a trusted service only because they are written with the identity.
+    expect(eventSubscription()).toMatch(/deadLetterWithResourceIdentity:/);
+  });
+
+  it('limits the alert topic to ALERT_TOPIC_ALLOWED_IP_RANGES publishers, Entra ID only', () => {
+    const alerts = read('infra/app/alerts.bicep');
+    expect(alerts).toMatch(/param allowedIpRanges array = \[\]/);
+    expect(alerts).toMatch(
+      /inboundIpRules:\s*\[\s*for ipMask in allowedIpRanges:\s*\{\s*ipMask:\s*ipMask\s*action:\s*'Allow'\s*\}\s*\]/,
+    );
+    expect(alerts).toMatch(/disableLocalAuth:\s*true/);
+    expect(main()).toMatch(/allowedIpRanges:\s*alertTopicAllowedIpRanges\s/);
+    expect(azdEnvironment().get('alertTopicAllowedIpRangesCsv')?.name).toBe('ALERT_TOPIC_ALLOWED_IP_RANGES');
+  });
+
+  it('puts App Service Authentication (Entra ID) in front of the dashboard and API with AUTH_CLIENT_ID, leaving the Event Grid webhook to its system key', () => {
+    const text = api();
+    expect(text).toMatch(
+      /authSettingV2Configuration:\s*empty\(authClientId\)\s*\?\s*null\s*:\s*authSettingV2Configuration/,
+    );
+    const settings = /var authSettingV2Configuration = \{([\s\S]*?)\n\}/.exec(text)?.[1] ?? '';
+    expect(settings).toMatch(/requireAuthentication:\s*true/);
+    expect(settings).toMatch(/unauthenticatedClientAction:\s*'RedirectToLoginPage'/);
+    expect(settings).toMatch(/azureActiveDirectory:\s*\{\s*enabled:\s*true/);
+    expect(settings).toMatch(/clientId:\s*authClientId/);
+    expect(settings).toMatch(
+      /openIdIssuer:\s*'\$\{environment\(\)\.authentication\.loginEndpoint\}\$\{authTenantId\}\/v2\.0'/,
+    );
+    expect(settings).toMatch(/'api:\/\/\$\{authClientId\}'/);
+    // The excluded path is the one Event Grid delivers to, as the local host serves it.
+    expect(settings).toMatch(/excludedPaths:\s*\[\s*eventGridWebhookPath\s*\]/);
+    const webhookPath = /var eventGridWebhookPath = '([^']+)'/.exec(text)?.[1];
+    expect(webhookPath).toBe('/runtime/webhooks/eventgrid');
+    expect(read('src/local/host.ts')).toContain(`=== '${webhookPath}'`);
+    expect(azdEnvironment().get('authClientId')?.name).toBe('AUTH_CLIENT_ID');
+    expect(main()).toMatch(/authClientId:\s*authClientId\s/);
+  });
+});
 
 describe('README: parameters and security', () => {
   const readme = read('README.md');
@@ -732,5 +818,6 @@ describe('README: parameters and security', () => {
       ...bicepStringArray(watched, 'vmDeallocatorActions'),
     ])
       expect(security, action).toContain(`\`${action}\``);
+    expect(security).toContain('AzureEventGrid');
   });
 });
