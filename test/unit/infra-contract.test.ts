@@ -225,7 +225,7 @@ const actionsAutoDeallocateNeeds = [
   'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/deallocate/action',
   'Microsoft.Compute/locations/operations/read',
 ];
-/** Actions neither custom role may cover: code execution, changes, deletion, secrets. */
+/** Actions neither custom role may cover: code execution, changes, deletion, secrets, reads outside Compute. */
 const actionsNeverGranted = [
   'Microsoft.Compute/virtualMachines/runCommand/action',
   'Microsoft.Compute/virtualMachines/runCommands/write',
