@@ -781,7 +781,8 @@ describe('network and authentication', () => {
     expect(settings).toMatch(/excludedPaths:\s*\[\s*eventGridWebhookPath\s*\]/);
     const webhookPath = /var eventGridWebhookPath = '([^']+)'/.exec(text)?.[1];
     expect(webhookPath).toBe('/runtime/webhooks/eventgrid');
-    expect(read('src/local/host.ts')).toContain(`=== '${webhookPath}'`);
+    const localHost = filesUnder('src/local', ['.ts']).map(read).join('\n');
+    expect(localHost.toLowerCase()).toContain(`'${webhookPath}'`);
     expect(azdEnvironment().get('authClientId')?.name).toBe('AUTH_CLIENT_ID');
     expect(main()).toMatch(/authClientId:\s*authClientId\s/);
   });
