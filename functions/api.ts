@@ -6,7 +6,13 @@ import { listStopped } from '../src/app/stopped';
 import { groupByParameter, usageReport } from '../src/app/usage-report';
 import { appContext, type AppContext } from '../src/composition';
 import { loadConfig } from '../src/config';
-import { parseComputeResourceId, resourceIdFromKey, ResourceKind } from '../src/domain/resource-id';
+import {
+  InvalidKeyError,
+  keyProblemOf,
+  parseComputeResourceId,
+  resourceIdFromKey,
+  ResourceKind,
+} from '../src/domain/resource-id';
 
 type Handler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
 
@@ -29,13 +35,25 @@ function range(request: HttpRequest, required: boolean): { from?: number; to?: n
 
 /** `{key}`: a VM key as in the tables, or a (URL-encoded) resource id. */
 export function resourceIdOfKey(key: string): string {
+  const invalid = () =>
+    new InputError('key must be a VM key or the resource id of a VM or scale-set instance');
   let text = key.trim();
-  if (/%2f/i.test(text) && !text.includes('/')) text = decodeURIComponent(text);
-  const id =
-    text.startsWith('/') || text.toLowerCase().startsWith('subscriptions/') ? text : resourceIdFromKey(text);
+  let id: string;
+  try {
+    if (/%2f/i.test(text) && !text.includes('/')) text = decodeURIComponent(text);
+    id =
+      text.startsWith('/') || text.toLowerCase().startsWith('subscriptions/')
+        ? text
+        : resourceIdFromKey(text);
+  } catch (error) {
+    // A bad `%` escape (`%zz`, `%E0%A4`) is the caller's mistake: 400, not 500.
+    if (error instanceof URIError || error instanceof InvalidKeyError) throw invalid();
+    throw error;
+  }
   const parsed = parseComputeResourceId(id);
-  if (parsed === undefined || parsed.kind === ResourceKind.scaleSet)
-    throw new InputError('key must be a VM key or the resource id of a VM or scale-set instance');
+  if (parsed === undefined || parsed.kind === ResourceKind.scaleSet) throw invalid();
+  // Never query with a key storage cannot hold (a lone surrogate, too long once escaped).
+  if (keyProblemOf(parsed.resourceId) !== undefined) throw invalid();
   return parsed.resourceId;
 }
 

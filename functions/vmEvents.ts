@@ -3,14 +3,20 @@ import { invocationLogger } from '../src/adapters/logger';
 import { ingestEvent, type IngestResult } from '../src/app/ingest-event';
 import { appContext } from '../src/composition';
 import { loadConfig } from '../src/config';
+import { eventGridMaxEventAgeInMs } from '../src/domain/events';
 
 /**
  * Event Grid trigger on the subscription's resource events (Event Grid schema or CloudEvents 1.0).
- * Bad events are recorded and acknowledged; a transient failure throws so Event Grid redelivers.
+ * Bad events are recorded and acknowledged; a transient failure throws so Event Grid redelivers. Event
+ * Grid retries for 24 hours at most, so an older event time is refused (archives: `vm-timeline ingest`).
  */
 export async function vmEvents(event: EventGridEvent, context: InvocationContext): Promise<IngestResult> {
   const ctx = await appContext(loadConfig);
-  const result = await ingestEvent(event, { ...ctx, log: invocationLogger(context) });
+  const result = await ingestEvent(
+    event,
+    { ...ctx, log: invocationLogger(context) },
+    { maxEventAgeInMs: eventGridMaxEventAgeInMs },
+  );
   context.info('event ingested', {
     eventId: result.eventId,
     vmId: result.resourceId,

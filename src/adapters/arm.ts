@@ -30,6 +30,7 @@ import {
   retryAfterInMsOf,
   toManagementError,
 } from './arm-errors';
+import { tagsOf } from '../domain/tags';
 
 export {
   ManagementRequestError,
@@ -170,7 +171,7 @@ function toListedVm(vm: SdkVmLike, withDetails: boolean): ListedVm {
       location: vm.location,
       osType: vm.storageProfile?.osDisk?.osType,
       priority: vm.priority,
-      tags: vm.tags,
+      tags: vm.tags === undefined ? undefined : tagsOf(vm.tags),
     };
     listed.details = withoutUndefined(details);
   }

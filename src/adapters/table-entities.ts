@@ -8,6 +8,7 @@ import type { ObservationPosition } from '../domain/current';
 import type { DetailsChange } from '../domain/daily-usage';
 import { ObservationSource, type Observation } from '../domain/observation';
 import { isPowerState, ProvisioningState, type Provisioning } from '../domain/power-state';
+import { tagsOf } from '../domain/tags';
 import { currentKeys, escapeKeyValue, resourceIdFromKey } from '../domain/resource-id';
 import type { Segment } from '../domain/segments';
 
@@ -222,10 +223,7 @@ export function tagsFrom(value: unknown): Record<string, string> | undefined {
   try {
     const parsed: unknown = JSON.parse(value);
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-    const tags: Record<string, string> = {};
-    for (const [k, v] of Object.entries(parsed as Record<string, unknown>))
-      if (typeof v === 'string') tags[k] = v;
-    return tags;
+    return tagsOf(parsed as Record<string, unknown>);
   } catch {
     return undefined;
   }

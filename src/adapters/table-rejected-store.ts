@@ -10,6 +10,21 @@ import type { RejectedEvent, RejectedEventStore, TimeRange } from '../app/ports'
 /** Longest serialised event kept (Table Storage properties are at most 64 KiB of UTF-16). */
 export const maxRawLength = 30_000;
 
+/**
+ * The first `length` characters of `text`, one fewer when the cut would split a surrogate pair (a lone
+ * half is not UTF-8; the stored copy stays a faithful prefix of the event).
+ */
+export function prefixOf(text: string, length: number): string {
+  if (text.length <= length) return text;
+  const last = text.charCodeAt(length - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? length - 1 : length);
+}
+
+/** A column value that Table Storage can hold: lone surrogates (already counted as a rejection) as U+FFFD. */
+function column(text: string | undefined, length: number): string | undefined {
+  return text === undefined ? undefined : prefixOf(text, length).toWellFormed();
+}
+
 function day(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
@@ -18,14 +33,14 @@ export class TableRejectedEventStore implements RejectedEventStore {
   constructor(private readonly table: TableClient) {}
 
   async record(rejected: RejectedEvent): Promise<void> {
-    const raw = rejected.raw.length > maxRawLength ? rejected.raw.slice(0, maxRawLength) : rejected.raw;
+    const raw = column(rejected.raw, maxRawLength) ?? '';
     await this.table.upsertEntity(
       {
         partitionKey: day(rejected.receivedAt),
         rowKey: createHash('sha256').update(rejected.raw).digest('hex'),
         reason: rejected.reason,
-        eventId: rejected.eventId?.slice(0, 256),
-        resourceUri: rejected.resourceUri?.slice(0, 1024),
+        eventId: column(rejected.eventId, 256),
+        resourceUri: column(rejected.resourceUri, 1024),
         raw,
         rawTruncated: raw.length < rejected.raw.length,
         rawLength: rejected.raw.length,

@@ -20,7 +20,8 @@ import {
 import type { UsageCurrentRow, UsageSource } from '../app/rollup-usage';
 import { advanceCurrent, deriveCurrent, isAfter, openSegmentOf } from '../domain/current';
 import { observationIdentity, type Observation } from '../domain/observation';
-import { currentKeys, resourceIdFromKey, vmKey } from '../domain/resource-id';
+import { PermanentInputError } from '../app/errors';
+import { currentKeys, keyProblemOf, resourceIdFromKey, vmKey } from '../domain/resource-id';
 import type { DetailsChange } from '../domain/daily-usage';
 import { applyObservation, deriveSegments, type Segment } from '../domain/segments';
 import {
@@ -99,6 +100,22 @@ export class TableTimelineStore implements TimelineStore, UsageSource {
   }
 
   async record(observation: Observation, options: RecordOptions = {}): Promise<RecordOutcome> {
+    // Never let a key storage cannot hold reach it (in Azurite a lone surrogate in a key breaks every
+    // later entity-group transaction until restart); a 400 on our own keys is as permanent.
+    const problem =
+      keyProblemOf(observation.resourceId, observation.dedupeId) ??
+      (options.marker === undefined ? undefined : keyProblemOf(observation.resourceId, options.marker));
+    if (problem !== undefined) throw new PermanentInputError(problem);
+    try {
+      return await this.#record(observation, options);
+    } catch (error) {
+      if (statusOf(error) === 400)
+        throw new PermanentInputError('storage refused the observation (400 Bad Request)', { cause: error });
+      throw error;
+    }
+  }
+
+  async #record(observation: Observation, options: RecordOptions): Promise<RecordOutcome> {
     const key = vmKey(observation.resourceId);
     const attempt: Attempt = { stored: false };
     for (let n = 0; n < maxAttempts; n++) {
@@ -132,6 +149,13 @@ export class TableTimelineStore implements TimelineStore, UsageSource {
 
   async *listCurrent(subscriptionId: string): AsyncIterable<CurrentState[]> {
     const filter = odata`PartitionKey eq ${subscriptionId.toLowerCase()}`;
+    yield* this.#currentPages(filter);
+  }
+
+  async *listScaleSetCurrent(scaleSetId: string): AsyncIterable<CurrentState[]> {
+    // Instances' VmCurrent RowKeys all start with `<scale set's row key>|virtualmachines|`; `}` follows `|`.
+    const { partitionKey, rowKey } = currentKeys(`${vmKey(scaleSetId)}|virtualmachines|`);
+    const filter = odata`PartitionKey eq ${partitionKey} and RowKey gt ${rowKey} and RowKey lt ${`${rowKey.slice(0, -1)}}`}`;
     yield* this.#currentPages(filter);
   }
 

@@ -19,3 +19,12 @@ export class InputError extends Error {
 export class NotConfiguredError extends Error {
   override name = 'NotConfiguredError';
 }
+
+/**
+ * Input that can never be stored or processed, whatever the retries: a key the store refuses (400), a
+ * lone surrogate, an event too deep to walk. The event path records it in `VmRejectedEvents` and
+ * acknowledges it instead of letting the platform redeliver it for 24 hours.
+ */
+export class PermanentInputError extends Error {
+  override name = 'PermanentInputError';
+}

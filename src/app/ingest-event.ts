@@ -3,12 +3,17 @@
  * Outcome certain → observation at the event time, no management call; outcome uncertain → one read.
  * Bad events are recorded with the reason and acknowledged; transient failures throw (redelivery).
  */
-import { classifyEvent, type EventDecision, type ResourceEvent } from '../domain/events';
+import {
+  classifyEvent,
+  type ClassifyOptions,
+  type EventDecision,
+  type ResourceEvent,
+} from '../domain/events';
 import { ObservationSource, type Observation } from '../domain/observation';
 import { parseInstanceView } from '../domain/power-state';
 import { PowerState } from '../domain/power-state';
-import { vmKey, type ComputeResource } from '../domain/resource-id';
-import { ensureError, NotConfiguredError } from './errors';
+import { InvalidKeyError, vmKey, type ComputeResource } from '../domain/resource-id';
+import { ensureError, NotConfiguredError, PermanentInputError } from './errors';
 import type { Clock, Logger, ManagementClient, RejectedEventStore, TimelineStore } from './ports';
 
 export interface IngestDependencies {
@@ -37,12 +42,76 @@ export interface IngestResult {
   managementCalls: number;
 }
 
-function serialise(raw: unknown): string {
+/**
+ * Options of one ingestion. The Event Grid path (function `vmEvents`, the local webhook) passes
+ * `maxEventAgeInMs: eventGridMaxEventAgeInMs`; archives (`vm-timeline ingest`) and backfills pass none.
+ */
+export type IngestOptions = ClassifyOptions;
+
+/**
+ * The event as delivered, as JSON text that `VmRejectedEvents.raw` can hold whatever the input: a string
+ * as is (escaped as JSON when it holds a lone surrogate), anything else as JSON, walked without recursion
+ * when it nests deeper than `JSON.stringify` can go (never `[object Object]`).
+ */
+export function serialise(raw: unknown): string {
+  if (typeof raw === 'string') return raw.isWellFormed() ? raw : JSON.stringify(raw);
   try {
-    return typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? String(raw));
-  } catch {
-    return String(raw);
+    return JSON.stringify(raw) ?? String(raw);
+  } catch (error) {
+    if (!(error instanceof RangeError)) return String(raw);
+    return stringifyWithoutRecursion(raw);
   }
+}
+
+type Piece = { text: string } | { value: unknown };
+
+/** `JSON.stringify` of parsed JSON (objects, arrays, strings, numbers, booleans, null) with an explicit stack. */
+function stringifyWithoutRecursion(root: unknown): string {
+  const out: string[] = [];
+  const stack: Piece[] = [{ value: root }];
+  for (let piece = stack.pop(); piece !== undefined; piece = stack.pop()) {
+    if ('text' in piece) {
+      out.push(piece.text);
+      continue;
+    }
+    const value = piece.value;
+    if (value === null || typeof value !== 'object') {
+      out.push(JSON.stringify(value) ?? 'null');
+      continue;
+    }
+    const pieces: Piece[] = [];
+    if (Array.isArray(value)) {
+      pieces.push({ text: '[' });
+      value.forEach((item: unknown, i) => {
+        if (i > 0) pieces.push({ text: ',' });
+        pieces.push(item === undefined || typeof item === 'function' ? { text: 'null' } : { value: item });
+      });
+      pieces.push({ text: ']' });
+    } else {
+      pieces.push({ text: '{' });
+      let first = true;
+      for (const [name, item] of Object.entries(value as Record<string, unknown>)) {
+        if (item === undefined || typeof item === 'function') continue;
+        pieces.push({ text: `${first ? '' : ','}${JSON.stringify(name)}:` }, { value: item });
+        first = false;
+      }
+      pieces.push({ text: '}' });
+    }
+    for (let i = pieces.length - 1; i >= 0; i -= 1) stack.push(pieces[i] as Piece);
+  }
+  return out.join('');
+}
+
+/**
+ * Why an error thrown while applying an event is permanent for that event (the same input fails the
+ * same way on every redelivery), or undefined when it may be transient.
+ */
+function permanentReason(error: unknown): string | undefined {
+  if (error instanceof PermanentInputError || error instanceof InvalidKeyError) return error.message;
+  if (error instanceof URIError) return 'a key or id of the event does not encode (URIError)';
+  if (error instanceof RangeError && /call stack/i.test(error.message))
+    return 'event nested too deeply to process (stack overflow)';
+  return undefined;
 }
 
 function eventObservation(
@@ -76,8 +145,21 @@ function readObservation(
   return o;
 }
 
-export async function ingestEvent(raw: unknown, deps: IngestDependencies): Promise<IngestResult> {
-  const decision = classifyEvent(raw, deps.now());
+export async function ingestEvent(
+  raw: unknown,
+  deps: IngestDependencies,
+  options: IngestOptions = {},
+): Promise<IngestResult> {
+  let decision: EventDecision;
+  try {
+    decision = classifyEvent(raw, deps.now(), options);
+    if (decision.kind !== 'skip' && decision.kind !== 'reject') return await apply(decision, deps);
+  } catch (error) {
+    const reason = permanentReason(error);
+    if (reason === undefined) throw error;
+    const ids = idsOf(raw);
+    decision = { kind: 'reject', reason, eventId: ids.eventId, resourceUri: ids.resourceUri };
+  }
   switch (decision.kind) {
     case 'skip':
       deps.log.debug('event skipped', { eventId: decision.eventId, reason: decision.reason });
@@ -112,6 +194,23 @@ export async function ingestEvent(raw: unknown, deps: IngestDependencies): Promi
     default:
       return apply(decision, deps);
   }
+}
+
+/** The event's id and resource URI when they are plain strings (for the rejection of an event that threw). */
+function idsOf(raw: unknown): { eventId?: string; resourceUri?: string } {
+  if (typeof raw !== 'object' || raw === null) return {};
+  const record = raw as Record<string, unknown>;
+  const data = record['data'];
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  const ids: { eventId?: string; resourceUri?: string } = {};
+  const eventId = text(record['id']);
+  const resourceUri =
+    (typeof data === 'object' && data !== null
+      ? text((data as Record<string, unknown>)['resourceUri'])
+      : undefined) ?? text(record['subject']);
+  if (eventId !== undefined) ids.eventId = eventId;
+  if (resourceUri !== undefined) ids.resourceUri = resourceUri;
+  return ids;
 }
 
 async function apply(
@@ -281,7 +380,7 @@ async function markAbsentInstancesDeleted(
 ): Promise<number> {
   const prefix = `${vmKey(scaleSet.resourceId)}|virtualmachines|`;
   let recorded = 0;
-  for await (const page of deps.store.listCurrent(scaleSet.subscriptionId)) {
+  for await (const page of deps.store.listScaleSetCurrent(scaleSet.resourceId)) {
     for (const current of page) {
       const key = vmKey(current.resourceId);
       if (!key.startsWith(prefix) || present.has(key) || current.state === PowerState.deleted) continue;

@@ -109,12 +109,21 @@ export interface TimeRange {
  * stored segments and current state.
  */
 export interface TimelineStore {
+  /**
+   * Throws `PermanentInputError` when the observation's keys can never be stored (a lone surrogate, a
+   * key over Table Storage's limit once escaped, a 400 from storage); other errors are transient.
+   */
   record(observation: Observation, options?: RecordOptions): Promise<RecordOutcome>;
   /** True when an observation with this marker was already recorded for the VM. */
   hasMarker(resourceId: string, marker: string): Promise<boolean>;
   getCurrent(resourceId: string): Promise<CurrentState | undefined>;
   /** Current-state rows of one subscription, page by page. */
   listCurrent(subscriptionId: string): AsyncIterable<CurrentState[]>;
+  /**
+   * Current-state rows of one scale set's instances (by scale-set resource id), page by page: a key
+   * range of the subscription's partition, not the whole subscription.
+   */
+  listScaleSetCurrent(scaleSetId: string): AsyncIterable<CurrentState[]>;
   /** Every current-state row, page by page. */
   listAllCurrent(): AsyncIterable<CurrentState[]>;
   /** Segments overlapping the range, in order; undefined when the VM has no history. */

@@ -1,5 +1,6 @@
 /** Read use cases shared by the CLI and the HTTP API: a VM's timeline, date and range parsing. */
 import type { Segment } from '../domain/segments';
+import { InstantProblem, parseInstantText } from '../domain/time';
 import { InputError } from './errors';
 import type { TimelineStore } from './ports';
 
@@ -39,21 +40,17 @@ export class NotFoundError extends Error {
   override name = 'NotFoundError';
 }
 
-/** Parses an ISO 8601 date-time (or date) argument; names the argument when it is not one. */
+/**
+ * Parses an ISO 8601 date-time (or date) argument; a date or date-time without an offset is UTC. Names
+ * the argument when it is not one, or not a real calendar date (`2026-02-31`).
+ */
 export function parseInstant(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
-  const trimmed = value.trim();
-  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(trimmed)) {
-    throw new InputError(`${name} must be an ISO 8601 date or date-time, got ${JSON.stringify(value)}`);
-  }
-  // A date or date-time without an offset is UTC.
-  const withZone =
-    /T|\s/.test(trimmed) && !/(Z|[+-]\d{2}:?\d{2})$/.test(trimmed)
-      ? `${trimmed.replace(' ', 'T')}Z`
-      : trimmed;
-  const parsed = Date.parse(withZone);
-  if (Number.isNaN(parsed)) throw new InputError(`${name} is not a valid date: ${JSON.stringify(value)}`);
-  return parsed;
+  const parsed = parseInstantText(value);
+  if ('at' in parsed) return parsed.at;
+  if (parsed.problem === InstantProblem.calendar)
+    throw new InputError(`${name} is not a valid date: ${JSON.stringify(value)}`);
+  throw new InputError(`${name} must be an ISO 8601 date or date-time, got ${JSON.stringify(value)}`);
 }
 
 /** Longest window a usage query may cover. */

@@ -10,6 +10,10 @@
  *   (VMs/1000 requests), the segments of the VMs that changed, and writes VMs/100 transactions per day.
  * - A VM deleted for a whole day gets no row for it when nothing changed (the report counts that day from
  *   the current row); days before a VM's first observation have no row.
+ * - Bounded work per VM: one run recomputes at most `maxRecomputedDaysPerVm` days of a VM, oldest first,
+ *   and leaves its dirty marker at the first day not written, so a late observation from long ago (a
+ *   `start` of 2010 in an archive) is spread over runs (31 days per VM per run) instead of one run writing
+ *   thousands of rows. Nothing is dropped: the report reads days from the marker on from the segments.
  * Per-VM isolation: one VM that fails is logged with its key, stays dirty, and the mark does not move.
  */
 import { forEachLimited } from './concurrency';
@@ -75,7 +79,15 @@ export interface RollupDependencies {
   daily: DailyUsageStore;
   log: Logger;
   now: () => number;
+  /** Days of one VM recomputed per run at most (default `maxRecomputedDaysPerVm`). */
+  maxRecomputedDaysPerVm?: number | undefined;
 }
+
+/**
+ * Days of one VM a rollup run recomputes at most: a month (31 rows) covers what Event Grid and the
+ * reconciler can change late (a day or two) in one run; anything older is carried to the next runs.
+ */
+export const maxRecomputedDaysPerVm = 31;
 
 export interface RollupSummary {
   /** Days before this (epoch ms, a UTC midnight) are rolled up. */
@@ -88,6 +100,8 @@ export interface RollupSummary {
   settled: number;
   /** Markers left because the row moved during the run (picked up by the next run). */
   moved: number;
+  /** VMs with more days to recompute than one run does: their marker moved to the first day not written. */
+  carried: number;
   failed: number;
 }
 
@@ -132,6 +146,7 @@ export async function rollupUsage(deps: RollupDependencies, asOf = deps.now()): 
     transactions: 0,
     settled: 0,
     moved: 0,
+    carried: 0,
     failed: 0,
   };
   let complete = true;
@@ -241,16 +256,23 @@ async function planVm(
   const segments = timeline?.segments ?? [];
   const rows: DailyUsageRow[] = [];
   const first = segments[0];
+  let carry: number | undefined;
   if (first !== undefined) {
     const start = Number.isFinite(from) ? from : dayStartOf(earliestStart(first));
     const history =
       current.detailsAt === undefined ? [] : await deps.source.getDetailsHistory(current.resourceId);
-    if (start < through) {
-      const byDay = new Map(dailyUsageOf(segments, start, through, asOf).map((d) => [d.day, d.usage]));
+    const cap = deps.maxRecomputedDaysPerVm ?? maxRecomputedDaysPerVm;
+    const end = Math.min(through, dayStartOf(start) + cap * dayInMs);
+    if (end < through) {
+      carry = end;
+      summary.carried += 1;
+    }
+    if (start < end) {
+      const byDay = new Map(dailyUsageOf(segments, start, end, asOf).map((d) => [d.day, d.usage]));
       // A recomputed day on which the VM no longer existed (a late event removed the window that
       // reached into it) still gets a row, all unknown, so no stale row from an earlier run survives.
       if (Number.isFinite(from)) {
-        for (let day = dayStartOf(start); day < through; day += dayInMs) {
+        for (let day = dayStartOf(start); day < end; day += dayInMs) {
           if (!byDay.has(day)) byDay.set(day, usageOf(segments, day, day + dayInMs, asOf));
         }
       }
@@ -268,6 +290,9 @@ async function planVm(
   // the days rolled up, so that "clean" always means "the days from the mark on lie in the open segment".
   const last = segments[segments.length - 1];
   const stillOpen = last !== undefined && last.end === undefined ? last : undefined;
-  const next = stillOpen !== undefined && stillOpen.start > through ? earliestStart(stillOpen) : undefined;
+  const openFrom =
+    stillOpen !== undefined && stillOpen.start > through ? earliestStart(stillOpen) : undefined;
+  // Days from `carry` on are left for the next runs: the marker stays at the first of them.
+  const next = carry === undefined ? openFrom : Math.min(carry, openFrom ?? carry);
   return { row, rows, settle: next === dirty ? 'keep' : next, ok: true };
 }

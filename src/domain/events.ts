@@ -3,7 +3,8 @@
  * classified into what the app must do with each one. Pure: the caller passes `now`.
  */
 import { PowerState, ProvisioningState, type Provisioning } from './power-state';
-import { parseComputeResourceId, ResourceKind, type ComputeResource } from './resource-id';
+import { keyProblemOf, parseComputeResourceId, ResourceKind, type ComputeResource } from './resource-id';
+import { InstantProblem, parseInstantText } from './time';
 
 export const EventOutcome = { success: 'success', failure: 'failure', cancel: 'cancel' } as const;
 export type EventOutcome = (typeof EventOutcome)[keyof typeof EventOutcome];
@@ -45,6 +46,23 @@ export type EventDecision =
 /** Oldest and newest event times accepted, relative to `now`. */
 export const earliestEventTime = Date.UTC(2010, 0, 1);
 export const maxClockSkewInMs = 15 * 60_000;
+
+/**
+ * Event Grid retries a delivery for at most 24 hours (then dead-letters or drops it), so nothing it
+ * delivers is older than that: the Event Grid path refuses older event times (plus a margin for clock
+ * skew and the last attempt's own delay). Archives and backfills (`vm-timeline ingest`) have no such limit.
+ */
+export const eventGridRetryWindowInMs = 24 * 3_600_000;
+export const eventGridAgeMarginInMs = 60 * 60_000;
+export const eventGridMaxEventAgeInMs = eventGridRetryWindowInMs + eventGridAgeMarginInMs;
+
+export interface ClassifyOptions {
+  /**
+   * Oldest event accepted, as an age relative to `now` (the Event Grid path: `eventGridMaxEventAgeInMs`).
+   * Undefined: any time from 2010 on (archives, backfills).
+   */
+  maxEventAgeInMs?: number | undefined;
+}
 /** Longest string field we keep; longer ones are rejected rather than truncated. */
 export const maxFieldLength = 2048;
 
@@ -60,6 +78,14 @@ function str(value: unknown): string | undefined {
 
 // Control characters other than tab are never legitimate in the fields we key or display.
 const controlCharacters = /[\u0000-\u0008\u000a-\u001f\u007f]/u;
+
+/**
+ * A string with a lone UTF-16 surrogate (valid JSON: `"x\udfff"`) has no UTF-8 form: it cannot be a
+ * URL or a Table key (in Azurite such a key breaks every later entity-group transaction).
+ */
+export function isWellFormed(text: string): boolean {
+  return text.isWellFormed();
+}
 
 const callerClaims = [
   'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn',
@@ -79,9 +105,39 @@ export function callerOf(data: Json): string | undefined {
   if (isObject(claims)) {
     for (const name of callerClaims) {
       const value = str(claims[name]);
-      if (value !== undefined && value.length <= 256 && !controlCharacters.test(value)) return value;
+      if (value !== undefined && value.length <= 256 && !controlCharacters.test(value) && isWellFormed(value))
+        return value;
     }
   }
+  return undefined;
+}
+
+const timeProblems: Readonly<Record<InstantProblem, string>> = {
+  [InstantProblem.format]: 'unparseable event time',
+  [InstantProblem.offset]: 'event time has no UTC offset (Z or ±hh:mm)',
+  [InstantProblem.calendar]: 'event time is not a valid calendar date',
+};
+
+/** The first string field an event is keyed, logged or displayed by that holds a lone surrogate. */
+function malformedField(raw: Json, data: Json | undefined): string | undefined {
+  const fields: Array<[string, unknown]> = [
+    ['id', raw['id']],
+    ['eventType', raw['eventType']],
+    ['type', raw['type']],
+    ['subject', raw['subject']],
+    ['source', raw['source']],
+    ['topic', raw['topic']],
+    ['eventTime', raw['eventTime']],
+    ['time', raw['time']],
+    ['data.operationName', data?.['operationName']],
+    ['data.resourceUri', data?.['resourceUri']],
+    ['data.correlationId', data?.['correlationId']],
+  ];
+  const httpRequest = data?.['httpRequest'];
+  if (isObject(httpRequest)) fields.push(['data.httpRequest.url', httpRequest['url']]);
+  const claims = data?.['claims'];
+  if (isObject(claims)) for (const name of callerClaims) fields.push([`data.claims.${name}`, claims[name]]);
+  for (const [name, value] of fields) if (typeof value === 'string' && !isWellFormed(value)) return name;
   return undefined;
 }
 
@@ -107,7 +163,11 @@ function looksLikeCompute(text: string | undefined): boolean {
  * Validates one delivered event in either schema. Returns the event, or a skip / reject decision
  * explaining why it cannot be used.
  */
-export function readResourceEvent(raw: unknown, now: number): ResourceEvent | EventDecision {
+export function readResourceEvent(
+  raw: unknown,
+  now: number,
+  options: ClassifyOptions = {},
+): ResourceEvent | EventDecision {
   if (!isObject(raw)) return { kind: 'reject', reason: 'event is not a JSON object' };
   const isCloudEvent = 'specversion' in raw || ('type' in raw && 'source' in raw && !('eventType' in raw));
   const id = str(raw['id']);
@@ -126,6 +186,9 @@ export function readResourceEvent(raw: unknown, now: number): ResourceEvent | Ev
     return { kind: 'skip', reason: 'not a virtual machine event', eventId: id };
   }
   const reject = (reason: string): EventDecision => ({ kind: 'reject', reason, eventId: id, resourceUri });
+  // Before anything else reads them: a lone surrogate cannot be logged as UTF-8, a URL or a key.
+  const malformed = malformedField(raw, dataObject);
+  if (malformed !== undefined) return reject(`${malformed} is not well-formed UTF-16 (lone surrogate)`);
   if (isCloudEvent && str(raw['specversion']) !== '1.0')
     return reject('CloudEvents specversion must be "1.0"');
   if (id === undefined) return reject('missing event id');
@@ -137,10 +200,13 @@ export function readResourceEvent(raw: unknown, now: number): ResourceEvent | Ev
   if (dataObject === undefined) return reject('missing data');
   if (!aboutCompute) return { kind: 'skip', reason: 'not a virtual machine event', eventId: id };
   if (timeText === undefined) return reject(isCloudEvent ? 'missing time' : 'missing eventTime');
-  const time = Date.parse(timeText);
-  if (Number.isNaN(time)) return reject('unparseable event time');
+  const parsed = parseInstantText(timeText, { requireOffset: true });
+  if (!('at' in parsed)) return reject(timeProblems[parsed.problem]);
+  const time = parsed.at;
   if (time < earliestEventTime) return reject('event time before 2010');
   if (time > now + maxClockSkewInMs) return reject('event time in the future');
+  if (options.maxEventAgeInMs !== undefined && time < now - options.maxEventAgeInMs)
+    return reject('event time older than Event Grid delivers (24-hour retry window)');
   if (operationName === undefined) return reject('missing data.operationName');
   if (resourceUri === undefined) return reject('missing data.resourceUri');
   for (const [field, value] of [
@@ -238,6 +304,10 @@ export function decide(event: ResourceEvent): EventDecision {
       resourceUri: event.resourceUri,
     };
   }
+  // The keys this event writes must fit Table Storage once escaped (`%` becomes `%25`, U+0085 `%C2%85`).
+  const keyProblem = keyProblemOf(resource.resourceId, event.id);
+  if (keyProblem !== undefined)
+    return { kind: 'reject', reason: keyProblem, eventId: event.id, resourceUri: event.resourceUri };
   const prefix = operationPrefixes[resource.kind];
   const operation = event.operationName.toLowerCase();
   if (!operation.startsWith(prefix)) {
@@ -266,7 +336,7 @@ export function decide(event: ResourceEvent): EventDecision {
 }
 
 /** Validates and classifies one delivered event. */
-export function classifyEvent(raw: unknown, now: number): EventDecision {
-  const read = readResourceEvent(raw, now);
+export function classifyEvent(raw: unknown, now: number, options: ClassifyOptions = {}): EventDecision {
+  const read = readResourceEvent(raw, now, options);
   return 'kind' in read ? read : decide(read);
 }

@@ -85,10 +85,46 @@ export function escapeKeyValue(value: string): string {
   return escapeKeyPart(value).replace(/\//g, '%2F');
 }
 
-/** Inverse of `vmKey`: the lower-cased resource id with its leading `/`. */
+/** A VM key that does not decode (a bad `%` escape, or escaped bytes that are not UTF-8). */
+export class InvalidKeyError extends Error {
+  override name = 'InvalidKeyError';
+}
+
+/** Inverse of `vmKey`: the lower-cased resource id with its leading `/`. Throws `InvalidKeyError`. */
 export function resourceIdFromKey(key: string): string {
   const withSlashes = key.replace(/\|/g, '/');
-  return `/${decodeURIComponent(withSlashes)}`;
+  try {
+    return `/${decodeURIComponent(withSlashes)}`;
+  } catch (error) {
+    if (error instanceof URIError) throw new InvalidKeyError('not a VM key: a % escape does not decode');
+    throw error;
+  }
+}
+
+/**
+ * Longest PartitionKey or RowKey Table Storage stores: 1 KiB ("a string value up to 1,024 characters").
+ * Checked on the escaped key: `%` becomes `%25` and U+0085 `%C2%85`, so a resource id well under
+ * `maxResourceIdLength` may still not fit.
+ */
+export const maxTableKeyLength = 1024;
+
+/** What an observation RowKey puts before the escaped event id, at its longest: `o|<13 digits>|instanceView|`. */
+const observationRowKeyOverhead = 'o|'.length + 13 + '|instanceView|'.length;
+
+/**
+ * Why the Table keys of a VM (and of an event about it) cannot be stored, or undefined when they can: a
+ * lone UTF-16 surrogate (no UTF-8 form; in Azurite it breaks every later transaction), or a key over
+ * `maxTableKeyLength` once escaped. A permanent property of the input: reject, never retry.
+ */
+export function keyProblemOf(resourceId: string, eventId?: string): string | undefined {
+  if (!resourceId.isWellFormed()) return 'resource id is not well-formed UTF-16 (lone surrogate)';
+  if (vmKey(resourceId).length > maxTableKeyLength)
+    return `resource id longer than a table key allows once escaped (${maxTableKeyLength} characters)`;
+  if (eventId === undefined) return undefined;
+  if (!eventId.isWellFormed()) return 'event id is not well-formed UTF-16 (lone surrogate)';
+  if (observationRowKeyOverhead + escapeKeyValue(eventId).length > maxTableKeyLength)
+    return `event id longer than a table key allows once escaped (${maxTableKeyLength} characters)`;
+  return undefined;
 }
 
 /** Splits a VM key into the VmCurrent keys: PartitionKey = subscription id, RowKey = the rest. */

@@ -10,6 +10,7 @@
 import path from 'node:path';
 import { consoleLogger } from '../adapters/logger';
 import type { Logger } from '../app/ports';
+import { ingestEvent } from '../app/ingest-event';
 import { createAppContext } from '../composition';
 import { loadConfig, settingDefaults } from '../config';
 import {
@@ -186,8 +187,15 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
 
     if (sandbox) {
       const webhook = `${host.url}/runtime/webhooks/eventgrid?functionName=vmEvents`;
-      say('Sandbox: delivering a few days of history…');
-      await sandbox.seedHistory(webhook);
+      say('Sandbox: recording a few days of history…');
+      // Days-old events are a backfill: the Event Grid path refuses what is older than its 24-hour retry
+      // window, so they go through the ingest use case as `vm-timeline ingest` records an archive.
+      const backfill = createAppContext(config, { log });
+      await backfill.ensureTables();
+      await sandbox.seedHistory(async (batch) => {
+        for (const event of batch) await ingestEvent(event, backfill);
+        return 200;
+      });
       // Like runOnStartup, once: the reconciler finds what raised no event, the rollup and alerts catch up.
       for (const name of ['reconcile', 'rollupUsage', 'stoppedAllocatedAlerts'])
         if (host.timers?.timers.some((t) => t.name === name)) await host.timers.runNow(name);

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/adapters/logger';
+import { postEvents } from '../../src/local/event-delivery';
 import { startSandbox, type Sandbox } from '../../src/local/sandbox';
 
 interface Delivered {
@@ -51,7 +52,7 @@ describe('sandbox subscription', () => {
     const hook = await receiver();
     server = hook.server;
     sandbox = await startSandbox({ log: silentLogger, seed: 3 });
-    await sandbox.seedHistory(hook.url);
+    await sandbox.seedHistory((batch) => postEvents(hook.url, batch));
 
     const events = hook.deliveries.flat();
     const ids = events.map((e) => e.id);

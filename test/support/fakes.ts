@@ -62,6 +62,17 @@ export class MemoryTimelineStore implements TimelineStore {
     yield rows;
   }
 
+  async *listScaleSetCurrent(scaleSetId: string): AsyncIterable<CurrentState[]> {
+    const prefix = `${vmKey(scaleSetId)}|virtualmachines|`;
+    const rows: CurrentState[] = [];
+    for (const [key, list] of this.observations) {
+      if (!key.startsWith(prefix)) continue;
+      const current = await this.getCurrent(list[0]?.resourceId ?? '');
+      if (current !== undefined) rows.push(current);
+    }
+    yield rows;
+  }
+
   async *listAllCurrent(): AsyncIterable<CurrentState[]> {
     const rows: CurrentState[] = [];
     for (const list of this.observations.values()) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyEvent, type EventDecision } from '../../src/domain/events';
+import { classifyEvent, eventGridMaxEventAgeInMs, type EventDecision } from '../../src/domain/events';
 import {
   cloudEvent,
   eventGridEvent,
@@ -209,6 +209,95 @@ describe('classifyEvent', () => {
       expect(decision.kind, JSON.stringify(raw)?.slice(0, 120)).toBe('reject');
       if (decision.kind === 'reject') expect(decision.reason).toMatch(reason);
     }
+  });
+
+  it('rejects ids, resource URIs, VM names and claims holding a lone UTF-16 surrogate', () => {
+    const good = vmEvent('vm1', 'start', time, 'g');
+    const data = good['data'] as Record<string, unknown>;
+    const lone = 'x\udfff';
+    const cases: Array<[unknown, RegExp]> = [
+      [{ ...good, id: lone }, /^id is not well-formed UTF-16/],
+      [{ ...good, id: '\ud800' }, /^id is not well-formed UTF-16/],
+      [
+        { ...good, subject: vmResourceId(lone), data: { ...data, resourceUri: vmResourceId(lone) } },
+        /^subject is not well-formed UTF-16/,
+      ],
+      [
+        { ...good, data: { ...data, resourceUri: vmResourceId(lone) } },
+        /^data.resourceUri is not well-formed/,
+      ],
+      [
+        {
+          ...good,
+          data: { ...data, claims: { 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn': lone } },
+        },
+        /^data.claims.+upn is not well-formed UTF-16/,
+      ],
+      [{ ...good, data: { ...data, correlationId: lone } }, /^data.correlationId is not well-formed/],
+      [
+        {
+          ...good,
+          data: { ...data, operationName: `Microsoft.Compute/virtualMachines/start/action${lone}` },
+        },
+        /^data.operationName is not well-formed/,
+      ],
+    ];
+    for (const [raw, reason] of cases) {
+      const decision = classifyEvent(raw, now);
+      expect(decision.kind, JSON.stringify(raw)?.slice(0, 120)).toBe('reject');
+      if (decision.kind === 'reject') expect(decision.reason).toMatch(reason);
+    }
+    // A well-formed pair (an emoji) in a VM name is fine.
+    expect(classifyEvent(vmEvent('vm-\u{1F600}', 'start', time, 'emoji'), now).kind).toBe('observe');
+  });
+
+  it('rejects a resource id or event id whose Table key, once escaped, exceeds 1 KiB', () => {
+    // Both ids are under the 512-character resource id limit; escaping makes their keys over 1,024
+    // characters (`%` → `%25`, U+0085 → `%C2%85`).
+    for (const name of ['%'.repeat(390), '\u0085'.repeat(390)]) {
+      expect(vmResourceId(name).length).toBeLessThanOrEqual(512);
+      const decision = classifyEvent(vmEvent(name, 'start', time, 'long-key'), now);
+      expect(decision).toMatchObject({
+        kind: 'reject',
+        reason: expect.stringMatching(/^resource id longer than a table key/),
+      });
+    }
+    const longId = classifyEvent(vmEvent('vm1', 'start', time, '\u0085'.repeat(250)), now);
+    expect(longId).toMatchObject({
+      kind: 'reject',
+      reason: expect.stringMatching(/^event id longer than a table key/),
+    });
+    expect(classifyEvent(vmEvent('%'.repeat(300), 'start', time, 'ok'), now).kind).toBe('observe');
+  });
+
+  it('requires an offset on the event time and a real calendar date', () => {
+    const good = vmEvent('vm1', 'start', time, 'g');
+    const cases: Array<[string, RegExp]> = [
+      ['2026-11-01T10:00:00', /no UTC offset/],
+      ['2026-11-01', /no UTC offset/],
+      ['2026-02-31T10:00:00Z', /not a valid calendar date/],
+      ['2026-10-31T25:00:00Z', /not a valid calendar date/],
+    ];
+    for (const [eventTime, reason] of cases) {
+      const decision = classifyEvent({ ...good, eventTime }, now);
+      expect(decision, eventTime).toMatchObject({ kind: 'reject', reason: expect.stringMatching(reason) });
+    }
+    const offset = classifyEvent({ ...good, eventTime: '2026-11-01T05:00:00-05:00' }, now);
+    expect(offset.kind === 'observe' && offset.event.time).toBe(Date.parse(time));
+  });
+
+  it('refuses events older than the Event Grid retry window only when asked (the Event Grid path)', () => {
+    const old = vmEvent('vm1', 'start', '2010-01-02T00:00:00Z', 'old');
+    const options = { maxEventAgeInMs: eventGridMaxEventAgeInMs };
+    expect(classifyEvent(old, now, options)).toMatchObject({
+      kind: 'reject',
+      reason: 'event time older than Event Grid delivers (24-hour retry window)',
+    });
+    expect(classifyEvent(old, now).kind).toBe('observe');
+    const dayOld = vmEvent('vm1', 'start', new Date(now - 24 * 3_600_000).toISOString(), 'day');
+    expect(classifyEvent(dayOld, now, options).kind).toBe('observe');
+    const tooOld = vmEvent('vm1', 'start', new Date(now - 26 * 3_600_000).toISOString(), 'day');
+    expect(classifyEvent(tooOld, now, options).kind).toBe('reject');
   });
 
   it('matches operation names case-insensitively', () => {

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ingestEvent, type IngestDependencies } from '../../src/app/ingest-event';
+import { PermanentInputError } from '../../src/app/errors';
+import { ingestEvent, serialise, type IngestDependencies } from '../../src/app/ingest-event';
+import { eventGridMaxEventAgeInMs } from '../../src/domain/events';
 import { deriveSegments } from '../../src/domain/segments';
 import { usageOf } from '../../src/domain/usage';
 import { eventGridEvent, vmEvent, vmOperations, vmResourceId } from '../support/events';
@@ -77,6 +79,70 @@ describe('ingestEvent', () => {
       receivedAt: now,
     });
     expect(d.rejected.items[0]?.raw).toContain('"soon"');
+  });
+
+  it('keeps a 5,000-deep rejected event intact in the rejected copy (no [object Object])', async () => {
+    const d = deps();
+    let nested: unknown = 'bottom';
+    for (let i = 0; i < 5_000; i += 1) nested = { deeper: nested };
+    const bad = { ...vmEvent('vm1', 'start', '2026-11-01T10:00:00Z', 'deep'), eventTime: 'soon', nested };
+    expect(() => JSON.stringify(bad)).toThrow(RangeError);
+
+    expect(await ingestEvent(bad, d)).toMatchObject({
+      outcome: 'rejected',
+      reason: 'unparseable event time',
+    });
+
+    const raw = d.rejected.items[0]?.raw ?? '';
+    expect(raw).not.toContain('[object Object]');
+    let depth = 0;
+    for (let node = (JSON.parse(raw) as { nested: unknown }).nested; typeof node === 'object'; depth += 1)
+      node = (node as { deeper: unknown }).deeper;
+    expect(depth).toBe(5_000);
+  });
+
+  it('rejects, with a reason and the event, what fails the same way on every delivery', async () => {
+    const permanent: Array<[Error, RegExp]> = [
+      [new PermanentInputError('storage refused the observation (400 Bad Request)'), /400 Bad Request/],
+      [new URIError('URI malformed'), /does not encode/],
+      [new RangeError('Maximum call stack size exceeded'), /stack overflow/],
+    ];
+    for (const [error, reason] of permanent) {
+      const d = deps();
+      d.store.record = () => Promise.reject(error);
+      const event = vmEvent('vm1', 'start', '2026-11-01T10:00:00Z', `p-${error.name}`);
+      expect(await ingestEvent(event, d), error.name).toMatchObject({
+        outcome: 'rejected',
+        eventId: `p-${error.name}`,
+        reason: expect.stringMatching(reason),
+      });
+      expect(d.rejected.items).toEqual([
+        expect.objectContaining({ eventId: `p-${error.name}`, raw: JSON.stringify(event) }),
+      ]);
+    }
+    // A transient failure still throws, so Event Grid redelivers; nothing is rejected.
+    const d = deps();
+    d.store.record = () => Promise.reject(new Error('connection reset'));
+    await expect(ingestEvent(vmEvent('vm1', 'start', '2026-11-01T10:00:00Z', 't'), d)).rejects.toThrow(
+      'connection reset',
+    );
+    expect(d.rejected.items).toEqual([]);
+  });
+
+  it('keeps a rejected string with a lone surrogate as JSON text', () => {
+    expect(serialise('x\udfff')).toBe('"x\\udfff"');
+    expect(serialise('plain')).toBe('plain');
+  });
+
+  it('refuses events older than Event Grid delivers only with the Event Grid option', async () => {
+    const old = vmEvent('vm1', 'start', '2010-01-02T00:00:00Z', 'old');
+    const d = deps();
+    expect(await ingestEvent(old, d, { maxEventAgeInMs: eventGridMaxEventAgeInMs })).toMatchObject({
+      outcome: 'rejected',
+      reason: expect.stringMatching(/older than Event Grid delivers/),
+    });
+    expect(d.rejected.items).toHaveLength(1);
+    expect(await ingestEvent(old, d)).toMatchObject({ outcome: 'recorded' });
   });
 
   it('gives the same billed seconds for any order and duplication of one VM’s deliveries', async () => {

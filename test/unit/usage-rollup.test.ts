@@ -296,6 +296,47 @@ describe('rollupUsage and usageReport', () => {
     expect(source.dirty.size).toBe(0);
   });
 
+  it('spreads what a start dated 2010 dirties over runs, at most 31 days of a VM per run, losing none', async () => {
+    const source = new MemoryUsageSource();
+    const daily = new MemoryDailyStore();
+    const steady = vmId('steady');
+    source.record({ resourceId: steady, at: t0, state: 'running', source: 'event', dedupeId: 's' });
+    const asOf = t0 + 5 * dayInMs + 3 * h;
+    const through = t0 + 5 * dayInMs;
+    await rollupUsage({ source, daily, log: noLog, now: () => asOf });
+
+    // An archive (`vm-timeline ingest`) brings a new VM's start of 2010-01-02.
+    const id = vmId('archive');
+    const since = Date.parse('2010-01-02T00:00:00Z');
+    source.record({ resourceId: id, at: since, state: 'running', source: 'event', dedupeId: 'old' });
+    const first = await rollupUsage({ source, daily, log: noLog, now: () => asOf });
+    expect(first).toMatchObject({ rows: 31, transactions: 31, carried: 1 });
+    expect(source.dirty.get(vmKey(id))).toBe(since + 31 * dayInMs);
+
+    // Meanwhile reports are whole: the days not rolled up yet come from the segments.
+    const year = { from: through - 366 * dayInMs, to: through };
+    const partial = await report(source, daily, year.from, year.to, asOf);
+    const truth = await report(source, daily, year.from, year.to, asOf, undefined, true);
+    expectSameRows(partial.rows, truth.rows);
+
+    let runs = 1;
+    while (source.dirty.has(vmKey(id)) && runs < 1_000) {
+      const summary = await rollupUsage({ source, daily, log: noLog, now: () => asOf });
+      expect(summary.rows).toBeLessThanOrEqual(31);
+      runs += 1;
+    }
+    const days = (through - since) / dayInMs;
+    expect(runs).toBe(Math.ceil(days / 31));
+    const rows = [...daily.days.values()].flatMap((partition) => {
+      const row = partition.get(vmKey(id));
+      return row === undefined ? [] : [row];
+    });
+    expect(rows).toHaveLength(days);
+    expect(rows.every((row) => row.billedSeconds === 86_400)).toBe(true);
+    const after = await report(source, daily, year.from, year.to, asOf);
+    expectSameRows(after.rows, truth.rows);
+  });
+
   it('bounds the billed time of a change known only within a window, per day and summed', () => {
     // Started somewhere in [23:00 on the 1st, 02:00 on the 2nd] (reconciler window), stopped later.
     const segments = deriveSegments([
