@@ -339,6 +339,22 @@ describe('reconcileSubscription against the ARM emulator and Azurite', () => {
     expect((await ctx.store.getCurrent(id('vm1')))?.details?.tags).toEqual({ app: 'later' });
   });
 
+  it('keeps tags named __proto__ and constructor as the management API lists them', async () => {
+    const tags = JSON.parse('{"__proto__":"p","constructor":"c","team":"web"}') as Record<string, string>;
+    emulator.fleet.addVm({ subscriptionId: sub, resourceGroup: 'rg-app', name: 'proto', tags });
+    await reconcileAt(t0);
+    const stored = (await ctx.store.getCurrent(id('proto')))?.details?.tags ?? {};
+    expect(Object.entries(stored)).toEqual([
+      ['__proto__', 'p'],
+      ['constructor', 'c'],
+      ['team', 'web'],
+    ]);
+    // A VM without such tags has none: not Object.prototype's `constructor`.
+    expect(Object.hasOwn((await ctx.store.getCurrent(id('vm1')))?.details?.tags ?? {}, 'constructor')).toBe(
+      false,
+    );
+  });
+
   it('reconciles uniform scale-set instances: new, changed and deleted', async () => {
     const scaleSet = emulator.fleet.addScaleSet({
       subscriptionId: sub,

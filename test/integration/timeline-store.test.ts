@@ -1,12 +1,43 @@
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import { TableClient } from '@azure/data-tables';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/adapters/logger';
 import { TableTimelineStore, type CurrentChange } from '../../src/adapters/table-timeline-store';
+import { PermanentInputError } from '../../src/app/errors';
+import { ingestEvent } from '../../src/app/ingest-event';
 import { createAppContext, type AppContext } from '../../src/composition';
+import { loadConfig } from '../../src/config';
 import type { Observation } from '../../src/domain/observation';
 import { deriveSegments } from '../../src/domain/segments';
 import { delivery, history, observation } from '../support/histories';
 import { dropTables, testContext } from '../support/app';
+import { tableConnectionString } from '../support/azurite';
+import { startFaultProxy } from '../support/fault-proxy';
+
+/** A TableClient on the test Azurite that counts the entities its responses carry. */
+function countingTable(name: string, entities: { count: number }): TableClient {
+  const policy: PipelinePolicy = {
+    name: 'countEntities',
+    async sendRequest(request, next) {
+      const response = await next(request);
+      const body = response.bodyAsText ?? '';
+      if (body.startsWith('{')) {
+        const parsed = JSON.parse(body) as { value?: unknown[]; PartitionKey?: unknown };
+        entities.count += Array.isArray(parsed.value)
+          ? parsed.value.length
+          : parsed.PartitionKey === undefined
+            ? 0
+            : 1;
+      }
+      return response;
+    },
+  };
+  return TableClient.fromConnectionString(tableConnectionString(), name, {
+    allowInsecureConnection: true,
+    additionalPolicies: [{ policy, position: 'perCall' }],
+  });
+}
 
 const sub = '00000000-0000-0000-0000-0000000000bb';
 const vmId = (name: string) =>
@@ -73,6 +104,98 @@ describe('TableTimelineStore on Azurite', () => {
     await ctx.store.record(obs(id, '2026-11-01T08:00:00Z', 'running', 'id/with#odd?chars%'));
     expect((await ctx.store.getTimeline(id))?.segments).toHaveLength(1);
     expect(await partitionRowCount(id)).toBe(1);
+  });
+
+  it('refuses a key with a lone surrogate or over 1 KiB once escaped before any request, and keeps working', async () => {
+    const before = ctx.tables.counter.requests;
+    for (const [o, reason] of [
+      [obs(vmId('x\udfff'), '2026-11-01T08:00:00Z', 'running', 'lone-1'), /lone surrogate/],
+      [obs(vmId('ok'), '2026-11-01T08:00:00Z', 'running', 'x\udfff'), /lone surrogate/],
+      [obs(vmId('%'.repeat(390)), '2026-11-01T08:00:00Z', 'running', 'long-1'), /longer than a table key/],
+    ] as const) {
+      const error: unknown = await ctx.store.record(o).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PermanentInputError);
+      expect((error as Error).message).toMatch(reason);
+    }
+    expect(ctx.tables.counter.requests).toBe(before);
+    // Entity-group transactions still work afterwards.
+    expect(await ctx.store.record(obs(vmId('After'), '2026-11-01T08:00:00Z', 'running', 'after'))).toBe(
+      'recorded',
+    );
+  });
+
+  it('turns a 400 from storage on its own keys into a permanent error, other failures stay transient', async () => {
+    const endpoint = new URL(/TableEndpoint=([^;]+)/.exec(tableConnectionString())?.[1] ?? '');
+    const proxy = await startFaultProxy({ target: endpoint.origin });
+    try {
+      const storage = tableConnectionString().replace(
+        /TableEndpoint=[^;]+/,
+        `TableEndpoint=${proxy.url}${endpoint.pathname}`,
+      );
+      const proxied = createAppContext(
+        loadConfig({ TIMELINE_STORAGE: storage, TABLE_NAME_PREFIX: ctx.config.tablePrefix }),
+        { log: silentLogger },
+      );
+      const batch = (r: { method: string; url: string }) => r.method === 'POST' && r.url.includes('$batch');
+      proxy.failNext('badRequest', batch);
+      const refused: unknown = await proxied.store
+        .record(obs(vmId('Refused'), '2026-11-01T08:00:00Z', 'running', 'r1'))
+        .catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(PermanentInputError);
+      expect((refused as Error).message).toContain('400');
+      proxy.failNext('unavailable', batch);
+      proxy.setRates({});
+      // A 503 is retried by the SDK and the observation is stored.
+      expect(await proxied.store.record(obs(vmId('Busy'), '2026-11-01T08:00:00Z', 'running', 'b1'))).toBe(
+        'recorded',
+      );
+      expect(proxy.counts.badRequest).toBe(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('reads only the scale set’s key range of VmCurrent for its instances', async () => {
+    const scaleSet = (name: string) =>
+      `/subscriptions/${sub}/resourceGroups/rg-ss/providers/Microsoft.Compute/virtualMachineScaleSets/${name}`;
+    for (let i = 0; i < 12; i += 1)
+      await ctx.store.record(obs(vmId(`standalone-${i}`), '2026-11-01T08:00:00Z', 'running', `s${i}`));
+    for (const name of ['pool', 'pool2', 'poo'])
+      for (let i = 0; i < 3; i += 1)
+        await ctx.store.record(
+          obs(`${scaleSet(name)}/virtualMachines/${i}`, '2026-11-01T08:00:00Z', 'running', `${name}${i}`),
+        );
+    const entities = { count: 0 };
+    const store = new TableTimelineStore(
+      ctx.tables.table(ctx.tableNames.timeline),
+      countingTable(ctx.tableNames.current, entities),
+    );
+    const listed: string[] = [];
+    for await (const page of store.listScaleSetCurrent(scaleSet('Pool')))
+      listed.push(...page.map((c) => c.resourceId));
+    expect(listed.sort()).toEqual([0, 1, 2].map((i) => `${scaleSet('pool')}/virtualMachines/${i}`));
+    expect(entities.count).toBe(3);
+
+    // The scale set's deletion marks its instances deleted, reading those three rows only.
+    entities.count = 0;
+    const result = await ingestEvent(
+      {
+        id: 'ss-delete',
+        topic: `/subscriptions/${sub}`,
+        subject: scaleSet('pool'),
+        eventType: 'Microsoft.Resources.ResourceDeleteSuccess',
+        eventTime: '2026-11-01T09:00:00Z',
+        data: {
+          operationName: 'Microsoft.Compute/virtualMachineScaleSets/delete',
+          resourceUri: scaleSet('pool'),
+          status: 'Succeeded',
+        },
+      },
+      { store, rejected: ctx.rejected, log: silentLogger, now: () => t('2026-11-01T10:00:00Z') },
+    );
+    expect(result).toMatchObject({ outcome: 'recorded', recorded: 3 });
+    expect(entities.count).toBe(3);
+    expect((await ctx.store.getCurrent(`${scaleSet('pool2')}/virtualMachines/0`))?.state).toBe('running');
   });
 
   it('answers undefined for a VM with no history', async () => {

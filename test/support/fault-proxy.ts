@@ -8,6 +8,8 @@
  *   answered (the request took effect, the client never hears of it: the ambiguous case).
  * - `timeout`: forwards, then holds the answer for `timeoutInMs` and destroys the connection.
  * - `slow`: forwards and delivers the answer `slowInMs` late.
+ * - `badRequest` (scripted only, `failNext`): answers 400 as Table Storage does for an input it refuses
+ *   (`OutOfRangeInput`), without forwarding.
  */
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -36,6 +38,7 @@ export interface FaultCounts {
   resetAfter: number;
   timeout: number;
   slow: number;
+  badRequest: number;
 }
 
 export interface FaultProxy {
@@ -61,7 +64,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export type InjectedFault = 'unavailable' | 'resetBefore' | 'resetAfter' | 'timeout' | 'slow';
+export type InjectedFault = 'unavailable' | 'resetBefore' | 'resetAfter' | 'timeout' | 'slow' | 'badRequest';
 type Fault = 'none' | InjectedFault;
 
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
@@ -75,6 +78,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     resetAfter: 0,
     timeout: 0,
     slow: 0,
+    badRequest: 0,
   };
   const sockets = new Set<import('node:net').Socket>();
   const scripted: Array<{ fault: InjectedFault; match: (r: { method: string; url: string }) => boolean }> =
@@ -129,6 +133,17 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     if (fault === 'unavailable') {
       const message = JSON.stringify({ error: { code: 'ServerBusy', message: 'injected 503' } });
       res.writeHead(503, { 'content-type': 'application/json', 'content-length': String(message.length) });
+      res.end(message);
+      return;
+    }
+    if (fault === 'badRequest') {
+      const message = JSON.stringify({
+        'odata.error': {
+          code: 'OutOfRangeInput',
+          message: { lang: 'en-US', value: 'One of the request inputs is out of range.' },
+        },
+      });
+      res.writeHead(400, { 'content-type': 'application/json', 'content-length': String(message.length) });
       res.end(message);
       return;
     }

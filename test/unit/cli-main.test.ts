@@ -69,6 +69,14 @@ describe('vm-timeline main', () => {
       'vm-timeline: --to is not a valid date: "2025-02-30T25:00"',
     ],
     [
+      ['usage', '--from', '2026-02-31', '--to', '2026-03-05'],
+      'vm-timeline: --from is not a valid date: "2026-02-31"',
+    ],
+    [
+      ['timeline', vmId, '--from', '2026-04-31T10:00:00Z'],
+      'vm-timeline: --from is not a valid date: "2026-04-31T10:00:00Z"',
+    ],
+    [
       ['timeline', vmId, '--table-prefix', '9bad'],
       'vm-timeline: TABLE_NAME_PREFIX must be letters and digits, starting with a letter',
     ],
