@@ -118,7 +118,20 @@ async function corpus(): Promise<Case[]> {
       event: withData('huge-4', 'huge-04', { claims: { upn: megabyte }, noise: megabyte }),
     },
   );
+  cases.push({
+    name: 'rejected event of 40,000 characters whose 30,000th is the first half of an emoji',
+    expect: 'rejected',
+    reason: 'unparseable event time',
+    event: straddling({ ...withData('pair-1', 'pair-01', {}), eventTime: 'soon' }, 30_000),
+  });
   return cases;
+}
+
+/** `event` with a `pad` of emoji placed so that a surrogate pair straddles character `cut` of its JSON. */
+function straddling(event: Record<string, unknown>, cut: number): Record<string, unknown> {
+  const start = serialise({ ...event, pad: '' }).indexOf('"pad":""') + '"pad":"'.length;
+  const lead = (cut - 1 - start) % 2 === 0 ? '' : 'a';
+  return { ...event, pad: `${lead}${'\u{1F600}'.repeat(20_000)}` };
 }
 
 /** `depth` levels of `wrap` around `bottom` (deeper than `JSON.stringify` can go). */
@@ -155,9 +168,12 @@ async function expectEffects(
     const row = rejected.find((r) => r.raw === raw || (raw.length > 30_000 && raw.startsWith(r.raw)));
     expect(row, c.name).toBeDefined();
     expect(row?.reason, c.name).toContain(c.reason ?? '');
-    // An intact copy: the event itself (or its first 30,000 characters), never `[object Object]`.
+    // An intact copy: the event itself (or its first 30,000 characters, never half a surrogate pair),
+    // never `[object Object]`.
     expect(row?.raw, c.name).not.toBe('[object Object]');
+    expect(row?.raw.isWellFormed(), c.name).toBe(true);
     if (raw.length <= 30_000) expect(row?.raw, c.name).toBe(raw);
+    else expect(row?.raw.length, c.name).toBeGreaterThanOrEqual(29_999);
   }
   // Nothing else was rejected: every row is one of the corpus's bad events.
   expect(rejected).toHaveLength(expectedRejected.length);
