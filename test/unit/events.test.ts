@@ -12,6 +12,11 @@ import {
 const now = Date.parse('2026-11-01T12:00:00Z');
 const time = '2026-11-01T10:00:00Z';
 
+/** The reason of a rejection; `not rejected: <kind>` otherwise. */
+function rejection(decision: EventDecision): string {
+  return decision.kind === 'reject' ? decision.reason : `not rejected: ${decision.kind}`;
+}
+
 function stateOf(decision: EventDecision): string | undefined {
   return decision.kind === 'observe' ? decision.state : undefined;
 }
@@ -257,16 +262,10 @@ describe('classifyEvent', () => {
     for (const name of ['%'.repeat(390), '\u0085'.repeat(390)]) {
       expect(vmResourceId(name).length).toBeLessThanOrEqual(512);
       const decision = classifyEvent(vmEvent(name, 'start', time, 'long-key'), now);
-      expect(decision).toMatchObject({
-        kind: 'reject',
-        reason: expect.stringMatching(/^resource id longer than a table key/),
-      });
+      expect(rejection(decision)).toMatch(/^resource id longer than a table key/);
     }
     const longId = classifyEvent(vmEvent('vm1', 'start', time, '\u0085'.repeat(250)), now);
-    expect(longId).toMatchObject({
-      kind: 'reject',
-      reason: expect.stringMatching(/^event id longer than a table key/),
-    });
+    expect(rejection(longId)).toMatch(/^event id longer than a table key/);
     expect(classifyEvent(vmEvent('%'.repeat(300), 'start', time, 'ok'), now).kind).toBe('observe');
   });
 
@@ -280,7 +279,7 @@ describe('classifyEvent', () => {
     ];
     for (const [eventTime, reason] of cases) {
       const decision = classifyEvent({ ...good, eventTime }, now);
-      expect(decision, eventTime).toMatchObject({ kind: 'reject', reason: expect.stringMatching(reason) });
+      expect(rejection(decision), eventTime).toMatch(reason);
     }
     const offset = classifyEvent({ ...good, eventTime: '2026-11-01T05:00:00-05:00' }, now);
     expect(offset.kind === 'observe' && offset.event.time).toBe(Date.parse(time));

@@ -111,11 +111,9 @@ describe('ingestEvent', () => {
       const d = deps();
       d.store.record = () => Promise.reject(error);
       const event = vmEvent('vm1', 'start', '2026-11-01T10:00:00Z', `p-${error.name}`);
-      expect(await ingestEvent(event, d), error.name).toMatchObject({
-        outcome: 'rejected',
-        eventId: `p-${error.name}`,
-        reason: expect.stringMatching(reason),
-      });
+      const result = await ingestEvent(event, d);
+      expect(result, error.name).toMatchObject({ outcome: 'rejected', eventId: `p-${error.name}` });
+      expect(result.reason, error.name).toMatch(reason);
       expect(d.rejected.items).toEqual([
         expect.objectContaining({ eventId: `p-${error.name}`, raw: JSON.stringify(event) }),
       ]);
@@ -137,10 +135,9 @@ describe('ingestEvent', () => {
   it('refuses events older than Event Grid delivers only with the Event Grid option', async () => {
     const old = vmEvent('vm1', 'start', '2010-01-02T00:00:00Z', 'old');
     const d = deps();
-    expect(await ingestEvent(old, d, { maxEventAgeInMs: eventGridMaxEventAgeInMs })).toMatchObject({
-      outcome: 'rejected',
-      reason: expect.stringMatching(/older than Event Grid delivers/),
-    });
+    const result = await ingestEvent(old, d, { maxEventAgeInMs: eventGridMaxEventAgeInMs });
+    expect(result.outcome).toBe('rejected');
+    expect(result.reason).toMatch(/older than Event Grid delivers/);
     expect(d.rejected.items).toHaveLength(1);
     expect(await ingestEvent(old, d)).toMatchObject({ outcome: 'recorded' });
   });
