@@ -14,7 +14,7 @@ import { StorageLocalQueues } from '../../src/local/queues';
 import { captureRegistrations } from '../../src/local/registrations';
 import { testSettings } from '../support/app';
 import { tableConnectionString } from '../support/azurite';
-import { cloudEvent, subscriptionId, vmEvent, vmResourceId } from '../support/events';
+import { cloudEvent, recentTime, subscriptionId, vmEvent, vmResourceId } from '../support/events';
 
 const functionKey = 'local-test-key';
 
@@ -106,13 +106,13 @@ describe('local host', () => {
 
   it('records an Event Grid array and a single event', async () => {
     const batch = [
-      vmEvent('lh-a', 'start', '2026-11-01T08:00:00Z', 'lh-a-1'),
-      vmEvent('lh-b', 'powerOff', '2026-11-01T08:05:00Z', 'lh-b-1'),
+      vmEvent('lh-a', 'start', recentTime('08:00'), 'lh-a-1'),
+      vmEvent('lh-b', 'powerOff', recentTime('08:05'), 'lh-b-1'),
     ];
     expect((await post(webhook(), batch)).status).toBe(200);
-    expect(
-      (await post(webhook(), vmEvent('lh-c', 'deallocate', '2026-11-01T08:10:00Z', 'lh-c-1'))).status,
-    ).toBe(200);
+    expect((await post(webhook(), vmEvent('lh-c', 'deallocate', recentTime('08:10'), 'lh-c-1'))).status).toBe(
+      200,
+    );
     expect([await stateOf('lh-a'), await stateOf('lh-b'), await stateOf('lh-c')]).toEqual([
       'running',
       'stopped',
@@ -122,8 +122,8 @@ describe('local host', () => {
 
   it('accepts a CloudEvents batch (application/cloudevents-batch+json)', async () => {
     const events = [
-      vmEvent('lh-ce1', 'start', '2026-11-01T09:00:00Z', 'lh-ce1-1', 'cloudEvents'),
-      vmEvent('lh-ce2', 'deallocate', '2026-11-01T09:01:00Z', 'lh-ce2-1', 'cloudEvents'),
+      vmEvent('lh-ce1', 'start', recentTime('09:00'), 'lh-ce1-1', 'cloudEvents'),
+      vmEvent('lh-ce2', 'deallocate', recentTime('09:01'), 'lh-ce2-1', 'cloudEvents'),
     ];
     const response = await fetch(webhook(), {
       method: 'POST',
@@ -140,13 +140,13 @@ describe('local host', () => {
     // The write event needs an instance-view read; the management API fails it (and its retries).
     arm.faults.failNext(8, { status: 500, kinds: ['vmInstanceView'] });
     const batch = [
-      vmEvent('lh-ok', 'start', '2026-11-01T10:00:00Z', 'lh-ok-1'),
+      vmEvent('lh-ok', 'start', recentTime('10:00'), 'lh-ok-1'),
       cloudEvent({
         id: 'lh-write-1',
         resourceUri: id,
         operationName: 'Microsoft.Compute/virtualMachines/write',
         type: 'ResourceWriteSuccess',
-        time: '2026-11-01T10:00:00Z',
+        time: recentTime('10:00'),
       }),
     ];
     const first = await post(webhook(), batch);

@@ -10,11 +10,12 @@ import { testSettings } from '../support/app';
 import {
   cloudEvent,
   eventGridEvent,
+  recentTime,
   scaleSetResourceId,
   subscriptionId,
+  type EventSpec,
   vmEvent,
   vmResourceId,
-  type EventSpec,
 } from '../support/events';
 
 /** Invokes the registered handler the way the Functions host does: one invocation per event. */
@@ -53,12 +54,12 @@ describe('vmEvents (Event Grid trigger) against Azurite and the management emula
   it('records every certain operation at its event time without calling management, in both schemas', async () => {
     const before = arm.requests.total;
     const ops = [
-      ['start', '2026-11-01T08:00:00Z', 'eventGrid'],
-      ['powerOff', '2026-11-01T09:00:00Z', 'cloudEvents'],
-      ['restart', '2026-11-01T10:00:00Z', 'eventGrid'],
-      ['deallocate', '2026-11-01T11:00:00Z', 'cloudEvents'],
-      ['start', '2026-11-01T12:00:00Z', 'cloudEvents'],
-      ['delete', '2026-11-01T13:00:00Z', 'eventGrid'],
+      ['start', recentTime('08:00'), 'eventGrid'],
+      ['powerOff', recentTime('09:00'), 'cloudEvents'],
+      ['restart', recentTime('10:00'), 'eventGrid'],
+      ['deallocate', recentTime('11:00'), 'cloudEvents'],
+      ['start', recentTime('12:00'), 'cloudEvents'],
+      ['delete', recentTime('13:00'), 'eventGrid'],
     ] as const;
     for (const [i, [op, time, schema]] of ops.entries()) {
       const result = await deliver(vmEvent('Ops-1', op, time, `ops-${i}`, schema));
@@ -67,25 +68,25 @@ describe('vmEvents (Event Grid trigger) against Azurite and the management emula
     expect(arm.requests.total).toBe(before);
     const timeline = await ctx.store.getTimeline(vmResourceId('Ops-1'));
     expect(timeline?.segments.map((s) => [s.state, s.billing, new Date(s.start).toISOString()])).toEqual([
-      ['running', 'billed', '2026-11-01T08:00:00.000Z'],
-      ['stopped', 'billed', '2026-11-01T09:00:00.000Z'],
-      ['running', 'billed', '2026-11-01T10:00:00.000Z'],
-      ['deallocated', 'notBilled', '2026-11-01T11:00:00.000Z'],
-      ['running', 'billed', '2026-11-01T12:00:00.000Z'],
-      ['deleted', 'notBilled', '2026-11-01T13:00:00.000Z'],
+      ['running', 'billed', recentTime('08:00')],
+      ['stopped', 'billed', recentTime('09:00')],
+      ['running', 'billed', recentTime('10:00')],
+      ['deallocated', 'notBilled', recentTime('11:00')],
+      ['running', 'billed', recentTime('12:00')],
+      ['deleted', 'notBilled', recentTime('13:00')],
     ]);
     expect(timeline?.segments[0]?.caller).toBe('alice@contoso.com');
   });
 
   it('records hibernation from a deallocate with hibernate=true', async () => {
     const id = vmResourceId('Sleepy');
-    await deliver(vmEvent('Sleepy', 'start', '2026-11-01T08:00:00Z', 'h-0'));
+    await deliver(vmEvent('Sleepy', 'start', recentTime('08:00'), 'h-0'));
     const spec: EventSpec = {
       id: 'h-1',
       resourceUri: id,
       operationName: 'Microsoft.Compute/virtualMachines/deallocate/action',
       type: 'ResourceActionSuccess',
-      time: '2026-11-01T18:00:00Z',
+      time: recentTime('18:00'),
       url: `https://management.azure.com${id}/deallocate?hibernate=true&api-version=2024-07-01`,
     };
     await deliver(cloudEvent(spec));
@@ -150,13 +151,13 @@ describe('vmEvents (Event Grid trigger) against Azurite and the management emula
 
   it('records a failed operation as provisioning failed without changing the power state', async () => {
     const id = vmResourceId('Flaky');
-    await deliver(vmEvent('Flaky', 'start', '2026-11-01T08:00:00Z', 'f-0'));
+    await deliver(vmEvent('Flaky', 'start', recentTime('08:00'), 'f-0'));
     const failure = eventGridEvent({
       id: 'f-1',
       resourceUri: id,
       operationName: 'Microsoft.Compute/virtualMachines/deallocate/action',
       type: 'ResourceActionFailure',
-      time: '2026-11-01T09:00:00Z',
+      time: recentTime('09:00'),
     });
     expect((await deliver(failure)).outcome).toBe('recorded');
     expect(await ctx.store.getCurrent(id)).toMatchObject({
@@ -168,12 +169,12 @@ describe('vmEvents (Event Grid trigger) against Azurite and the management emula
 
   it('acknowledges bad events with a recorded reason while the good ones of the batch are recorded', async () => {
     const batch: unknown[] = [
-      vmEvent('Batch-1', 'start', '2026-11-01T08:00:00Z', 'b-ok-1'),
+      vmEvent('Batch-1', 'start', recentTime('08:00'), 'b-ok-1'),
       { ...vmEvent('Batch-1', 'powerOff', 'not a time', 'b-bad-1') },
       {
         id: 'b-bad-2',
         eventType: 'Microsoft.Resources.ResourceActionSuccess',
-        eventTime: '2026-11-01T09:00:00Z',
+        eventTime: recentTime('09:00'),
         subject: vmResourceId('Batch-1'),
         data: {
           operationName: 'Microsoft.Compute/virtualMachines/start/action',
@@ -185,9 +186,9 @@ describe('vmEvents (Event Grid trigger) against Azurite and the management emula
         resourceUri: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/s',
         operationName: 'Microsoft.Storage/storageAccounts/write',
         type: 'ResourceWriteSuccess',
-        time: '2026-11-01T09:00:00Z',
+        time: recentTime('09:00'),
       }),
-      vmEvent('Batch-1', 'deallocate', '2026-11-01T10:00:00Z', 'b-ok-2'),
+      vmEvent('Batch-1', 'deallocate', recentTime('10:00'), 'b-ok-2'),
     ];
     // The host invokes the function once per event of the array, in parallel.
     const results = await Promise.all(batch.map((e) => deliver(e)));
@@ -217,7 +218,7 @@ describe('vmEvents (Event Grid trigger) against Azurite and the management emula
       },
     );
     await expect(
-      ingestEvent(vmEvent('Down', 'start', '2026-11-01T08:00:00Z', 'down-1'), broken),
+      ingestEvent(vmEvent('Down', 'start', recentTime('08:00'), 'down-1'), broken),
     ).rejects.toThrow();
   });
 });

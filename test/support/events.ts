@@ -104,3 +104,15 @@ export function vmEvent(
   };
   return schema === 'eventGrid' ? eventGridEvent(e) : cloudEvent(e);
 }
+
+/** 08:00 of `recentTime`: 14 hours before this module was loaded, to the hour (fixed for a test file). */
+const recentEightOClock = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 14 * 3_600_000;
+
+/**
+ * `hh:mm` of a recent day as an ISO event time: 08:00 is 14 hours ago (to the hour), later times closer
+ * to now, so events stay within Event Grid's 24-hour window, which the Event Grid path enforces.
+ */
+export function recentTime(hhmm: string): string {
+  const [hours = 0, minutes = 0] = hhmm.split(':').map(Number);
+  return new Date(recentEightOClock + ((hours - 8) * 60 + minutes) * 60_000).toISOString();
+}
