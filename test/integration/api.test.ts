@@ -63,6 +63,15 @@ describe('HTTP API', () => {
     expect((bad.jsonBody as { error: string }).error).toContain('key');
   });
 
+  it('answers 400 for a key with a lone surrogate without querying storage with it', async () => {
+    const before = ctx.tableRequests.requests;
+    for (const key of [`${vmKey(vm)}\udfff`, `${vm}\ud800`]) {
+      const response = await call('timeline', get('/api/vms/x/timeline', { key }));
+      expect(response.status).toBe(400);
+    }
+    expect(ctx.tableRequests.requests).toBe(before);
+  });
+
   it('returns usage as the CLI does, grouped on request', async () => {
     const response = await call(
       'usage',
