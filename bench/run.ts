@@ -11,6 +11,7 @@ import type { Benchmark, BenchmarkResult } from './benchmark';
 import { runIngestBenchmark } from './ingest';
 import { runReconcileBenchmark } from './reconcile';
 import { runUsageBenchmark } from './usage';
+import { runWebhookBenchmark } from './webhook';
 
 /** Registered benchmarks, in the order `all` runs them. Add reconcile / usage / alerts here. */
 export const benchmarks: Readonly<Record<string, Benchmark>> = {
@@ -27,6 +28,11 @@ export const benchmarks: Readonly<Record<string, Benchmark>> = {
     description:
       "a month's usage of 2,000 VMs (BENCH_USAGE_VMS) grouped by tag from the daily rollups (Azurite), vs from raw segments",
     run: runUsageBenchmark,
+  },
+  webhook: {
+    description:
+      "one Event Grid delivery to the local host's webhook (5,000 valid events; 50,000 junk; the largest accepted): answer, time, peak RSS",
+    run: runWebhookBenchmark,
   },
   alerts: {
     description:

@@ -10,17 +10,22 @@
  * - `POST /admin/functions/NAME` (function key): runs a non-HTTP function now, as the Functions host's
  *   admin API does (`{ "input": "<queue message>" }` for a queue trigger);
  * - `GET /`: the dashboard page.
+ *
+ * Every route answers 421 unless the `Host` header is a loopback name (DNS rebinding, see `isLoopbackHost`).
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../app/ports';
+import { loadConfig } from '../config';
 import { dashboardHeaders, dashboardPage } from './dashboard-assets';
-import { deliver, readWebhookDelivery } from './eventgrid-webhook';
+import { deliver, isExpectedTopic, maxDeliveryBytes, readWebhookDelivery } from './eventgrid-webhook';
 import {
   authorized,
   fromHandlerResult,
+  hasFunctionKey,
   httpRoute,
+  isLoopbackHost,
   matchRoute,
   routePrefix,
   toHttpRequest,
@@ -61,6 +66,8 @@ export interface LocalHost {
   stop(): Promise<void>;
 }
 
+/** The only address the local host listens on. */
+const bindHost = '127.0.0.1';
 const maxBodyBytes = 10 * 1024 * 1024;
 
 class HttpError extends Error {
@@ -72,20 +79,23 @@ class HttpError extends Error {
   }
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+/**
+ * The request body, at most `limitInBytes`. A larger body is read to its end and dropped (memory stays
+ * bounded), then refused with 413: the client gets the answer instead of a connection reset.
+ */
+function readBody(req: IncomingMessage, limitInBytes = maxBodyBytes): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxBodyBytes) {
-        reject(new HttpError(413, 'request body too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      if (size > limitInBytes) chunks.length = 0;
+      else chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => {
+      if (size > limitInBytes) reject(new HttpError(413, `request body larger than ${limitInBytes} bytes`));
+      else resolve(Buffer.concat(chunks));
+    });
     req.on('error', reject);
   });
 }
@@ -140,6 +150,14 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
           env,
           log,
         );
+  /** The subscriptions the app watches (`SUBSCRIPTION_IDS`), whose system topics may validate the webhook. */
+  const watchedSubscriptions = (): string[] => {
+    try {
+      return loadConfig(env).subscriptionIds;
+    } catch {
+      return [];
+    }
+  };
   const queueTriggers: QueueTriggerRunner = startQueueTriggers(
     registrations.flatMap((r) =>
       r.kind === 'storageQueue'
@@ -173,17 +191,38 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       return send(res, 200, '', typeof origin === 'string' ? { 'webhook-allowed-origin': origin } : {});
     }
     if (req.method !== 'POST') return send(res, 405, { error: 'use POST' }, { allow: 'POST, OPTIONS' });
-    const delivery = readWebhookDelivery(req.headers, (await readBody(req)).toString('utf8'));
+    const body = await readBody(req, maxDeliveryBytes);
+    const delivery = readWebhookDelivery(req.headers, body.toString('utf8'));
     switch (delivery.kind) {
       case 'badRequest':
         return send(res, 400, { error: delivery.reason });
+      case 'tooLarge':
+        log.warn('event grid delivery refused: too large', {
+          functionName: registration.name,
+          reason: delivery.reason,
+        });
+        return send(res, 413, { error: delivery.reason });
       case 'unsubscribe':
         return send(res, 202, '');
-      case 'validation':
+      case 'validation': {
+        if (!isExpectedTopic(delivery.topic, watchedSubscriptions())) {
+          log.warn('event grid subscription validation refused: not a watched subscription', {
+            functionName: registration.name,
+            topic: delivery.topic,
+          });
+          return send(res, 403, { error: 'the topic is not a subscription this app watches' });
+        }
         log.info('event grid subscription validated', { functionName: registration.name });
         return send(res, 200, { validationResponse: delivery.validationCode });
+      }
       case 'notification': {
         const result = await deliver(delivery.events, (event) => invoke(registration, event, deps));
+        for (const failure of result.failures)
+          log.warn('event grid invocation failed', {
+            functionName: registration.name,
+            eventId: failure.eventId,
+            error: failure.error,
+          });
         const fields = {
           functionName: registration.name,
           events: delivery.events.length,
@@ -203,7 +242,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     name: string,
   ): Promise<void> => {
     const registration = byName.get(name.toLowerCase());
-    if (req.headers['x-functions-key'] !== functionKey && url.searchParams.get('code') !== functionKey)
+    if (!hasFunctionKey(url, req.headers, functionKey))
       return send(res, 401, { error: 'function key required' });
     if (!registration || registration.kind === 'http' || req.method !== 'POST')
       return send(res, 404, { error: `no non-HTTP function named "${name}"` });
@@ -250,9 +289,17 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   };
 
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const url = new URL(req.url ?? '/', `http://${bindHost}`);
     const path = url.pathname;
     const handle = async (): Promise<void> => {
+      if (!isLoopbackHost(req.headers.host, bindHost)) {
+        log.warn('local host request refused: Host is not a loopback name', {
+          method: req.method,
+          path,
+          host: req.headers.host,
+        });
+        return send(res, 421, { error: 'the Host header must be localhost, 127.0.0.1 or [::1]' });
+      }
       if (path.toLowerCase() === '/runtime/webhooks/eventgrid') return eventGridWebhook(req, res, url);
       const admin = /^\/admin\/functions\/([^/]+)$/i.exec(path);
       if (admin) return adminInvoke(req, res, url, decodeURIComponent(admin[1] ?? ''));
@@ -263,7 +310,17 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       return send(res, 404, '');
     };
     handle().catch((error: unknown) => {
-      const status = error instanceof HttpError ? error.status : 500;
+      if (error instanceof HttpError) {
+        log.warn('local host request refused', {
+          method: req.method,
+          path,
+          status: error.status,
+          reason: error.message,
+        });
+        if (!res.headersSent) send(res, error.status, { error: error.message });
+        return;
+      }
+      const status = 500;
       log.error('local host request failed', {
         method: req.method,
         path,
@@ -277,7 +334,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? 7071, '127.0.0.1', () => {
+      server.listen(options.port ?? 7071, bindHost, () => {
         server.off('error', reject);
         resolve();
       });
@@ -289,7 +346,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     throw error;
   }
   const port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${bindHost}:${port}`;
 
   let stopping: Promise<void> | undefined;
   return {

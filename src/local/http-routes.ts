@@ -4,6 +4,7 @@
  * the registered methods, and the function key for `authLevel: 'function' | 'admin'` (header
  * `x-functions-key` or query `code`).
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { HttpRequest, HttpResponse, type HttpFunctionOptions } from '@azure/functions';
 import { header } from './eventgrid-webhook';
@@ -75,6 +76,27 @@ export function matchRoute(route: HttpRoute, pathname: string): Record<string, s
   return i === parts.length ? params : undefined;
 }
 
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+/**
+ * True when `given` is `key`, in time that does not depend on where they differ (nor on their lengths):
+ * both are hashed, and the equal-length digests compared with `timingSafeEqual`.
+ */
+export function keyMatches(given: string | null | undefined, key: string): boolean {
+  if (given === null || given === undefined) return false;
+  return timingSafeEqual(digest(given), digest(key));
+}
+
+/** True when the request carries the function key in `x-functions-key` or `?code=`. */
+export function hasFunctionKey(url: URL, headers: IncomingMessage['headers'], key: string): boolean {
+  // Both are checked (no short circuit): the time does not tell which one was wrong.
+  const byHeader = keyMatches(header(headers, 'x-functions-key'), key);
+  const byQuery = keyMatches(url.searchParams.get('code'), key);
+  return byHeader || byQuery;
+}
+
 /** True when the request carries the function key (or the route needs none). */
 export function authorized(
   route: HttpRoute,
@@ -83,7 +105,22 @@ export function authorized(
   key: string,
 ): boolean {
   if (route.authLevel === 'anonymous') return true;
-  return header(headers, 'x-functions-key') === key || url.searchParams.get('code') === key;
+  return hasFunctionKey(url, headers, key);
+}
+
+/** Host names a browser uses for this machine; the local host also accepts the address it binds to. */
+export const loopbackHostNames = ['localhost', '127.0.0.1', '[::1]'] as const;
+
+/**
+ * True when the `Host` header names this machine (`localhost`, `127.0.0.1`, `[::1]` or `bindHost`, any
+ * port): a page whose DNS name was rebound to 127.0.0.1 sends its own name, and is refused.
+ */
+export function isLoopbackHost(host: string | undefined, bindHost: string): boolean {
+  if (host === undefined) return false;
+  const match = /^(\[[^\]]*\]|[^:]*)(?::\d*)?$/.exec(host.trim());
+  const name = match?.[1]?.toLowerCase();
+  if (name === undefined || name === '') return false;
+  return (loopbackHostNames as readonly string[]).includes(name) || name === bindHost.toLowerCase();
 }
 
 export function toHttpRequest(

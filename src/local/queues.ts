@@ -77,7 +77,9 @@ export class StorageLocalQueues implements LocalQueues {
 
   constructor(connectionString: string) {
     this.service = QueueServiceClient.fromConnectionString(connectionString);
-    this.description = `storage queues at ${this.service.url}`;
+    // Origin and path only: with a SAS connection string the client's URL carries the token (`sig=`).
+    const url = new URL(this.service.url);
+    this.description = `storage queues at ${url.origin}${url.pathname}`;
   }
 
   private queue(name: string): Promise<QueueClient> {

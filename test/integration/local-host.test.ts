@@ -3,9 +3,11 @@
  * tested over real HTTP, with the real handlers, against Azurite (tables and the queue) and the
  * management emulator.
  */
+import { request } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/adapters/logger';
+import type { Logger } from '../../src/app/ports';
 import { createAppContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
@@ -18,11 +20,53 @@ import { cloudEvent, recentTime, subscriptionId, vmEvent, vmResourceId } from '.
 
 const functionKey = 'local-test-key';
 
+interface Logged {
+  level: keyof Logger;
+  message: string;
+  properties: Record<string, unknown> | undefined;
+}
+
+/** What the host logs, kept for assertions. */
+function recordingLogger(): Logger & { lines: Logged[] } {
+  const lines: Logged[] = [];
+  const at =
+    (level: keyof Logger) =>
+    (message: string, properties?: Record<string, unknown>): void => {
+      lines.push({ level, message, properties });
+    };
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** A raw HTTP/1.1 request with the given Host header (fetch sets its own). */
+function rawRequest(
+  url: string,
+  options: { method?: string; host: string; headers?: Record<string, string>; body?: string },
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: options.method ?? 'POST',
+        headers: { ...options.headers, host: options.host },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
 describe('local host', () => {
   let arm: ArmEmulator;
   let host: LocalHost;
   let ctx: AppContext;
   let queues: StorageLocalQueues;
+  const log = recordingLogger();
   const webhook = (name = 'vmEvents') => `${host.url}/runtime/webhooks/eventgrid?functionName=${name}`;
   const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(url, {
@@ -55,7 +99,7 @@ describe('local host', () => {
       for (const name of ['vmEvents', 'reconcile', 'reconcileSubscription', 'dashboardApi'])
         await import(path.join(functions, `${name}.ts`));
     });
-    host = await startLocalHost({ captured, queues, log: silentLogger, port: 0, functionKey });
+    host = await startLocalHost({ captured, queues, log, port: 0, functionKey });
   });
 
   afterAll(async () => {
@@ -78,20 +122,79 @@ describe('local host', () => {
     });
   });
 
-  it('answers the Event Grid subscription-validation handshake', async () => {
-    const response = await post(
-      webhook(),
-      [
-        {
-          id: 'v1',
-          eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
-          data: { validationCode: 'abc-123' },
-        },
-      ],
-      { 'aeg-event-type': 'SubscriptionValidation' },
-    );
+  const validation = (topic: string | undefined) => [
+    {
+      id: 'v1',
+      topic,
+      subject: '',
+      eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
+      eventTime: '2026-11-01T08:00:00Z',
+      data: { validationCode: 'abc-123' },
+      dataVersion: '2',
+      metadataVersion: '1',
+    },
+  ];
+
+  it('answers the Event Grid subscription-validation handshake of the watched subscription', async () => {
+    const response = await post(webhook(), validation(`/subscriptions/${subscriptionId}`), {
+      'aeg-event-type': 'SubscriptionValidation',
+    });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ validationResponse: 'abc-123' });
+  });
+
+  it('refuses (403) the handshake of a topic outside the watched subscriptions, echoing no code', async () => {
+    for (const topic of ['/subscriptions/99999999-9999-9999-9999-999999999999', undefined]) {
+      const response = await post(webhook(), validation(topic), {
+        'aeg-event-type': 'SubscriptionValidation',
+      });
+      expect(response.status).toBe(403);
+      expect(await response.text()).not.toContain('abc-123');
+    }
+  });
+
+  it('refuses (421) the webhook and admin routes for a Host that is not a loopback name', async () => {
+    const event = JSON.stringify([vmEvent('lh-rebind', 'start', '2026-11-01T08:00:00Z', 'lh-rebind-1')]);
+    const headers = { 'content-type': 'application/json', 'aeg-event-type': 'Notification' };
+    const rebound = await rawRequest(webhook(), { host: `evil.example:${host.port}`, headers, body: event });
+    expect(rebound.status).toBe(421);
+    const admin = await rawRequest(`${host.url}/admin/functions/reconcile`, {
+      host: `evil.example:${host.port}`,
+      headers: { 'x-functions-key': functionKey, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(admin.status).toBe(421);
+    expect(await stateOf('lh-rebind')).toBeUndefined();
+    // The names a browser on this machine uses still work.
+    expect(
+      (await rawRequest(webhook(), { host: `localhost:${host.port}`, headers, body: event })).status,
+    ).toBe(200);
+    expect(await stateOf('lh-rebind')).toBe('running');
+  });
+
+  it('answers 413 for more than 5,000 events in one delivery, without running any', async () => {
+    // 10 KB of junk: small enough for the body limit, more events than Event Grid ever delivers at once.
+    const invocationsBefore = log.lines.filter((l) => l.message === 'event ingested').length;
+    const response = await post(
+      webhook(),
+      Array.from({ length: 5001 }, () => 0),
+    );
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({ error: 'more than 5000 events in one delivery' });
+    expect(log.lines.filter((l) => l.message === 'event ingested').length).toBe(invocationsBefore);
+  });
+
+  it('answers 413, not a connection reset, for a body larger than a delivery or a request may be', async () => {
+    // Over the host's 10 MiB limit for every route: answered, not reset mid-upload.
+    const huge = await fetch(`${host.url}/admin/functions/reconcile`, {
+      method: 'POST',
+      headers: { 'x-functions-key': functionKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'x'.repeat(11 * 1024 * 1024) }),
+    });
+    expect(huge.status).toBe(413);
+    // Over Event Grid's 1 MiB delivery, well-formed JSON.
+    const big = await post(webhook(), [{ id: 'big', data: 'x'.repeat(1100 * 1024) }]);
+    expect(big.status).toBe(413);
   });
 
   it('answers 404 for an unknown function and 400 without the aeg-event-type header', async () => {
@@ -153,6 +256,12 @@ describe('local host', () => {
     expect(first.status).toBe(500);
     expect(await stateOf('lh-ok')).toBe('running');
     expect(await stateOf('lh-write')).toBeUndefined();
+    // The failed invocation is logged with its event id and reason.
+    const failure = log.lines.find(
+      (l) => l.message === 'event grid invocation failed' && l.properties?.['eventId'] === 'lh-write-1',
+    );
+    expect(failure?.level).toBe('warn');
+    expect(failure?.properties?.['error']).toEqual(expect.stringMatching(/\S/));
 
     arm.faults.reset();
     expect((await post(webhook(), batch)).status).toBe(200);
