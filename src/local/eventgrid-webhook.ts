@@ -23,7 +23,8 @@ import { ingestConcurrency } from '../cli/ingest';
  * event larger than that, and one event is at most 1 MB (learn.microsoft.com/azure/event-grid/quotas-limits).
  */
 export const maxEventsPerDelivery = 5000;
-export const maxDeliveryBytes = 1024 * 1024;
+/** 1 MiB, plus room for the envelope of a single event of the maximum size (delivered alone). */
+export const maxDeliveryBytes = 1024 * 1024 + 64 * 1024;
 
 export type WebhookOutcome =
   | { kind: 'validation'; validationCode: string; topic: string | undefined }
