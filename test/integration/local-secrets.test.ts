@@ -18,7 +18,7 @@ import { azuriteAccountKey, azuriteAccountName } from '../../src/local/azurite';
 import { startLocalApp, type LocalApp } from '../../src/local/local-app';
 import { uniquePrefix } from '../support/app';
 import { azurite } from '../support/azurite';
-import { subscriptionId, vmEvent, vmResourceId } from '../support/events';
+import { recentTime, subscriptionId, vmEvent, vmResourceId } from '../support/events';
 
 const variables = [
   'TIMELINE_STORAGE',
@@ -106,7 +106,7 @@ describe('secrets of the local host', () => {
         body,
       });
     expect(
-      (await post(JSON.stringify([vmEvent('sec-a', 'start', '2026-11-01T08:00:00Z', 'sec-1')]))).status,
+      (await post(JSON.stringify([vmEvent('sec-a', 'start', recentTime('08:00'), 'sec-1')]))).status,
     ).toBe(200);
     expect((await post('not json')).status).toBe(400);
     expect((await fetch(`${host.url}/api/vms?code=wrong`)).status).toBe(401);
