@@ -1,6 +1,7 @@
 /** `vm-timeline ingest <file|->`: events from a file or stdin through the same use case as the function. */
 import { readFile } from 'node:fs/promises';
 import { InputError } from '../app/errors';
+import { forEachLimited } from '../app/concurrency';
 import { ingestEvent, IngestOutcome, type IngestResult } from '../app/ingest-event';
 import { describeError } from './cli-errors';
 import { ExitCode, type CliIo, type Command, type Invocation } from './command';
@@ -46,24 +47,6 @@ function rawId(raw: unknown): string | null {
   if (typeof raw !== 'object' || raw === null) return null;
   const id = (raw as Record<string, unknown>)['id'];
   return typeof id === 'string' ? id : null;
-}
-
-/** Runs `work` over `items` with at most `limit` at a time; results in input order. */
-async function mapConcurrently<T, R>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 type Outcome = { result: IngestResult } | { eventId: string | null; error: string };
@@ -139,11 +122,13 @@ export const ingestCommand: Command = {
     const events = parseEvents(await readText(source, invocation.io));
     const ctx = invocation.context();
     await ctx.ensureTables();
-    const outcomes = await mapConcurrently<unknown, Outcome>(events, ingestConcurrency, async (raw) => {
+    const outcomes = new Array<Outcome>(events.length);
+    await forEachLimited([...events.keys()], ingestConcurrency, async (index) => {
+      const raw = events[index];
       try {
-        return { result: await ingestEvent(raw, ctx) };
+        outcomes[index] = { result: await ingestEvent(raw, ctx) };
       } catch (error) {
-        return { eventId: rawId(raw), error: describeError(error, ctx.tables.endpoint).message };
+        outcomes[index] = { eventId: rawId(raw), error: describeError(error, ctx.tables.endpoint).message };
       }
     });
     const r = report(events, outcomes);
