@@ -14,10 +14,10 @@ import {
   ResourceKind,
 } from '../src/domain/resource-id';
 
-type Handler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+export type Handler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
 
 /** `from` / `to` query parameters; errors name the parameter. */
-function range(request: HttpRequest, required: boolean): { from?: number; to?: number } {
+export function range(request: HttpRequest, required: boolean): { from?: number; to?: number } {
   const value = (name: string) => {
     const text = request.query.get(name) ?? undefined;
     if (required && (text === undefined || text.trim() === '')) throw new InputError(`${name} is required`);
@@ -58,7 +58,7 @@ export function resourceIdOfKey(key: string): string {
 }
 
 /** Runs a route: 400 `{ error }` for bad parameters, 404 for an unknown VM; other errors propagate (500). */
-function route(
+export function route(
   name: string,
   work: (request: HttpRequest, ctx: AppContext) => Promise<unknown>,
   getContext: () => Promise<AppContext>,

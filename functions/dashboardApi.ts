@@ -1,39 +1,9 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import type { CurrentState } from '../src/app/ports';
+import { vmListItem } from '../src/app/fleet';
 import { appContext } from '../src/composition';
 import { loadConfig } from '../src/config';
-import { parseComputeResourceId, vmKey } from '../src/domain/resource-id';
 
-const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
-
-/** One `VmCurrent` row as the dashboard lists it. */
-export function vmListItem(current: CurrentState) {
-  const parsed = parseComputeResourceId(current.resourceId);
-  return {
-    resourceId: current.resourceId,
-    key: vmKey(current.resourceId),
-    subscriptionId: current.subscriptionId,
-    resourceGroup: parsed?.resourceGroup ?? null,
-    name:
-      parsed === undefined
-        ? current.resourceId
-        : parsed.instanceId === undefined
-          ? parsed.name
-          : `${parsed.name}_${parsed.instanceId}`,
-    scaleSet: parsed?.instanceId === undefined ? null : parsed.name,
-    state: current.state ?? null,
-    billing: current.billing ?? null,
-    since: iso(current.since),
-    sinceWindowFrom: iso(current.sinceWindowFrom),
-    lastObservedAt: iso(current.last.at),
-    vmSize: current.details?.vmSize ?? null,
-    location: current.details?.location ?? null,
-    priority: current.details?.priority ?? null,
-    tags: current.details?.tags ?? {},
-  };
-}
-
-/** `GET /api/vms`: every VM with a current row (the dashboard's VM list and filters). */
+/** `GET /api/vms`: every VM with a current row (the whole fleet at once; `GET /api/fleet` pages it). */
 export async function listVms(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
   const ctx = await appContext(loadConfig);
   const vms: ReturnType<typeof vmListItem>[] = [];

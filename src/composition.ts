@@ -16,6 +16,7 @@ import { TableTimelineStore } from './adapters/table-timeline-store';
 import { TableDailyUsageStore } from './adapters/table-usage-store';
 import type { AlertMetrics, AlertPublisher } from './app/alert-ports';
 import type { IngestDependencies } from './app/ingest-event';
+import type { FleetDependencies } from './app/fleet';
 import { stoppedIndexListener } from './app/stopped-index';
 import type { AlertRules } from './domain/alerts';
 import type { Logger } from './app/ports';
@@ -40,6 +41,8 @@ export interface AppContext extends IngestDependencies {
   alertPublisher: AlertPublisher | undefined;
   alertMetrics: AlertMetrics;
   alertRules: AlertRules;
+  /** What the fleet listing (`GET /api/fleet`) reads. */
+  fleet: FleetDependencies;
   /** Creates the tables when missing (idempotent). */
   ensureTables(): Promise<void>;
 }
@@ -69,6 +72,11 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
       : { endpoint: config.armEndpoint, credential: options.credential },
   );
   let ensured: Promise<void> | undefined;
+  const daily = new TableDailyUsageStore(tables.table(names.dailyUsage));
+  const alertRules: AlertRules = {
+    graceInMinutes: config.stoppedAlertGraceMinutes,
+    expectedStoppedPatterns: config.expectedStoppedPatterns,
+  };
   return {
     config,
     store,
@@ -78,7 +86,7 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
     tables,
     tableNames: names,
     tableRequests: tables.counter,
-    daily: new TableDailyUsageStore(tables.table(names.dailyUsage)),
+    daily,
     alerts,
     alertPublisher:
       config.alertTopicEndpoint === undefined
@@ -94,10 +102,8 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
       credential: options.credential,
       log,
     }),
-    alertRules: {
-      graceInMinutes: config.stoppedAlertGraceMinutes,
-      expectedStoppedPatterns: config.expectedStoppedPatterns,
-    },
+    alertRules,
+    fleet: { source: store, daily, alerts, alertRules },
     log,
     now: options.now ?? Date.now,
     ensureTables() {

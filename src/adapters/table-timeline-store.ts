@@ -18,6 +18,7 @@ import {
   type TimelineStore,
 } from '../app/ports';
 import type { UsageCurrentRow, UsageSource } from '../app/rollup-usage';
+import { compareStamps, type FleetCurrentRow, type FleetSource } from '../app/fleet';
 import { advanceCurrent, deriveCurrent, isAfter, openSegmentOf } from '../domain/current';
 import { observationIdentity, type Observation } from '../domain/observation';
 import { PermanentInputError } from '../app/errors';
@@ -43,6 +44,13 @@ import {
   type StoredCurrent,
 } from './table-entities';
 import { statusOf } from './storage';
+
+/** A row's Timestamp as the service wrote it (full precision), '' when absent. */
+function stampOf(row: Record<string, unknown>): string {
+  const value = row['timestamp'];
+  if (typeof value === 'string') return value;
+  return value instanceof Date ? value.toISOString() : '';
+}
 
 /** Raised when a VM stays contended past every retry; transient, so the platform redelivers. */
 export class ConcurrencyError extends Error {
@@ -81,7 +89,7 @@ export interface TimelineStoreOptions {
   cacheSize?: number;
 }
 
-export class TableTimelineStore implements TimelineStore, UsageSource {
+export class TableTimelineStore implements TimelineStore, UsageSource, FleetSource {
   /**
    * Current rows this process wrote or read last, with their ETags. Only an optimisation: every write is
    * conditional on the cached ETag, and a stale entry makes that write fail and the VM be re-derived.
@@ -161,6 +169,43 @@ export class TableTimelineStore implements TimelineStore, UsageSource {
 
   async *listAllCurrent(): AsyncIterable<CurrentState[]> {
     yield* this.#currentPages(undefined);
+  }
+
+  /** Current rows with their Timestamp (the fleet listing), optionally only those in `states`. */
+  async *listFleet(options: { states?: readonly string[] } = {}): AsyncIterable<FleetCurrentRow[]> {
+    const filter =
+      options.states === undefined || options.states.length === 0
+        ? undefined
+        : options.states.map((state) => odata`state eq ${state}`).join(' or ');
+    const pages = this.currentTable
+      .listEntities<Record<string, unknown>>(filter === undefined ? {} : { queryOptions: { filter } })
+      .byPage({ maxPageSize: 1000 });
+    for await (const page of pages) {
+      const rows: FleetCurrentRow[] = [];
+      for (const row of page) {
+        const parsed = currentFromRow(row);
+        if (parsed !== undefined) rows.push({ current: parsed.current, changedAt: stampOf(row) });
+      }
+      if (rows.length > 0) yield rows;
+    }
+  }
+
+  /**
+   * True when a current row's Timestamp is after `changedAt` (a stamp `listFleet` gave): one query
+   * (`Timestamp ge` the stamp's millisecond, keys only) that finds nothing when nothing changed.
+   */
+  async changedSince(changedAt: string): Promise<boolean> {
+    const since = Date.parse(changedAt);
+    if (Number.isNaN(since)) return true;
+    const filter = odata`Timestamp ge ${new Date(since)}`;
+    const pages = this.currentTable
+      .listEntities<Record<string, unknown>>({
+        queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'Timestamp'] },
+      })
+      .byPage({ maxPageSize: 1000 });
+    for await (const page of pages)
+      if (page.some((row) => compareStamps(stampOf(row), changedAt) > 0)) return true;
+    return false;
   }
 
   async getTimeline(resourceId: string, range: TimeRange = {}): Promise<Timeline | undefined> {

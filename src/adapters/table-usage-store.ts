@@ -6,6 +6,7 @@
 import { isRestError } from '@azure/core-rest-pipeline';
 import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import type { DailyUsageRow, DailyUsageStore } from '../app/rollup-usage';
+import type { DayUsage, FleetDailySource } from '../app/fleet';
 import type { VmAttributes } from '../domain/daily-usage';
 import { tagsFrom } from './table-entities';
 import { usageFields } from '../domain/usage';
@@ -79,7 +80,7 @@ function dailyUsageFromRow(row: Record<string, unknown>): DailyUsageRow | undefi
   };
 }
 
-export class TableDailyUsageStore implements DailyUsageStore {
+export class TableDailyUsageStore implements DailyUsageStore, FleetDailySource {
   constructor(private readonly table: TableClient) {}
 
   async upsertDay(day: string, rows: readonly DailyUsageRow[]): Promise<void> {
@@ -103,6 +104,35 @@ export class TableDailyUsageStore implements DailyUsageStore {
       }
     } catch (error) {
       if (isRestError(error) && error.statusCode === 404) return; // no rollup table yet
+      throw error;
+    }
+  }
+
+  /** The usage columns only (no details) of one day partition: the fleet listing sorts and sums them. */
+  async *listDayUsage(day: string): AsyncIterable<DayUsage[]> {
+    const filter = odata`PartitionKey eq ${day}`;
+    const pages = this.table
+      .listEntities<Record<string, unknown>>({ queryOptions: { filter, select: ['RowKey', ...usageFields] } })
+      .byPage({ maxPageSize: 1000 });
+    try {
+      for await (const page of pages) {
+        const rows: DayUsage[] = [];
+        for (const row of page) {
+          const vmKey = text(row['rowKey']);
+          if (vmKey === undefined) continue;
+          rows.push({
+            vmKey,
+            billedSeconds: num(row['billedSeconds']),
+            notBilledSeconds: num(row['notBilledSeconds']),
+            unknownSeconds: num(row['unknownSeconds']),
+            billedSecondsMin: num(row['billedSecondsMin']),
+            billedSecondsMax: num(row['billedSecondsMax']),
+          });
+        }
+        if (rows.length > 0) yield rows;
+      }
+    } catch (error) {
+      if (isRestError(error) && error.statusCode === 404) return;
       throw error;
     }
   }

@@ -4,6 +4,7 @@
  * (behind the function key when deployed, where `functions/dashboard.ts` serves it). The files are read
  * from the source folder, which the deployment package keeps (`.funcignore` leaves out only `*.ts`).
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -22,26 +23,36 @@ function inlineSafe(text: string): string {
   return text.replace(/<\/(script|style)/gi, '<\\/$1');
 }
 
-/** The page with `dashboard.css` and `dashboard.js` inlined. */
-export async function dashboardPage(directory = dashboardDirectory()): Promise<string> {
+/** The page with `dashboard.css` and `dashboard.js` inlined, and the headers that let only those run. */
+export async function dashboardResponse(
+  directory = dashboardDirectory(),
+): Promise<{ headers: Record<string, string>; body: string }> {
   const [html, css, js] = await Promise.all(
     ['index.html', 'dashboard.css', 'dashboard.js'].map((file) =>
       readFile(path.join(directory, file), 'utf8'),
     ),
   );
-  return (html ?? '')
-    .replace(
-      '<link rel="stylesheet" href="dashboard.css" />',
-      () => `<style>\n${inlineSafe(css ?? '')}</style>`,
-    )
-    .replace('<script src="dashboard.js"></script>', () => `<script>\n${inlineSafe(js ?? '')}</script>`);
+  const style = `\n${inlineSafe(css ?? '')}`;
+  const script = `\n${inlineSafe(js ?? '')}`;
+  const body = (html ?? '')
+    .replace('<link rel="stylesheet" href="dashboard.css" />', () => `<style>${style}</style>`)
+    .replace('<script src="dashboard.js"></script>', () => `<script>${script}</script>`);
+  return { headers: dashboardHeaders({ script, style }), body };
 }
 
-/** Headers of the page: no caching, no framing, scripts and styles only from the page itself. */
-export const dashboardHeaders: Readonly<Record<string, string>> = {
-  'content-type': 'text/html; charset=utf-8',
-  'cache-control': 'no-store',
-  'x-frame-options': 'DENY',
-  'content-security-policy':
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'",
-};
+const sha256 = (text: string): string =>
+  `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+
+/**
+ * Headers of the page: no caching, no framing, no Referer (the page's URL may still carry `?code=`
+ * when it is sent), and only the inlined script and stylesheet (by their SHA-256) may run.
+ */
+export function dashboardHeaders(inlined: { script: string; style: string }): Record<string, string> {
+  return {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'content-security-policy': `default-src 'none'; script-src ${sha256(inlined.script)}; style-src ${sha256(inlined.style)}; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+  };
+}

@@ -18,7 +18,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../app/ports';
 import { loadConfig } from '../config';
-import { dashboardHeaders, dashboardPage } from './dashboard-assets';
+import { dashboardResponse } from './dashboard-assets';
 import { deliver, isExpectedTopic, maxDeliveryBytes, readWebhookDelivery } from './eventgrid-webhook';
 import {
   authorized,
@@ -305,8 +305,10 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       if (admin) return adminInvoke(req, res, url, decodeURIComponent(admin[1] ?? ''));
       if (path === `/${routePrefix}` || path.startsWith(`/${routePrefix}/`))
         return httpFunction(req, res, url, path.slice(routePrefix.length + 1));
-      if ((path === '/' || path === '/index.html') && (req.method === 'GET' || req.method === 'HEAD'))
-        return send(res, 200, await dashboardPage(), dashboardHeaders);
+      if ((path === '/' || path === '/index.html') && (req.method === 'GET' || req.method === 'HEAD')) {
+        const page = await dashboardResponse();
+        return send(res, 200, page.body, page.headers);
+      }
       return send(res, 404, '');
     };
     handle().catch((error: unknown) => {

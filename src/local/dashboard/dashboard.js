@@ -1,19 +1,40 @@
-/* global document, window, location, sessionStorage, fetch, Node, URLSearchParams, setInterval, clearInterval -- a browser script */
-// The dashboard: reads the HTTP API (/api/vms, /api/vms/{key}/timeline, /api/stopped, /api/usage) with the
-// function key of the page's URL (?code=) and draws plain DOM; no framework, no build step.
+/* global document, window, location, history, sessionStorage, fetch, Node, URLSearchParams, performance -- a browser script */
+// The dashboard: reads the HTTP API with the function key it was opened with (?code=, then dropped from
+// the address bar) and draws plain DOM; no framework, no build step. One request per panel and screen:
+// GET /api/fleet answers a page of VMs with their segments (and the totals of the whole selection), the
+// Stopped (allocated) panel and the usage table are pages of the same route; a VM's own timeline
+// (GET /api/vms/{key}/timeline) is read when it is opened. Refresh never overlaps itself, waits longer
+// when a load took longer than the interval, skips hidden tabs, and asks first whether anything changed
+// (If-None-Match: one request when nothing did).
 'use strict';
 
 (function () {
   const hour = 3_600_000;
+  const refreshInMs = 15_000;
+  /** A refresh reloads everything at least this often, even when nothing was recorded (figures move with time). */
+  const fullReloadInMs = 5 * 60_000;
+  const pageSize = 50;
+  const sidePageSize = 10;
   const $ = (id) => document.getElementById(id);
   const state = {
     key: '',
-    vms: [],
-    timelines: new Map(),
+    range: { from: 0, to: 0 },
+    main: null,
+    version: '',
+    lastFullAt: 0,
+    facets: null,
     stopped: null,
     usage: null,
-    loading: false,
+    /** Continuation tokens of the pages before the current one, per panel. */
+    pages: { main: [], stopped: [], usage: [] },
+    /** The token the current page was read with, per panel. */
+    at: { main: undefined, stopped: undefined, usage: undefined },
+    loading: null,
+    queued: null,
     timer: 0,
+    lastLoadMs: 0,
+    detail: null,
+    requests: 0,
   };
 
   function el(tag, attributes, ...children) {
@@ -35,6 +56,7 @@
 
   const utc = (iso) => (iso ? iso.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, '') : '—');
   const hours = (seconds) => (seconds / 3600).toFixed(1);
+  const count = (n) => n.toLocaleString('en');
   function duration(seconds) {
     const m = Math.floor(seconds / 60);
     if (m < 60) return `${m} min`;
@@ -49,8 +71,13 @@
     status.classList.toggle('error', Boolean(error));
   }
 
-  async function api(path) {
-    const response = await fetch(`/api/${path}`, { headers: { 'x-functions-key': state.key } });
+  /** GET /api/<path>; `etag` makes it conditional: resolves null on 304 (nothing changed). */
+  async function api(path, etag) {
+    state.requests += 1;
+    const headers = { 'x-functions-key': state.key };
+    if (etag) headers['if-none-match'] = etag;
+    const response = await fetch(`/api/${path}`, { headers, cache: 'no-store' });
+    if (response.status === 304) return null;
     if (response.status === 401) {
       showKeyForm();
       throw new Error('the function key was refused');
@@ -59,56 +86,101 @@
       const body = await response.json().catch(() => ({}));
       throw new Error(`${path.split('?')[0]}: ${response.status} ${body.error || ''}`.trim());
     }
-    return response.json();
+    const body = await response.json();
+    return { body, etag: response.headers.get('etag') || '' };
   }
 
   function showKeyForm() {
     $('key-form').hidden = false;
   }
 
+  // ---- queries -------------------------------------------------------------------------------------
+  function filterParams() {
+    const params = new URLSearchParams();
+    params.set('from', new Date(state.range.from).toISOString());
+    params.set('to', new Date(state.range.to).toISOString());
+    const subscription = $('filter-subscription').value;
+    if (subscription) params.set('subscription', subscription);
+    const group = $('filter-group').value;
+    if (group) params.set('resourceGroup', group);
+    const tag = $('filter-tag').value;
+    if (tag) {
+      // [name, value]: tag names and values may hold '=' (or anything else).
+      const [name, value] = JSON.parse(tag);
+      params.set('tag', name);
+      params.set('tagValue', value);
+    }
+    const search = $('search').value.trim();
+    if (search) params.set('search', search);
+    return params;
+  }
+
+  function mainQuery() {
+    const params = filterParams();
+    const states = $('filter-state').value;
+    if (states) params.set('state', states);
+    params.set('sort', $('sort').value);
+    params.set('pageSize', String(pageSize));
+    if (state.at.main) params.set('continuation', state.at.main);
+    return `fleet?${params}`;
+  }
+
+  function stoppedQuery() {
+    const params = filterParams();
+    params.set('state', 'stopped');
+    params.set('sort', 'stopped');
+    params.set('segments', 'false');
+    params.set('pageSize', String(sidePageSize));
+    if (state.at.stopped) params.set('continuation', state.at.stopped);
+    return `fleet?${params}`;
+  }
+
+  function usageQuery() {
+    const params = filterParams();
+    const states = $('filter-state').value;
+    if (states) params.set('state', states);
+    const groupBy = $('group-by').value;
+    if (groupBy !== 'vm') params.set('groupBy', groupBy);
+    params.set('sort', $('usage-sort').value);
+    params.set('segments', 'false');
+    params.set('pageSize', String(sidePageSize * 2));
+    if (state.at.usage) params.set('continuation', state.at.usage);
+    return `fleet?${params}`;
+  }
+
   // ---- filters -------------------------------------------------------------------------------------
-  function fillSelect(select, values, allLabel) {
+  function fillSelect(select, options, allLabel) {
     const previous = select.value;
     select.replaceChildren(
       el('option', { value: '' }, allLabel),
-      ...values.map((v) => el('option', { value: v }, v)),
+      ...options.map(([value, label]) => el('option', { value }, label)),
     );
-    select.value = values.includes(previous) ? previous : '';
+    select.value = options.some(([value]) => value === previous) ? previous : '';
   }
 
-  function updateFilters() {
-    const unique = (list) => [...new Set(list)].sort();
-    fillSelect($('filter-subscription'), unique(state.vms.map((vm) => vm.subscriptionId)), 'all');
+  function updateFilters(facets) {
+    if (!facets) return;
+    state.facets = facets;
     fillSelect(
-      $('filter-group'),
-      unique(state.vms.map((vm) => vm.resourceGroup || '')).filter(Boolean),
+      $('filter-subscription'),
+      facets.subscriptions.map((s) => [s, s]),
       'all',
     );
-    const tags = unique(
-      state.vms.flatMap((vm) => Object.entries(vm.tags || {}).map(([k, v]) => `${k}=${v}`)),
+    fillSelect(
+      $('filter-group'),
+      facets.resourceGroups.map((g) => [g, g]),
+      'all',
     );
-    fillSelect($('filter-tag'), tags, 'any');
+    fillSelect(
+      $('filter-tag'),
+      facets.tags.flatMap((t) => t.values.map((v) => [JSON.stringify([t.name, v]), `${t.name}=${v}`])),
+      'any',
+    );
     const groupBy = $('group-by');
-    const tagNames = unique(state.vms.flatMap((vm) => Object.keys(vm.tags || {})));
-    for (const name of tagNames) {
+    for (const { name } of facets.tags) {
       if (![...groupBy.options].some((o) => o.value === `tag:${name}`))
         groupBy.append(el('option', { value: `tag:${name}` }, `tag ${name}`));
     }
-  }
-
-  function visibleVms() {
-    const subscription = $('filter-subscription').value;
-    const group = $('filter-group').value.toLowerCase();
-    const tag = $('filter-tag').value;
-    return state.vms.filter((vm) => {
-      if (subscription && vm.subscriptionId !== subscription) return false;
-      if (group && (vm.resourceGroup || '').toLowerCase() !== group) return false;
-      if (tag) {
-        const [k, ...rest] = tag.split('=');
-        if ((vm.tags || {})[k] !== rest.join('=')) return false;
-      }
-      return true;
-    });
   }
 
   // ---- timelines -----------------------------------------------------------------------------------
@@ -117,6 +189,16 @@
   function showTooltip(event, segment, vm) {
     const tip = tooltip();
     const line = (k, v) => (v ? el('div', {}, el('span', { class: 'k' }, `${k}: `), v) : null);
+    const windowLine =
+      segment.startWindowFrom &&
+      (segment.source === 'reconcile'
+        ? // Only the reconciler saw this change: it happened after the VM was last seen in its old state.
+          el(
+            'div',
+            { class: 'why' },
+            `state changed between ${utc(segment.startWindowFrom)} and ${utc(segment.start)} UTC: no event explains it`,
+          )
+        : line('changed between', `${utc(segment.startWindowFrom)} and ${utc(segment.start)} UTC`));
     const lines = [
       el(
         'div',
@@ -127,9 +209,7 @@
       line('VM', vm.name),
       line('from', `${utc(segment.start)} UTC`),
       line('to', segment.end ? `${utc(segment.end)} UTC` : 'now (open)'),
-      segment.startWindowFrom
-        ? line('changed between', `${utc(segment.startWindowFrom)} and ${utc(segment.start)} UTC`)
-        : null,
+      windowLine,
       line('source', segment.source),
       line('operation', segment.operation),
       line('caller', segment.caller),
@@ -171,11 +251,11 @@
     return el('div', { class: 'axis' }, ticks);
   }
 
-  function bar(vm, timeline, from, to) {
+  function bar(vm, segments, from, to) {
     const span = to - from;
     const pct = (t) => `${(Math.max(0, Math.min(span, t - from)) / span) * 100}%`;
     const children = [];
-    for (const s of timeline ? timeline.segments : []) {
+    for (const s of segments || []) {
       const start = Date.parse(s.start);
       const end = s.end ? Date.parse(s.end) : to;
       if (end <= from || start >= to) continue;
@@ -210,21 +290,60 @@
     );
   }
 
-  function renderTimelines(from, to) {
+  function billedCell(u) {
+    return [
+      hours(u.billedSeconds),
+      Math.abs(u.billedSecondsMax - u.billedSecondsMin) >= 36
+        ? el('span', { class: 'range' }, ` (${hours(u.billedSecondsMin)}–${hours(u.billedSecondsMax)})`)
+        : null,
+    ];
+  }
+
+  function renderTotals() {
+    const main = state.main;
+    if (!main) return;
+    const t = main.total;
+    $('totals').replaceChildren(
+      el('span', { dataset: { total: 'vms' } }, el('b', {}, count(t.vms)), ' VMs'),
+      el('span', {}, el('b', {}, billedCell(t)), ' billed h'),
+      el('span', {}, el('b', {}, hours(t.notBilledSeconds)), ' not billed h'),
+      el('span', {}, el('b', {}, hours(t.unknownSeconds)), ' unknown h'),
+      el(
+        'span',
+        { class: t.stoppedVms ? 'warn' : '' },
+        el('b', {}, count(t.stoppedVms)),
+        ' in Stopped (allocated)',
+      ),
+      el(
+        'span',
+        { class: 'hint', title: 'whole days from the daily rollups, the rest from each VM’s current state' },
+        'whole selection',
+      ),
+    );
+  }
+
+  function renderTimelines() {
+    const { from, to } = state.range;
     const container = $('timelines');
-    const vms = visibleVms();
+    const vms = state.main ? state.main.vms : [];
     const rows = [el('div', { class: 'axis-label' }, 'UTC'), axis(from, to)];
     for (const vm of vms) {
       const deleted = vm.state === 'deleted';
       rows.push(
         el(
           'div',
-          { class: `vm-name${deleted ? ' deleted' : ''}`, title: vm.resourceId },
-          vm.name,
+          { class: `vm-name${deleted ? ' deleted' : ''}`, title: vm.resourceId, dataset: { vm: vm.name } },
+          el('button', { class: 'link', type: 'button', onclick: () => openDetail(vm) }, vm.name),
           el('span', { class: `badge ${vm.state || ''}` }, vm.state || 'unknown'),
-          el('span', { class: 'rg' }, [vm.resourceGroup, vm.vmSize].filter(Boolean).join(' · ')),
+          el(
+            'span',
+            { class: 'rg' },
+            [vm.resourceGroup, vm.vmSize, `${hours(vm.usage.billedSeconds)} h billed`]
+              .filter(Boolean)
+              .join(' · '),
+          ),
         ),
-        bar(vm, state.timelines.get(vm.key), from, to),
+        bar(vm, vm.segments, from, to),
       );
     }
     if (vms.length === 0)
@@ -233,106 +352,140 @@
         el('div', { class: 'axis-label' }, 'No VM recorded yet (or none matches the filters).'),
       );
     container.replaceChildren(...rows);
+    renderPager('timelines-pager', 'main', state.main, state.main ? state.main.total.vms : 0, pageSize);
+  }
+
+  function renderPager(id, panel, answer, total, size) {
+    const pages = state.pages[panel];
+    const first = pages.length * size;
+    const shown = answer ? (answer.vms || answer.groups || []).length : 0;
+    const go = (direction) => () => {
+      if (direction > 0) {
+        pages.push(state.at[panel]);
+        state.at[panel] = answer.continuation;
+      } else {
+        state.at[panel] = pages.pop();
+      }
+      void loadPanel(panel);
+    };
+    $(id).replaceChildren(
+      el(
+        'button',
+        { type: 'button', class: 'prev', disabled: pages.length === 0, onclick: go(-1) },
+        '‹ previous',
+      ),
+      el(
+        'span',
+        { class: 'page-info' },
+        shown ? `${count(first + 1)}–${count(first + shown)} of ${count(total)}` : '',
+      ),
+      el(
+        'button',
+        { type: 'button', class: 'next', disabled: !answer || !answer.continuation, onclick: go(1) },
+        'next ›',
+      ),
+    );
+  }
+
+  // ---- drill-down ----------------------------------------------------------------------------------
+  async function openDetail(vm) {
+    state.detail = vm;
+    const { from, to } = state.range;
+    const query = `from=${encodeURIComponent(new Date(from).toISOString())}&to=${encodeURIComponent(new Date(to).toISOString())}`;
+    try {
+      const answer = await api(`vms/${encodeURIComponent(vm.key)}/timeline?${query}`);
+      const segments = answer.body.segments;
+      $('detail-title').textContent = `${vm.name} · ${vm.resourceGroup || ''} · ${vm.state || 'unknown'}`;
+      $('detail-bar').replaceChildren(
+        el('div', { class: 'axis-label' }, 'UTC'),
+        axis(from, to),
+        el('div', { class: 'vm-name', title: vm.resourceId }, vm.name),
+        bar(vm, segments, from, to),
+      );
+      $('detail-segments').tBodies[0].replaceChildren(
+        ...segments
+          .slice()
+          .reverse()
+          .map((s) =>
+            el(
+              'tr',
+              {},
+              el('td', {}, s.state),
+              el('td', {}, s.billing === 'notBilled' ? 'not billed' : s.billing),
+              el('td', {}, s.startWindowFrom ? `${utc(s.startWindowFrom)} – ${utc(s.start)}` : utc(s.start)),
+              el('td', {}, s.end ? utc(s.end) : 'now'),
+              el('td', {}, s.source),
+              el('td', {}, s.operation || ''),
+              el('td', {}, s.caller || ''),
+            ),
+          ),
+      );
+      $('detail').hidden = false;
+      $('detail').scrollIntoView({ block: 'nearest' });
+    } catch (error) {
+      setStatus(error.message, true);
+    }
   }
 
   // ---- stopped -------------------------------------------------------------------------------------
   function renderStopped() {
     const body = $('stopped').tBodies[0];
-    const visible = new Set(visibleVms().map((vm) => vm.resourceId.toLowerCase()));
-    const byId = new Map(state.vms.map((vm) => [vm.resourceId.toLowerCase(), vm]));
-    const rows = (state.stopped ? state.stopped.vms : [])
-      .filter((s) => visible.has(s.resourceId.toLowerCase()) || !byId.has(s.resourceId.toLowerCase()))
-      .map((s) => {
-        const vm = byId.get(s.resourceId.toLowerCase());
-        return el(
-          'tr',
-          { dataset: { vm: vm ? vm.name : s.resourceId } },
+    const now = Date.now();
+    const vms = state.stopped ? state.stopped.vms : [];
+    const rows = vms.map((vm) =>
+      el(
+        'tr',
+        { dataset: { vm: vm.name } },
+        el(
+          'td',
+          { title: vm.resourceId },
+          el('button', { class: 'link', type: 'button', onclick: () => openDetail(vm) }, vm.name),
+          el('span', { class: 'range' }, ` ${vm.resourceGroup || ''}`),
+        ),
+        el('td', {}, utc(vm.since)),
+        el('td', { class: 'num' }, duration(Math.max(0, (now - Date.parse(vm.since)) / 1000))),
+        el(
+          'td',
+          {},
           el(
-            'td',
-            { title: s.resourceId },
-            vm ? vm.name : s.resourceId.split('/').pop(),
-            vm ? el('span', { class: 'range' }, ` ${vm.resourceGroup}`) : null,
+            'span',
+            { class: `alert ${vm.alertState || ''}` },
+            vm.alertState === 'withinGrace' ? 'within grace' : vm.alertState || '',
           ),
-          el('td', {}, utc(s.since)),
-          el('td', { class: 'num' }, duration(s.seconds)),
-          el(
-            'td',
-            {},
-            el(
-              'span',
-              { class: `alert ${s.alertState}` },
-              s.alertState === 'withinGrace' ? 'within grace' : s.alertState,
-            ),
-          ),
-        );
-      });
+        ),
+      ),
+    );
     body.replaceChildren(
       ...(rows.length
         ? rows
         : [el('tr', {}, el('td', { class: 'empty', colspan: 4 }, 'No VM is in Stopped (allocated).'))]),
     );
+    renderPager(
+      'stopped-pager',
+      'stopped',
+      state.stopped,
+      state.stopped ? state.stopped.total.vms : 0,
+      sidePageSize,
+    );
   }
 
   // ---- usage ---------------------------------------------------------------------------------------
-  function groupKey(vm, row, groupBy) {
-    if (groupBy === 'vm') return vm ? vm.name : row.resourceId.split('/').pop();
-    if (!vm) return '(unknown)';
-    if (groupBy === 'subscription') return vm.subscriptionId;
-    if (groupBy === 'resourceGroup') return vm.resourceGroup || '(none)';
-    if (groupBy === 'vmSize') return vm.vmSize || '(unknown)';
-    if (groupBy === 'location') return vm.location || '(unknown)';
-    if (groupBy.startsWith('tag:')) {
-      const name = groupBy.slice(4).toLowerCase();
-      const entry = Object.entries(vm.tags || {}).find(([k]) => k.toLowerCase() === name);
-      return entry ? entry[1] : '(untagged)';
-    }
-    return '(all)';
-  }
-
   function renderUsage() {
-    const groupBy = $('group-by').value;
     $('usage-group-title').textContent = $('group-by').selectedOptions[0].textContent;
-    const byId = new Map(state.vms.map((vm) => [vm.resourceId.toLowerCase(), vm]));
-    const visible = new Set(visibleVms().map((vm) => vm.resourceId.toLowerCase()));
-    const groups = new Map();
-    const fields = [
-      'billedSeconds',
-      'notBilledSeconds',
-      'unknownSeconds',
-      'billedSecondsMin',
-      'billedSecondsMax',
-    ];
-    let priced = false;
-    for (const row of state.usage ? state.usage.rows : []) {
-      if (!row.resourceId || !visible.has(row.resourceId.toLowerCase())) continue;
-      const key = groupKey(byId.get(row.resourceId.toLowerCase()), row, groupBy);
-      const g = groups.get(key) || {
-        key,
-        vms: 0,
-        cost: null,
-        ...Object.fromEntries(fields.map((f) => [f, 0])),
-      };
-      g.vms += 1;
-      for (const f of fields) g[f] += row[f] || 0;
-      if (typeof row.cost === 'number') {
-        priced = true;
-        g.cost = (g.cost || 0) + row.cost;
-      }
-      groups.set(key, g);
-    }
-    const list = [...groups.values()].sort(
-      (a, b) => b.billedSeconds - a.billedSeconds || String(a.key).localeCompare(String(b.key)),
-    );
+    const answer = state.usage;
+    const byVm = answer && answer.vms;
+    const list = answer
+      ? byVm
+        ? answer.vms.map((vm) => ({ key: vm.name, vms: 1, ...vm.usage }))
+        : answer.groups
+      : [];
     const max = Math.max(1, ...list.map((g) => g.billedSecondsMax || g.billedSeconds));
-    const currency = (state.usage && state.usage.currency) || '';
-    const money = (v) =>
-      v === null || v === undefined ? '—' : `${v.toFixed(2)}${currency ? ` ${currency}` : ''}`;
     const row = (g, total) =>
       el(
         'tr',
-        {},
-        el('td', {}, total ? 'total' : g.key),
-        el('td', { class: 'num' }, g.vms),
+        { dataset: { group: total ? 'total' : g.key === null ? '' : g.key } },
+        el('td', {}, total ? 'total' : g.key === null ? '(none)' : g.key),
+        el('td', { class: 'num' }, count(g.vms)),
         el(
           'td',
           { class: 'num' },
@@ -350,73 +503,161 @@
         ),
         el('td', { class: 'num' }, hours(g.notBilledSeconds)),
         el('td', { class: 'num' }, hours(g.unknownSeconds)),
-        el('td', { class: 'num' }, money(g.cost)),
       );
-    const tbody = $('usage').tBodies[0];
-    tbody.replaceChildren(
+    $('usage').tBodies[0].replaceChildren(
       ...(list.length
         ? list.map((g) => row(g, false))
-        : [el('tr', {}, el('td', { class: 'empty', colspan: 7 }, 'No usage in the range.'))]),
+        : [el('tr', {}, el('td', { class: 'empty', colspan: 6 }, 'No usage in the range.'))]),
     );
-    const total = { vms: 0, cost: priced ? 0 : null, ...Object.fromEntries(fields.map((f) => [f, 0])) };
-    for (const g of list) {
-      total.vms += g.vms;
-      for (const f of fields) total[f] += g[f];
-      if (priced && g.cost !== null) total.cost += g.cost;
+    $('usage').tFoot.replaceChildren(answer ? row(answer.total, true) : el('tr'));
+    const total = answer ? (byVm ? answer.total.vms : null) : 0;
+    renderPager('usage-pager', 'usage', answer, total === null ? Infinity : total, sidePageSize * 2);
+    if (total === null) {
+      const info = $('usage-pager').querySelector('.page-info');
+      const first = state.pages.usage.length * sidePageSize * 2;
+      if (info && list.length) info.textContent = `${count(first + 1)}–${count(first + list.length)}`;
     }
-    $('usage').tFoot.replaceChildren(row(total, true));
   }
 
   // ---- loading -------------------------------------------------------------------------------------
-  function range() {
-    const to = Date.now();
+  function currentRange() {
+    // Whole minutes, so that a refresh asks for the same range as long as the minute lasts.
+    const to = Math.ceil(Date.now() / 60_000) * 60_000;
     return { from: to - Number($('range').value) * hour, to };
   }
 
+  const panels = {
+    main: { query: mainQuery, render: renderAll },
+    stopped: { query: stoppedQuery, render: renderStopped },
+    usage: { query: usageQuery, render: renderUsage },
+  };
+
   function renderAll() {
-    const { from, to } = range();
-    renderTimelines(from, to);
-    renderStopped();
-    renderUsage();
+    renderTotals();
+    renderTimelines();
   }
 
-  async function load() {
-    if (state.loading || !state.key) return;
-    state.loading = true;
+  function store(panel, answer) {
+    if (panel === 'main') {
+      state.main = answer.body;
+      state.version = answer.etag;
+      updateFilters(answer.body.facets);
+    } else state[panel] = answer.body;
+  }
+
+  /** One panel's page (paging, its own sort). */
+  async function loadPanel(panel) {
     try {
-      const { from, to } = range();
-      const query = `from=${encodeURIComponent(new Date(from).toISOString())}&to=${encodeURIComponent(new Date(to).toISOString())}`;
-      const [list, stopped, usage] = await Promise.all([
-        api('vms'),
-        api('stopped'),
-        api(`usage?${query}&groupBy=vm`),
-      ]);
-      state.vms = list.vms;
-      state.stopped = stopped;
-      state.usage = usage;
-      updateFilters();
-      const timelines = await Promise.all(
-        state.vms.map((vm) => api(`vms/${encodeURIComponent(vm.key)}/timeline?${query}`).catch(() => null)),
-      );
-      state.timelines = new Map(state.vms.map((vm, i) => [vm.key, timelines[i]]));
-      renderAll();
-      document.body.dataset.loaded = 'true';
-      setStatus(`${state.vms.length} VMs · updated ${new Date().toISOString().slice(11, 19)} UTC`);
+      const answer = await api(panels[panel].query());
+      store(panel, answer);
+      panels[panel].render();
     } catch (error) {
       setStatus(error.message, true);
-    } finally {
-      state.loading = false;
     }
   }
 
-  function schedule() {
-    clearInterval(state.timer);
-    if ($('auto-refresh').checked) state.timer = setInterval(load, 15_000);
+  /** Every panel from its first page (filters, range or sort changed). */
+  function resetPages() {
+    for (const panel of Object.keys(state.pages)) {
+      state.pages[panel] = [];
+      state.at[panel] = undefined;
+    }
   }
 
+  /**
+   * Loads the three panels, or, on a refresh with the same query, first asks whether anything was
+   * recorded since the last answer (If-None-Match): nothing → only the bars move on to now.
+   */
+  async function load(options) {
+    if (!state.key) return;
+    const refresh = Boolean(options && options.refresh);
+    if (state.loading) {
+      // One load at a time; what was asked meanwhile runs after it (a full load wins over a refresh).
+      state.queued = { refresh: refresh && (state.queued ? state.queued.refresh : true) };
+      return state.loading;
+    }
+    const started = performance.now();
+    state.loading = (async () => {
+      try {
+        state.range = currentRange();
+        if (refresh && state.version && Date.now() - state.lastFullAt < fullReloadInMs) {
+          const answer = await api(mainQuery(), state.version);
+          if (answer === null) {
+            renderAll();
+            renderStopped();
+            setStatus(statusText('unchanged'));
+            return;
+          }
+          store('main', answer);
+          const [stopped, usage] = await Promise.all([api(stoppedQuery()), api(usageQuery())]);
+          store('stopped', stopped);
+          store('usage', usage);
+        } else {
+          const [main, stopped, usage] = await Promise.all([
+            api(mainQuery()),
+            api(stoppedQuery()),
+            api(usageQuery()),
+          ]);
+          store('main', main);
+          store('stopped', stopped);
+          store('usage', usage);
+        }
+        state.lastFullAt = Date.now();
+        renderAll();
+        renderStopped();
+        renderUsage();
+        document.body.dataset.loaded = 'true';
+        setStatus(statusText('updated'));
+      } catch (error) {
+        setStatus(error.message, true);
+      } finally {
+        state.lastLoadMs = performance.now() - started;
+        state.loading = null;
+        if (state.queued) {
+          const next = state.queued;
+          state.queued = null;
+          void load(next);
+        }
+      }
+    })();
+    return state.loading;
+  }
+
+  function statusText(what) {
+    const total = state.main ? state.main.total.vms : 0;
+    return `${count(total)} VMs · ${what} ${new Date().toISOString().slice(11, 19)} UTC`;
+  }
+
+  /** Next refresh: one at a time, later when loads are slow, none while the tab is hidden. */
+  function schedule() {
+    clearTimeout(state.timer);
+    if (!$('auto-refresh').checked) return;
+    const delay = Math.max(refreshInMs, 2 * state.lastLoadMs);
+    state.timer = setTimeout(async () => {
+      if (document.visibilityState === 'visible') await load({ refresh: true });
+      schedule();
+    }, delay);
+  }
+
+  function reload() {
+    resetPages();
+    return load().then(schedule);
+  }
+
+  let searchTimer = 0;
   function start() {
     const params = new URLSearchParams(location.search);
     state.key = params.get('code') || sessionStorage.getItem('functionKey') || '';
+    if (params.has('code')) {
+      // The key stays out of the address bar, the history and Referer headers.
+      params.delete('code');
+      const rest = params.toString();
+      history.replaceState(
+        history.state,
+        '',
+        `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`,
+      );
+    }
     if (state.key) sessionStorage.setItem('functionKey', state.key);
     else {
       showKeyForm();
@@ -427,16 +668,35 @@
       state.key = $('key-input').value.trim();
       sessionStorage.setItem('functionKey', state.key);
       $('key-form').hidden = true;
-      void load();
+      void reload();
     });
-    for (const id of ['filter-subscription', 'filter-group', 'filter-tag'])
-      $(id).addEventListener('change', renderAll);
-    $('group-by').addEventListener('change', renderUsage);
-    $('range').addEventListener('change', load);
-    $('refresh').addEventListener('click', load);
+    for (const id of ['filter-subscription', 'filter-group', 'filter-tag', 'filter-state', 'sort', 'range'])
+      $(id).addEventListener('change', () => void reload());
+    $('search').addEventListener('input', () => {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(() => void reload(), 300);
+    });
+    for (const id of ['group-by', 'usage-sort'])
+      $(id).addEventListener('change', () => {
+        state.pages.usage = [];
+        state.at.usage = undefined;
+        void loadPanel('usage');
+      });
+    $('refresh').addEventListener('click', () => void load({ refresh: true }).then(schedule));
     $('auto-refresh').addEventListener('change', schedule);
-    schedule();
-    void load();
+    $('detail-close').addEventListener('click', () => {
+      $('detail').hidden = true;
+      state.detail = null;
+    });
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible' && $('auto-refresh').checked) schedule();
+    });
+    window.dashboard = {
+      /** API requests this page made (the benchmark reads it). */
+      requests: () => state.requests,
+      refresh: () => load({ refresh: true }),
+    };
+    void reload();
   }
 
   start();

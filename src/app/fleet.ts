@@ -1,0 +1,632 @@
+/**
+ * The fleet a page at a time (`GET /api/fleet`, the dashboard): filter, sort and page the VMs (or groups
+ * of them) of a big fleet in one request, reading only what the page needs:
+ *
+ * - `VmCurrent` (VMs/1000 requests) lists the fleet, answers the filters and the facets (subscriptions,
+ *   resource groups, tags), and knows each VM's open segment;
+ * - `VmDailyUsage` (one query per whole day of the range, VMs/1000 pages each, a few columns) gives the
+ *   billed time used to sort and the totals of the whole selection: whole days from the rollup rows, the
+ *   time in each VM's open segment from its current row; what neither holds exactly (a partial edge day,
+ *   today before a VM's last change) is prorated within bounds (`billedSecondsMin` / `Max`) or counted
+ *   unknown until the next rollup;
+ * - `VmTimeline` only for the VMs of the page (their segments, and their exact usage from them).
+ *
+ * A page ends with a continuation token (the sort values of its last VM), so the next page starts after
+ * that VM even when VMs were added meanwhile. `version` names the state of the recorded data (the newest
+ * `VmCurrent` change and the rollup mark): `unchangedSince(version)` answers with one or two requests
+ * whether anything was recorded since.
+ */
+import { openSegmentOf } from '../domain/current';
+import { dayInMs, dayName, dayStartOf } from '../domain/daily-usage';
+import { GroupKind, groupKeyOf, type GroupBy } from '../domain/grouping';
+import { isPowerState, PowerState } from '../domain/power-state';
+import { parseComputeResourceId, vmKey } from '../domain/resource-id';
+import { addUsage, usageFields, usageOf, zeroUsage, type UsageSeconds } from '../domain/usage';
+import { forEachLimited } from './concurrency';
+import { InputError } from './errors';
+import type { CurrentState, TimeRange, Timeline } from './ports';
+import { checkRange, segmentView, type SegmentView } from './queries';
+import { listStopped, type StoppedQueryDependencies } from './stopped';
+
+/** A `VmCurrent` row with the storage's stamp of its last change (opaque, ordered as text of one format). */
+export interface FleetCurrentRow {
+  current: CurrentState;
+  /** The row's last-modified stamp, as the store gives it (ISO 8601, up to 100 ns). */
+  changedAt: string;
+}
+
+/** What the fleet listing reads of the timeline tables. */
+export interface FleetSource {
+  /** Current rows, page by page; `states` (when given) filtered by the store. */
+  listFleet(options?: { states?: readonly string[] }): AsyncIterable<FleetCurrentRow[]>;
+  /** True when some current row changed after `changedAt` (a stamp `listFleet` returned). */
+  changedSince(changedAt: string): Promise<boolean>;
+  getTimeline(resourceId: string, range?: TimeRange): Promise<Timeline | undefined>;
+}
+
+/** One VM's figures of one rolled-up day (`VmDailyUsage`). */
+export interface DayUsage extends UsageSeconds {
+  vmKey: string;
+}
+
+/** What the fleet listing reads of the daily rollups. */
+export interface FleetDailySource {
+  /** The usage columns of one day partition, page by page. */
+  listDayUsage(day: string): AsyncIterable<DayUsage[]>;
+  getRolledThrough(): Promise<number | undefined>;
+}
+
+export interface FleetDependencies extends StoppedQueryDependencies {
+  source: FleetSource;
+  daily: FleetDailySource;
+}
+
+export const FleetSort = {
+  /** Stopped (allocated) first (longest first), then the most billed. */
+  attention: 'attention',
+  billed: 'billed',
+  /** Time in Stopped (allocated) within the range (current episode). */
+  stopped: 'stopped',
+  /** Natural order: vm-2 before vm-10. */
+  name: 'name',
+  /** Most recent change of state first. */
+  lastChange: 'lastChange',
+} as const;
+export type FleetSort = (typeof FleetSort)[keyof typeof FleetSort];
+
+export const maxFleetPageSize = 200;
+export const defaultFleetPageSize = 50;
+/** Tag names and values listed in the facets, at most. */
+const maxFacetValues = 200;
+
+export interface FleetQuery {
+  from: number;
+  to: number;
+  asOf: number;
+  subscription?: string | undefined;
+  resourceGroup?: string | undefined;
+  /** Tag name (case-insensitive); with `tagValue`, that value (exact). */
+  tag?: string | undefined;
+  tagValue?: string | undefined;
+  states?: readonly string[] | undefined;
+  /** Part of the VM's name (case-insensitive). */
+  search?: string | undefined;
+  sort?: FleetSort | undefined;
+  /** Groups instead of VMs (not `vm`). */
+  groupBy?: GroupBy | undefined;
+  pageSize?: number | undefined;
+  continuation?: string | undefined;
+  /** Read the page's segments (default true). */
+  segments?: boolean | undefined;
+}
+
+export interface FleetFigures extends UsageSeconds {
+  billedHours: number;
+  /** Seconds in Stopped (allocated) within the range (the current episode). */
+  stoppedSeconds: number;
+}
+
+export interface FleetVm {
+  resourceId: string;
+  key: string;
+  subscriptionId: string;
+  resourceGroup: string | null;
+  name: string;
+  scaleSet: string | null;
+  state: string | null;
+  billing: string | null;
+  since: string | null;
+  sinceWindowFrom: string | null;
+  lastObservedAt: string | null;
+  vmSize: string | null;
+  location: string | null;
+  priority: string | null;
+  tags: Record<string, string>;
+  usage: FleetFigures;
+  /** `segments` when the page's segments were read (exact), else `rollups`. */
+  usageFrom: 'segments' | 'rollups';
+  segments?: SegmentView[];
+  /** For a VM in Stopped (allocated): its alert state (`withinGrace`, `due`, `sent`, `exempt`). */
+  alertState?: string;
+}
+
+export interface FleetGroup extends FleetFigures {
+  key: string | null;
+  vms: number;
+  stoppedVms: number;
+}
+
+export interface FleetFacets {
+  subscriptions: string[];
+  resourceGroups: string[];
+  tags: Array<{ name: string; values: string[] }>;
+  states: Record<string, number>;
+}
+
+export interface FleetPage {
+  asOf: string;
+  from: string;
+  to: string;
+  sort: FleetSort;
+  groupBy: string;
+  /** State of the recorded data this answer was made from (see `unchangedSince`). */
+  version: string;
+  /** The rollups hold whole days before this (ISO 8601); null before the first rollup. */
+  rolledThrough: string | null;
+  /** The whole selection (every page), from the rollups and current rows. */
+  total: FleetFigures & { vms: number; stoppedVms: number };
+  /** Facets of the whole fleet, on a first page read without a state filter. */
+  facets?: FleetFacets;
+  vms?: FleetVm[];
+  groups?: FleetGroup[];
+  /** Pass as `continuation` for the next page; null on the last. */
+  continuation: string | null;
+}
+
+const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+
+/** Display fields of a VM (name with its scale-set instance, resource group...) from its current row. */
+export function vmListItem(current: CurrentState) {
+  const parsed = parseComputeResourceId(current.resourceId);
+  return {
+    resourceId: current.resourceId,
+    key: vmKey(current.resourceId),
+    subscriptionId: current.subscriptionId,
+    resourceGroup: parsed?.resourceGroup ?? null,
+    name:
+      parsed === undefined
+        ? current.resourceId
+        : parsed.instanceId === undefined
+          ? parsed.name
+          : `${parsed.name}_${parsed.instanceId}`,
+    scaleSet: parsed?.instanceId === undefined ? null : parsed.name,
+    state: current.state ?? null,
+    billing: current.billing ?? null,
+    since: iso(current.since),
+    sinceWindowFrom: iso(current.sinceWindowFrom),
+    lastObservedAt: iso(current.last.at),
+    vmSize: current.details?.vmSize ?? null,
+    location: current.details?.location ?? null,
+    priority: current.details?.priority ?? null,
+    tags: current.details?.tags ?? {},
+  };
+}
+
+/** A power-state list parameter (`running,stopped`), or an input error naming it. */
+export function statesParameter(value: string | undefined, name: string): string[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const states = value.split(',').map((s) => s.trim());
+  const bad = states.find((s) => !isPowerState(s));
+  if (bad !== undefined)
+    throw new InputError(
+      `${name} must be power states (${Object.values(PowerState).join(', ')}) separated by commas, got ${JSON.stringify(bad)}`,
+    );
+  return states;
+}
+
+export function sortParameter(value: string | undefined, name: string): FleetSort | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const sort = (Object.values(FleetSort) as string[]).find(
+    (s) => s.toLowerCase() === value.trim().toLowerCase(),
+  );
+  if (sort === undefined)
+    throw new InputError(
+      `${name} must be one of ${Object.values(FleetSort).join(', ')}, got ${JSON.stringify(value)}`,
+    );
+  return sort as FleetSort;
+}
+
+export function pageSizeParameter(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = Number(value.trim());
+  if (!Number.isInteger(n) || n < 1 || n > maxFleetPageSize)
+    throw new InputError(
+      `${name} must be a whole number from 1 to ${maxFleetPageSize}, got ${JSON.stringify(value)}`,
+    );
+  return n;
+}
+
+// ---- sorting and continuation ----------------------------------------------------------------------
+
+const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
+
+type SortValue = number | string;
+/** Sort values of an item, each ascending (numbers negated for descending order). */
+type Tuple = SortValue[];
+
+function compareTuples(a: Tuple, b: Tuple): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === y) continue;
+    if (x === undefined) return -1;
+    if (y === undefined) return 1;
+    const c =
+      typeof x === 'number' && typeof y === 'number'
+        ? x - y
+        : collator.compare(String(x), String(y)) || (String(x) < String(y) ? -1 : 1);
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+interface Token {
+  s: string;
+  t: Tuple;
+}
+
+function encodeToken(token: Token): string {
+  return Buffer.from(JSON.stringify(token), 'utf8').toString('base64url');
+}
+
+function decodeToken(text: string, sort: string): Token {
+  let token: unknown;
+  try {
+    token = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    token = undefined;
+  }
+  const t = token as Partial<Token> | undefined;
+  if (
+    t === undefined ||
+    t === null ||
+    typeof t !== 'object' ||
+    typeof t.s !== 'string' ||
+    !Array.isArray(t.t) ||
+    !t.t.every((v) => typeof v === 'number' || typeof v === 'string')
+  )
+    throw new InputError('continuation is not a token this route returned');
+  if (t.s !== sort) throw new InputError('continuation belongs to another sort or grouping');
+  return { s: t.s, t: t.t };
+}
+
+/** The page of `items` (sorted by `tuple`, ties broken by the last tuple value) after `token`. */
+function page<T>(
+  items: T[],
+  tuple: (item: T) => Tuple,
+  sortName: string,
+  pageSize: number,
+  continuation: string | undefined,
+): { items: T[]; continuation: string | null } {
+  const keyed = items.map((item) => ({ item, tuple: tuple(item) }));
+  keyed.sort((a, b) => compareTuples(a.tuple, b.tuple));
+  let start = 0;
+  if (continuation !== undefined) {
+    const after = decodeToken(continuation, sortName).t;
+    let lo = 0;
+    let hi = keyed.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareTuples((keyed[mid] as (typeof keyed)[number]).tuple, after) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    start = lo;
+  }
+  const slice = keyed.slice(start, start + pageSize);
+  const last = slice[slice.length - 1];
+  return {
+    items: slice.map((k) => k.item),
+    continuation:
+      start + pageSize < keyed.length && last !== undefined
+        ? encodeToken({ s: sortName, t: last.tuple })
+        : null,
+  };
+}
+
+// ---- figures -------------------------------------------------------------------------------------
+
+interface Candidate {
+  current: CurrentState;
+  key: string;
+  name: string;
+  figures: FleetFigures;
+}
+
+function figuresOf(usage: UsageSeconds, stoppedSeconds: number): FleetFigures {
+  return { ...usage, billedHours: usage.billedSeconds / 3600, stoppedSeconds };
+}
+
+function stoppedSecondsOf(current: CurrentState, from: number, to: number, asOf: number): number {
+  if (current.state !== PowerState.stopped || current.since === undefined) return 0;
+  return Math.max(0, Math.min(to, asOf) - Math.max(from, current.since)) / 1000;
+}
+
+/**
+ * A VM's usage over `[from, to)` from its rollup rows (`days`: day start → figures) and its current row:
+ * exact where the open segment or a whole-day row covers the time; a partial day with a row is prorated
+ * within bounds; time neither covers is unknown (billed bounds 0 to all of it).
+ */
+export function estimateUsage(
+  current: CurrentState,
+  days: ReadonlyMap<number, UsageSeconds> | undefined,
+  from: number,
+  to: number,
+  asOf: number,
+): UsageSeconds {
+  let usage: UsageSeconds = { ...zeroUsage };
+  const open = openSegmentOf(current);
+  for (let day = dayStartOf(from); day < to; day += dayInMs) {
+    const a = Math.max(from, day);
+    const b = Math.min(to, day + dayInMs);
+    const row = days?.get(day);
+    if (open !== undefined && open.start <= a) {
+      usage = addUsage(usage, usageOf([open], a, b, asOf));
+      continue;
+    }
+    if (row !== undefined && a === day && b === day + dayInMs) {
+      usage = addUsage(usage, row);
+      continue;
+    }
+    // [known, b) lies in the open segment; [a, known) is what the rollups must tell.
+    const known = open === undefined ? b : Math.min(b, Math.max(a, open.start));
+    if (known < b && open !== undefined) usage = addUsage(usage, usageOf([open], known, b, asOf));
+    const seconds = (known - a) / 1000;
+    if (seconds <= 0) continue;
+    if (row === undefined) {
+      usage = addUsage(usage, { ...zeroUsage, unknownSeconds: seconds, billedSecondsMax: seconds });
+      continue;
+    }
+    const daySeconds = dayInMs / 1000;
+    const share = seconds / daySeconds;
+    const min = Math.max(0, row.billedSecondsMin - (daySeconds - seconds));
+    const max = Math.min(row.billedSecondsMax, seconds);
+    usage = addUsage(usage, {
+      billedSeconds: Math.min(max, Math.max(min, row.billedSeconds * share)),
+      notBilledSeconds: row.notBilledSeconds * share,
+      unknownSeconds: row.unknownSeconds * share,
+      billedSecondsMin: min,
+      billedSecondsMax: max,
+    });
+  }
+  return usage;
+}
+
+function matches(current: CurrentState, name: string, query: FleetQuery): boolean {
+  if (
+    query.subscription !== undefined &&
+    current.subscriptionId.toLowerCase() !== query.subscription.toLowerCase()
+  )
+    return false;
+  if (query.resourceGroup !== undefined) {
+    const group = parseComputeResourceId(current.resourceId)?.resourceGroup ?? '';
+    if (group.toLowerCase() !== query.resourceGroup.toLowerCase()) return false;
+  }
+  if (query.tag !== undefined) {
+    const wanted = query.tag.toLowerCase();
+    const entry = Object.entries(current.details?.tags ?? {}).find(([k]) => k.toLowerCase() === wanted);
+    if (entry === undefined) return false;
+    if (query.tagValue !== undefined && entry[1] !== query.tagValue) return false;
+  }
+  if (query.states !== undefined && !query.states.includes(current.state ?? '')) return false;
+  if (query.search !== undefined && !name.toLowerCase().includes(query.search.toLowerCase())) return false;
+  return true;
+}
+
+function facetsOf(currents: readonly CurrentState[]): FleetFacets {
+  const subscriptions = new Set<string>();
+  const groups = new Set<string>();
+  const tags = new Map<string, Set<string>>();
+  const states: Record<string, number> = {};
+  for (const c of currents) {
+    subscriptions.add(c.subscriptionId.toLowerCase());
+    const group = parseComputeResourceId(c.resourceId)?.resourceGroup;
+    if (group !== undefined) groups.add(group.toLowerCase());
+    const state = c.state ?? 'unknown';
+    states[state] = (states[state] ?? 0) + 1;
+    for (const [name, value] of Object.entries(c.details?.tags ?? {})) {
+      let values = tags.get(name);
+      if (values === undefined) {
+        if (tags.size >= maxFacetValues) continue;
+        values = new Set();
+        tags.set(name, values);
+      }
+      if (values.size < maxFacetValues) values.add(value);
+    }
+  }
+  const sorted = (values: Iterable<string>) => [...values].sort(collator.compare);
+  return {
+    subscriptions: sorted(subscriptions),
+    resourceGroups: sorted(groups),
+    tags: sorted(tags.keys()).map((name) => ({ name, values: sorted(tags.get(name) ?? []) })),
+    states,
+  };
+}
+
+function nameOf(current: CurrentState): string {
+  const parsed = parseComputeResourceId(current.resourceId);
+  if (parsed === undefined) return current.resourceId;
+  return parsed.instanceId === undefined ? parsed.name : `${parsed.name}_${parsed.instanceId}`;
+}
+
+function vmTuple(sort: FleetSort): (c: Candidate) => Tuple {
+  switch (sort) {
+    case FleetSort.attention:
+      return (c) => [
+        c.current.state === PowerState.stopped ? 0 : 1,
+        -c.figures.stoppedSeconds,
+        -c.figures.billedSeconds,
+        c.name,
+        c.key,
+      ];
+    case FleetSort.billed:
+      return (c) => [-c.figures.billedSeconds, c.name, c.key];
+    case FleetSort.stopped:
+      return (c) => [-c.figures.stoppedSeconds, -c.figures.billedSeconds, c.name, c.key];
+    case FleetSort.name:
+      return (c) => [c.name, c.key];
+    case FleetSort.lastChange:
+      return (c) => [-(c.current.since ?? 0), c.name, c.key];
+  }
+}
+
+function groupTuple(sort: FleetSort): (g: FleetGroup) => Tuple {
+  // A group's key may be null (no such tag): listed last by name.
+  const name = (g: FleetGroup): SortValue => (g.key === null ? '\uffff' : g.key);
+  if (sort === FleetSort.name) return (g) => [name(g)];
+  if (sort === FleetSort.stopped) return (g) => [-g.stoppedSeconds, -g.billedSeconds, name(g)];
+  return (g) => [-g.billedSeconds, name(g)];
+}
+
+// ---- the use case --------------------------------------------------------------------------------
+
+/** The version's parts: the newest `VmCurrent` stamp and the rollup mark. */
+function versionOf(changedAt: string, rolledThrough: number | undefined): string {
+  return `${changedAt}|${rolledThrough ?? ''}`;
+}
+
+/** True when nothing was recorded since the answer `version` names (one or two Table requests). */
+export async function unchangedSince(
+  deps: Pick<FleetDependencies, 'source' | 'daily'>,
+  version: string,
+): Promise<boolean> {
+  const [changedAt, rolled] = version.split('|');
+  if (changedAt === undefined || rolled === undefined || changedAt === '') return false;
+  const rolledThrough = await deps.daily.getRolledThrough();
+  if (String(rolledThrough ?? '') !== rolled) return false;
+  return !(await deps.source.changedSince(changedAt));
+}
+
+const timelineConcurrency = 16;
+
+export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Promise<FleetPage> {
+  const { from, to, asOf } = query;
+  checkRange(from, to);
+  if (query.tagValue !== undefined && query.tag === undefined)
+    throw new InputError('tagValue needs tag (the tag name)');
+  const sort = query.sort ?? FleetSort.attention;
+  const groupBy = query.groupBy?.kind === GroupKind.vm ? undefined : query.groupBy;
+  const pageSize = query.pageSize ?? defaultFleetPageSize;
+  const sortName = groupBy === undefined ? sort : `${sort}:${groupByText(groupBy)}`;
+  if (query.continuation !== undefined) decodeToken(query.continuation, sortName);
+
+  const rolledThroughPromise = deps.daily.getRolledThrough();
+  const all: CurrentState[] = [];
+  let changedAt = '';
+  const states = query.states === undefined ? {} : { states: query.states };
+  for await (const rows of deps.source.listFleet(states)) {
+    for (const row of rows) {
+      all.push(row.current);
+      if (compareStamps(row.changedAt, changedAt) > 0) changedAt = row.changedAt;
+    }
+  }
+  const rolledThrough = await rolledThroughPromise;
+
+  const selected: Candidate[] = [];
+  for (const current of all) {
+    const name = nameOf(current);
+    if (matches(current, name, query))
+      selected.push({ current, key: vmKey(current.resourceId), name, figures: figuresOf(zeroUsage, 0) });
+  }
+
+  // The range's rolled-up days: one partition query each (a few columns), the selection's rows kept.
+  const rows = new Map<string, Map<number, UsageSeconds>>();
+  const wanted = new Set(selected.map((c) => c.key));
+  const wholeDays: number[] = [];
+  // Complete days only (a partial edge day's row is prorated); later days have no rows yet.
+  for (let day = dayStartOf(from); day < to && day + dayInMs <= asOf; day += dayInMs) wholeDays.push(day);
+  await forEachLimited(wholeDays, 8, async (day) => {
+    for await (const pageRows of deps.daily.listDayUsage(dayName(day))) {
+      for (const r of pageRows) {
+        if (!wanted.has(r.vmKey)) continue;
+        let days = rows.get(r.vmKey);
+        if (days === undefined) {
+          days = new Map();
+          rows.set(r.vmKey, days);
+        }
+        days.set(day, r);
+      }
+    }
+  });
+  const total = { ...figuresOf(zeroUsage, 0), vms: selected.length, stoppedVms: 0 };
+  let totalUsage: UsageSeconds = { ...zeroUsage };
+  for (const c of selected) {
+    const usage = estimateUsage(c.current, rows.get(c.key), from, to, asOf);
+    c.figures = figuresOf(usage, stoppedSecondsOf(c.current, from, to, asOf));
+    totalUsage = addUsage(totalUsage, usage);
+    total.stoppedSeconds += c.figures.stoppedSeconds;
+    if (c.current.state === PowerState.stopped) total.stoppedVms += 1;
+  }
+  Object.assign(total, totalUsage, { billedHours: totalUsage.billedSeconds / 3600 });
+
+  const answer: FleetPage = {
+    asOf: new Date(asOf).toISOString(),
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
+    sort,
+    groupBy: groupBy === undefined ? GroupKind.vm : groupByText(groupBy),
+    version: versionOf(changedAt, rolledThrough),
+    rolledThrough: iso(rolledThrough),
+    total,
+    continuation: null,
+  };
+  if (query.continuation === undefined && query.states === undefined) answer.facets = facetsOf(all);
+
+  if (groupBy !== undefined) {
+    const groups = new Map<string | null, FleetGroup>();
+    for (const c of selected) {
+      const key = groupKeyOf(groupBy, c.current.resourceId, c.current.details);
+      const g = groups.get(key) ?? { key, vms: 0, stoppedVms: 0, ...figuresOf(zeroUsage, 0) };
+      for (const f of usageFields) g[f] += c.figures[f];
+      g.billedHours = g.billedSeconds / 3600;
+      g.stoppedSeconds += c.figures.stoppedSeconds;
+      g.vms += 1;
+      if (c.current.state === PowerState.stopped) g.stoppedVms += 1;
+      groups.set(key, g);
+    }
+    const paged = page([...groups.values()], groupTuple(sort), sortName, pageSize, query.continuation);
+    answer.groups = paged.items;
+    answer.continuation = paged.continuation;
+    return answer;
+  }
+
+  const paged = page(selected, vmTuple(sort), sortName, pageSize, query.continuation);
+  const withSegments = query.segments !== false;
+  const vms: FleetVm[] = paged.items.map((c) => ({
+    ...vmListItem(c.current),
+    usage: c.figures,
+    usageFrom: 'rollups',
+  }));
+  const work: Array<Promise<void>> = [];
+  if (withSegments) {
+    work.push(
+      forEachLimited(vms, timelineConcurrency, async (vm) => {
+        const timeline = await deps.source.getTimeline(vm.resourceId, { from, to });
+        const segments = timeline?.segments ?? [];
+        vm.segments = segments.map(segmentView);
+        vm.usage = figuresOf(usageOf(segments, from, to, asOf), vm.usage.stoppedSeconds);
+        vm.usageFrom = 'segments';
+      }),
+    );
+  }
+  if (vms.some((vm) => vm.state === PowerState.stopped)) {
+    work.push(
+      listStopped(deps, asOf).then((report) => {
+        const byId = new Map(report.vms.map((s) => [s.resourceId.toLowerCase(), s.alertState]));
+        for (const vm of vms) {
+          const alertState =
+            vm.state === PowerState.stopped ? byId.get(vm.resourceId.toLowerCase()) : undefined;
+          if (alertState !== undefined) vm.alertState = alertState;
+        }
+      }),
+    );
+  }
+  await Promise.all(work);
+  answer.vms = vms;
+  answer.continuation = paged.continuation;
+  return answer;
+}
+
+function groupByText(groupBy: GroupBy): string {
+  return groupBy.kind === GroupKind.tag ? `tag:${groupBy.tag ?? ''}` : groupBy.kind;
+}
+
+/** Orders two storage stamps (ISO 8601 with up to 7 fraction digits); '' is the oldest. */
+export function compareStamps(a: string, b: string): number {
+  const norm = (s: string) => {
+    const m = /^(.*?)(?:\.(\d+))?Z$/.exec(s);
+    return m === null ? s : `${m[1] ?? ''}.${(m[2] ?? '').padEnd(7, '0')}Z`;
+  };
+  const x = a === '' ? '' : norm(a);
+  const y = b === '' ? '' : norm(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
