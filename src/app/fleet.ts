@@ -334,7 +334,8 @@ function stoppedSecondsOf(current: CurrentState, from: number, to: number, asOf:
 /**
  * A VM's usage over `[from, to)` from its rollup rows (`days`: day start → figures) and its current row:
  * exact where the open segment or a whole-day row covers the time; a partial day with a row is prorated
- * within bounds; time neither covers is unknown (billed bounds 0 to all of it).
+ * within bounds; a rolled-up day without a row is unknown (no observation); time of a day not rolled up
+ * yet before the VM's last change goes as the day before went, with billed bounds 0 to all of it.
  */
 export function estimateUsage(
   current: CurrentState,
@@ -342,6 +343,7 @@ export function estimateUsage(
   from: number,
   to: number,
   asOf: number,
+  rolledThrough: number | undefined,
 ): UsageSeconds {
   let usage: UsageSeconds = { ...zeroUsage };
   const open = openSegmentOf(current);
@@ -362,11 +364,25 @@ export function estimateUsage(
     if (known < b && open !== undefined) usage = addUsage(usage, usageOf([open], known, b, asOf));
     const seconds = (known - a) / 1000;
     if (seconds <= 0) continue;
+    const daySeconds = dayInMs / 1000;
     if (row === undefined) {
-      usage = addUsage(usage, { ...zeroUsage, unknownSeconds: seconds, billedSecondsMax: seconds });
+      // A rolled-up day without a row: the VM had no observation then (unknown, never billed).
+      if (rolledThrough !== undefined && day + dayInMs <= rolledThrough) {
+        usage = addUsage(usage, { ...zeroUsage, unknownSeconds: seconds });
+        continue;
+      }
+      // Not rolled up yet (today): as the day before went, anywhere from nothing to all of it billed.
+      const before = days?.get(day - dayInMs);
+      const share = (value: number) => (before === undefined ? 0 : (value / daySeconds) * seconds);
+      usage = addUsage(usage, {
+        billedSeconds: share(before?.billedSeconds ?? 0),
+        notBilledSeconds: share(before?.notBilledSeconds ?? 0),
+        unknownSeconds: before === undefined ? seconds : share(before.unknownSeconds),
+        billedSecondsMin: 0,
+        billedSecondsMax: seconds,
+      });
       continue;
     }
-    const daySeconds = dayInMs / 1000;
     const share = seconds / daySeconds;
     const min = Math.max(0, row.billedSecondsMin - (daySeconds - seconds));
     const max = Math.min(row.billedSecondsMax, seconds);
@@ -540,7 +556,7 @@ export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Pro
   const total = { ...figuresOf(zeroUsage, 0), vms: selected.length, stoppedVms: 0 };
   let totalUsage: UsageSeconds = { ...zeroUsage };
   for (const c of selected) {
-    const usage = estimateUsage(c.current, rows.get(c.key), from, to, asOf);
+    const usage = estimateUsage(c.current, rows.get(c.key), from, to, asOf, rolledThrough);
     c.figures = figuresOf(usage, stoppedSecondsOf(c.current, from, to, asOf));
     totalUsage = addUsage(totalUsage, usage);
     total.stoppedSeconds += c.figures.stoppedSeconds;

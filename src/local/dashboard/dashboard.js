@@ -290,22 +290,18 @@
     );
   }
 
-  function billedCell(u) {
-    return [
-      hours(u.billedSeconds),
-      Math.abs(u.billedSecondsMax - u.billedSecondsMin) >= 36
-        ? el('span', { class: 'range' }, ` (${hours(u.billedSecondsMin)}–${hours(u.billedSecondsMax)})`)
-        : null,
-    ];
-  }
-
   function renderTotals() {
     const main = state.main;
     if (!main) return;
     const t = main.total;
     $('totals').replaceChildren(
       el('span', { dataset: { total: 'vms' } }, el('b', {}, count(t.vms)), ' VMs'),
-      el('span', {}, el('b', {}, billedCell(t)), ' billed h'),
+      el(
+        'span',
+        { title: `billed between ${hours(t.billedSecondsMin)} and ${hours(t.billedSecondsMax)} h` },
+        el('b', {}, hours(t.billedSeconds)),
+        ' billed h',
+      ),
       el('span', {}, el('b', {}, hours(t.notBilledSeconds)), ' not billed h'),
       el('span', {}, el('b', {}, hours(t.unknownSeconds)), ' unknown h'),
       el(
