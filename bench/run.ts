@@ -8,6 +8,7 @@
 import { availableParallelism, cpus } from 'node:os';
 import { runAlertsBenchmark } from './alerts';
 import type { Benchmark, BenchmarkResult } from './benchmark';
+import { runDashboardBenchmark } from './dashboard';
 import { runIngestBenchmark } from './ingest';
 import { runReconcileBenchmark } from './reconcile';
 import { runUsageBenchmark } from './usage';
@@ -38,6 +39,11 @@ export const benchmarks: Readonly<Record<string, Benchmark>> = {
     description:
       'evaluateAlerts over 2,000 VMs with 5% Stopped (allocated) from the episode index (Azurite), vs a full VmCurrent scan',
     run: runAlertsBenchmark,
+  },
+  dashboard: {
+    description:
+      'the dashboard over 10,000 VMs (BENCH_DASHBOARD_VMS) in chromium: first screen, API and Table requests per load and refresh, heap; vs per-VM loading',
+    run: runDashboardBenchmark,
   },
 };
 

@@ -52,14 +52,14 @@ import { usageFields } from '../src/domain/usage';
 
 const sizes = ['Standard_D2s_v5', 'Standard_D4s_v5', 'Standard_F4s_v2', 'Standard_E8s_v5'];
 
-interface SeedVm {
+export interface SeedVm {
   resourceId: string;
   key: string;
   segments: Segment[];
   history: DetailsChange[];
 }
 
-function seedVm(i: number, monthStart: number, days: number, rnd: () => number): SeedVm {
+export function seedVm(i: number, monthStart: number, days: number, rnd: () => number): SeedVm {
   const subscription = `00000000-0000-4000-8000-${(i % 10).toString().padStart(12, '0')}`;
   const resourceId = `/subscriptions/${subscription}/resourceGroups/rg-${i % 50}/providers/Microsoft.Compute/virtualMachines/vm-${i}`;
   const times = Array.from(
@@ -127,7 +127,7 @@ function detailsEntity(vm: SeedVm, change: DetailsChange): TableEntity {
   };
 }
 
-async function seed(
+export async function seed(
   ctx: AppContext,
   vms: SeedVm[],
   monthStart: number,

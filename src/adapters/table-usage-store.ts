@@ -5,7 +5,7 @@
  */
 import { isRestError } from '@azure/core-rest-pipeline';
 import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
-import type { DailyUsageRow, DailyUsageStore } from '../app/rollup-usage';
+import type { DailyUsageRow, DailyUsageStore, DayKeyRange } from '../app/rollup-usage';
 import type { DayUsage, FleetDailySource } from '../app/fleet';
 import type { VmAttributes } from '../domain/daily-usage';
 import { tagsFrom } from './table-entities';
@@ -92,8 +92,10 @@ export class TableDailyUsageStore implements DailyUsageStore, FleetDailySource {
     }
   }
 
-  async *listDay(day: string): AsyncIterable<DailyUsageRow[]> {
-    const filter = odata`PartitionKey eq ${day}`;
+  async *listDay(day: string, keys: DayKeyRange = {}): AsyncIterable<DailyUsageRow[]> {
+    let filter = odata`PartitionKey eq ${day}`;
+    if (keys.after !== undefined) filter += odata` and RowKey gt ${keys.after}`;
+    if (keys.through !== undefined) filter += odata` and RowKey le ${keys.through}`;
     const pages = this.table
       .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
       .byPage({ maxPageSize: 1000 });

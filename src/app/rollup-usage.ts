@@ -46,11 +46,17 @@ export interface DailyUsageRow extends UsageSeconds {
   details?: VmAttributes | undefined;
 }
 
+/** VM keys (RowKeys) after `after` and up to `through`; either end open when undefined. */
+export interface DayKeyRange {
+  after?: string | undefined;
+  through?: string | undefined;
+}
+
 export interface DailyUsageStore {
   /** Upserts rows of one day partition (entity-group transactions of up to 100). */
   upsertDay(day: string, rows: readonly DailyUsageRow[]): Promise<void>;
-  /** Rows of one day partition, page by page. */
-  listDay(day: string): AsyncIterable<DailyUsageRow[]>;
+  /** Rows of one day partition, page by page; with `keys`, only VM keys in that range. */
+  listDay(day: string, keys?: DayKeyRange): AsyncIterable<DailyUsageRow[]>;
   /** Start of the first day not yet rolled up for VMs without a dirty marker; undefined before the first run. */
   getRolledThrough(): Promise<number | undefined>;
   setRolledThrough(through: number): Promise<void>;

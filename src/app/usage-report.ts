@@ -29,6 +29,7 @@ import { forEachLimited } from './concurrency';
 import {
   type DailyUsageRow,
   type DailyUsageStore,
+  type DayKeyRange,
   type UsageCurrentRow,
   type UsageSource,
 } from './rollup-usage';
@@ -121,12 +122,57 @@ class VmUsage {
 
 const concurrency = 16;
 
+export interface UsageReportOptions {
+  /**
+   * Grouped by VM: each VM's row as soon as its chunk of VMs (a page of `VmCurrent`, in VM key order) is
+   * complete, instead of in `rows`; memory then holds one chunk of VMs, not the fleet.
+   */
+  onRow?: (row: UsageReportRow) => void;
+}
+
 export async function usageReport(
   deps: UsageReportDependencies,
   query: UsageQuery,
+  options: UsageReportOptions = {},
 ): Promise<GroupedUsageReport> {
   const { from, to, asOf } = query;
   checkRange(from, to);
+  const segmentsOnly = query.fromSegmentsOnly === true;
+  const wholeRolledDays: number[] = [];
+  for (let day = dayStartOf(from); day < to; day += dayInMs) {
+    // Rows exist only for complete days; a day not rolled up yet reads an empty partition.
+    if (!segmentsOnly && day >= from && day + dayInMs <= to && day + dayInMs <= asOf)
+      wholeRolledDays.push(day);
+  }
+  const assembler = new Assembler(query, options.onRow);
+  let vmsFromSegments = 0;
+  // Chunks of VMs in key order; chunk i reads the day rows with keys in (last key of chunk i-1, its
+  // last key], the last chunk to the end, so every day row is read once.
+  let previousKey: string | undefined;
+  let pending: UsageCurrentRow[] | undefined;
+  const run = async (rows: UsageCurrentRow[], through: string | undefined) => {
+    const chunk = await chunkUsage(deps, query, rows, wholeRolledDays, { after: previousKey, through });
+    vmsFromSegments += chunk.vmsFromSegments;
+    assembler.add(chunk.vms.values());
+    previousKey = through;
+  };
+  for await (const page of deps.source.listCurrentRows()) {
+    if (pending !== undefined) await run(pending, pending[pending.length - 1]?.key);
+    pending = page;
+  }
+  await run(pending ?? [], undefined);
+  return assembler.finish({ dayPartitions: wholeRolledDays.length, vmsFromSegments });
+}
+
+/** Usage of one chunk of VMs (and of rollup rows in its key range without a current row). */
+async function chunkUsage(
+  deps: UsageReportDependencies,
+  query: UsageQuery,
+  currents: readonly UsageCurrentRow[],
+  wholeRolledDays: readonly number[],
+  keys: DayKeyRange,
+): Promise<{ vms: Map<string, VmUsage>; vmsFromSegments: number }> {
+  const { from, to, asOf } = query;
   const needDetails =
     query.prices !== undefined ||
     (query.groupBy !== undefined &&
@@ -134,22 +180,12 @@ export async function usageReport(
       query.groupBy.kind !== GroupKind.subscription &&
       query.groupBy.kind !== GroupKind.resourceGroup);
   const segmentsOnly = query.fromSegmentsOnly === true;
-
-  const currents: UsageCurrentRow[] = [];
-  for await (const page of deps.source.listCurrentRows()) currents.push(...page);
   const vms = new Map<string, VmUsage>();
   /** Per VM: whole days (epoch ms) read from the rollup rows. */
   const fromRows = new Map<string, Set<number>>();
   const segmentWork: Array<{ row: UsageCurrentRow; usage: VmUsage; days: number[] }> = [];
   const synthWork: Array<{ row: UsageCurrentRow; usage: VmUsage; days: number[] }> = [];
-  const wholeRolledDays: number[] = [];
-  for (let day = dayStartOf(from); day < to; day += dayInMs) {
-    // Rows exist only for complete days; a day not rolled up yet reads an empty partition.
-    if (!segmentsOnly && day >= from && day + dayInMs <= to && day + dayInMs <= asOf)
-      wholeRolledDays.push(day);
-  }
   const rolled = new Set(wholeRolledDays);
-
   for (const row of currents) {
     const { current } = row;
     const usage = new VmUsage(current.resourceId, current.details);
@@ -176,7 +212,7 @@ export async function usageReport(
 
   // Rolled-up whole days: one query per day partition.
   await forEachLimited(wholeRolledDays, 8, async (day) => {
-    for await (const page of deps.daily.listDay(dayName(day))) {
+    for await (const page of deps.daily.listDay(dayName(day), keys)) {
       for (const r of page) {
         const vm = vms.get(r.vmKey);
         if (vm === undefined) {
@@ -236,10 +272,7 @@ export async function usageReport(
     }
   });
 
-  return assemble(query, vms, {
-    dayPartitions: wholeRolledDays.length,
-    vmsFromSegments: segmentWork.length,
-  });
+  return { vms, vmsFromSegments: segmentWork.length };
 }
 
 function usageOfRow(r: DailyUsageRow): UsageSeconds {
@@ -272,38 +305,97 @@ function figures(acc: Accumulator, prices: PriceTable | undefined): UsageFigures
   return f;
 }
 
-function assemble(
-  query: UsageQuery,
-  vms: Map<string, VmUsage>,
-  sources: GroupedUsageReport['sources'],
-): GroupedUsageReport {
-  const groupBy = query.groupBy ?? { kind: GroupKind.vm };
-  const windowSeconds = (query.to - query.from) / 1000;
-  const groups = new Map<string | null, Accumulator>();
-  const total = newAccumulator();
-  const unpriced = new Map<string, UnpricedVm>();
-  const add = (
-    key: string | null,
-    resourceId: string,
-    details: VmAttributes | undefined,
-    u: UsageSeconds,
-  ) => {
-    const acc = groups.get(key) ?? newAccumulator();
-    groups.set(key, acc);
-    for (const target of [acc, total]) {
-      target.usage = addUsage(target.usage, u);
-      target.vms.add(resourceId);
+/** Sums VMs into groups and the total as chunks of VMs complete; rows of VMs go out as they come. */
+class Assembler {
+  readonly #groupBy: GroupBy;
+  readonly #windowSeconds: number;
+  readonly #groups = new Map<string | null, Accumulator>();
+  readonly #total = newAccumulator();
+  readonly #unpriced = new Map<string, UnpricedVm>();
+
+  constructor(
+    private readonly query: UsageQuery,
+    private readonly onRow: ((row: UsageReportRow) => void) | undefined,
+  ) {
+    this.#groupBy = query.groupBy ?? { kind: GroupKind.vm };
+    this.#windowSeconds = (query.to - query.from) / 1000;
+  }
+
+  get #streaming(): boolean {
+    return this.onRow !== undefined && this.#groupBy.kind === GroupKind.vm;
+  }
+
+  add(vms: Iterable<VmUsage>): void {
+    const chunk: Array<[string | null, Accumulator]> = [];
+    for (const vm of vms) {
+      for (const bucket of vm.buckets.values())
+        this.#add(
+          groupKeyOf(this.#groupBy, vm.resourceId, bucket.details),
+          vm.resourceId,
+          bucket.details,
+          bucket.usage,
+        );
+      const residual = this.#windowSeconds - vm.coveredSeconds;
+      if (residual > 1e-6)
+        this.#add(groupKeyOf(this.#groupBy, vm.resourceId, vm.current), vm.resourceId, vm.current, {
+          ...zeroUsage,
+          unknownSeconds: residual,
+        });
+      if (this.#streaming) {
+        const acc = this.#groups.get(vm.resourceId);
+        if (acc !== undefined) chunk.push([vm.resourceId, acc]);
+        this.#groups.delete(vm.resourceId);
+      }
     }
-    if (query.prices === undefined || u.billedSeconds === 0) return;
-    const rate = query.prices.rateOf(details);
+    if (this.#streaming)
+      for (const [key, acc] of chunk.sort(([a], [b]) => byKey(a, b))) this.onRow?.(this.#row(key, acc));
+  }
+
+  finish(sources: GroupedUsageReport['sources']): GroupedUsageReport {
+    const { query } = this;
+    const rows: UsageReportRow[] = [...this.#groups.entries()]
+      .sort(([a], [b]) => byKey(a, b))
+      .map(([key, acc]) => this.#row(key, acc));
+    const report: GroupedUsageReport = {
+      from: new Date(query.from).toISOString(),
+      to: new Date(query.to).toISOString(),
+      asOf: new Date(query.asOf).toISOString(),
+      groupBy: groupByName(this.#groupBy),
+      rows,
+      total: figures(this.#total, query.prices),
+      sources,
+    };
+    if (query.prices !== undefined) {
+      report.currency = query.prices.currency;
+      report.unpriced = [...this.#unpriced.values()].sort((a, b) => a.resourceId.localeCompare(b.resourceId));
+    }
+    return report;
+  }
+
+  #row(key: string | null, acc: Accumulator): UsageReportRow {
+    return this.#groupBy.kind === GroupKind.vm
+      ? { resourceId: key ?? '', ...figures(acc, this.query.prices) }
+      : { key, vms: acc.vms.size, ...figures(acc, this.query.prices) };
+  }
+
+  #add(key: string | null, resourceId: string, details: VmAttributes | undefined, u: UsageSeconds): void {
+    const { prices } = this.query;
+    const acc = this.#groups.get(key) ?? newAccumulator();
+    this.#groups.set(key, acc);
+    acc.usage = addUsage(acc.usage, u);
+    acc.vms.add(resourceId);
+    this.#total.usage = addUsage(this.#total.usage, u);
+    // The total counts usage, not VMs: a set of every VM would be the whole fleet in memory.
+    if (prices === undefined || u.billedSeconds === 0) return;
+    const rate = prices.rateOf(details);
     if (rate === undefined) {
       acc.unpricedBilledSeconds += u.billedSeconds;
-      total.unpricedBilledSeconds += u.billedSeconds;
+      this.#total.unpricedBilledSeconds += u.billedSeconds;
       const id = `${resourceId}\n${JSON.stringify(details ?? null)}`;
-      const listed = unpriced.get(id);
+      const listed = this.#unpriced.get(id);
       if (listed !== undefined) listed.billedSeconds += u.billedSeconds;
       else
-        unpriced.set(id, {
+        this.#unpriced.set(id, {
           resourceId,
           vmSize: details?.vmSize ?? null,
           location: details?.location ?? null,
@@ -314,38 +406,11 @@ function assemble(
     } else {
       const cost = (u.billedSeconds / 3600) * rate;
       acc.cost += cost;
-      total.cost += cost;
+      this.#total.cost += cost;
     }
-  };
-  for (const vm of vms.values()) {
-    for (const bucket of vm.buckets.values())
-      add(groupKeyOf(groupBy, vm.resourceId, bucket.details), vm.resourceId, bucket.details, bucket.usage);
-    const residual = windowSeconds - vm.coveredSeconds;
-    if (residual > 1e-6)
-      add(groupKeyOf(groupBy, vm.resourceId, vm.current), vm.resourceId, vm.current, {
-        ...zeroUsage,
-        unknownSeconds: residual,
-      });
   }
-  const rows: UsageReportRow[] = [...groups.entries()]
-    .sort(([a], [b]) => (a === null ? 1 : b === null ? -1 : a.toLowerCase().localeCompare(b.toLowerCase())))
-    .map(([key, acc]) =>
-      groupBy.kind === GroupKind.vm
-        ? { resourceId: key ?? '', ...figures(acc, query.prices) }
-        : { key, vms: acc.vms.size, ...figures(acc, query.prices) },
-    );
-  const report: GroupedUsageReport = {
-    from: new Date(query.from).toISOString(),
-    to: new Date(query.to).toISOString(),
-    asOf: new Date(query.asOf).toISOString(),
-    groupBy: groupByName(groupBy),
-    rows,
-    total: figures(total, query.prices),
-    sources,
-  };
-  if (query.prices !== undefined) {
-    report.currency = query.prices.currency;
-    report.unpriced = [...unpriced.values()].sort((a, b) => a.resourceId.localeCompare(b.resourceId));
-  }
-  return report;
+}
+
+function byKey(a: string | null, b: string | null): number {
+  return a === null ? 1 : b === null ? -1 : a.toLowerCase().localeCompare(b.toLowerCase());
 }

@@ -17,6 +17,24 @@ export function table(rows: ReadonlyArray<readonly string[]>, align: readonly Al
   );
 }
 
+/**
+ * A line formatter for rows printed as they come (no table in memory): columns of at least `widths`
+ * characters, as `table` aligns them.
+ */
+export function columns(
+  widths: readonly number[],
+  align: readonly Align[] = [],
+): (row: readonly string[]) => string {
+  return (row) =>
+    row
+      .map((cell, i) => {
+        const width = Math.max(widths[i] ?? 0, cell.length);
+        return align[i] === 'right' ? cell.padStart(width) : cell.padEnd(width);
+      })
+      .join('  ')
+      .trimEnd();
+}
+
 /** Seconds as hours with two decimals. */
 export function hours(seconds: number): string {
   return (seconds / 3600).toFixed(2);

@@ -8,13 +8,14 @@ import {
   usageReport,
   type GroupedUsageReport,
   type UsageFigures,
+  type UsageReportRow,
 } from '../app/usage-report';
 import { groupByValues, type GroupBy } from '../domain/grouping';
 import { csvField, parsePrices, PriceTable } from '../domain/prices';
 import { zeroUsage } from '../domain/usage';
 import { isTableMissing } from './cli-errors';
 import { ExitCode, requiredOption, stringOption, type Command } from './command';
-import { hours, json, table } from './format';
+import { columns, hours, json, table } from './format';
 import { usageFields } from '../domain/usage';
 
 /** Reads a price file (CSV or JSON); errors name the option. */
@@ -51,9 +52,8 @@ function emptyReport(
 
 const csvColumns = [...usageFields, 'billedHours'] as const;
 
-/** The report as CSV: one line per row, then a `total` line. */
-export function usageCsv(report: GroupedUsageReport): string[] {
-  const priced = report.currency !== undefined || report.unpriced !== undefined;
+/** CSV lines of a report: the header, a line per row, the `total` line. */
+function csvLines(report: Pick<GroupedUsageReport, 'groupBy' | 'currency'>, priced: boolean) {
   const first = report.groupBy === 'vm' ? 'resourceId' : 'key';
   const header = [
     first,
@@ -68,11 +68,17 @@ export function usageCsv(report: GroupedUsageReport): string[] {
       ...csvColumns.map((c) => csvField(f[c])),
       ...(priced ? [csvField(f.cost ?? ''), csvField(report.currency ?? '')] : []),
     ].join(',');
-  return [
-    header.join(','),
-    ...report.rows.map((r) => ('resourceId' in r ? line(r.resourceId, r) : line(r.key, r, r.vms))),
-    line('total', report.total),
-  ];
+  return {
+    header: header.join(','),
+    row: (r: UsageReportRow) => ('resourceId' in r ? line(r.resourceId, r) : line(r.key, r, r.vms)),
+    total: (f: UsageFigures) => line('total', f),
+  };
+}
+
+/** The report as CSV: one line per row, then a `total` line. */
+export function usageCsv(report: GroupedUsageReport): string[] {
+  const csv = csvLines(report, report.currency !== undefined || report.unpriced !== undefined);
+  return [csv.header, ...report.rows.map(csv.row), csv.total(report.total)];
 }
 
 export const usageCommand: Command = {
@@ -115,30 +121,12 @@ export const usageCommand: Command = {
     const prices = pricesFile === undefined ? undefined : await readPrices(pricesFile);
     const ctx = invocation.context();
     const asOf = Date.now();
-    let report: GroupedUsageReport;
-    try {
-      report = await usageReport(
-        { source: ctx.store, daily: ctx.daily },
-        { from, to, asOf, groupBy, prices },
-      );
-    } catch (error) {
-      if (!isTableMissing(error)) throw error;
-      // No tables under this prefix yet: no VM recorded.
-      report = emptyReport(from, to, asOf, groupBy);
-    }
-    if (invocation.json) {
-      invocation.print(json(report));
-      return ExitCode.ok;
-    }
-    if (invocation.options['csv'] === true) {
-      usageCsv(report).forEach((l) => invocation.print(l));
-      return ExitCode.ok;
-    }
-    invocation.print(`usage from ${report.from} to ${report.to} (hours)`);
     const priced = prices !== undefined;
+    const format = invocation.json ? 'json' : invocation.options['csv'] === true ? 'csv' : 'text';
+    const byVm = groupBy === undefined || groupBy.kind === 'vm';
     const money = (f: UsageFigures) =>
       priced ? [f.cost === null || f.cost === undefined ? 'n/a' : f.cost.toFixed(2)] : [];
-    const line = (name: string, u: UsageFigures) => [
+    const cells = (name: string, u: UsageFigures) => [
       hours(u.billedSeconds),
       hours(u.notBilledSeconds),
       hours(u.unknownSeconds),
@@ -146,23 +134,105 @@ export const usageCommand: Command = {
       ...money(u),
       name,
     ];
-    const heading = groupBy === undefined || groupBy.kind === 'vm' ? 'VM' : report.groupBy.toUpperCase();
-    const lines = table(
-      [
+    const heading = [
+      'BILLED',
+      'NOT BILLED',
+      'UNKNOWN',
+      'BILLED MIN-MAX',
+      ...(priced ? [`COST ${prices.currency ?? ''}`.trim()] : []),
+      byVm ? 'VM' : groupByName(groupBy).toUpperCase(),
+    ];
+    const align = [
+      'right',
+      'right',
+      'right',
+      'right',
+      ...(priced ? (['right'] as const) : []),
+      'left',
+    ] as const;
+    const title = (from: string, to: string) => `usage from ${from} to ${to} (hours)`;
+
+    // By VM the rows are printed as each chunk of VMs completes: nothing of the whole fleet is held.
+    const csv = csvLines({ groupBy: 'vm', currency: prices?.currency }, priced);
+    const widths = [10, 10, 10, 19, ...(priced ? [12] : [])];
+    const line = columns(widths, align);
+    const headingLine = columns(widths);
+    let started = false;
+    let held: string | undefined;
+    const start = () => {
+      if (started) return;
+      started = true;
+      if (format === 'json') {
+        invocation.print('{');
+        for (const [name, value] of [
+          ['from', new Date(from).toISOString()],
+          ['to', new Date(to).toISOString()],
+          ['asOf', new Date(asOf).toISOString()],
+          ['groupBy', 'vm'],
+        ])
+          invocation.print(`  ${JSON.stringify(name)}: ${JSON.stringify(value)},`);
+        invocation.print('  "rows": [');
+      } else if (format === 'csv') invocation.print(csv.header);
+      else {
+        invocation.print(title(new Date(from).toISOString(), new Date(to).toISOString()));
+        invocation.print(headingLine(heading));
+      }
+    };
+    const onRow = (row: UsageReportRow) => {
+      start();
+      if (format === 'json') {
+        if (held !== undefined) invocation.print(`${held},`);
+        held = `    ${JSON.stringify(row)}`;
+      } else if (format === 'csv') invocation.print(csv.row(row));
+      else invocation.print(line(cells('resourceId' in row ? row.resourceId : '', row)));
+    };
+    let report: GroupedUsageReport;
+    try {
+      report = await usageReport(
+        { source: ctx.store, daily: ctx.daily },
+        { from, to, asOf, groupBy, prices },
+        byVm ? { onRow } : {},
+      );
+    } catch (error) {
+      if (!isTableMissing(error) || started) throw error;
+      // No tables under this prefix yet: no VM recorded.
+      report = emptyReport(from, to, asOf, groupBy);
+    }
+    if (byVm) {
+      start();
+      if (format === 'json') {
+        if (held !== undefined) invocation.print(held);
+        const { from: _f, to: _t, asOf: _a, groupBy: _g, rows: _r, ...rest } = report;
+        const tail = Object.entries(rest).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`);
+        invocation.print(tail.length === 0 ? '  ]' : '  ],');
+        invocation.print(`${tail.join(',\n')}\n}`);
+        return ExitCode.ok;
+      }
+      if (format === 'csv') {
+        invocation.print(csv.total(report.total));
+        return ExitCode.ok;
+      }
+      invocation.print(line(cells('total', report.total)));
+    } else if (format === 'json') {
+      invocation.print(json(report));
+      return ExitCode.ok;
+    } else if (format === 'csv') {
+      usageCsv(report).forEach((l) => invocation.print(l));
+      return ExitCode.ok;
+    } else {
+      invocation.print(title(report.from, report.to));
+      const lines = table(
         [
-          'BILLED',
-          'NOT BILLED',
-          'UNKNOWN',
-          'BILLED MIN-MAX',
-          ...(priced ? [`COST ${prices.currency ?? ''}`.trim()] : []),
           heading,
+          ...report.rows.map((row) =>
+            cells('resourceId' in row ? row.resourceId : (row.key ?? '(none)'), row),
+          ),
+          cells('total', report.total),
         ],
-        ...report.rows.map((row) => line('resourceId' in row ? row.resourceId : (row.key ?? '(none)'), row)),
-        line('total', report.total),
-      ],
-      ['right', 'right', 'right', 'right', ...(priced ? (['right'] as const) : []), 'left'],
-    );
-    lines.forEach((l) => invocation.print(l));
+        [...align],
+      );
+      lines.forEach((l) => invocation.print(l));
+    }
     for (const u of report.unpriced ?? [])
       invocation.print(
         `no rate: ${u.resourceId} (${u.vmSize ?? 'size?'}, ${u.location ?? 'region?'}, ${u.osType ?? 'os?'}${u.priority === null ? '' : `, ${u.priority}`}) ${hours(u.billedSeconds)} billed hours not priced`,

@@ -177,7 +177,7 @@ describe.skipIf(!haveChromium)('dashboard (local app, sandbox, chromium)', () =>
     await page.selectOption('#filter-group', 'rg-web');
     await eventually(async () => (await barNames(page)).includes('dev-01')).toBe(false);
     expect(await barNames(page)).toContain('web-01');
-    expect(await page.locator('#stopped tbody tr[data-vm]').count()).toBe(0);
+    await eventually(() => page.locator('#stopped tbody tr[data-vm]').count()).toBe(0);
     await page.selectOption('#filter-group', '');
     await page.selectOption('#filter-tag', { label: 'team=data' });
     await eventually(async () => (await barNames(page)).sort().join(',')).toBe('db-01,dev-02,etl-01');

@@ -589,12 +589,11 @@
           store('stopped', stopped);
           store('usage', usage);
         } else {
-          const [main, stopped, usage] = await Promise.all([
-            api(mainQuery()),
-            api(stoppedQuery()),
-            api(usageQuery()),
-          ]);
-          store('main', main);
+          // The timelines first (the first screen), then the side panels.
+          store('main', await api(mainQuery()));
+          renderAll();
+          document.body.dataset.loaded = 'true';
+          const [stopped, usage] = await Promise.all([api(stoppedQuery()), api(usageQuery())]);
           store('stopped', stopped);
           store('usage', usage);
         }
