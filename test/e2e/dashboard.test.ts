@@ -193,6 +193,10 @@ describe.skipIf(!haveChromium)('dashboard (local app, sandbox, chromium)', () =>
     await eventually(() => page.locator('#stopped .alert').first().textContent()).toMatch(
       /sent|due|within grace/,
     );
+    await page.selectOption('#stopped-sort', 'name');
+    await eventually(() => dataVm(page.locator('#stopped tbody tr'))).toEqual(
+      [...stoppedNames].sort((a, b) => String(a).localeCompare(String(b))),
+    );
     expect(await page.locator('#usage tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('#usage tfoot td').first().textContent()).toBe('total');
 

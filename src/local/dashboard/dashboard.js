@@ -128,7 +128,7 @@
   function stoppedQuery() {
     const params = filterParams();
     params.set('state', 'stopped');
-    params.set('sort', 'stopped');
+    params.set('sort', $('stopped-sort').value);
     params.set('segments', 'false');
     params.set('pageSize', String(sidePageSize));
     if (state.at.stopped) params.set('continuation', state.at.stopped);
@@ -671,11 +671,15 @@
       clearTimeout(searchTimer);
       searchTimer = setTimeout(() => void reload(), 300);
     });
-    for (const id of ['group-by', 'usage-sort'])
+    for (const [id, panel] of [
+      ['group-by', 'usage'],
+      ['usage-sort', 'usage'],
+      ['stopped-sort', 'stopped'],
+    ])
       $(id).addEventListener('change', () => {
-        state.pages.usage = [];
-        state.at.usage = undefined;
-        void loadPanel('usage');
+        state.pages[panel] = [];
+        state.at[panel] = undefined;
+        void loadPanel(panel);
       });
     $('refresh').addEventListener('click', () => void load({ refresh: true }).then(schedule));
     $('auto-refresh').addEventListener('change', schedule);
