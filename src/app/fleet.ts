@@ -515,35 +515,15 @@ export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Pro
   const sortName = groupBy === undefined ? sort : `${sort}:${groupByText(groupBy)}`;
   if (query.continuation !== undefined) decodeToken(query.continuation, sortName);
 
+  // The current rows, the rollup mark and the range's rolled-up days (complete days only: a partial
+  // edge day's row is prorated; later days have no rows yet), read at the same time.
   const rolledThroughPromise = deps.daily.getRolledThrough();
-  const all: CurrentState[] = [];
-  let changedAt = '';
-  const states = query.states === undefined ? {} : { states: query.states };
-  for await (const rows of deps.source.listFleet(states)) {
-    for (const row of rows) {
-      all.push(row.current);
-      if (compareStamps(row.changedAt, changedAt) > 0) changedAt = row.changedAt;
-    }
-  }
-  const rolledThrough = await rolledThroughPromise;
-
-  const selected: Candidate[] = [];
-  for (const current of all) {
-    const name = nameOf(current);
-    if (matches(current, name, query))
-      selected.push({ current, key: vmKey(current.resourceId), name, figures: figuresOf(zeroUsage, 0) });
-  }
-
-  // The range's rolled-up days: one partition query each (a few columns), the selection's rows kept.
   const rows = new Map<string, Map<number, UsageSeconds>>();
-  const wanted = new Set(selected.map((c) => c.key));
   const wholeDays: number[] = [];
-  // Complete days only (a partial edge day's row is prorated); later days have no rows yet.
   for (let day = dayStartOf(from); day < to && day + dayInMs <= asOf; day += dayInMs) wholeDays.push(day);
-  await forEachLimited(wholeDays, 8, async (day) => {
+  const daysRead = forEachLimited(wholeDays, 8, async (day) => {
     for await (const pageRows of deps.daily.listDayUsage(dayName(day))) {
       for (const r of pageRows) {
-        if (!wanted.has(r.vmKey)) continue;
         let days = rows.get(r.vmKey);
         if (days === undefined) {
           days = new Map();
@@ -553,6 +533,24 @@ export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Pro
       }
     }
   });
+  const all: CurrentState[] = [];
+  let changedAt = '';
+  const states = query.states === undefined ? {} : { states: query.states };
+  for await (const page of deps.source.listFleet(states)) {
+    for (const row of page) {
+      all.push(row.current);
+      if (compareStamps(row.changedAt, changedAt) > 0) changedAt = row.changedAt;
+    }
+  }
+  const rolledThrough = await rolledThroughPromise;
+  await daysRead;
+
+  const selected: Candidate[] = [];
+  for (const current of all) {
+    const name = nameOf(current);
+    if (matches(current, name, query))
+      selected.push({ current, key: vmKey(current.resourceId), name, figures: figuresOf(zeroUsage, 0) });
+  }
   const total = { ...figuresOf(zeroUsage, 0), vms: selected.length, stoppedVms: 0 };
   let totalUsage: UsageSeconds = { ...zeroUsage };
   for (const c of selected) {
