@@ -188,8 +188,11 @@ describe.skipIf(!haveChromium)('dashboard (local app, sandbox, chromium)', () =>
     await eventually(async () => (await barNames(page)).length).toBe(50);
 
     // The Stopped (allocated) panel, with alert state; usage grouped.
+    // The side panels load after the timelines.
+    await eventually(() => dataVm(page.locator('#stopped tbody tr'))).toEqual(
+      expect.arrayContaining(['build-01', 'dev-01']),
+    );
     const stoppedNames = await dataVm(page.locator('#stopped tbody tr'));
-    expect(stoppedNames).toEqual(expect.arrayContaining(['build-01', 'dev-01']));
     await eventually(() => page.locator('#stopped .alert').first().textContent()).toMatch(
       /sent|due|within grace/,
     );
