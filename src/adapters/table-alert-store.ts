@@ -68,7 +68,6 @@ function episodeColumns(changes: EpisodeChanges & Partial<EpisodeStart>): Record
   if ('endedAt' in changes) set('endedAt', date(changes.endedAt));
   if ('detected' in changes) set('detected', changes.detected);
   if ('resolved' in changes) set('resolved', changes.resolved);
-  if ('exempt' in changes) columns['exempt'] = changes.exempt === true;
   if ('details' in changes) {
     const d = changes.details;
     set('vmSize', d?.vmSize);
@@ -108,7 +107,6 @@ function episodeFromRow(row: Row): EpisodeRecord | undefined {
     details: Object.values(details).some((v) => v !== undefined) ? details : undefined,
     detected: delivery(row['detected']),
     resolved: delivery(row['resolved']),
-    exempt: row['exempt'] === true ? true : row['exempt'] === false ? false : undefined,
     etag: row.etag,
   };
 }

@@ -16,8 +16,6 @@ export interface EpisodeRecord extends StoppedEpisode {
   /** Detected enqueued in the outbox (`pending`) or delivered (`sent`). */
   detected?: DeliveryState | undefined;
   resolved?: DeliveryState | undefined;
-  /** Last exemption verdict of an evaluation (the tag or a pattern). */
-  exempt?: boolean | undefined;
   /** Adapter's concurrency token. */
   readonly etag: string;
 }
@@ -34,7 +32,6 @@ export type EpisodeChanges = Partial<
     | 'details'
     | 'detected'
     | 'resolved'
-    | 'exempt'
   >
 >;
 

@@ -11,12 +11,9 @@
 import type { Config } from '../config';
 import {
   AlertKind,
-  AlertState,
   alertEventId,
-  alertStateOf,
   buildAlertEvent,
   episodeUsage,
-  exemptionOf,
   isPastGrace,
   type AlertRules,
   vmKeyHash,
@@ -36,6 +33,7 @@ import {
 } from './alert-ports';
 import { ensureError } from './errors';
 import type { Clock, Logger, TimelineStore } from './ports';
+import { stoppedStatusOf } from './stopped';
 import { syncStoppedIndex } from './stopped-index';
 
 /** The operation recorded on the timeline when the app deallocates a VM itself. */
@@ -207,7 +205,11 @@ async function evaluateEpisode(
   if (record.resolved === DeliveryState.sent) await deps.alerts.deleteEpisode(record);
 }
 
-/** An open episode: decides whether Detected is due and counts it. Undefined when the row moved on. */
+/**
+ * An open episode: decides whether Detected is due and counts it. Undefined when the row moved on. Past
+ * the grace period the VM's current row decides (`stoppedStatusOf`, as for the listing): its state, and
+ * its tags and the patterns as they are now.
+ */
 async function evaluateOpen(
   deps: AlertDependencies,
   options: AlertOptions,
@@ -221,46 +223,34 @@ async function evaluateOpen(
     summary.withinGrace++;
     return record;
   }
-  let exempt = record.exempt === true;
-  if (record.detected === undefined) {
-    // About to alert: confirm with the VM's current row (a lost index update heals here) and its tags now.
-    const current = await deps.store.getCurrent(record.resourceId);
-    if (current?.state !== PowerState.stopped || current.since === undefined) {
-      return deps.alerts.updateEpisode(record, {
-        endedAt: Math.max(record.since, current?.since ?? now),
-      });
-    }
-    if (current.since > record.since) {
-      // Stopped again since: this episode ended unseen; the next sync or change opens the new one.
-      return deps.alerts.updateEpisode(record, { endedAt: current.sinceWindowFrom ?? current.since });
-    }
-    const reason = exemptionOf(record.resourceId, current.details?.tags, options.expectedStoppedPatterns);
-    exempt = reason !== undefined;
-    const fresh = { details: current.details, exempt };
-    if (!exempt) {
-      const usage = await timelineUsage(deps.store, record, now, now);
-      const episode = { ...record, ...fresh };
-      const event = buildAlertEvent({
-        kind: AlertKind.detected,
-        episode,
-        usage,
-        now,
-        graceInMinutes: options.graceInMinutes,
-      });
-      await deps.alerts.enqueue(event, now);
-      const updated = await deps.alerts.updateEpisode(record, { ...fresh, detected: DeliveryState.pending });
-      if (updated === undefined) return undefined;
-      record = updated;
-      summary.enqueued.detected++;
-      logAlert(deps.log, 'stopped allocated detected', event.id, episode, usage);
-    } else if (record.exempt !== true) {
-      record = (await deps.alerts.updateEpisode(record, fresh)) ?? record;
-    }
-  }
+  // A lost index update heals here: the current row says whether the episode still lasts.
+  const current = await deps.store.getCurrent(record.resourceId);
+  const status = stoppedStatusOf(record, current, options, now);
+  if (status.endedAt !== undefined) return deps.alerts.updateEpisode(record, { endedAt: status.endedAt });
   summary.stopped++;
-  if (exempt) {
+  if (status.exemption !== undefined) {
     summary.exempt++;
     return record;
+  }
+  if (record.detected === undefined) {
+    const usage = await timelineUsage(deps.store, record, now, now);
+    const episode = { ...record, details: current?.details };
+    const event = buildAlertEvent({
+      kind: AlertKind.detected,
+      episode,
+      usage,
+      now,
+      graceInMinutes: options.graceInMinutes,
+    });
+    await deps.alerts.enqueue(event, now);
+    const updated = await deps.alerts.updateEpisode(record, {
+      details: current?.details,
+      detected: DeliveryState.pending,
+    });
+    if (updated === undefined) return undefined;
+    record = updated;
+    summary.enqueued.detected++;
+    logAlert(deps.log, 'stopped allocated detected', event.id, episode, usage);
   }
   summary.pastGrace++;
   await remediate(deps, options, record, now, summary);
@@ -335,10 +325,9 @@ async function remediate(
 ): Promise<void> {
   const after = options.autoDeallocateAfterInMinutes;
   if (after <= 0 || !isPastGrace(record.since, now, after)) return;
-  const current = await deps.store.getCurrent(record.resourceId);
-  if (current?.state !== PowerState.stopped) return;
-  if (exemptionOf(record.resourceId, current.details?.tags, options.expectedStoppedPatterns) !== undefined)
-    return;
+  // Checked again just before acting (the evaluation read it moments ago; a deallocation is not undone).
+  const status = stoppedStatusOf(record, await deps.store.getCurrent(record.resourceId), options, now);
+  if (status.endedAt !== undefined || status.exemption !== undefined) return;
   const properties = { vmId: record.resourceId, since: new Date(record.since).toISOString() };
   if (options.autoDeallocateDryRun) {
     summary.wouldDeallocate++;
@@ -360,16 +349,4 @@ async function remediate(
   });
   summary.deallocated++;
   deps.log.warn('auto-deallocated', properties);
-}
-
-/** Alert state of one open episode for queries (no I/O). */
-export function alertStateOfRecord(record: EpisodeRecord, rules: AlertRules, now: number): AlertState {
-  const exempt =
-    record.exempt === true ||
-    exemptionOf(record.resourceId, record.details?.tags, rules.expectedStoppedPatterns) !== undefined;
-  return alertStateOf({
-    pastGrace: isPastGrace(record.since, now, rules.graceInMinutes),
-    exempt,
-    detectedSent: record.detected === DeliveryState.sent,
-  });
 }

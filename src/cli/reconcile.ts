@@ -36,6 +36,8 @@ export const reconcileCommand: Command = {
     'else SUBSCRIPTION_IDS; else every subscription the identity can read) lists every VM with',
     "statusOnly=true and every uniform scale set's instances, compares with VmCurrent and records what",
     'changed, stamped with the window in which it happened. Deletions only after a complete listing.',
+    'Size, location, OS type, priority and tags are refreshed when older than DETAILS_REFRESH_MINUTES;',
+    '--details refreshes them now (after changing tags, e.g. expected-stopped).',
     'Prints one line per subscription; exit code 1 when a subscription failed or was left partial.',
     '',
     'Example: vm-timeline reconcile --subscription 00000000-0000-0000-0000-000000000000 --json',
@@ -47,6 +49,10 @@ export const reconcileCommand: Command = {
       multiple: true,
       description:
         'subscription to reconcile (repeatable; default SUBSCRIPTION_IDS, else every readable one)',
+    },
+    details: {
+      type: 'boolean',
+      description: 'refresh size, location, OS type, priority and tags now, whatever their age',
     },
   },
   positionals: { min: 0, max: 0 },
@@ -70,7 +76,11 @@ export const reconcileCommand: Command = {
           },
         },
       },
-      { ...reconcileOptionsFrom(ctx.config), subscriptionIds },
+      {
+        ...reconcileOptionsFrom(ctx.config),
+        ...(invocation.options['details'] === true ? { detailsRefreshInMinutes: 0 } : {}),
+        subscriptionIds,
+      },
     );
     const ok = summaries.every((s) => s.error === undefined && (s.complete || s.skipped !== undefined));
     if (invocation.json) {
