@@ -25,7 +25,8 @@ export const commonOptions: Readonly<Record<string, OptionSpec>> = {
   json: { type: 'boolean', description: 'print JSON instead of text' },
   verbose: {
     type: 'boolean',
-    description: 'log what the use cases do to stderr (JSON lines; level $LOG_LEVEL, default info)',
+    description:
+      'log what the use cases do to stderr (readable lines, JSON with LOG_FORMAT=json; level $LOG_LEVEL, default info)',
   },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 };

@@ -18,6 +18,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../app/ports';
 import { loadConfig } from '../config';
+import type { ExecutionObserver } from './console';
 import { dashboardResponse } from './dashboard-assets';
 import { deliver, isExpectedTopic, maxDeliveryBytes, readWebhookDelivery } from './eventgrid-webhook';
 import {
@@ -41,6 +42,8 @@ export interface LocalHostOptions {
   captured: CapturedRegistrations;
   queues: LocalQueues;
   log: Logger;
+  /** Told of each function execution (the console's one line per execution); else every line goes to `log`. */
+  executions?: ExecutionObserver;
   /** 127.0.0.1 port; 0 picks a free one (default 7071). */
   port?: number;
   /** Function key for `authLevel: 'function'` routes and the admin route (default: random). */
@@ -121,7 +124,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const { captured, queues, log } = options;
   const env = options.env ?? process.env;
   const functionKey = options.functionKey ?? randomBytes(24).toString('base64url');
-  const deps = { log, queues };
+  const deps = { log, queues, executions: options.executions };
   const registrations = captured.registrations;
   const byName = new Map(registrations.map((r) => [r.name.toLowerCase(), r]));
   const routes = registrations.flatMap((r) => (r.kind === 'http' ? [httpRoute(r.name, r.options)] : []));

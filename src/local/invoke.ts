@@ -6,12 +6,15 @@
 import { randomUUID } from 'node:crypto';
 import { InvocationContext, type LogLevel } from '@azure/functions';
 import type { Logger } from '../app/ports';
+import type { ExecutionObserver } from './console';
 import type { LocalQueues } from './queues';
 import { queueOutputsOf, type Registration } from './registrations';
 
 export interface InvokeDependencies {
   log: Logger;
   queues: LocalQueues;
+  /** Told of each execution (the console's one line per execution); else the lines go to `log`. */
+  executions?: ExecutionObserver | undefined;
 }
 
 function contextLog(log: Logger, functionName: string, invocationId: string) {
@@ -36,22 +39,29 @@ export async function invoke(
   triggerMetadata: Record<string, unknown> = {},
 ): Promise<unknown> {
   const invocationId = randomUUID();
+  const execution = deps.executions?.begin(registration.name, registration.kind);
   const context = new InvocationContext({
     functionName: registration.name,
     invocationId,
-    logHandler: contextLog(deps.log, registration.name, invocationId),
+    logHandler: contextLog(execution?.log ?? deps.log, registration.name, invocationId),
     triggerMetadata,
     options: { extraOutputs: registration.options.extraOutputs ?? [] },
   });
   const handler = registration.options.handler as (trigger: unknown, context: InvocationContext) => unknown;
-  const result = await handler(trigger, context);
-  for (const output of queueOutputsOf(registration)) {
-    const value = context.extraOutputs.get(output);
-    if (value === undefined) continue;
-    // An array output writes one message per element, as the Functions host does.
-    for (const message of Array.isArray(value) ? (value as unknown[]) : [value]) {
-      await deps.queues.send(output.queueName, message);
+  try {
+    const result = await handler(trigger, context);
+    for (const output of queueOutputsOf(registration)) {
+      const value = context.extraOutputs.get(output);
+      if (value === undefined) continue;
+      // An array output writes one message per element, as the Functions host does.
+      for (const message of Array.isArray(value) ? (value as unknown[]) : [value]) {
+        await deps.queues.send(output.queueName, message);
+      }
     }
+    execution?.end();
+    return result;
+  } catch (error) {
+    execution?.end(error);
+    throw error;
   }
-  return result;
 }

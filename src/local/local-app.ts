@@ -8,7 +8,7 @@
  * before the first invocation, because the handlers read their config from there.
  */
 import path from 'node:path';
-import { consoleLogger } from '../adapters/logger';
+import { LogFormat } from '../adapters/logger';
 import type { Logger } from '../app/ports';
 import { ingestEvent } from '../app/ingest-event';
 import { createAppContext } from '../composition';
@@ -21,6 +21,7 @@ import {
   type AzuritePorts,
   type StartedAzurite,
 } from './azurite';
+import { createLocalConsole, describeHeld, type LocalConsole } from './console';
 import { startLocalHost, type LocalHost } from './host';
 import { isConnectionString, MemoryLocalQueues, StorageLocalQueues, type LocalQueues } from './queues';
 import { captureCompiledFunctions, captureRegistrations, type CapturedRegistrations } from './registrations';
@@ -44,7 +45,12 @@ export interface LocalAppOptions {
   /** Loads the function modules (default: require `dist/functions/*.js`). */
   loadFunctions?: () => unknown;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Every log line goes here when set (and no `console`): no per-execution lines. Default: the console's.
+   */
   log?: Logger;
+  /** One line per function execution (default: readable on stderr, `LOG_FORMAT=json` for JSON lines). */
+  console?: LocalConsole;
   /** Lines for people: what runs where (default stdout). */
   say?: (line: string) => void;
 }
@@ -63,7 +69,7 @@ const root = path.resolve(__dirname, '..', '..', '..');
  * Variables of the local host itself, not app settings: the deployed app never reads them, so they stay
  * out of the settings contract (infra, local.settings.sample.json).
  */
-const hostVariables = { port: 'LOCAL_PORT', functionKey: 'LOCAL_FUNCTION_KEY' } as const;
+export const hostVariables = { port: 'LOCAL_PORT', functionKey: 'LOCAL_FUNCTION_KEY' } as const;
 const sandboxDefaults = {
   RECONCILE_SCHEDULE: '*/30 * * * * *',
   ROLLUP_SCHEDULE: '0 * * * * *',
@@ -89,7 +95,11 @@ function isLocalStorage(storage: string): boolean {
 
 export async function startLocalApp(options: LocalAppOptions = {}): Promise<LocalApp> {
   const env = options.env ?? process.env;
-  const log = options.log ?? consoleLogger();
+  const localConsole =
+    options.console ?? (options.log === undefined ? createLocalConsole({ env }) : undefined);
+  const log = options.log ?? localConsole?.log ?? createLocalConsole({ env }).log;
+  // Until the banner ends with the dashboard URL: execution lines are counted, not shown (warnings are).
+  const release = localConsole?.hold();
   const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
   const cleanups: (() => Promise<void>)[] = [];
   const stopAll = async (): Promise<void> => {
@@ -172,6 +182,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       captured,
       queues,
       log,
+      executions: localConsole,
       port,
       env,
       functionKey:
@@ -199,14 +210,25 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       // Like runOnStartup, once: the reconciler finds what raised no event, the rollup and alerts catch up.
       for (const name of ['reconcile', 'rollupUsage', 'stoppedAllocatedAlerts'])
         if (host.timers?.timers.some((t) => t.name === name)) await host.timers.runNow(name);
+      const ran = release === undefined ? '' : describeHeld(release());
+      if (ran !== '') say(`Sandbox: history delivered (${ran}).`);
       sandbox.startLive(webhook);
       say(
         `Sandbox: live changes every ~${Math.round((options.sandboxIntervalInMs ?? (options.fast ? 3000 : 15_000)) / 1000)} s, events delivered late, sometimes twice, out of order.`,
       );
     }
+    release?.();
+    if (localConsole !== undefined)
+      say(
+        `Logs (stderr): one line per function execution, warnings and errors; ${localConsole.format === LogFormat.json ? 'JSON lines (LOG_FORMAT=json)' : 'LOG_FORMAT=json for JSON lines, LOG_LEVEL=debug for everything'}.`,
+      );
+    say('Press Ctrl-C to stop.');
+    say('');
     say(`Dashboard: ${dashboardUrl}`);
+    say('');
     return { host, sandbox, dashboardUrl, storage, stop: stopAll };
   } catch (error) {
+    release?.();
     await stopAll();
     if (error instanceof Error && /EADDRINUSE/.test(error.message))
       throw new Error(

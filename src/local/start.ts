@@ -63,7 +63,6 @@ export async function runLocal(
     return 0;
   }
   const app = await startLocalApp({ ...options, say });
-  say('Press Ctrl-C to stop.');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

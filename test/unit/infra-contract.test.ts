@@ -15,7 +15,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { logFormatVariable } from '../../src/adapters/logger';
 import { settingDefaults } from '../../src/config';
+import { hostVariables } from '../../src/local/local-app';
 import { mappedOperations } from '../../src/domain/events';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -139,6 +141,21 @@ describe('app settings contract', () => {
       'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
     ])
       expect(infra).toContain(name);
+  });
+
+  it('documents the console variables of the CLI and the local host, which are not app settings', () => {
+    // Read through a constant (env[hostVariables.port]), so the scan above does not count them as settings.
+    const consoleVariables = [logFormatVariable, ...Object.values(hostVariables)];
+    expect(consoleVariables).toEqual(['LOG_FORMAT', 'LOCAL_PORT', 'LOCAL_FUNCTION_KEY']);
+    const infra = infraAppSettings();
+    const readme = read('README.md');
+    const sample = sampleValues();
+    for (const name of consoleVariables) {
+      expect([...codeSettings.keys()], `${name} is read as an app setting`).not.toContain(name);
+      expect(infra, `${name} is set by infra`).not.toContain(name);
+      expect(Object.keys(sample)).not.toContain(name);
+      expect(readme, `${name} is not in the README`).toMatch(new RegExp(`^\\| \`${name}\` \\|`, 'm'));
+    }
   });
 
   it('uses identity-based storage connections only, and no settings Flex Consumption rejects', () => {
