@@ -1,14 +1,22 @@
 /**
  * Ingest benchmark: the event path (`ingestEvent` → TableTimelineStore) against Azurite, compared with
- * the raw single-upsert rate of the same Azurite measured in the same run.
+ * what this design can reach on the same Azurite, measured in the same run.
+ *
+ * The floor: a design that needs R Table requests per event can ingest at most (raw request rate) / R
+ * events per second, where the raw request rate is that of single upserts into a table of the size the
+ * timeline table reached (Azurite slows as a table grows), at the ingest's concurrency. Targets: the
+ * ingest rate ≥ 0.8 of that floor (the app adds little besides its requests), and R ≤ 2.5. The rate
+ * against raw upserts into a small fresh table is kept as a figure only: it holds no design to account
+ * for its requests per event, nor for the table's size.
  *
  * 1. Raw rate: `rawUpserts` sequential `upsertEntity` calls of observation-shaped rows, then as many at
- *    the ingest concurrency.
+ *    the ingest concurrency, into a small fresh table.
  * 2. `vms` × `eventsPerVm` certain events (start, restart, powerOff, deallocate, delete; Event Grid and
  *    CloudEvents mixed) spread over days, delivered mostly in order per VM, ~5% swapped with the VM's next
  *    event, ~2% delivered twice, `concurrency` at a time (same-VM concurrency allowed, as in production).
  * 3. `writeEvents` `write` events against the ARM emulator (one instance-view read each).
  * 4. For a sample of VMs, the stored timeline equals `deriveSegments` of the VM's generated observations.
+ * 5. The floor's raw rate: `rawUpserts` upserts at the ingest concurrency into the timeline table, now full.
  *
  * Settings: `BENCH_STORAGE` (connection string; default: a fresh in-memory Azurite), `BENCH_EVENTS_PER_VM`,
  * `BENCH_VMS`, `BENCH_CONCURRENCY`, `BENCH_RAW_UPSERTS`, `BENCH_SEED`.
@@ -375,9 +383,19 @@ export async function runIngestBenchmark({ progress }: BenchmarkContext): Promis
     const ratioSequential = eventsPerSecond / raw.sequential;
     const tableRequestsPerEvent = ingest.tableRequests / events;
     const managementCallsPerEvent = ingest.managementCalls / events;
+    // What this design can reach here: the raw request rate into a table of this size, per its requests.
+    const floorEventsPerSecond = rawAfter / tableRequestsPerEvent;
+    const shareOfFloor = eventsPerSecond / floorEventsPerSecond;
+    progress(
+      `floor: ${Math.round(rawAfter)} requests/s / ${sig3(tableRequestsPerEvent)} requests per event = ${Math.round(floorEventsPerSecond)} events/s; ingest ${Math.round(eventsPerSecond)} events/s = ${sig3(shareOfFloor)} of it`,
+    );
     const targets: Target[] = [
-      atLeast('ingestRate / rawUpsertRateConcurrent', ratioConcurrent, 0.4),
-      atMost('tableRequestsPerEvent', tableRequestsPerEvent, 3),
+      atLeast(
+        'ingestRate / floor (raw request rate into the full table / requests per event)',
+        shareOfFloor,
+        0.8,
+      ),
+      atMost('tableRequestsPerEvent', tableRequestsPerEvent, 2.5),
       exactly(
         'managementCallsPerEvent (start, restart, powerOff, deallocate, delete)',
         managementCallsPerEvent,
@@ -416,8 +434,15 @@ export async function runIngestBenchmark({ progress }: BenchmarkContext): Promis
           cpuSeconds: ingest.cpuSeconds,
           ...(ingest.firstError === undefined ? {} : { firstError: ingest.firstError }),
         },
+        floor: {
+          target: 'ingestRate / floorEventsPerSecond >= 0.8, tableRequestsPerEvent <= 2.5',
+          rawRequestsPerSecondIntoFullTimelineTable: sig3(rawAfter),
+          tableRequestsPerEvent: sig3(tableRequestsPerEvent),
+          floorEventsPerSecond: sig3(floorEventsPerSecond),
+          ingestShareOfFloor: sig3(shareOfFloor),
+        },
         ratio: {
-          target: 'ingestRate / rawUpsertRateConcurrent (same concurrency) >= 0.4',
+          note: 'figures, not targets: raw upserts hold no design to account for its requests per event',
           toConcurrentUpserts: sig3(ratioConcurrent),
           toSequentialUpserts: sig3(ratioSequential),
           toConcurrentUpsertsIntoFullTimelineTable: sig3(eventsPerSecond / rawAfter),
