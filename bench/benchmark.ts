@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { startAzurite, type StartedAzurite } from '../src/local/azurite';
 /** What a benchmark is and returns: the shape `bench/run.ts` prints. */
 
@@ -78,6 +79,18 @@ export interface BenchStorage {
   stop(): Promise<void>;
 }
 
+/** The installed Azurite's version (its package.json). */
+function azuriteVersion(): string {
+  try {
+    const manifest = JSON.parse(readFileSync(require.resolve('azurite/package.json'), 'utf8')) as {
+      version?: string;
+    };
+    return manifest.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** The storage named by `variable` (default `BENCH_STORAGE`) when set, else a fresh in-memory Azurite. */
 export async function benchStorage(
   variable = 'BENCH_STORAGE',
@@ -91,7 +104,7 @@ export async function benchStorage(
   return {
     connectionString: azurite.connectionString,
     azurite,
-    description: 'Azurite 3.35.0 (in memory, started by the benchmark)',
+    description: `Azurite ${azuriteVersion()} (in memory, started by the benchmark)`,
     stop: () => azurite.stop(),
   };
 }
