@@ -203,7 +203,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       // window, so they go through the ingest use case as `vm-timeline ingest` records an archive.
       const backfill = createAppContext(config, { log });
       await backfill.ensureTables();
-      await sandbox.seedHistory(async (batch) => {
+      const delivered = await sandbox.seedHistory(async (batch) => {
         for (const event of batch) await ingestEvent(event, backfill);
         return 200;
       });
@@ -211,7 +211,9 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       for (const name of ['reconcile', 'rollupUsage', 'stoppedAllocatedAlerts'])
         if (host.timers?.timers.some((t) => t.name === name)) await host.timers.runNow(name);
       const ran = release === undefined ? '' : describeHeld(release());
-      if (ran !== '') say(`Sandbox: history delivered (${ran}).`);
+      say(
+        `Sandbox: ${delivered} history deliveries recorded${ran === '' ? '' : `; ran once at start: ${ran}`}.`,
+      );
       sandbox.startLive(webhook);
       say(
         `Sandbox: live changes every ~${Math.round((options.sandboxIntervalInMs ?? (options.fast ? 3000 : 15_000)) / 1000)} s, events delivered late, sometimes twice, out of order.`,
