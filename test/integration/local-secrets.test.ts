@@ -118,7 +118,8 @@ describe('secrets of the local host', () => {
     });
     expect(run.status).toBe(202);
     await expect
-      .poll(() => output.includes('"functionName":"reconcileSubscription"'), {
+      // The console's line for the queue trigger's execution (readable: LOG_FORMAT is not json).
+      .poll(() => output.includes(`reconcileSubscription: ${subscriptionId} `), {
         timeout: 20_000,
         interval: 250,
       })
