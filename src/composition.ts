@@ -103,7 +103,7 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
       log,
     }),
     alertRules,
-    fleet: { source: store, daily, alerts, alertRules },
+    fleet: { source: store, store, daily, alerts, alertRules },
     log,
     now: options.now ?? Date.now,
     ensureTables() {
