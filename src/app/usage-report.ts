@@ -62,6 +62,8 @@ export type UsageReportRow = UsageFigures & ({ resourceId: string } | { key: str
 
 export interface UnpricedVm {
   resourceId: string;
+  /** The UTC day (`yyyy-mm-dd`) when the price file holds resources' own rates (priced day by day). */
+  day?: string;
   vmSize: string | null;
   location: string | null;
   osType: string | null;
@@ -100,21 +102,26 @@ export function groupByName(groupBy: GroupBy | undefined): string {
 /** Usage of one VM attributed to one set of details. */
 interface Bucket {
   details: VmAttributes | undefined;
+  /** The day, when priced day by day. */
+  day: number | undefined;
   usage: UsageSeconds;
 }
 
+/** Usage of one VM by details (and by day, when the VM's rate may change from day to day). */
 class VmUsage {
   readonly buckets = new Map<string, Bucket>();
   coveredSeconds = 0;
   constructor(
     readonly resourceId: string,
     readonly current: VmAttributes | undefined,
+    readonly byDay: boolean,
   ) {}
 
-  add(details: VmAttributes | undefined, usage: UsageSeconds): void {
-    const id = JSON.stringify(details ?? null);
+  add(details: VmAttributes | undefined, usage: UsageSeconds, day: number): void {
+    const bucketDay = this.byDay ? day : undefined;
+    const id = `${bucketDay ?? ''}\n${JSON.stringify(details ?? null)}`;
     const bucket = this.buckets.get(id);
-    if (bucket === undefined) this.buckets.set(id, { details, usage: { ...usage } });
+    if (bucket === undefined) this.buckets.set(id, { details, day: bucketDay, usage: { ...usage } });
     else bucket.usage = addUsage(bucket.usage, usage);
     this.coveredSeconds += usage.billedSeconds + usage.notBilledSeconds + usage.unknownSeconds;
   }
@@ -180,6 +187,7 @@ async function chunkUsage(
       query.groupBy.kind !== GroupKind.subscription &&
       query.groupBy.kind !== GroupKind.resourceGroup);
   const segmentsOnly = query.fromSegmentsOnly === true;
+  const byDay = query.prices?.hasResourceRates === true;
   const vms = new Map<string, VmUsage>();
   /** Per VM: whole days (epoch ms) read from the rollup rows. */
   const fromRows = new Map<string, Set<number>>();
@@ -188,7 +196,7 @@ async function chunkUsage(
   const rolled = new Set(wholeRolledDays);
   for (const row of currents) {
     const { current } = row;
-    const usage = new VmUsage(current.resourceId, current.details);
+    const usage = new VmUsage(current.resourceId, current.details, byDay);
     vms.set(row.key, usage);
     const open = openSegmentOf(current);
     const dirty = current.usageDirtyFrom;
@@ -217,10 +225,10 @@ async function chunkUsage(
         const vm = vms.get(r.vmKey);
         if (vm === undefined) {
           // A VM with rollups but no current row (not expected): count its rows as they are.
-          const orphan = new VmUsage(r.resourceId, r.details);
+          const orphan = new VmUsage(r.resourceId, r.details, byDay);
           vms.set(r.vmKey, orphan);
-          orphan.add(r.details, usageOfRow(r));
-        } else if (fromRows.get(r.vmKey)?.delete(day) === true) vm.add(r.details, usageOfRow(r));
+          orphan.add(r.details, usageOfRow(r), day);
+        } else if (fromRows.get(r.vmKey)?.delete(day) === true) vm.add(r.details, usageOfRow(r), day);
       }
     }
   });
@@ -248,7 +256,7 @@ async function chunkUsage(
     for (const day of days) {
       const a = Math.max(from, day);
       const b = Math.min(to, day + dayInMs);
-      usage.add(detailsForDay(history, day + dayInMs, current.details), usageOf([open], a, b, asOf));
+      usage.add(detailsForDay(history, day + dayInMs, current.details), usageOf([open], a, b, asOf), day);
     }
   });
 
@@ -268,7 +276,7 @@ async function chunkUsage(
     const wanted = new Set(days);
     for (const d of dailyUsageOf(segments, a, b, asOf)) {
       if (!wanted.has(d.day)) continue;
-      usage.add(detailsForDay(history, d.day + dayInMs, row.current.details), d.usage);
+      usage.add(detailsForDay(history, d.day + dayInMs, row.current.details), d.usage, d.day);
     }
   });
 
@@ -334,6 +342,7 @@ class Assembler {
           vm.resourceId,
           bucket.details,
           bucket.usage,
+          bucket.day,
         );
       const residual = this.#windowSeconds - vm.coveredSeconds;
       if (residual > 1e-6)
@@ -367,7 +376,9 @@ class Assembler {
     };
     if (query.prices !== undefined) {
       report.currency = query.prices.currency;
-      report.unpriced = [...this.#unpriced.values()].sort((a, b) => a.resourceId.localeCompare(b.resourceId));
+      report.unpriced = [...this.#unpriced.values()].sort(
+        (a, b) => a.resourceId.localeCompare(b.resourceId) || (a.day ?? '').localeCompare(b.day ?? ''),
+      );
     }
     return report;
   }
@@ -378,7 +389,13 @@ class Assembler {
       : { key, vms: acc.vms.size, ...figures(acc, this.query.prices) };
   }
 
-  #add(key: string | null, resourceId: string, details: VmAttributes | undefined, u: UsageSeconds): void {
+  #add(
+    key: string | null,
+    resourceId: string,
+    details: VmAttributes | undefined,
+    u: UsageSeconds,
+    day?: number,
+  ): void {
     const { prices } = this.query;
     const acc = this.#groups.get(key) ?? newAccumulator();
     this.#groups.set(key, acc);
@@ -387,16 +404,17 @@ class Assembler {
     this.#total.usage = addUsage(this.#total.usage, u);
     // The total counts usage, not VMs: a set of every VM would be the whole fleet in memory.
     if (prices === undefined || u.billedSeconds === 0) return;
-    const rate = prices.rateOf(details);
+    const rate = prices.rateOf(details, resourceId, day);
     if (rate === undefined) {
       acc.unpricedBilledSeconds += u.billedSeconds;
       this.#total.unpricedBilledSeconds += u.billedSeconds;
-      const id = `${resourceId}\n${JSON.stringify(details ?? null)}`;
+      const id = `${resourceId}\n${day ?? ''}\n${JSON.stringify(details ?? null)}`;
       const listed = this.#unpriced.get(id);
       if (listed !== undefined) listed.billedSeconds += u.billedSeconds;
       else
         this.#unpriced.set(id, {
           resourceId,
+          ...(day === undefined ? {} : { day: dayName(day) }),
           vmSize: details?.vmSize ?? null,
           location: details?.location ?? null,
           osType: details?.osType ?? null,

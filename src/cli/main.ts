@@ -22,6 +22,7 @@ import { timelineCommand } from './timeline';
 import { usageCommand } from './usage';
 import { reconcileCommand } from './reconcile';
 import { pricesCommand } from './prices';
+import { checkInvoiceCommand } from './check-invoice';
 import { serveCommand } from '../local/serve-command';
 
 export const toolName = 'vm-timeline';
@@ -34,6 +35,7 @@ export const commands: readonly Command[] = [
   reconcileCommand,
   stoppedCommand,
   pricesCommand,
+  checkInvoiceCommand,
   serveCommand,
 ];
 

@@ -107,7 +107,7 @@ export const usageCommand: Command = {
       type: 'string',
       value: '<file>',
       description:
-        'hourly rates, CSV (vmSize,region,os,hourlyRate,currency[,priority]) or JSON; see `vm-timeline prices`',
+        "hourly rates, CSV (vmSize,region,os,hourlyRate,currency[,priority][,resourceId,day]) or JSON; a VM's own rate for a day wins; see `vm-timeline prices`",
     },
     csv: { type: 'boolean', description: 'print CSV' },
   },
@@ -235,7 +235,7 @@ export const usageCommand: Command = {
     }
     for (const u of report.unpriced ?? [])
       invocation.print(
-        `no rate: ${u.resourceId} (${u.vmSize ?? 'size?'}, ${u.location ?? 'region?'}, ${u.osType ?? 'os?'}${u.priority === null ? '' : `, ${u.priority}`}) ${hours(u.billedSeconds)} billed hours not priced`,
+        `no rate: ${u.resourceId}${u.day === undefined ? '' : ` on ${u.day}`} (${u.vmSize ?? 'size?'}, ${u.location ?? 'region?'}, ${u.osType ?? 'os?'}${u.priority === null ? '' : `, ${u.priority}`}) ${hours(u.billedSeconds)} billed hours not priced`,
       );
     return ExitCode.ok;
   },

@@ -1,0 +1,110 @@
+/**
+ * Reads Cost Management export files as a stream: a file or a folder (searched recursively, as Cost
+ * Management writes scheduled exports in dated subfolders) of `.csv`, `.csv.gz` / `.gz` (gzip, also
+ * recognised by its magic bytes) files. Each file is read in chunks, decompressed and split into
+ * records on the fly, so memory stays bounded whatever the file's size; rows go to an
+ * `ExportAccumulator` one by one.
+ */
+import { createReadStream } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { createGunzip } from 'node:zlib';
+import { CostExportError, exportRowReader, type ExportAccumulator, type RowOptions } from '../domain/cost-export';
+import { CsvFormatError, CsvRecordReader } from '../domain/csv-records';
+
+const exportFile = /\.(csv|csv\.gz|gz)$/i;
+const parquetFile = /\.parquet$/i;
+
+/** The export files at `location`: the file itself, or every export file under the folder, in name order. */
+export async function listExportFiles(location: string): Promise<string[]> {
+  let info;
+  try {
+    info = await stat(location);
+  } catch (error) {
+    throw new CostExportError(`cannot read ${location}: ${(error as Error).message}`);
+  }
+  if (info.isFile()) {
+    if (parquetFile.test(location)) throw parquetUnsupported(location);
+    return [location];
+  }
+  const files: string[] = [];
+  const parquet: string[] = [];
+  const walk = async (dir: string) => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    for (const entry of entries) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (exportFile.test(entry.name)) files.push(full);
+      else if (parquetFile.test(entry.name)) parquet.push(full);
+    }
+  };
+  await walk(location);
+  if (files.length === 0 && parquet.length > 0) throw parquetUnsupported(parquet[0] ?? location);
+  if (files.length === 0) throw new CostExportError(`no export files (.csv, .csv.gz) under ${location}`);
+  return files.sort();
+}
+
+function parquetUnsupported(file: string): CostExportError {
+  return new CostExportError(
+    `${file}: Parquet exports are not read yet; export as CSV (gzip-compressed or not) instead`,
+  );
+}
+
+async function isGzip(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const { bytesRead, buffer } = await handle.read(Buffer.alloc(2), 0, 2, 0);
+    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+  } finally {
+    await handle.close();
+  }
+}
+
+export interface ReadExportOptions extends RowOptions {
+  /** Called after each file with its name and the rows read so far. */
+  onFile?: (file: string, rowsRead: number) => void;
+}
+
+/** Streams every row of the export at `location` into `accumulator`. */
+export async function readCostExport(
+  location: string,
+  accumulator: ExportAccumulator,
+  options: ReadExportOptions = {},
+): Promise<void> {
+  const files = await listExportFiles(location);
+  for (const file of files) {
+    await readOneFile(file, accumulator, options);
+    options.onFile?.(file, accumulator.stats().rowsRead);
+  }
+}
+
+async function readOneFile(file: string, accumulator: ExportAccumulator, options: RowOptions): Promise<void> {
+  const gzip = await isGzip(file);
+  const raw = createReadStream(file, { highWaterMark: 1 << 20 });
+  const stream = gzip ? raw.pipe(createGunzip()) : raw;
+  raw.on('error', (error) => stream.destroy(error));
+  const decoder = new StringDecoder('utf8');
+  const reader = new CsvRecordReader();
+  let read: ((fields: readonly string[]) => ReturnType<ReturnType<typeof exportRowReader>['read']>) | undefined;
+  const onRecord = (fields: string[]) => {
+    if (read === undefined) {
+      const rows = exportRowReader(fields, options);
+      accumulator.startFile(rows.format);
+      read = rows.read;
+      return;
+    }
+    accumulator.add(read(fields));
+  };
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) reader.push(decoder.write(chunk), onRecord);
+    reader.push(decoder.end(), onRecord);
+    reader.end(onRecord);
+  } catch (error) {
+    stream.destroy();
+    if (error instanceof CostExportError || error instanceof CsvFormatError)
+      throw new CostExportError(`${file}: ${error.message}`);
+    throw new CostExportError(`${file}: cannot read: ${(error as Error).message}`);
+  }
+  if (read === undefined) throw new CostExportError(`${file}: the file is empty (no header row)`);
+}
