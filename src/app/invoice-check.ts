@@ -24,6 +24,10 @@ import { parseComputeResourceId, ResourceKind } from '../domain/resource-id';
 import { checkRange } from './queries';
 import { usageReport, type UsageReportDependencies } from './usage-report';
 
+function ordinal(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export interface InvoiceCheckQuery {
   from: number;
   to: number;
@@ -147,9 +151,7 @@ export function compareWithExport(
       rows.push(checkRow(vm.resourceId, day, d, undefined, toleranceInMinutes));
     }
   }
-  rows.sort(
-    (a, b) => a.resourceId.toLowerCase().localeCompare(b.resourceId.toLowerCase()) || a.day.localeCompare(b.day),
-  );
+  rows.sort((a, b) => ordinal(a.resourceId.toLowerCase(), b.resourceId.toLowerCase()) || ordinal(a.day, b.day));
   return {
     from: new Date(from).toISOString(),
     to: new Date(to).toISOString(),

@@ -193,12 +193,16 @@ function isComputeResource(resourceId: string): boolean {
   );
 }
 
-function meterVerdict(category: string, options: RowOptions): 'compute' | 'licence' | SkipReason {
+/** What a meter category is to us: VM compute, a licence billed apart (kept when asked), or a skip. */
+function meterVerdict(
+  category: string,
+  options: RowOptions,
+): { kind: 'compute' | 'licence' } | { skip: SkipReason } {
   const c = category.toLowerCase();
-  if (c === vmMeterCategory) return 'compute';
+  if (c === vmMeterCategory) return { kind: 'compute' };
   if (c === licenceMeterCategory)
-    return options.includeLicences === true ? 'licence' : SkipReason.licence;
-  return SkipReason.notVmCompute;
+    return options.includeLicences === true ? { kind: 'licence' } : { skip: SkipReason.licence };
+  return { skip: SkipReason.notVmCompute };
 }
 
 function focusReader(columns: Columns, options: RowOptions) {
@@ -221,8 +225,9 @@ function focusReader(columns: Columns, options: RowOptions) {
     if (chargeCategory(fields).toLowerCase() !== 'usage') return skip(SkipReason.notUsage);
     if (commitmentStatus(fields).toLowerCase() === 'unused') return skip(SkipReason.unusedCommitment);
     // Without Microsoft's meter columns, ServiceName names the service (licences cannot be told apart).
-    const meter = meterVerdict(hasMeterCategory ? meterCategory(fields) : serviceName(fields), options);
-    if (meter !== 'compute' && meter !== 'licence') return skip(meter);
+    const verdict = meterVerdict(hasMeterCategory ? meterCategory(fields) : serviceName(fields), options);
+    if ('skip' in verdict) return skip(verdict.skip);
+    const meter = verdict.kind;
     const id = resourceId(fields);
     if (!isComputeResource(id)) return skip(SkipReason.notVmResource);
     if (meter === 'compute' && !isHourUnit(unit(fields))) return skip(SkipReason.notHourly);
@@ -265,8 +270,9 @@ function legacyReader(columns: Columns, options: RowOptions) {
     const type = chargeType(fields).toLowerCase();
     if (type === 'unusedreservation' || type === 'unusedsavingsplan') return skip(SkipReason.unusedCommitment);
     if (type !== '' && type !== 'usage') return skip(SkipReason.notUsage);
-    const meter = meterVerdict(meterCategory(fields), options);
-    if (meter !== 'compute' && meter !== 'licence') return skip(meter);
+    const verdict = meterVerdict(meterCategory(fields), options);
+    if ('skip' in verdict) return skip(verdict.skip);
+    const meter = verdict.kind;
     const id = resourceId(fields);
     if (!isComputeResource(id)) return skip(SkipReason.notVmResource);
     if (meter === 'compute' && !isHourUnit(unit(fields))) return skip(SkipReason.notHourly);
@@ -390,10 +396,11 @@ export class ExportAccumulator {
 
   /** Kept resource-days, sorted by resource id (case-insensitive) then day. */
   vmDays(): ExportVmDay[] {
-    return [...this.#vmDays.values()].sort(
-      (a, b) =>
-        a.resourceId.toLowerCase().localeCompare(b.resourceId.toLowerCase()) || a.day - b.day,
-    );
+    return [...this.#vmDays.values()].sort((a, b) => {
+      const x = a.resourceId.toLowerCase();
+      const y = b.resourceId.toLowerCase();
+      return x < y ? -1 : x > y ? 1 : a.day - b.day;
+    });
   }
 
   stats(): ExportStats {
@@ -416,8 +423,11 @@ export class ExportAccumulator {
   }
 }
 
-/** The effective hourly rate of a resource-day, or undefined when it has none (no hours, unknown cost). */
+/**
+ * The effective hourly rate of a resource-day (12 significant digits: exports carry fewer), or
+ * undefined when it has none (no hours, or a cost that is not the effective one).
+ */
 export function hourlyRateOf(vmDay: ExportVmDay): number | undefined {
   if (vmDay.costUnknown || !(vmDay.hours > 0)) return undefined;
-  return vmDay.cost / vmDay.hours;
+  return Number((vmDay.cost / vmDay.hours).toPrecision(12));
 }
