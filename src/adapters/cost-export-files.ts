@@ -10,7 +10,12 @@ import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
-import { CostExportError, exportRowReader, type ExportAccumulator, type RowOptions } from '../domain/cost-export';
+import {
+  CostExportError,
+  exportRowReader,
+  type ExportAccumulator,
+  type RowOptions,
+} from '../domain/cost-export';
 import { CsvFormatError, CsvRecordReader } from '../domain/csv-records';
 
 const exportFile = /\.(csv|csv\.gz|gz)$/i;
@@ -86,7 +91,8 @@ async function readOneFile(file: string, accumulator: ExportAccumulator, options
   raw.on('error', (error) => stream.destroy(error));
   const decoder = new StringDecoder('utf8');
   const reader = new CsvRecordReader();
-  let read: ((fields: readonly string[]) => ReturnType<ReturnType<typeof exportRowReader>['read']>) | undefined;
+  let read:
+    ((fields: readonly string[]) => ReturnType<ReturnType<typeof exportRowReader>['read']>) | undefined;
   const onRecord = (fields: string[]) => {
     if (read === undefined) {
       const rows = exportRowReader(fields, options);

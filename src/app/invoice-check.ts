@@ -151,7 +151,9 @@ export function compareWithExport(
       rows.push(checkRow(vm.resourceId, day, d, undefined, toleranceInMinutes));
     }
   }
-  rows.sort((a, b) => ordinal(a.resourceId.toLowerCase(), b.resourceId.toLowerCase()) || ordinal(a.day, b.day));
+  rows.sort(
+    (a, b) => ordinal(a.resourceId.toLowerCase(), b.resourceId.toLowerCase()) || ordinal(a.day, b.day),
+  );
   return {
     from: new Date(from).toISOString(),
     to: new Date(to).toISOString(),

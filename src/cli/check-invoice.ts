@@ -11,7 +11,8 @@ import { json, table } from './format';
 
 function dayOption(value: string, name: string): number {
   const day = dayFromName(value.trim());
-  if (day === undefined) throw new InputError(`${name} must be a day (yyyy-mm-dd), got ${JSON.stringify(value)}`);
+  if (day === undefined)
+    throw new InputError(`${name} must be a day (yyyy-mm-dd), got ${JSON.stringify(value)}`);
   return day;
 }
 
@@ -131,7 +132,9 @@ export const checkInvoiceCommand: Command = {
       .map(([v, n]) => `${n} ${v}`);
     if (others.length > 0) invocation.print(`disagree: ${others.join(', ')}`);
     if (t.vmDaysOutsideExport > 0)
-      invocation.print(`not judged: ${t.vmDaysOutsideExport} billed VM-days on days the export does not cover`);
+      invocation.print(
+        `not judged: ${t.vmDaysOutsideExport} billed VM-days on days the export does not cover`,
+      );
     invocation.io.stderr.write(`${statsLine(stats)}\n`);
     return ExitCode.ok;
   },

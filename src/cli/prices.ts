@@ -31,7 +31,8 @@ function optionalDay(invocation: Invocation, name: string): number | undefined {
   const value = stringOption(invocation.options, name);
   if (value === undefined) return undefined;
   const day = dayFromName(value.trim());
-  if (day === undefined) throw new InputError(`--${name} must be a day (yyyy-mm-dd), got ${JSON.stringify(value)}`);
+  if (day === undefined)
+    throw new InputError(`--${name} must be a day (yyyy-mm-dd), got ${JSON.stringify(value)}`);
   return day;
 }
 
@@ -39,10 +40,13 @@ function optionalDay(invocation: Invocation, name: string): number | undefined {
 async function pricesFromExport(invocation: Invocation, location: string): Promise<ExitCode> {
   const from = optionalDay(invocation, 'from');
   const to = optionalDay(invocation, 'to');
-  if (from !== undefined && to !== undefined && !(to > from)) throw new InputError('--to must be after --from');
+  if (from !== undefined && to !== undefined && !(to > from))
+    throw new InputError('--to must be after --from');
   const exported = await readExport(location, '--from-export', {
     includeLicences: invocation.options['include-licences'] === true,
-    ...(from === undefined && to === undefined ? {} : { range: { from: from ?? -Infinity, to: to ?? Infinity } }),
+    ...(from === undefined && to === undefined
+      ? {}
+      : { range: { from: from ?? -Infinity, to: to ?? Infinity } }),
   });
   const stats = exported.stats();
   const currency = exported.currency ?? '';

@@ -107,7 +107,10 @@ export function exportRowReader(
 ): { format: ExportFormat; read: (fields: readonly string[]) => RowVerdict } {
   const positions = new Map<string, number>();
   header.forEach((name, i) => {
-    const key = name.trim().replace(/^\uFEFF/, '').toLowerCase();
+    const key = name
+      .trim()
+      .replace(/^\uFEFF/, '')
+      .toLowerCase();
     if (!positions.has(key)) positions.set(key, i);
   });
   const index = (name: string) => positions.get(name.toLowerCase());
@@ -126,8 +129,7 @@ export function exportRowReader(
     );
   }
   const columns: Columns = { format, index };
-  const read =
-    format === ExportFormat.focus ? focusReader(columns, options) : legacyReader(columns, options);
+  const read = format === ExportFormat.focus ? focusReader(columns, options) : legacyReader(columns, options);
   return { format, read };
 }
 
@@ -165,9 +167,10 @@ export function parseExportDate(text: string): number | undefined {
     const t = Date.UTC(Number(y), Number(m) - 1, Number(d));
     return Number(m) >= 1 && Number(m) <= 12 && Number(d) >= 1 && Number(d) <= 31 ? t : undefined;
   }
-  const iso = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(
-    text,
-  );
+  const iso =
+    /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(
+      text,
+    );
   if (iso === null) return undefined;
   const [, y = '', mo = '', d = '', h = '0', mi = '0', s = '0', zone] = iso;
   let t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
@@ -268,7 +271,8 @@ function legacyReader(columns: Columns, options: RowOptions) {
     const day = at === undefined ? undefined : Math.floor(at / dayInMs) * dayInMs;
     const skip = (reason: SkipReason): RowVerdict => ({ skipped: reason, day });
     const type = chargeType(fields).toLowerCase();
-    if (type === 'unusedreservation' || type === 'unusedsavingsplan') return skip(SkipReason.unusedCommitment);
+    if (type === 'unusedreservation' || type === 'unusedsavingsplan')
+      return skip(SkipReason.unusedCommitment);
     if (type !== '' && type !== 'usage') return skip(SkipReason.notUsage);
     const verdict = meterVerdict(meterCategory(fields), options);
     if ('skip' in verdict) return skip(verdict.skip);

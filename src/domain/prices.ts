@@ -163,9 +163,10 @@ export function parsePrices(text: string): PriceFileEntry[] {
   const lines = trimmed.split(/\r?\n/).filter((l) => l.trim() !== '');
   const header = csvFields(lines[0] ?? '').map((h) => h.trim());
   const has = (name: string) => header.some((h) => h.toLowerCase() === name.toLowerCase());
-  const needed = has('resourceId') ? ['hourlyRate', 'currency'] : ['vmSize', 'region', 'os', 'hourlyRate', 'currency'];
-  for (const name of needed)
-    if (!has(name)) throw new PriceFileError(`price file CSV header lacks ${name}`);
+  const needed = has('resourceId')
+    ? ['hourlyRate', 'currency']
+    : ['vmSize', 'region', 'os', 'hourlyRate', 'currency'];
+  for (const name of needed) if (!has(name)) throw new PriceFileError(`price file CSV header lacks ${name}`);
   return lines.slice(1).map((line, i) => {
     const fields = csvFields(line);
     const record: Record<string, unknown> = {};
@@ -214,7 +215,8 @@ export class PriceTable {
       throw new PriceFileError(`price file mixes currencies: ${[...currencies].join(', ')}`);
     this.currency = entries[0]?.currency;
     for (const e of entries)
-      if (isResourcePrice(e)) this.#resourceRates.set(`${e.resourceId.toLowerCase()}\n${e.day ?? ''}`, e.hourlyRate);
+      if (isResourcePrice(e))
+        this.#resourceRates.set(`${e.resourceId.toLowerCase()}\n${e.day ?? ''}`, e.hourlyRate);
       else this.#rates.set(PriceTable.#key(e.vmSize, e.region, e.os, e.priority), e.hourlyRate);
   }
 

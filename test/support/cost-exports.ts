@@ -177,10 +177,14 @@ export interface VmUsageSpec {
   tags?: string;
 }
 
-const nextDay = (day: string) => new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+const nextDay = (day: string) =>
+  new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 
 /** A FOCUS 1.0 usage row of a VM (Microsoft's values: ServiceName `Virtual Machines`, ConsumedUnit `Hours`). */
-export function focusVmUsage(spec: VmUsageSpec, more: Partial<Record<FocusColumn, string | number>> = {}): string {
+export function focusVmUsage(
+  spec: VmUsageSpec,
+  more: Partial<Record<FocusColumn, string | number>> = {},
+): string {
   const unit = spec.pricingUnit ?? '1 Hour';
   const name = spec.resourceId.split('/').at(-1) ?? '';
   return line(focusColumns, {

@@ -6,7 +6,6 @@ import {
   hourlyRateOf,
   isHourUnit,
   parseExportDate,
-  SkipReason,
 } from '../../src/domain/cost-export';
 import { CsvFormatError, CsvRecordReader } from '../../src/domain/csv-records';
 import {
@@ -25,13 +24,18 @@ import {
 function records(text: string, chunkSize = text.length): string[][] {
   const out: string[][] = [];
   const reader = new CsvRecordReader();
-  for (let i = 0; i < text.length; i += chunkSize) reader.push(text.slice(i, i + chunkSize), (r) => out.push(r));
+  for (let i = 0; i < text.length; i += chunkSize)
+    reader.push(text.slice(i, i + chunkSize), (r) => out.push(r));
   reader.end((r) => out.push(r));
   return out;
 }
 
 /** Reads a whole CSV text through the row reader into an accumulator. */
-function accumulate(text: string, options: { includeLicences?: boolean } = {}, range?: { from: number; to: number }) {
+function accumulate(
+  text: string,
+  options: { includeLicences?: boolean } = {},
+  range?: { from: number; to: number },
+) {
   const acc = new ExportAccumulator(range);
   let read: ReturnType<typeof exportRowReader>['read'] | undefined;
   const reader = new CsvRecordReader();
@@ -50,8 +54,7 @@ function accumulate(text: string, options: { includeLicences?: boolean } = {}, r
 const day = (name: string) => Date.parse(`${name}T00:00:00Z`);
 
 describe('CsvRecordReader', () => {
-  const text =
-    '\uFEFFa,b,c\r\n1,"x, ""quoted""",3\r\n\r\n"multi\nline",,"" \n4,5,6';
+  const text = '\uFEFFa,b,c\r\n1,"x, ""quoted""",3\r\n\r\n"multi\nline",,"" \n4,5,6';
   it('reads quoted commas, doubled quotes, line breaks in quotes, CRLF, a BOM and skips blank lines', () => {
     expect(records(text)).toEqual([
       ['a', 'b', 'c'],
@@ -96,9 +99,22 @@ describe('FOCUS 1.0 exports', () => {
     // The same VM with the resource id in other casing, on a second meter line of the same day.
     focusVmUsage({ resourceId: web.toUpperCase(), day: '2026-11-03', hours: 0, effectiveCost: 0 }),
     // Partial day, block-priced in 10 hours.
-    focusVmUsage({ resourceId: batch, day: '2026-11-03', hours: 12, effectiveCost: 3, pricingUnit: '10 Hours' }),
+    focusVmUsage({
+      resourceId: batch,
+      day: '2026-11-03',
+      hours: 12,
+      effectiveCost: 3,
+      pricingUnit: '10 Hours',
+    }),
     // A reservation: used hours at their amortized cost, billed at 0; the purchase is a row of its own.
-    focusVmUsage({ resourceId: reserved, day: '2026-11-03', hours: 24, effectiveCost: 1.2, billedCost: 0, reservation: true }),
+    focusVmUsage({
+      resourceId: reserved,
+      day: '2026-11-03',
+      hours: 24,
+      effectiveCost: 1.2,
+      billedCost: 0,
+      reservation: true,
+    }),
     focusRow({
       ChargeCategory: 'Purchase',
       ChargePeriodStart: '2026-11-01T00:00:00Z',
@@ -134,7 +150,13 @@ describe('FOCUS 1.0 exports', () => {
       meterSubcategory: 'SQL Server Standard',
     }),
     // A scale set billed as one resource, in 100-hour blocks.
-    focusVmUsage({ resourceId: vmss, day: '2026-11-03', hours: 48, effectiveCost: 4.8, pricingUnit: '100 Hours' }),
+    focusVmUsage({
+      resourceId: vmss,
+      day: '2026-11-03',
+      hours: 48,
+      effectiveCost: 4.8,
+      pricingUnit: '100 Hours',
+    }),
     // Disk, bandwidth, an IP address, tax.
     focusRow({
       ChargeCategory: 'Usage',
@@ -196,7 +218,12 @@ describe('FOCUS 1.0 exports', () => {
     });
     expect(acc.currency).toBe('USD');
     const rates = Object.fromEntries(
-      acc.vmDays().map((d) => [`${d.resourceId.split('/').at(-1)?.toLowerCase()} ${new Date(d.day).toISOString().slice(0, 10)}`, [d.hours, hourlyRateOf(d)]]),
+      acc
+        .vmDays()
+        .map((d) => [
+          `${d.resourceId.split('/').at(-1)?.toLowerCase()} ${new Date(d.day).toISOString().slice(0, 10)}`,
+          [d.hours, hourlyRateOf(d)],
+        ]),
     );
     expect(rates).toEqual({
       'web-01 2026-11-03': [24, 0.1],
@@ -237,7 +264,10 @@ describe('FOCUS 1.0 exports', () => {
           { resourceId: web, day: '2026-11-03', hours: 48, effectiveCost: 4.8 },
           { ChargePeriodEnd: '2026-11-05T00:00:00Z' },
         ),
-        focusVmUsage({ resourceId: web, day: '2026-11-03', hours: 24, effectiveCost: 2.4 }, { ConsumedQuantity: 'n/a' }),
+        focusVmUsage(
+          { resourceId: web, day: '2026-11-03', hours: 24, effectiveCost: 2.4 },
+          { ConsumedQuantity: 'n/a' },
+        ),
       ]),
     );
     expect(acc.stats().skipped).toEqual({ notDaily: 1, badValue: 1 });
@@ -259,8 +289,20 @@ describe('legacy cost details exports', () => {
   it('reads the actual-cost file: MM/DD/YYYY days, hours whatever the unit block, reserved usage at 0 has no rate', () => {
     const acc = accumulate(
       legacyCsv([
-        legacyVmUsage({ resourceId: web, day: '2026-11-03', hours: 24, effectiveCost: 2.4, pricingUnit: '100 Hours' }),
-        legacyVmUsage({ resourceId: reserved, day: '2026-11-03', hours: 24, effectiveCost: 0, reservation: true }),
+        legacyVmUsage({
+          resourceId: web,
+          day: '2026-11-03',
+          hours: 24,
+          effectiveCost: 2.4,
+          pricingUnit: '100 Hours',
+        }),
+        legacyVmUsage({
+          resourceId: reserved,
+          day: '2026-11-03',
+          hours: 24,
+          effectiveCost: 0,
+          reservation: true,
+        }),
         legacyRow({
           date: '11/01/2026',
           chargeType: 'Purchase',
@@ -277,7 +319,10 @@ describe('legacy cost details exports', () => {
           billingCurrency: 'USD',
           meterCategory: 'Virtual Machines',
         }),
-        legacyVmUsage({ resourceId: web, day: '2026-11-03', hours: 720, effectiveCost: 3.2, meterCategory: 'Storage' }, { unitOfMeasure: '1 GB/Month' }),
+        legacyVmUsage(
+          { resourceId: web, day: '2026-11-03', hours: 720, effectiveCost: 3.2, meterCategory: 'Storage' },
+          { unitOfMeasure: '1 GB/Month' },
+        ),
       ]),
     );
     expect(acc.stats()).toMatchObject({
@@ -293,13 +338,31 @@ describe('legacy cost details exports', () => {
 
   it('reads the amortized file: reserved usage carries its share of the purchase', () => {
     const acc = accumulate(
-      legacyCsv([legacyVmUsage({ resourceId: reserved, day: '2026-11-03', hours: 24, effectiveCost: 1.2, reservation: true })]),
+      legacyCsv([
+        legacyVmUsage({
+          resourceId: reserved,
+          day: '2026-11-03',
+          hours: 24,
+          effectiveCost: 1.2,
+          reservation: true,
+        }),
+      ]),
     );
     expect(hourlyRateOf(acc.vmDays()[0]!)).toBeCloseTo(0.05, 10);
   });
 
   it('reads an Enterprise Agreement header (BillingCurrencyCode, PascalCase)', () => {
-    const header = ['Date', 'ResourceId', 'MeterCategory', 'Quantity', 'UnitOfMeasure', 'CostInBillingCurrency', 'BillingCurrencyCode', 'ChargeType', 'PricingModel'];
+    const header = [
+      'Date',
+      'ResourceId',
+      'MeterCategory',
+      'Quantity',
+      'UnitOfMeasure',
+      'CostInBillingCurrency',
+      'BillingCurrencyCode',
+      'ChargeType',
+      'PricingModel',
+    ];
     const text = `${header.join(',')}\n2026-11-03,${web},Virtual Machines,10,10 Hours,1.5,EUR,Usage,OnDemand\n`;
     const acc = accumulate(text);
     expect(acc.currency).toBe('EUR');

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { compareWithExport, type TimelineVm } from '../../src/app/invoice-check';
-import { checkRow, InvoiceReason, InvoiceVerdict, verdictOf, type TimelineDay } from '../../src/domain/invoice-check';
+import {
+  checkRow,
+  InvoiceReason,
+  InvoiceVerdict,
+  verdictOf,
+  type TimelineDay,
+} from '../../src/domain/invoice-check';
 
 const h = 3600;
 const known = (billedHours: number, extra: Partial<TimelineDay> = {}): TimelineDay => ({
@@ -15,15 +21,24 @@ const known = (billedHours: number, extra: Partial<TimelineDay> = {}): TimelineD
 describe('verdictOf', () => {
   it('agrees within the tolerance and not beyond it', () => {
     expect(verdictOf(known(10), 10 + 4 / 60, 5)).toEqual({ verdict: InvoiceVerdict.agrees, reason: null });
-    expect(verdictOf(known(10), 10 + 6 / 60, 5)).toEqual({ verdict: InvoiceVerdict.timelineShort, reason: null });
+    expect(verdictOf(known(10), 10 + 6 / 60, 5)).toEqual({
+      verdict: InvoiceVerdict.timelineShort,
+      reason: null,
+    });
     expect(verdictOf(known(10), 9, 5)).toEqual({ verdict: InvoiceVerdict.timelineLong, reason: null });
   });
 
   it('gives the reason the timeline knows: a window, unknown time, a day before history began', () => {
     const windowed = known(10, { billedSecondsMin: 9 * h, billedSecondsMax: 11 * h });
-    expect(verdictOf(windowed, 10.8, 5)).toEqual({ verdict: InvoiceVerdict.timelineShort, reason: InvoiceReason.window });
+    expect(verdictOf(windowed, 10.8, 5)).toEqual({
+      verdict: InvoiceVerdict.timelineShort,
+      reason: InvoiceReason.window,
+    });
     const unknown = known(10, { unknownSeconds: 3 * h });
-    expect(verdictOf(unknown, 12, 5)).toEqual({ verdict: InvoiceVerdict.timelineShort, reason: InvoiceReason.unknownTime });
+    expect(verdictOf(unknown, 12, 5)).toEqual({
+      verdict: InvoiceVerdict.timelineShort,
+      reason: InvoiceReason.unknownTime,
+    });
     expect(verdictOf({ ...unknown, beforeHistory: true }, 12, 5).reason).toBe(InvoiceReason.beforeHistory);
     // More than the unknown time can explain.
     expect(verdictOf(unknown, 14, 5)).toEqual({ verdict: InvoiceVerdict.timelineShort, reason: null });
@@ -49,9 +64,30 @@ describe('compareWithExport', () => {
   const d4 = Date.parse('2026-11-04T00:00:00Z');
   const base = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute';
   const timeline = new Map<string, TimelineVm>([
-    [`${base}/virtualmachines/web`.toLowerCase(), { resourceId: `${base}/virtualMachines/web`, days: new Map([[d3, known(10)], [d4, known(5)]]) }],
-    [`${base}/virtualmachinescalesets/api/virtualmachines/0`.toLowerCase(), { resourceId: `${base}/virtualMachineScaleSets/api/virtualMachines/0`, days: new Map([[d3, known(24)]]) }],
-    [`${base}/virtualmachinescalesets/api/virtualmachines/1`.toLowerCase(), { resourceId: `${base}/virtualMachineScaleSets/api/virtualMachines/1`, days: new Map([[d3, known(12)]]) }],
+    [
+      `${base}/virtualmachines/web`.toLowerCase(),
+      {
+        resourceId: `${base}/virtualMachines/web`,
+        days: new Map([
+          [d3, known(10)],
+          [d4, known(5)],
+        ]),
+      },
+    ],
+    [
+      `${base}/virtualmachinescalesets/api/virtualmachines/0`.toLowerCase(),
+      {
+        resourceId: `${base}/virtualMachineScaleSets/api/virtualMachines/0`,
+        days: new Map([[d3, known(24)]]),
+      },
+    ],
+    [
+      `${base}/virtualmachinescalesets/api/virtualmachines/1`.toLowerCase(),
+      {
+        resourceId: `${base}/virtualMachineScaleSets/api/virtualMachines/1`,
+        days: new Map([[d3, known(12)]]),
+      },
+    ],
   ]);
   const query = {
     from: d3,
@@ -67,7 +103,13 @@ describe('compareWithExport', () => {
       ...query,
       exportDays: [
         { resourceId: `${base}/VIRTUALMACHINES/WEB`, day: d3, hours: 10, cost: 1, costUnknown: false },
-        { resourceId: `${base}/virtualMachineScaleSets/api`, day: d3, hours: 36, cost: 3.6, costUnknown: false },
+        {
+          resourceId: `${base}/virtualMachineScaleSets/api`,
+          day: d3,
+          hours: 36,
+          cost: 3.6,
+          costUnknown: false,
+        },
         { resourceId: `${base}/virtualMachines/ghost`, day: d3, hours: 24, cost: 2.4, costUnknown: false },
       ],
     });
@@ -76,7 +118,13 @@ describe('compareWithExport', () => {
       ['WEB', '2026-11-03', 'agrees'],
       ['api', '2026-11-03', 'agrees'],
     ]);
-    expect(report.totals).toMatchObject({ vmDays: 3, agreeingVmDays: 2, timelineHours: 46, exportHours: 70, vmDaysOutsideExport: 1 });
+    expect(report.totals).toMatchObject({
+      vmDays: 3,
+      agreeingVmDays: 2,
+      timelineHours: 46,
+      exportHours: 70,
+      vmDaysOutsideExport: 1,
+    });
   });
 
   it('flags a billed VM-day the export covers but lacks', () => {

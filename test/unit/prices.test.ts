@@ -61,7 +61,8 @@ describe('price files', () => {
   });
 
   it("prefers a VM's own rate for the day, then its scale set's, then every day's, then its size's", () => {
-    const sub = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute';
+    const sub =
+      '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute';
     const csv = [
       'vmSize,region,os,hourlyRate,currency,priority,resourceId,day',
       'Standard_D2s_v5,westeurope,linux,0.1,USD,,,',
