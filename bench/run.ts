@@ -7,6 +7,7 @@
  */
 import { availableParallelism, cpus } from 'node:os';
 import { runAlertsBenchmark } from './alerts';
+import { runCostExportBenchmark } from './cost-export';
 import type { Benchmark, BenchmarkResult } from './benchmark';
 import { runDashboardBenchmark } from './dashboard';
 import { runIngestBenchmark } from './ingest';
@@ -44,6 +45,11 @@ export const benchmarks: Readonly<Record<string, Benchmark>> = {
     description:
       'the dashboard over 10,000 VMs (BENCH_DASHBOARD_VMS) in chromium: first screen, API and Table requests per load and refresh, heap; vs per-VM loading',
     run: runDashboardBenchmark,
+  },
+  costExport: {
+    description:
+      'reading a generated 1 GB FOCUS 1.0 export (BENCH_EXPORT_MB) into VM-days, vs the raw fs read and the CSV parser alone; peak memory',
+    run: runCostExportBenchmark,
   },
 };
 

@@ -22,6 +22,10 @@ export class CsvRecordReader {
     }
     const n = text.length;
     let i = 0;
+    // Next line feed / carriage return at or after i (n when none is left in this chunk): found with
+    // the native indexOf once per line rather than once per field.
+    let lf = -1;
+    let cr = -1;
     while (i < n) {
       if (this.#quoted) {
         const q = text.indexOf('"', i);
@@ -58,25 +62,27 @@ export class CsvRecordReader {
         i++;
         continue;
       }
-      // Fast path: read up to the next separator.
-      let j = i;
-      while (j < n) {
-        const d = text.charCodeAt(j);
-        if (d === 44 || d === 10 || d === 13 || (d === 34 && j === i && this.#field === '')) break;
-        j++;
+      if (lf < i) {
+        lf = text.indexOf('\n', i);
+        if (lf === -1) lf = n;
       }
+      if (cr < i) {
+        cr = text.indexOf('\r', i);
+        if (cr === -1) cr = n;
+      }
+      const lineEnd = lf < cr ? lf : cr;
+      let j = text.indexOf(',', i);
+      if (j === -1 || j > lineEnd) j = lineEnd;
       if (j > i) this.#field += text.slice(i, j);
       if (j >= n) return;
-      const d = text.charCodeAt(j);
-      if (d === 44) {
+      if (j === lineEnd) {
+        this.#endRecord(onRecord);
+        if (text.charCodeAt(j) === 13) this.#pendingCr = true;
+      } else {
         this.#fields.push(this.#field);
         this.#field = '';
-        i = j + 1;
-      } else if (d === 10 || d === 13) {
-        this.#endRecord(onRecord);
-        if (d === 13) this.#pendingCr = true;
-        i = j + 1;
-      } else i = j; // a quote opening a field: handled above
+      }
+      i = j + 1;
     }
   }
 

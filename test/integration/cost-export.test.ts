@@ -15,7 +15,7 @@ import {
   legacyVmUsage,
   scaleSetId,
   vmId,
-} from '../support/cost-exports';
+} from '../../src/emulator/cost-exports';
 import { observation } from '../support/histories';
 
 const web = vmId('web-01');

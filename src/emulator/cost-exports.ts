@@ -1,12 +1,13 @@
 /**
- * Cost Management export files for tests and benchmarks, with the columns Microsoft documents:
+ * Developer kit: Cost Management export rows as Cost Management writes them (tests, the benchmark),
+ * with the columns Microsoft documents:
  * - FOCUS 1.0 (`FocusCost` export; FOCUS_Spec columns plus Microsoft's `x_` columns), in the order
  *   Cost Management writes them (FOCUS columns alphabetically, then `x_` columns).
  * - Legacy cost details of a Microsoft Customer Agreement (dataset-schema/cost-usage-details-mca), whose
  *   header is camelCase and whose `date` is `MM/DD/YYYY`; Enterprise Agreement files name the currency
  *   `BillingCurrencyCode`.
  */
-import { csvField } from '../../src/domain/prices';
+import { csvField } from '../domain/prices';
 
 export const focusColumns = [
   'AvailabilityZone',
