@@ -298,6 +298,11 @@ function legacyReader(columns: Columns, options: RowOptions) {
   };
 }
 
+/** A string that shares no memory with the one given (substrings keep their whole source alive). */
+function copyOf(text: string): string {
+  return JSON.parse(JSON.stringify(text)) as string;
+}
+
 /** Hours and effective cost of one resource on one UTC day. */
 export interface ExportVmDay {
   /** The resource id as the export first wrote it. */
@@ -326,7 +331,8 @@ export interface ExportStats {
  * the resource-days kept, not with the rows read. One currency per export: a second one is an error.
  */
 export class ExportAccumulator {
-  readonly #vmDays = new Map<string, ExportVmDay>();
+  /** Lower-cased resource id → day → sums. Nested so that no string is kept per resource-day. */
+  readonly #vmDays = new Map<string, { resourceId: string; days: Map<number, ExportVmDay> }>();
   #currency: string | undefined;
   readonly #skipped = new Map<SkipReason, number>();
   readonly #formats = new Set<ExportFormat>();
@@ -374,18 +380,25 @@ export class ExportAccumulator {
     }
     if (charge.currency === '')
       throw new CostExportError(`row ${this.#rowsRead + 1}: the billing currency is empty`);
-    if (this.#currency === undefined) this.#currency = charge.currency;
+    if (this.#currency === undefined) this.#currency = copyOf(charge.currency);
     else if (charge.currency !== this.#currency)
       throw new CostExportError(
         `the export mixes billing currencies (${this.#currency}, ${charge.currency}): read one billing account or profile at a time`,
       );
     this.#rowsRead++;
     this.#rowsKept++;
-    const key = `${charge.resourceId.toLowerCase()}\n${charge.day}`;
-    const vmDay = this.#vmDays.get(key);
+    const lower = charge.resourceId.toLowerCase();
+    let resource = this.#vmDays.get(lower);
+    if (resource === undefined) {
+      // Fresh copies: the id read is a slice of a whole chunk of the file, which it would keep alive.
+      resource = { resourceId: copyOf(charge.resourceId), days: new Map() };
+      this.#vmDays.set(copyOf(lower), resource);
+    }
+    const { days } = resource;
+    const vmDay = days.get(charge.day);
     if (vmDay === undefined)
-      this.#vmDays.set(key, {
-        resourceId: charge.resourceId,
+      days.set(charge.day, {
+        resourceId: resource.resourceId,
         day: charge.day,
         hours: charge.hours,
         cost: charge.cost ?? 0,
@@ -400,11 +413,10 @@ export class ExportAccumulator {
 
   /** Kept resource-days, sorted by resource id (case-insensitive) then day. */
   vmDays(): ExportVmDay[] {
-    return [...this.#vmDays.values()].sort((a, b) => {
-      const x = a.resourceId.toLowerCase();
-      const y = b.resourceId.toLowerCase();
-      return x < y ? -1 : x > y ? 1 : a.day - b.day;
-    });
+    const ids = [...this.#vmDays.keys()].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+    return ids.flatMap((id) =>
+      [...(this.#vmDays.get(id)?.days.values() ?? [])].sort((a, b) => a.day - b.day),
+    );
   }
 
   stats(): ExportStats {
