@@ -5,6 +5,8 @@
  * Peak memory is sampled while reading: it must stay bounded whatever the file's size.
  *
  * `BENCH_EXPORT_MB` (default 1024) sets the file's size; `BENCH_EXPORT_VMS` (default 10,000) the VMs.
+ * The three reads alternate `BENCH_EXPORT_REPEATS` times (default 2) and each keeps its fastest pass:
+ * the machines are shared, and a ratio of two passes minutes apart measures the neighbours.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -151,16 +153,32 @@ export async function runCostExportBenchmark(context: BenchmarkContext): Promise
     context.progress(`writing a ${sizeMb} MB FOCUS 1.0 export of ${vms} VMs`);
     const written = await writeExport(file, sizeMb * 2 ** 20, vms);
     const bytes = (await stat(file)).size;
-    context.progress(`wrote ${written.rows} rows, ${(bytes / 2 ** 20).toFixed(0)} MB; raw read`);
-    const raw = await measured(() => rawRead(file));
-    context.progress(`raw read ${raw.seconds.toFixed(1)} s; stream + CSV parser alone`);
-    const parsed = await measured(() => rawParse(file));
-    context.progress(`parser alone ${parsed.seconds.toFixed(1)} s; full read (classify, sum per VM-day)`);
-    const full = await measured(async () => {
-      const acc = new ExportAccumulator();
-      await readCostExport(file, acc);
-      return acc;
-    });
+    context.progress(`wrote ${written.rows} rows, ${(bytes / 2 ** 20).toFixed(0)} MB`);
+    const repeats = intSetting('BENCH_EXPORT_REPEATS', 2);
+    type Pass<T> = Awaited<ReturnType<typeof measured<T>>>;
+    const fastest = <T>(best: Pass<T> | undefined, pass: Pass<T>): Pass<T> =>
+      best === undefined || pass.seconds < best.seconds
+        ? { ...pass, peakRssMb: Math.max(pass.peakRssMb, best?.peakRssMb ?? 0) }
+        : { ...best, peakRssMb: Math.max(pass.peakRssMb, best.peakRssMb) };
+    let raw: Pass<number> | undefined;
+    let parsed: Pass<number> | undefined;
+    let full: Pass<ExportAccumulator> | undefined;
+    for (let pass = 1; pass <= repeats; pass++) {
+      raw = fastest(raw, await measured(() => rawRead(file)));
+      parsed = fastest(parsed, await measured(() => rawParse(file)));
+      full = fastest(
+        full,
+        await measured(async () => {
+          const acc = new ExportAccumulator();
+          await readCostExport(file, acc);
+          return acc;
+        }),
+      );
+      context.progress(
+        `pass ${pass}/${repeats}: raw read ${raw.seconds.toFixed(1)} s, parser alone ${parsed.seconds.toFixed(1)} s, full read ${full.seconds.toFixed(1)} s (fastest so far)`,
+      );
+    }
+    if (raw === undefined || parsed === undefined || full === undefined) throw new Error('no pass ran');
     const stats = full.result.stats();
     const vmDays = full.result.vmDays().length;
     const rowsPerSecond = stats.rowsRead / full.seconds;
@@ -168,6 +186,7 @@ export async function runCostExportBenchmark(context: BenchmarkContext): Promise
     const rawRowsPerSecond = written.rows / raw.seconds;
     return {
       figures: {
+        passes: repeats,
         fileMb: sig3(bytes / 2 ** 20),
         rows: written.rows,
         vmRows: written.vmRows,
@@ -176,6 +195,7 @@ export async function runCostExportBenchmark(context: BenchmarkContext): Promise
           seconds: sig3(full.seconds),
           rowsPerSecond: sig3(rowsPerSecond),
           mbPerSecond: sig3(bytes / 2 ** 20 / full.seconds),
+          /** The highest of the passes. */
           peakRssAboveStartMb: sig3(full.peakRssMb),
           rowsKept: stats.rowsKept,
           skipped: stats.skipped,

@@ -1,9 +1,10 @@
 /**
  * Reads Cost Management export files as a stream: a file or a folder (searched recursively, as Cost
  * Management writes scheduled exports in dated subfolders) of `.csv`, `.csv.gz` / `.gz` (gzip, also
- * recognised by its magic bytes) files. Each file is read in chunks, decompressed and split into
- * records on the fly, so memory stays bounded whatever the file's size; rows go to an
- * `ExportAccumulator` one by one.
+ * recognised by its magic bytes) and `.parquet` files. A CSV file is read in chunks, decompressed and
+ * split into records on the fly; a Parquet file one row group at a time (hyparquet, pure JavaScript,
+ * Snappy built in), so memory stays bounded by a chunk or a row group whatever the file's size; rows
+ * go to an `ExportAccumulator` one by one.
  */
 import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
@@ -18,7 +19,7 @@ import {
 } from '../domain/cost-export';
 import { CsvFormatError, CsvRecordReader } from '../domain/csv-records';
 
-const exportFile = /\.(csv|csv\.gz|gz)$/i;
+const exportFile = /\.(csv|csv\.gz|gz|parquet)$/i;
 const parquetFile = /\.parquet$/i;
 
 /** The export files at `location`: the file itself, or every export file under the folder, in name order. */
@@ -29,31 +30,20 @@ export async function listExportFiles(location: string): Promise<string[]> {
   } catch (error) {
     throw new CostExportError(`cannot read ${location}: ${(error as Error).message}`);
   }
-  if (info.isFile()) {
-    if (parquetFile.test(location)) throw parquetUnsupported(location);
-    return [location];
-  }
+  if (info.isFile()) return [location];
   const files: string[] = [];
-  const parquet: string[] = [];
   const walk = async (dir: string) => {
     const entries = await readdir(dir, { withFileTypes: true });
     for (const entry of entries) {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) await walk(full);
       else if (exportFile.test(entry.name)) files.push(full);
-      else if (parquetFile.test(entry.name)) parquet.push(full);
     }
   };
   await walk(location);
-  if (files.length === 0 && parquet.length > 0) throw parquetUnsupported(parquet[0] ?? location);
-  if (files.length === 0) throw new CostExportError(`no export files (.csv, .csv.gz) under ${location}`);
+  if (files.length === 0)
+    throw new CostExportError(`no export files (.csv, .csv.gz, .parquet) under ${location}`);
   return files.sort();
-}
-
-function parquetUnsupported(file: string): CostExportError {
-  return new CostExportError(
-    `${file}: Parquet exports are not read yet; export as CSV (gzip-compressed or not) instead`,
-  );
 }
 
 async function isGzip(file: string): Promise<boolean> {
@@ -84,7 +74,55 @@ export async function readCostExport(
   }
 }
 
+/** A Parquet value as the CSV text the row reader expects. */
+function fieldOf(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean')
+    return String(value);
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+}
+
+async function readParquetFile(
+  file: string,
+  accumulator: ExportAccumulator,
+  options: RowOptions,
+): Promise<void> {
+  // hyparquet is an ES module: loaded on demand from this CommonJS build.
+  const hyparquet = await import('hyparquet');
+  const buffer = await hyparquet.asyncBufferFromFile(file);
+  const metadata = await hyparquet.parquetMetadataAsync(buffer);
+  const names = hyparquet.parquetSchema(metadata).children.map((child) => child.element.name);
+  const rows = exportRowReader(names, options);
+  accumulator.startFile(rows.format);
+  let rowStart = 0;
+  for (const group of metadata.row_groups) {
+    const rowEnd = rowStart + Number(group.num_rows);
+    await hyparquet.parquetRead({
+      file: buffer,
+      metadata,
+      columns: names,
+      rowStart,
+      rowEnd,
+      onComplete: (data: unknown[][]) => {
+        for (const row of data) accumulator.add(rows.read(row.map(fieldOf)));
+      },
+    });
+    rowStart = rowEnd;
+  }
+}
+
 async function readOneFile(file: string, accumulator: ExportAccumulator, options: RowOptions): Promise<void> {
+  if (parquetFile.test(file)) {
+    try {
+      await readParquetFile(file, accumulator, options);
+    } catch (error) {
+      if (error instanceof CostExportError) throw new CostExportError(`${file}: ${error.message}`);
+      throw new CostExportError(`${file}: cannot read as Parquet: ${(error as Error).message}`);
+    }
+    return;
+  }
   const gzip = await isGzip(file);
   const raw = createReadStream(file, { highWaterMark: 1 << 20 });
   const stream = gzip ? raw.pipe(createGunzip()) : raw;

@@ -135,6 +135,19 @@ export function exportRowReader(
 
 type Getter = (fields: readonly string[]) => string;
 
+/** `parseExportDate` remembering its last answer: rows of one day repeat the same text. */
+function cachedDateParser(): (text: string) => number | undefined {
+  let lastText: string | undefined;
+  let lastValue: number | undefined;
+  return (text) => {
+    if (text !== lastText) {
+      lastText = text;
+      lastValue = parseExportDate(text);
+    }
+    return lastValue;
+  };
+}
+
 function getter(columns: Columns, ...names: string[]): Getter {
   for (const name of names) {
     const i = columns.index(name);
@@ -197,10 +210,13 @@ function isComputeResource(resourceId: string): boolean {
 }
 
 /** What a meter category is to us: VM compute, a licence billed apart (kept when asked), or a skip. */
+const computeMeter = { kind: 'compute' } as const;
+
 function meterVerdict(
   category: string,
   options: RowOptions,
 ): { kind: 'compute' | 'licence' } | { skip: SkipReason } {
+  if (category === 'Virtual Machines') return computeMeter;
   const c = category.toLowerCase();
   if (c === vmMeterCategory) return { kind: 'compute' };
   if (c === licenceMeterCategory)
@@ -221,12 +237,16 @@ function focusReader(columns: Columns, options: RowOptions) {
   const hasMeterCategory = columns.index('x_SkuMeterCategory') !== undefined;
   const meterCategory = getter(columns, 'x_SkuMeterCategory');
   const serviceName = getter(columns, 'ServiceName');
+  const parseStart = cachedDateParser();
+  const parseEnd = cachedDateParser();
   return (fields: readonly string[]): RowVerdict => {
-    const from = parseExportDate(start(fields));
+    const from = parseStart(start(fields));
     const day = from === undefined ? undefined : Math.floor(from / dayInMs) * dayInMs;
     const skip = (reason: SkipReason): RowVerdict => ({ skipped: reason, day });
-    if (chargeCategory(fields).toLowerCase() !== 'usage') return skip(SkipReason.notUsage);
-    if (commitmentStatus(fields).toLowerCase() === 'unused') return skip(SkipReason.unusedCommitment);
+    const category = chargeCategory(fields);
+    if (category !== 'Usage' && category.toLowerCase() !== 'usage') return skip(SkipReason.notUsage);
+    const status = commitmentStatus(fields);
+    if (status !== '' && status.toLowerCase() === 'unused') return skip(SkipReason.unusedCommitment);
     // Without Microsoft's meter columns, ServiceName names the service (licences cannot be told apart).
     const verdict = meterVerdict(hasMeterCategory ? meterCategory(fields) : serviceName(fields), options);
     if ('skip' in verdict) return skip(verdict.skip);
@@ -235,7 +255,7 @@ function focusReader(columns: Columns, options: RowOptions) {
     if (!isComputeResource(id)) return skip(SkipReason.notVmResource);
     if (meter === 'compute' && !isHourUnit(unit(fields))) return skip(SkipReason.notHourly);
     const toText = end(fields);
-    const to = toText === '' ? undefined : parseExportDate(toText);
+    const to = toText === '' ? undefined : parseEnd(toText);
     const hours = parseNumber(quantity(fields));
     const cost = parseNumber(effectiveCost(fields));
     if (from === undefined || day === undefined || (toText !== '' && to === undefined) || cost === undefined)
@@ -266,8 +286,9 @@ function legacyReader(columns: Columns, options: RowOptions) {
   const unit = getter(columns, 'UnitOfMeasure');
   const cost = getter(columns, 'CostInBillingCurrency', 'Cost', 'PreTaxCost');
   const currency = getter(columns, 'BillingCurrency', 'BillingCurrencyCode', 'Currency');
+  const parseDate = cachedDateParser();
   return (fields: readonly string[]): RowVerdict => {
-    const at = parseExportDate(date(fields));
+    const at = parseDate(date(fields));
     const day = at === undefined ? undefined : Math.floor(at / dayInMs) * dayInMs;
     const skip = (reason: SkipReason): RowVerdict => ({ skipped: reason, day });
     const type = chargeType(fields).toLowerCase();

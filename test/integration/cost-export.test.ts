@@ -4,6 +4,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../src/composition';
+import { CsvRecordReader } from '../../src/domain/csv-records';
 import { dropTables, testContext } from '../support/app';
 import { tableConnectionString } from '../support/azurite';
 import { runCli } from '../support/cli';
@@ -153,7 +154,7 @@ describe('cost exports: your own prices, and the timeline checked against the in
     const lines = (await readFile(out, 'utf8')).trim().split('\n');
     expect(lines[0]).toBe('vmSize,region,os,hourlyRate,currency,priority,resourceId,day');
     expect(lines).toContain(`,,,0.2,USD,,${web},2026-11-03`);
-    expect(lines).toContain(`,,,0.1,USD,,${web.toLowerCase()},2026-11-04`);
+    expect(lines).toContain(`,,,0.1,USD,,${web},2026-11-04`); // written in other casing on that day
     expect(lines).toContain(`,,,0.1,USD,,${vmss},2026-11-03`);
   });
 
@@ -316,6 +317,72 @@ describe('cost exports: your own prices, and the timeline checked against the in
       'agrees',
       'agrees',
     ]);
+  });
+
+  it('reads a Parquet export (Snappy, typed columns, several row groups) as it reads the same rows in CSV', async () => {
+    const { parquetWriteBuffer } = await import('hyparquet-writer');
+    const rows = [
+      focusVmUsage({ resourceId: web, day: '2026-11-03', hours: 24, effectiveCost: 4.8 }),
+      focusVmUsage({
+        resourceId: batch,
+        day: '2026-11-03',
+        hours: 12,
+        effectiveCost: 1.2,
+        pricingUnit: '10 Hours',
+      }),
+      focusVmUsage({
+        resourceId: vmss,
+        day: '2026-11-03',
+        hours: 48,
+        effectiveCost: 4.8,
+        pricingUnit: '100 Hours',
+      }),
+      focusRow({
+        ChargeCategory: 'Usage',
+        ChargePeriodStart: '2026-11-03T00:00:00Z',
+        ChargePeriodEnd: '2026-11-04T00:00:00Z',
+        ResourceId: web,
+        ConsumedQuantity: 2,
+        ConsumedUnit: 'GB',
+        EffectiveCost: 0.17,
+        x_SkuMeterCategory: 'Bandwidth',
+      }),
+    ];
+    const csvText = focusCsv(rows);
+    const records: string[][] = [];
+    const reader = new CsvRecordReader();
+    reader.push(csvText, (r) => records.push(r));
+    reader.end((r) => records.push(r));
+    const [header = [], ...body] = records;
+    const numeric = new Set([
+      'BilledCost',
+      'EffectiveCost',
+      'ConsumedQuantity',
+      'PricingQuantity',
+      'x_PricingBlockSize',
+    ]);
+    const dates = new Set(['ChargePeriodStart', 'ChargePeriodEnd', 'BillingPeriodStart', 'BillingPeriodEnd']);
+    const columnData = header.map((name, i) => {
+      const values = body.map((r) => r[i] ?? '');
+      if (numeric.has(name))
+        return { name, type: 'DOUBLE' as const, data: values.map((v) => (v === '' ? null : Number(v))) };
+      if (dates.has(name))
+        return { name, type: 'TIMESTAMP' as const, data: values.map((v) => (v === '' ? null : new Date(v))) };
+      return { name, type: 'STRING' as const, data: values.map((v) => (v === '' ? null : v)) };
+    });
+    const parquetDir = path.join(dir, 'parquet');
+    await mkdir(parquetDir, { recursive: true });
+    await writeFile(
+      path.join(parquetDir, 'part_0_0001.parquet'),
+      Buffer.from(parquetWriteBuffer({ columnData, rowGroupSize: 2 })),
+    );
+    await writeFile(path.join(dir, 'same.csv'), csvText);
+    const fromParquet = await runCli(['prices', '--from-export', parquetDir]);
+    const fromCsv = await runCli(['prices', '--from-export', path.join(dir, 'same.csv')]);
+    expect(fromParquet.code).toBe(0);
+    expect(fromParquet.stderr).toContain('read 4 rows from 1 file(s) (focus): kept 3, skipped 1');
+    expect(fromParquet.stdout).toBe(fromCsv.stdout);
+    expect(fromParquet.stdout).toContain(`,,,0.1,USD,,${batch},2026-11-03`);
   });
 
   it('rejects unusable input with exit 2 and a message naming the problem', async () => {
