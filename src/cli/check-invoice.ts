@@ -40,7 +40,7 @@ export const checkInvoiceCommand: Command = {
   summary: "the timeline's billed hours per VM and day against a Cost Management export",
   description: [
     "Per VM and UTC day in [from, to): the timeline's billed hours next to the hours the export metered",
-    '(Virtual Machines usage rows, FOCUS 1.0 or legacy actual/amortized CSV, gzip or not), the',
+    '(Virtual Machines usage rows; FOCUS 1.0 or legacy actual/amortized CSV, gzip, or Parquet), the',
     'difference and a verdict: agrees (within the tolerance), timelineShort, timelineLong,',
     'unknownToTimeline (the export bills a VM the timeline never saw), absentFromExport (the timeline',
     'billed a VM-day the export lacks, on a day the export covers). A difference that the timeline',
@@ -55,7 +55,7 @@ export const checkInvoiceCommand: Command = {
     export: {
       type: 'string',
       value: '<file|folder>',
-      description: 'a Cost Management export file, or a folder of them (.csv, .csv.gz)',
+      description: 'a Cost Management export file, or a folder of them (.csv, .csv.gz, .parquet)',
     },
     from: { type: 'string', value: '<day>', description: 'first day, yyyy-mm-dd (UTC)' },
     to: { type: 'string', value: '<day>', description: 'day after the last, yyyy-mm-dd (exclusive)' },

@@ -88,7 +88,7 @@ export const pricesCommand: Command = {
     'Spot and Low Priority meters are kept apart (priority spot / low), Windows rates by os=windows.',
     '',
     'With --from-export: reads a Cost Management export (FOCUS 1.0 or legacy actual/amortized cost',
-    'details CSV, gzip or not; a file or a folder), streaming, keeps the usage rows of the Virtual',
+    'details CSV, gzip or not, or Parquet; a file or a folder), streaming, keeps the usage rows of the Virtual',
     'Machines meters of VMs, scale sets and scale-set instances, and writes the effective hourly rate',
     'of each resource and UTC day (EffectiveCost / ConsumedQuantity; legacy CostInBillingCurrency /',
     'Quantity) as resource rates: resourceId,day,hourlyRate,currency. Rows read, kept and skipped (with',
@@ -101,7 +101,8 @@ export const pricesCommand: Command = {
     'from-export': {
       type: 'string',
       value: '<file|folder>',
-      description: 'derive the rates from a Cost Management export (.csv, .csv.gz) instead of list prices',
+      description:
+        'derive the rates from a Cost Management export (.csv, .csv.gz, .parquet) instead of list prices',
     },
     'include-licences': {
       type: 'boolean',
