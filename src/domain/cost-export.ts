@@ -20,6 +20,7 @@
  */
 import { dayInMs } from './daily-usage';
 import { parseComputeResourceId, ResourceKind } from './resource-id';
+import { parseInstantText } from './time';
 
 export const ExportFormat = { focus: 'focus', legacy: 'legacy' } as const;
 export type ExportFormat = (typeof ExportFormat)[keyof typeof ExportFormat];
@@ -175,24 +176,10 @@ function parseNumber(text: string): number | undefined {
  */
 export function parseExportDate(text: string): number | undefined {
   const us = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:\s.*)?$/.exec(text);
-  if (us !== null) {
-    const [, m = '', d = '', y = ''] = us;
-    const t = Date.UTC(Number(y), Number(m) - 1, Number(d));
-    return Number(m) >= 1 && Number(m) <= 12 && Number(d) >= 1 && Number(d) <= 31 ? t : undefined;
-  }
   const iso =
-    /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(
-      text,
-    );
-  if (iso === null) return undefined;
-  const [, y = '', mo = '', d = '', h = '0', mi = '0', s = '0', zone] = iso;
-  let t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-  if (zone !== undefined && zone.toUpperCase() !== 'Z') {
-    const sign = zone.startsWith('-') ? -1 : 1;
-    const digits = zone.replace(/[+:-]/g, '');
-    t -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
-  }
-  return Number.isNaN(t) ? undefined : t;
+    us === null ? text : `${us[3] ?? ''}-${(us[1] ?? '').padStart(2, '0')}-${(us[2] ?? '').padStart(2, '0')}`;
+  const parsed = parseInstantText(iso);
+  return 'at' in parsed ? parsed.at : undefined;
 }
 
 const vmMeterCategory = 'virtual machines';
