@@ -20,15 +20,7 @@ import { readCostExport } from '../src/adapters/cost-export-files';
 import { ExportAccumulator } from '../src/domain/cost-export';
 import { CsvRecordReader } from '../src/domain/csv-records';
 import { focusColumns, focusRow, focusVmUsage, vmId } from '../src/emulator/cost-exports';
-import {
-  atLeast,
-  atMost,
-  exactly,
-  intSetting,
-  sig3,
-  type BenchmarkContext,
-  type BenchmarkResult,
-} from './benchmark';
+import { atLeast, exactly, intSetting, sig3, type BenchmarkContext, type BenchmarkResult } from './benchmark';
 
 const dayInMs = 86_400_000;
 const start = Date.parse('2026-11-01T00:00:00Z');
