@@ -11,6 +11,7 @@ import { odata, type TableClient, type TableEntity, type TransactionAction } fro
 import {
   RecordOutcome,
   type CurrentState,
+  type RecordManyResult,
   type VmDetails,
   type RecordOptions,
   type TimeRange,
@@ -20,7 +21,8 @@ import {
 import type { UsageCurrentRow, UsageSource } from '../app/rollup-usage';
 import { compareStamps, type FleetCurrentRow, type FleetSource } from '../app/fleet';
 import { advanceCurrent, deriveCurrent, isAfter, openSegmentOf } from '../domain/current';
-import { observationIdentity, type Observation } from '../domain/observation';
+import { OperationIndex } from '../domain/activity-log';
+import { ObservationSource, observationIdentity, type Observation } from '../domain/observation';
 import { PermanentInputError } from '../app/errors';
 import { currentKeys, keyProblemOf, resourceIdFromKey, vmKey } from '../domain/resource-id';
 import type { DetailsChange } from '../domain/daily-usage';
@@ -128,12 +130,40 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
     const attempt: Attempt = { stored: false };
     for (let n = 0; n < maxAttempts; n++) {
       const stored = n === 0 && this.#cache.has(key) ? this.#cache.get(key) : await this.#readCurrent(key);
-      const outcome =
-        stored === undefined || isAfter(observation, stored.current.last)
-          ? await this.#append(key, stored, observation, options, attempt)
-          : await this.#rederive(key, stored, observation, options, attempt);
+      // Activity Log observations may repeat or cancel others of their operation: only the whole
+      // history tells, so they always take the re-derivation; so does an event of an operation whose
+      // log record opened the current segment (the event then replaces it).
+      const append =
+        observation.source !== ObservationSource.activityLog &&
+        (stored === undefined ||
+          (isAfter(observation, stored.current.last) &&
+            !(
+              observation.correlationId !== undefined &&
+              stored.current.sinceSource === ObservationSource.activityLog
+            )));
+      const outcome = append
+        ? await this.#append(key, stored, observation, options, attempt)
+        : await this.#rederive(key, stored, observation, options, attempt);
       // A retry after our own write finds the observation stored: it is still ours, not a duplicate.
       if (outcome !== 'conflict') return attempt.stored ? RecordOutcome.recorded : outcome;
+      await backoff(n);
+    }
+    throw new ConcurrencyError('too many concurrent writers on one VM');
+  }
+
+  async recordMany(observations: readonly Observation[]): Promise<RecordManyResult> {
+    const first = observations[0];
+    if (first === undefined) return { recorded: 0, duplicate: 0 };
+    const key = vmKey(first.resourceId);
+    if (observations.some((o) => vmKey(o.resourceId) !== key))
+      throw new RangeError('recordMany takes observations of one VM');
+    const attempt: Attempt = { stored: false };
+    for (let n = 0; n < maxAttempts; n++) {
+      const stored = await this.#readCurrent(key);
+      const counts = { recorded: 0 };
+      const outcome = await this.#rederive(key, stored, observations, { counts }, attempt);
+      if (outcome !== 'conflict')
+        return { recorded: counts.recorded, duplicate: observations.length - counts.recorded };
       await backoff(n);
     }
     throw new ConcurrencyError('too many concurrent writers on one VM');
@@ -437,8 +467,8 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
   async #rederive(
     key: string,
     stored: StoredCurrent | undefined,
-    observation: Observation | undefined,
-    options: RecordOptions,
+    observation: Observation | readonly Observation[] | undefined,
+    options: RecordOptions & { counts?: { recorded: number } },
     attempt: Attempt,
   ): Promise<RecordOutcome | 'conflict'> {
     const rows = await this.#readPartition(key);
@@ -459,21 +489,32 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
     }
     let duplicate = false;
     const actionsAfter: TransactionAction[] = [];
-    if (observation !== undefined) {
-      const identity = observationIdentity(observation);
+    const incoming: readonly Observation[] =
+      observation === undefined ? [] : 'dedupeId' in observation ? [observation] : observation;
+    const identities = new Set(observations.map(observationIdentity));
+    const operations = new OperationIndex(observations);
+    let added = 0;
+    for (const o of incoming) {
+      const identity = observationIdentity(o);
       const markerKey = options.marker === undefined ? undefined : markerRowKey(options.marker);
-      duplicate =
-        observations.some((o) => observationIdentity(o) === identity) ||
-        (markerKey !== undefined && markers.has(markerKey));
-      if (!duplicate) {
-        observations.push(observation);
-        actionsAfter.push(['create', observationEntity(key, observation)]);
-        if (options.marker !== undefined)
-          actionsAfter.push(['create', this.#marker(key, options.marker, observation)]);
-      }
+      // The same observation, the same marker, or an Activity Log record of an operation an event
+      // already reported: nothing new.
+      const repeated =
+        identities.has(identity) ||
+        (markerKey !== undefined && markers.has(markerKey)) ||
+        operations.repeats(o);
+      if (repeated) continue;
+      identities.add(identity);
+      operations.add(o);
+      observations.push(o);
+      added += 1;
+      actionsAfter.push(['create', observationEntity(key, o)]);
+      if (options.marker !== undefined) actionsAfter.push(['create', this.#marker(key, options.marker, o)]);
     }
+    duplicate = incoming.length > 0 && added === 0;
+    if (options.counts !== undefined) options.counts.recorded += added;
     const resourceId =
-      observation?.resourceId ??
+      incoming[0]?.resourceId ??
       stored?.current.resourceId ??
       observations[0]?.resourceId ??
       resourceIdFromKey(key);

@@ -108,12 +108,24 @@ export interface TimeRange {
  * the same observations in any order, any number of times, from any number of workers, end in the same
  * stored segments and current state.
  */
+export interface RecordManyResult {
+  /** Observations newly stored. */
+  recorded: number;
+  /** Observations already stored, or repeating what an event of the same operation said. */
+  duplicate: number;
+}
+
 export interface TimelineStore {
   /**
    * Throws `PermanentInputError` when the observation's keys can never be stored (a lone surrogate, a
    * key over Table Storage's limit once escaped, a 400 from storage); other errors are transient.
    */
   record(observation: Observation, options?: RecordOptions): Promise<RecordOutcome>;
+  /**
+   * Records observations of one VM together (a backfill): one read of its history, one re-derivation.
+   * Same guarantees as `record`.
+   */
+  recordMany(observations: readonly Observation[]): Promise<RecordManyResult>;
   /** True when an observation with this marker was already recorded for the VM. */
   hasMarker(resourceId: string, marker: string): Promise<boolean>;
   getCurrent(resourceId: string): Promise<CurrentState | undefined>;

@@ -8,10 +8,18 @@ export const ObservationSource = {
   instanceView: 'instanceView',
   /** The periodic reconciler: a state found changed, known only within a window. */
   reconcile: 'reconcile',
+  /** The subscription's Activity Log (backfill and the recurring read): each operation's start and end. */
+  activityLog: 'activityLog',
 } as const;
 export type ObservationSource = (typeof ObservationSource)[keyof typeof ObservationSource];
 
-const sourceRank: Readonly<Record<ObservationSource, number>> = { event: 0, instanceView: 1, reconcile: 2 };
+/** At one instant the later source wins: the Activity Log fills the past and never overrides the others. */
+const sourceRank: Readonly<Record<ObservationSource, number>> = {
+  activityLog: 0,
+  event: 1,
+  instanceView: 2,
+  reconcile: 3,
+};
 
 /**
  * One fact about one VM: at `at` it was in `state`. Observations are stored raw; segments are derived.
@@ -27,7 +35,7 @@ export interface Observation {
   windowFrom?: number | undefined;
   state?: PowerState | undefined;
   source: ObservationSource;
-  /** Makes the observation unique: the event id, or the reconcile run id. */
+  /** Makes the observation unique: the event id, the reconcile run id, or the Activity Log record's `eventDataId`. */
   dedupeId: string;
   provisioning?: Provisioning | undefined;
   /** Management operation (`Microsoft.Compute/virtualMachines/powerOff/action`), when known. */

@@ -1,3 +1,4 @@
+import { isTransitional, OperationIndex } from './activity-log';
 import { billingOf, type Billing } from './billing';
 import {
   compareObservations,
@@ -65,18 +66,27 @@ function hasState(o: Observation): o is Observation & { state: PowerState } {
  * Equal consecutive states merge; observations without a power state change nothing.
  */
 export function applyObservation(open: Segment | undefined, observation: Observation): SegmentStep {
-  if (!hasState(observation)) return {};
+  // An operation that failed after its Activity Log start record leaves no transitional state behind:
+  // which one it was only the whole history tells.
+  if (!hasState(observation))
+    return open !== undefined && isTransitional(open.state) && observation.correlationId !== undefined
+      ? { needsHistory: true }
+      : {};
   if (open !== undefined && open.state === observation.state) return {};
   if (open !== undefined && open.start === observation.at) return { needsHistory: true };
   const opened = openSegment(open, observation);
   return open === undefined ? { opened } : { closedAt: observation.at, opened };
 }
 
-/** Sorts and de-duplicates observations into the canonical order. */
+/**
+ * Sorts and de-duplicates observations into the canonical order. Activity Log observations that repeat
+ * an event of the same operation, and the transitional state of an operation that failed, are left out.
+ */
 export function canonicalObservations(observations: readonly Observation[]): Observation[] {
   const unique = new Map<string, Observation>();
   for (const o of observations) unique.set(observationIdentity(o), o);
-  return [...unique.values()].sort(compareObservations);
+  const operations = new OperationIndex(unique.values());
+  return [...unique.values()].filter((o) => !operations.ignores(o)).sort(compareObservations);
 }
 
 /**

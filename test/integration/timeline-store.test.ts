@@ -10,7 +10,7 @@ import { createAppContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import type { Observation } from '../../src/domain/observation';
 import { deriveSegments } from '../../src/domain/segments';
-import { delivery, history, observation } from '../support/histories';
+import { delivery, history, observation, operationHistory } from '../support/histories';
 import { dropTables, testContext } from '../support/app';
 import { tableConnectionString } from '../support/azurite';
 import { startFaultProxy } from '../support/fault-proxy';
@@ -217,6 +217,55 @@ describe('TableTimelineStore on Azurite', () => {
       ),
       { numRuns: 15 },
     );
+  });
+
+  it('ends in the same segments for any order and duplication of Activity Log records and events', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        operationHistory('placeholder', 6).chain((h) => {
+          const all = [...h.activityLog, ...h.events];
+          return fc.tuple(fc.constant(all), delivery(all), fc.boolean());
+        }),
+        async ([inOrder, delivered, batched]) => {
+          const id = vmId(`al-prop-${run++}`);
+          const mine = delivered.map((o) => ({ ...o, resourceId: id }));
+          if (batched) {
+            // The backfill records a VM's records together; events arrive one by one.
+            await ctx.store.recordMany(mine.filter((o) => o.source === 'activityLog'));
+            for (const o of mine.filter((o) => o.source !== 'activityLog')) await ctx.store.record(o);
+          } else {
+            for (const o of mine) await ctx.store.record(o);
+          }
+          const stored = await ctx.store.getTimeline(id);
+          expect(stored?.segments ?? []).toEqual(
+            deriveSegments(inOrder.map((o) => ({ ...o, resourceId: id }))),
+          );
+        },
+      ),
+      { numRuns: 12 },
+    );
+  });
+
+  it('counts an Activity Log record of an operation an event reported, and a second backfill, as duplicates', async () => {
+    const id = vmId('AlDuplicate');
+    const start = 'Microsoft.Compute/virtualMachines/start/action';
+    const op = { operation: start, correlationId: 'corr-9' };
+    await ctx.store.record(obs(id, '2026-11-01T08:02:00Z', 'running', 'ev-9', op));
+    const records: Observation[] = [
+      obs(id, '2026-11-01T08:00:00Z', 'starting', 'al-begin', { ...op, source: 'activityLog' }),
+      obs(id, '2026-11-01T08:02:00.250Z', 'running', 'al-end', { ...op, source: 'activityLog' }),
+    ];
+    expect(await ctx.store.recordMany(records)).toEqual({ recorded: 1, duplicate: 1 });
+    expect(await ctx.store.recordMany(records.map((o) => ({ ...o })))).toEqual({ recorded: 0, duplicate: 2 });
+    expect(await ctx.store.record({ ...records[1]! })).toBe('duplicate');
+    const timeline = await ctx.store.getTimeline(id);
+    expect(
+      timeline?.segments.map((s) => [s.state, s.billing, new Date(s.start).toISOString(), s.source]),
+    ).toEqual([
+      ['starting', 'billed', '2026-11-01T08:00:00.000Z', 'activityLog'],
+      ['running', 'billed', '2026-11-01T08:02:00.000Z', 'event'],
+    ]);
   });
 
   it('stays correct when two processes with their own caches write one VM in turns', async () => {

@@ -3,6 +3,7 @@ import type {
   CurrentState,
   ListedPage,
   ManagementClient,
+  RecordManyResult,
   RecordOptions,
   RecordOutcome,
   RejectedEvent,
@@ -12,6 +13,7 @@ import type {
   TimelineStore,
   VmDetails,
 } from '../../src/app/ports';
+import { OperationIndex } from '../../src/domain/activity-log';
 import { deriveCurrent } from '../../src/domain/current';
 import { observationIdentity, type Observation } from '../../src/domain/observation';
 import type { InstanceViewStatus } from '../../src/domain/power-state';
@@ -29,7 +31,8 @@ export class MemoryTimelineStore implements TimelineStore {
     const marker = options.marker === undefined ? undefined : `${key}#${options.marker}`;
     if (
       list.some((o) => observationIdentity(o) === observationIdentity(observation)) ||
-      (marker !== undefined && this.markers.has(marker))
+      (marker !== undefined && this.markers.has(marker)) ||
+      new OperationIndex(list).repeats(observation)
     ) {
       return Promise.resolve('duplicate');
     }
@@ -37,6 +40,12 @@ export class MemoryTimelineStore implements TimelineStore {
     this.observations.set(key, list);
     if (marker !== undefined) this.markers.add(marker);
     return Promise.resolve('recorded');
+  }
+
+  async recordMany(observations: readonly Observation[]): Promise<RecordManyResult> {
+    let recorded = 0;
+    for (const o of observations) if ((await this.record(o)) === 'recorded') recorded += 1;
+    return { recorded, duplicate: observations.length - recorded };
   }
 
   hasMarker(resourceId: string, marker: string): Promise<boolean> {

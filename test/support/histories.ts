@@ -68,3 +68,70 @@ export function observation(
 ): Observation {
   return { resourceId, at: Date.parse(iso), state, source: 'event', dedupeId: id, ...extra };
 }
+
+const operationVerbs = {
+  start: { begin: 'starting', end: 'running' },
+  powerOff: { begin: 'stopping', end: 'stopped' },
+  deallocate: { begin: 'deallocating', end: 'deallocated' },
+} as const;
+
+/**
+ * One VM's operations as the two sources tell them: Activity Log records (start, end or failure, with
+ * `activityLog` source) and the Event Grid events of the same operations (some missing, as when the app
+ * was not deployed yet). Operations are minutes apart and take 20 s to 3 min.
+ */
+export function operationHistory(
+  resourceId: string,
+  maxOperations = 12,
+): fc.Arbitrary<{ activityLog: Observation[]; events: Observation[] }> {
+  return fc
+    .array(
+      fc.record({
+        verb: fc.constantFrom('start', 'powerOff', 'deallocate'),
+        gapInMinutes: fc.integer({ min: 5, max: 600 }),
+        durationInSeconds: fc.integer({ min: 20, max: 180 }),
+        failed: fc.boolean(),
+        withEvent: fc.boolean(),
+        endLagInMs: fc.integer({ min: -500, max: 500 }),
+      }),
+      { minLength: 1, maxLength: maxOperations },
+    )
+    .map((operations) => {
+      const activityLog: Observation[] = [];
+      const events: Observation[] = [];
+      let at = t0;
+      operations.forEach((op, index) => {
+        at += op.gapInMinutes * 60_000;
+        const operation = `Microsoft.Compute/virtualMachines/${op.verb}/action`;
+        const correlationId = `corr-${index}`;
+        const common = { resourceId, operation, correlationId };
+        const end = at + op.durationInSeconds * 1000;
+        activityLog.push({
+          ...common,
+          at,
+          state: operationVerbs[op.verb].begin,
+          source: 'activityLog',
+          dedupeId: `al-${index}-begin`,
+        });
+        const outcome: Partial<Observation> = op.failed
+          ? { provisioning: { state: 'failed' } }
+          : { state: operationVerbs[op.verb].end };
+        activityLog.push({
+          ...common,
+          ...outcome,
+          at: end,
+          source: 'activityLog',
+          dedupeId: `al-${index}-end`,
+        });
+        if (op.withEvent)
+          events.push({
+            ...common,
+            ...outcome,
+            at: end + op.endLagInMs,
+            source: 'event',
+            dedupeId: `ev-${index}`,
+          });
+      });
+      return { activityLog, events };
+    });
+}
