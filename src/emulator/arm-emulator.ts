@@ -7,6 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  ActivityLogFilterError,
+  parseActivityLogFilter,
+  type WireActivityLogRecord,
+} from './arm-activity-log';
 import { EmulatedFleet, scaleSetResourceId, vmResourceId } from './arm-fleet';
 import {
   wireError,
@@ -18,6 +23,7 @@ import {
   wireVmInstanceView,
 } from './arm-wire';
 
+export * from './arm-activity-log';
 export * from './arm-fleet';
 
 /** Route kinds, for request counters and fault targeting. */
@@ -32,6 +38,7 @@ export const ArmRequestKind = {
   listScaleSets: 'listScaleSets',
   listScaleSetVms: 'listScaleSetVms',
   scaleSetVmInstanceView: 'scaleSetVmInstanceView',
+  activityLog: 'activityLog',
   unknown: 'unknown',
 } as const;
 export type ArmRequestKind = (typeof ArmRequestKind)[keyof typeof ArmRequestKind];
@@ -47,6 +54,8 @@ export interface ArmEmulatorOptions {
   fleet?: EmulatedFleet;
   /** Items per listing page (default 100). */
   pageSize?: number;
+  /** Activity Log records per page (default 200, as Azure). */
+  activityLogPageSize?: number;
   /**
    * Token buckets per subscription behind the `x-ms-ratelimit-remaining-*` headers. `highCostGet`:
    * List / List All (documented 300/min refill, 900 burst by default); `lowCostGet`: Get / instance
@@ -81,8 +90,8 @@ export interface ThrottleFaultOptions {
 }
 
 export interface FailureFaultOptions {
-  /** 500 or 503 (default 503). */
-  status?: 500 | 502 | 503 | 504;
+  /** 500 or 503 (default 503); 403 answers AuthorizationFailed (the identity may not read it). */
+  status?: 403 | 500 | 502 | 503 | 504;
   kinds?: readonly ArmRequestKind[];
   /** Sets `Retry-After` on the failure (seconds). */
   retryAfterInSeconds?: number;
@@ -131,6 +140,8 @@ export interface ArmEmulator {
   readonly faults: ArmFaults;
   /** Page size of listings (may be changed at run time). */
   pageSize: number;
+  /** Activity Log records per page (may be changed at run time). */
+  activityLogPageSize: number;
   enforceRateLimits: boolean;
   resetCounters(): void;
   close(): Promise<void>;
@@ -153,6 +164,7 @@ interface Route {
 }
 
 const providers = '/providers/microsoft\\.compute';
+const insights = '/providers/microsoft\\.insights';
 const sub = '/subscriptions/([^/]+)';
 const rg = '/resourcegroups/([^/]+)';
 
@@ -192,6 +204,11 @@ const routes: readonly Route[] = [
     kind: ArmRequestKind.listScaleSetVms,
     method: 'GET',
     pattern: new RegExp(`^${sub}${rg}${providers}/virtualmachinescalesets/([^/]+)/virtualmachines$`, 'i'),
+  },
+  {
+    kind: ArmRequestKind.activityLog,
+    method: 'GET',
+    pattern: new RegExp(`^${sub}${insights}/eventtypes/management/values$`, 'i'),
   },
   {
     kind: ArmRequestKind.scaleSetVmInstanceView,
@@ -276,6 +293,7 @@ function decodeSkipToken(token: string | null): number | undefined {
 }
 
 const errorCodes: Readonly<Record<number, string>> = {
+  403: 'AuthorizationFailed',
   500: 'InternalServerError',
   502: 'BadGateway',
   503: 'ServiceUnavailable',
@@ -463,7 +481,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     }
 
     const skipToken = url.searchParams.get('$skiptoken') ?? url.searchParams.get('$skipToken');
-    const offset = decodeSkipToken(skipToken);
+    const offset = kind === ArmRequestKind.activityLog ? 0 : decodeSkipToken(skipToken);
     const isListing =
       kind === ArmRequestKind.listVms ||
       kind === ArmRequestKind.listVmStatuses ||
@@ -533,6 +551,9 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     }
 
     switch (kind) {
+      case ArmRequestKind.activityLog:
+        activityLogPage(s, url, skipToken, reply);
+        return;
       case ArmRequestKind.listSubscriptions:
         page(fleet.listSubscriptions(), wireSubscription);
         return;
@@ -596,6 +617,72 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     }
   }
 
+  /** Filtered records of a paged read, by subscription, filter and snapshot time (a few kept). */
+  const activityLogSnapshots = new Map<string, WireActivityLogRecord[]>();
+
+  /**
+   * One page of the Activity Log, newest first. The first page fixes a snapshot time (in the skip token)
+   * so later pages neither repeat nor miss records that became queryable meanwhile.
+   */
+  function activityLogPage(
+    subscriptionId: string,
+    url: URL,
+    skipToken: string | null,
+    reply: (status: number, body: unknown, headers?: Record<string, string>) => void,
+  ): void {
+    const filter = url.searchParams.get('$filter');
+    let snapshot = now();
+    let offset = 0;
+    if (skipToken !== null) {
+      const decoded = /^a(\d+):(\d+)$/.exec(Buffer.from(skipToken, 'base64url').toString('utf8'));
+      if (!decoded) {
+        reply(400, wireError('InvalidSkipToken', 'The skip token is not valid.'));
+        return;
+      }
+      snapshot = Number(decoded[1]);
+      offset = Number(decoded[2]);
+    }
+    let query;
+    try {
+      query = parseActivityLogFilter(filter, now());
+    } catch (error) {
+      if (error instanceof ActivityLogFilterError) {
+        reply(400, wireError('BadRequest', error.message));
+        return;
+      }
+      throw error;
+    }
+    const cacheKey = `${subscriptionId.toLowerCase()}|${filter ?? ''}|${snapshot}`;
+    let records = activityLogSnapshots.get(cacheKey);
+    if (records === undefined) {
+      records = fleet.activityLog.query(subscriptionId, query, snapshot);
+      activityLogSnapshots.set(cacheKey, records);
+      if (activityLogSnapshots.size > 16) {
+        const oldest = activityLogSnapshots.keys().next();
+        if (oldest.done !== true) activityLogSnapshots.delete(oldest.value);
+      }
+    }
+    const size = Math.max(1, emulator.activityLogPageSize);
+    const select = url.searchParams
+      .get('$select')
+      ?.split(',')
+      .map((f) => f.trim())
+      .filter((f) => f !== '');
+    const project = (r: WireActivityLogRecord): WireActivityLogRecord =>
+      select === undefined ? r : Object.fromEntries(select.filter((f) => f in r).map((f) => [f, r[f]]));
+    const body: { value: unknown[]; nextLink?: string } = {
+      value: records.slice(offset, offset + size).map(project),
+    };
+    if (offset + size < records.length) {
+      const next = new URL(url.pathname, baseUrl);
+      for (const [k, v] of url.searchParams)
+        if (k.toLowerCase() !== '$skiptoken') next.searchParams.append(k, v);
+      next.searchParams.set('$skiptoken', Buffer.from(`a${snapshot}:${offset + size}`).toString('base64url'));
+      body.nextLink = next.toString();
+    }
+    reply(200, body);
+  }
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => {
@@ -615,6 +702,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     log,
     faults,
     pageSize: options.pageSize ?? 100,
+    activityLogPageSize: options.activityLogPageSize ?? 200,
     enforceRateLimits: options.enforceRateLimits ?? false,
     resetCounters() {
       requests = emptyCounts();

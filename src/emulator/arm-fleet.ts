@@ -3,6 +3,7 @@
  * local sandbox change it at any time (including changes no event announces); the ARM emulator serves it.
  */
 import { randomUUID } from 'node:crypto';
+import { EmulatedActivityLog } from './arm-activity-log';
 
 /** Power codes as the instance view writes them after `PowerState/`. */
 export const EmulatedPowerState = {
@@ -126,8 +127,12 @@ export class EmulatedFleet {
   /** VMs and scale-set instances, by lower-cased id. */
   private readonly vms = new Map<string, EmulatedVm>();
   private readonly scaleSets = new Map<string, EmulatedScaleSet>();
+  /** The subscriptions' Activity Log (management records, 90 days). */
+  readonly activityLog: EmulatedActivityLog;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = Date.now) {
+    this.activityLog = new EmulatedActivityLog(now);
+  }
 
   addSubscription(
     subscriptionId: string,
