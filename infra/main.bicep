@@ -75,6 +75,14 @@ param detailsRefreshMinutes int = 60
 @description('Time budget of one reconcileSubscription run, in seconds (RECONCILE_BUDGET_SECONDS).')
 param reconcileBudgetSeconds int = 240
 
+@minValue(1)
+@maxValue(89)
+@description('Days of Activity Log history read when a subscription is first watched (BACKFILL_DAYS; the log keeps 90).')
+param backfillDays int = 89
+
+@description('NCRONTAB schedule of the recurring read of the recent Activity Log (ACTIVITY_LOG_SCHEDULE).')
+param activityLogSchedule string = '0 */5 * * * *'
+
 @description('Prefix of the table names (TABLE_NAME_PREFIX): letters and digits, starting with a letter, or empty.')
 param tableNamePrefix string = ''
 
@@ -117,6 +125,7 @@ var appName = !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunct
 var deploymentContainerName = 'app-package-${take(toLower(uniqueString(appName, resourceToken)), 7)}'
 var deadLetterContainerName = 'eventgrid-deadletters'
 var reconcileQueueName = 'reconcile-subscriptions'
+var backfillQueueName = 'backfill-slices'
 var systemTopicName = '${abbrs.eventGridSystemTopics}vmtimeline-${environmentName}'
 // The documented table names (src/adapters/table-names.ts). Created up front so that nothing waits on
 // the app's first run; the app also creates them if missing.
@@ -127,6 +136,7 @@ var tableNames = [
   'VmRejectedEvents'
   'VmAlerts'
   'VmReconcileRuns'
+  'VmBackfill'
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2021-04-01' = {
@@ -178,6 +188,7 @@ module storage 'br/public:avm/res/storage/storage-account:0.8.3' = {
     queueServices: {
       queues: [
         { name: reconcileQueueName }
+        { name: backfillQueueName } // Activity Log backfill: one message per subscription and day
       ]
     }
     tableServices: {
@@ -283,6 +294,8 @@ var appSettings = {
   EXPECTED_STOPPED_PATTERNS: expectedStoppedPatterns
   DETAILS_REFRESH_MINUTES: string(detailsRefreshMinutes)
   RECONCILE_BUDGET_SECONDS: string(reconcileBudgetSeconds)
+  BACKFILL_DAYS: string(backfillDays)
+  ACTIVITY_LOG_SCHEDULE: activityLogSchedule
 }
 // </app-settings>
 

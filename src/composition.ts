@@ -9,6 +9,7 @@ import { createEventGridAlertPublisher } from './adapters/eventgrid-alert-publis
 import { consoleLogger } from './adapters/logger';
 import { TableClientFactory, type RequestCounter } from './adapters/storage';
 import { prefixedTableNames, type TableRole } from './adapters/table-names';
+import { TableBackfillStore } from './adapters/table-backfill-store';
 import { TableReconcileRunStore } from './adapters/table-reconcile-store';
 import { TableAlertStore } from './adapters/table-alert-store';
 import { TableRejectedEventStore } from './adapters/table-rejected-store';
@@ -29,6 +30,8 @@ export interface AppContext extends IngestDependencies {
   management: ArmManagementClient;
   /** Reconcile leases and marks (`VmReconcileRuns`). */
   runs: TableReconcileRunStore;
+  /** Activity Log backfill plans and progress (`VmBackfill`). */
+  backfills: TableBackfillStore;
   tables: TableClientFactory;
   tableNames: Record<TableRole, string>;
   /** Table requests made so far (benchmarks, logs). */
@@ -83,6 +86,7 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
     rejected,
     management,
     runs: new TableReconcileRunStore(tables.table(names.reconcileRuns)),
+    backfills: new TableBackfillStore(tables.table(names.backfill)),
     tables,
     tableNames: names,
     tableRequests: tables.counter,

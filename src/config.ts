@@ -39,6 +39,10 @@ export interface Config {
   autoDeallocateAfterMinutes: number;
   /** Auto-deallocate only reports what it would do. */
   autoDeallocateDryRun: boolean;
+  /** Days of Activity Log history read when a subscription is first watched (1-89). */
+  backfillDays: number;
+  /** NCRONTAB schedule of the recurring Activity Log read (documentation; the host reads the setting itself). */
+  activityLogSchedule: string;
   /** Application Insights connection string (the `StoppedAllocatedVms` metric); empty: log line only. */
   appInsightsConnectionString?: string | undefined;
   /** `ClientId=<id>;Authorization=AAD`: Entra ID sign-in for the metric. */
@@ -62,6 +66,8 @@ export const settingDefaults = {
   ALERT_SCHEDULE: '0 * * * * *',
   AUTO_DEALLOCATE_AFTER_MINUTES: '0',
   AUTO_DEALLOCATE_DRY_RUN: 'true',
+  BACKFILL_DAYS: '89',
+  ACTIVITY_LOG_SCHEDULE: '0 */5 * * * *',
   APPLICATIONINSIGHTS_CONNECTION_STRING: '',
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: '',
 } as const;
@@ -70,7 +76,7 @@ const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function positiveInteger(
   env: Readonly<Record<string, string | undefined>>,
-  name: 'DETAILS_REFRESH_MINUTES' | 'RECONCILE_BUDGET_SECONDS',
+  name: 'DETAILS_REFRESH_MINUTES' | 'RECONCILE_BUDGET_SECONDS' | 'BACKFILL_DAYS',
 ): number {
   const text = setting(env, name) ?? settingDefaults[name];
   const value = Number(text);
@@ -112,6 +118,13 @@ function alertTopicEndpoint(value: string | undefined): string | undefined {
   return value;
 }
 
+function backfillDays(env: Readonly<Record<string, string | undefined>>): number {
+  const days = positiveInteger(env, 'BACKFILL_DAYS');
+  // The Activity Log keeps 90 days: a start time past them answers 400.
+  if (days > 89) throw new ConfigError('BACKFILL_DAYS must be at most 89 (the Activity Log keeps 90 days)');
+  return days;
+}
+
 export function loadConfig(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Readonly<Config> {
@@ -151,6 +164,8 @@ export function loadConfig(
     alertTopicEndpoint: alertTopicEndpoint(setting(env, 'ALERT_TOPIC_ENDPOINT')),
     alertSchedule: setting(env, 'ALERT_SCHEDULE') ?? settingDefaults.ALERT_SCHEDULE,
     autoDeallocateAfterMinutes: wholeNumber(env, 'AUTO_DEALLOCATE_AFTER_MINUTES'),
+    backfillDays: backfillDays(env),
+    activityLogSchedule: setting(env, 'ACTIVITY_LOG_SCHEDULE') ?? settingDefaults.ACTIVITY_LOG_SCHEDULE,
     autoDeallocateDryRun: flag(env, 'AUTO_DEALLOCATE_DRY_RUN'),
     appInsightsConnectionString: setting(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING'),
     appInsightsAuthenticationString: setting(env, 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'),

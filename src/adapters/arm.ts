@@ -20,6 +20,7 @@ import type {
   ManagementStats,
   VmDetails,
 } from '../app/ports';
+import type { ActivityLogPage, ActivityLogReader } from '../app/backfill';
 import type { InstanceViewStatus } from '../domain/power-state';
 import { parseComputeResourceId, ResourceKind } from '../domain/resource-id';
 import {
@@ -46,6 +47,9 @@ export const ArmEndpoint = {
   usGovernment: 'https://management.usgovcloudapi.net',
 } as const;
 export type ArmEndpoint = (typeof ArmEndpoint)[keyof typeof ArmEndpoint];
+
+/** api-version of the Activity Log (`Microsoft.Insights/eventtypes/management/values`). */
+export const activityLogApiVersion = '2015-04-01';
 
 /** api-version of `GET /subscriptions` (Microsoft.Resources). */
 export const subscriptionsApiVersion = '2022-12-01';
@@ -79,7 +83,7 @@ export interface DeallocateOptions extends ManagementOptions {
   hibernate?: boolean;
 }
 
-export interface ArmManagementClient extends ManagementClient {
+export interface ArmManagementClient extends ManagementClient, ActivityLogReader {
   readonly stats: ArmManagementStats;
   readonly endpoint: string;
   /** True when the endpoint is a loopback emulator (no credential sent). */
@@ -335,6 +339,29 @@ export function createArmClient(options: ArmClientOptions): ArmManagementClient 
         }
         url = typeof body?.nextLink === 'string' && body.nextLink !== '' ? body.nextLink : undefined;
       }
+    },
+
+    async readActivityLogPage(subscriptionId, range, nextLink, callOptions = {}): Promise<ActivityLogPage> {
+      let url: string;
+      if (nextLink === undefined) {
+        // The documented grammar only: the time range (the subscription's whole log, filtered here).
+        const filter = `eventTimestamp ge '${new Date(range.from).toISOString()}' and eventTimestamp le '${new Date(range.to).toISOString()}'`;
+        url = `${endpoint}/subscriptions/${encodeURIComponent(subscriptionId)}/providers/Microsoft.Insights/eventtypes/management/values?api-version=${activityLogApiVersion}&$filter=${encodeURIComponent(filter)}`;
+      } else {
+        // Never send the credential elsewhere than the management endpoint.
+        if (new URL(nextLink).origin !== new URL(endpoint).origin)
+          throw new ManagementRequestError(
+            'nextLink points outside the management endpoint',
+            undefined,
+            'InvalidNextLink',
+          );
+        url = nextLink;
+      }
+      const body = (await getJson(url, callOptions.abortSignal)) as
+        { value?: unknown; nextLink?: unknown } | undefined;
+      const page: ActivityLogPage = { records: Array.isArray(body?.value) ? (body.value as unknown[]) : [] };
+      if (typeof body?.nextLink === 'string' && body.nextLink !== '') page.nextLink = body.nextLink;
+      return page;
     },
 
     async deallocate(resourceId, callOptions = {}) {

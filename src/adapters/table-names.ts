@@ -6,6 +6,7 @@ export const tableNames = {
   rejectedEvents: 'VmRejectedEvents',
   alerts: 'VmAlerts',
   reconcileRuns: 'VmReconcileRuns',
+  backfill: 'VmBackfill',
 } as const;
 export type TableRole = keyof typeof tableNames;
 

@@ -20,6 +20,7 @@ import { ingestCommand } from './ingest';
 import { stoppedCommand } from './stopped';
 import { timelineCommand } from './timeline';
 import { usageCommand } from './usage';
+import { backfillCommand } from './backfill';
 import { reconcileCommand } from './reconcile';
 import { pricesCommand } from './prices';
 import { checkInvoiceCommand } from './check-invoice';
@@ -33,6 +34,7 @@ export const commands: readonly Command[] = [
   timelineCommand,
   usageCommand,
   reconcileCommand,
+  backfillCommand,
   stoppedCommand,
   pricesCommand,
   checkInvoiceCommand,

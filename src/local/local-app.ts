@@ -72,6 +72,7 @@ const root = path.resolve(__dirname, '..', '..', '..');
 export const hostVariables = { port: 'LOCAL_PORT', functionKey: 'LOCAL_FUNCTION_KEY' } as const;
 const sandboxDefaults = {
   RECONCILE_SCHEDULE: '*/30 * * * * *',
+  ACTIVITY_LOG_SCHEDULE: '0 * * * * *',
   ROLLUP_SCHEDULE: '0 * * * * *',
   STOPPED_ALERT_GRACE_MINUTES: '2',
 };
@@ -156,7 +157,12 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       );
     }
     // The schedules the registrations name as %SETTING% (local.settings.json holds them for `func start`).
-    for (const name of ['RECONCILE_SCHEDULE', 'ROLLUP_SCHEDULE', 'ALERT_SCHEDULE'] as const)
+    for (const name of [
+      'RECONCILE_SCHEDULE',
+      'ROLLUP_SCHEDULE',
+      'ALERT_SCHEDULE',
+      'ACTIVITY_LOG_SCHEDULE',
+    ] as const)
       setDefault(name, settingDefaults[name]);
     const config = loadConfig(env);
 

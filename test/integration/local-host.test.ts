@@ -93,6 +93,7 @@ describe('local host', () => {
     await ctx.ensureTables();
     queues = new StorageLocalQueues(tableConnectionString());
     await queues.clear('reconcile-subscriptions');
+    await queues.clear('backfill-slices');
     // Imported here, by path, while the capture runs: the modules register with the local host.
     const functions = path.resolve(__dirname, '..', '..', 'functions');
     const captured = await captureRegistrations(async () => {
@@ -117,6 +118,8 @@ describe('local host', () => {
     expect(kinds).toEqual({
       vmEvents: 'eventGrid',
       reconcile: 'timer',
+      // The reconcile timer's backfill output names the backfill queue's function module.
+      backfillSlice: 'storageQueue',
       reconcileSubscription: 'storageQueue',
       vms: 'http',
     });

@@ -138,6 +138,8 @@ describe('app settings contract', () => {
       'EXPECTED_STOPPED_PATTERNS',
       'DETAILS_REFRESH_MINUTES',
       'RECONCILE_BUDGET_SECONDS',
+      'BACKFILL_DAYS',
+      'ACTIVITY_LOG_SCHEDULE',
       'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
     ])
       expect(infra).toContain(name);

@@ -1,0 +1,25 @@
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { invocationLogger } from '../src/adapters/logger';
+import { readRecentActivityLog } from '../src/app/backfill';
+import { resolveSubscriptions } from '../src/app/reconcile-subscription';
+import { appContext } from '../src/composition';
+import { loadConfig } from '../src/config';
+
+/**
+ * Timer on `%ACTIVITY_LOG_SCHEDULE%`: reads each watched subscription's recent Activity Log (since the
+ * last read, the last hour at most), so starts and deallocations are placed where billing changed.
+ */
+export async function activityLog(timer: Timer, context: InvocationContext): Promise<void> {
+  const log = invocationLogger(context);
+  const ctx = await appContext(loadConfig);
+  const subscriptionIds = await resolveSubscriptions(ctx.management, ctx.config.subscriptionIds);
+  for (const subscriptionId of subscriptionIds) {
+    const result = await readRecentActivityLog(subscriptionId, { ...ctx, reader: ctx.management, log });
+    log.info('activity log read', { ...result, isPastDue: timer.isPastDue });
+  }
+}
+
+app.timer('activityLog', {
+  schedule: '%ACTIVITY_LOG_SCHEDULE%',
+  handler: activityLog,
+});

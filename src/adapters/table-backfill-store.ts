@@ -1,0 +1,158 @@
+/**
+ * BackfillStore on Azure Table Storage: the `VmBackfill` table, one partition per subscription
+ * (PartitionKey = subscription id lower-cased): the plan (`RowKey = plan`), one row per slice
+ * (`slice|<from epoch ms, 13 digits>`) with its progress, and the recurring read's position (`recent`).
+ */
+import type { TableClient, TableEntityResult } from '@azure/data-tables';
+import { odata } from '@azure/data-tables';
+import { SliceStatus, type BackfillPlan, type BackfillStore, type SliceProgress } from '../app/backfill';
+import { statusOf } from './storage';
+import { pad13 } from './table-entities';
+
+type Row = TableEntityResult<Record<string, unknown>>;
+
+const counters = [
+  'pages',
+  'records',
+  'observations',
+  'duplicates',
+  'skipped',
+  'rejected',
+  'requests',
+  'throttled',
+  'vms',
+] as const;
+
+function ms(value: unknown): number | undefined {
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'string' && value !== '') {
+    const parsed = Date.parse(value);
+    return Number.isFinite(parsed) ? parsed : undefined;
+  }
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+function num(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  return 0;
+}
+
+const sliceKey = (from: number): string => `slice|${pad13(from)}`;
+
+function sliceFromRow(row: Row): SliceProgress | undefined {
+  const from = ms(row['from']);
+  const to = ms(row['to']);
+  const status = row['status'];
+  if (from === undefined || to === undefined || typeof status !== 'string') return undefined;
+  const progress: SliceProgress = {
+    subscriptionId:
+      typeof row['subscriptionId'] === 'string' ? row['subscriptionId'] : (row.partitionKey ?? ''),
+    from,
+    to,
+    status: (Object.values(SliceStatus) as string[]).includes(status)
+      ? (status as SliceStatus)
+      : SliceStatus.pending,
+    pages: 0,
+    records: 0,
+    observations: 0,
+    duplicates: 0,
+    skipped: 0,
+    rejected: 0,
+    requests: 0,
+    throttled: 0,
+    vms: 0,
+    updatedAt: ms(row['updatedAt']) ?? 0,
+  };
+  for (const name of counters) progress[name] = num(row[name]);
+  if (typeof row['nextLink'] === 'string' && row['nextLink'] !== '') progress.nextLink = row['nextLink'];
+  const reachedAt = ms(row['reachedAt']);
+  if (reachedAt !== undefined) progress.reachedAt = reachedAt;
+  if (typeof row['error'] === 'string' && row['error'] !== '') progress.error = row['error'];
+  return progress;
+}
+
+export class TableBackfillStore implements BackfillStore {
+  constructor(private readonly table: TableClient) {}
+
+  async getPlan(subscriptionId: string): Promise<BackfillPlan | undefined> {
+    const row = await this.#get(subscriptionId, 'plan');
+    if (row === undefined) return undefined;
+    return {
+      subscriptionId,
+      plannedAt: ms(row['plannedAt']) ?? 0,
+      from: ms(row['from']) ?? 0,
+      to: ms(row['to']) ?? 0,
+      slices: num(row['slices']),
+    };
+  }
+
+  async createPlan(plan: BackfillPlan): Promise<boolean> {
+    try {
+      await this.table.createEntity({
+        partitionKey: plan.subscriptionId.toLowerCase(),
+        rowKey: 'plan',
+        plannedAt: new Date(plan.plannedAt),
+        from: new Date(plan.from),
+        to: new Date(plan.to),
+        slices: plan.slices,
+      });
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 409) return false;
+      throw error;
+    }
+  }
+
+  async getSlice(subscriptionId: string, from: number): Promise<SliceProgress | undefined> {
+    const row = await this.#get(subscriptionId, sliceKey(from));
+    return row === undefined ? undefined : sliceFromRow(row);
+  }
+
+  async putSlice(p: SliceProgress): Promise<void> {
+    const entity: Record<string, unknown> = {
+      partitionKey: p.subscriptionId.toLowerCase(),
+      rowKey: sliceKey(p.from),
+      subscriptionId: p.subscriptionId,
+      from: new Date(p.from),
+      to: new Date(p.to),
+      status: p.status,
+      nextLink: p.nextLink ?? '',
+      error: p.error ?? '',
+      updatedAt: new Date(p.updatedAt),
+    };
+    for (const name of counters) entity[name] = p[name];
+    if (p.reachedAt !== undefined) entity['reachedAt'] = new Date(p.reachedAt);
+    await this.table.upsertEntity(entity as { partitionKey: string; rowKey: string }, 'Replace');
+  }
+
+  async listSlices(subscriptionId: string): Promise<SliceProgress[]> {
+    const filter = odata`PartitionKey eq ${subscriptionId.toLowerCase()} and RowKey ge ${'slice|'} and RowKey lt ${'slice}'}`;
+    const slices: SliceProgress[] = [];
+    for await (const row of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      const slice = sliceFromRow(row);
+      if (slice !== undefined) slices.push(slice);
+    }
+    return slices;
+  }
+
+  async getRecentReadTo(subscriptionId: string): Promise<number | undefined> {
+    return ms((await this.#get(subscriptionId, 'recent'))?.['readTo']);
+  }
+
+  async putRecentReadTo(subscriptionId: string, to: number): Promise<void> {
+    await this.table.upsertEntity(
+      { partitionKey: subscriptionId.toLowerCase(), rowKey: 'recent', readTo: new Date(to) },
+      'Replace',
+    );
+  }
+
+  async #get(subscriptionId: string, rowKey: string): Promise<Row | undefined> {
+    try {
+      return await this.table.getEntity<Record<string, unknown>>(subscriptionId.toLowerCase(), rowKey);
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,544 @@
+/**
+ * Use case: a subscription's Activity Log becomes observations (source `activityLog`).
+ *
+ * - `planBackfill`: when a subscription has no backfill recorded, its last `days` are cut into slices
+ *   (one queue message each) and the plan is recorded, so it happens once.
+ * - `backfillSlice`: reads one slice page by page (`nextLink`), records each VM's observations together,
+ *   stores progress (the next page) after every flush so a stopped or failed run resumes there, paces by
+ *   `x-ms-ratelimit-remaining-subscription-reads` and stops near its time budget. A log that cannot be read
+ *   (403) is reported once and not retried.
+ * - `readRecentActivityLog`: the recurring read of the recent log (since the last read, at most the last
+ *   hour plus the log's lag), same recording.
+ * Records are idempotent (same `eventDataId` → duplicate), so re-reading a page or a slice adds nothing.
+ */
+import { readActivityLogRecord } from '../domain/activity-log';
+import type { Observation } from '../domain/observation';
+import { vmKey } from '../domain/resource-id';
+import { forEachLimited } from './concurrency';
+import { ensureError } from './errors';
+import type { Clock, Logger, ManagementStats, TimelineStore } from './ports';
+
+const dayInMs = 86_400_000;
+
+/** One page of the Activity Log, as the API returned it. */
+export interface ActivityLogPage {
+  /** Raw records (wire JSON), newest first. */
+  records: unknown[];
+  /** The next page, absent on the last. */
+  nextLink?: string | undefined;
+}
+
+export interface ActivityLogReadOptions {
+  abortSignal?: AbortSignal;
+}
+
+/** Reads a subscription's Activity Log (`Microsoft.Insights/eventtypes/management/values`). */
+export interface ActivityLogReader {
+  /**
+   * The first page of `[from, to]` (epoch ms), or the page `nextLink` names. A refused read (403, 400)
+   * throws an error with `statusCode`; throttling beyond the allowed wait throws ThrottledError.
+   */
+  readActivityLogPage(
+    subscriptionId: string,
+    range: { from: number; to: number },
+    nextLink?: string,
+    options?: ActivityLogReadOptions,
+  ): Promise<ActivityLogPage>;
+  readonly stats: ManagementStats;
+}
+
+export const SliceStatus = {
+  pending: 'pending',
+  done: 'done',
+  forbidden: 'forbidden',
+} as const;
+export type SliceStatus = (typeof SliceStatus)[keyof typeof SliceStatus];
+
+/** Counters of a slice or a run. */
+export interface BackfillCounts {
+  pages: number;
+  records: number;
+  observations: number;
+  duplicates: number;
+  skipped: number;
+  rejected: number;
+  requests: number;
+  throttled: number;
+}
+
+/** Progress of one slice (the `VmBackfill` row `slice|<from>`). */
+export interface SliceProgress extends BackfillCounts {
+  subscriptionId: string;
+  from: number;
+  to: number;
+  status: SliceStatus;
+  /** The page to read next (the slice resumes there). */
+  nextLink?: string | undefined;
+  /** Oldest `eventTimestamp` reached so far (pages come newest first). */
+  reachedAt?: number | undefined;
+  /** VM keys seen (count only is stored). */
+  vms: number;
+  error?: string | undefined;
+  updatedAt: number;
+}
+
+export interface BackfillPlan {
+  subscriptionId: string;
+  plannedAt: number;
+  from: number;
+  to: number;
+  slices: number;
+}
+
+/** The `VmBackfill` table: plans, slice progress and the recurring read's position. */
+export interface BackfillStore {
+  getPlan(subscriptionId: string): Promise<BackfillPlan | undefined>;
+  /** Records the plan unless one exists; false when another planner got there first. */
+  createPlan(plan: BackfillPlan): Promise<boolean>;
+  getSlice(subscriptionId: string, from: number): Promise<SliceProgress | undefined>;
+  putSlice(progress: SliceProgress): Promise<void>;
+  listSlices(subscriptionId: string): Promise<SliceProgress[]>;
+  /** End of the last recurring read (epoch ms). */
+  getRecentReadTo(subscriptionId: string): Promise<number | undefined>;
+  putRecentReadTo(subscriptionId: string, to: number): Promise<void>;
+}
+
+export interface BackfillDependencies {
+  store: TimelineStore;
+  backfills: BackfillStore;
+  reader: ActivityLogReader;
+  log: Logger;
+  now: Clock;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface BackfillOptions {
+  /** Time budget of one invocation (default 240 s): it stops between pages before it. */
+  budgetInMs?: number;
+  /** Below this many remaining subscription reads, wait before the next page (default 50). */
+  pacingThreshold?: number;
+  /** VMs recorded at once (default 8). */
+  concurrency?: number;
+  /** Observations buffered before they are written (default 20,000). */
+  maxBufferedObservations?: number;
+  /** Called after every page (CLI progress). */
+  onPage?: (progress: SliceProgress) => void;
+  /** Collects the keys of the VMs read (a run over many slices counts each VM once). */
+  seenVms?: Set<string>;
+}
+
+/** One queue message: a subscription and a time slice. */
+export interface BackfillMessage {
+  subscriptionId: string;
+  /** ISO 8601. */
+  from: string;
+  to: string;
+}
+
+export interface BackfillSliceResult {
+  progress: SliceProgress;
+  /** False when it stopped near its budget (the message should be sent again to resume). */
+  complete: boolean;
+  /** False when the slice was done already and nothing was read. */
+  read: boolean;
+}
+
+const defaults = { budgetInMs: 240_000, pacingThreshold: 50, concurrency: 8, maxBuffered: 20_000 };
+
+/** Default length of a slice: a day keeps each message small and the progress readable. */
+export const sliceLengthInMs = dayInMs;
+
+/**
+ * The slices of `[from, to]`, newest first (recent history is the most useful), cut at UTC day starts so
+ * that a backfill asked for again finds the progress of the same slices.
+ */
+export function sliceRange(
+  from: number,
+  to: number,
+  lengthInMs = sliceLengthInMs,
+): Array<{ from: number; to: number }> {
+  const slices: Array<{ from: number; to: number }> = [];
+  let end = to;
+  let start = Math.floor((to - 1) / lengthInMs) * lengthInMs;
+  while (end > from) {
+    slices.push({ from: Math.max(from, start), to: end });
+    end = start;
+    start -= lengthInMs;
+  }
+  return slices;
+}
+
+/** The log answers 400 to a start time past its 90 days: slices are read from no earlier than this. */
+export const retentionInMs = 90 * dayInMs - 10 * 60_000;
+
+/**
+ * Plans the backfill of a subscription when none is recorded: returns its slice messages (empty when a
+ * backfill was already planned). `days` is kept inside the log's 90-day retention.
+ */
+export async function planBackfill(
+  subscriptionId: string,
+  days: number,
+  deps: Pick<BackfillDependencies, 'backfills' | 'now' | 'log'>,
+  force = false,
+): Promise<BackfillMessage[]> {
+  if (!force && (await deps.backfills.getPlan(subscriptionId)) !== undefined) return [];
+  const to = deps.now();
+  const from = to - Math.min(days, 89.9) * dayInMs;
+  const slices = sliceRange(from, to);
+  const created = await deps.backfills.createPlan({
+    subscriptionId,
+    plannedAt: to,
+    from,
+    to,
+    slices: slices.length,
+  });
+  if (!created && !force) return [];
+  deps.log.info('backfill planned', { subscriptionId, days, slices: slices.length });
+  return slices.map((s) => ({
+    subscriptionId,
+    from: new Date(s.from).toISOString(),
+    to: new Date(s.to).toISOString(),
+  }));
+}
+
+/** The message as sent, or undefined when malformed. */
+export function backfillMessageOf(
+  message: unknown,
+): { subscriptionId: string; from: number; to: number } | undefined {
+  let value = message;
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+  const m = value as Partial<Record<keyof BackfillMessage, unknown>> | null | undefined;
+  const subscriptionId = m?.subscriptionId;
+  const from = typeof m?.from === 'string' ? Date.parse(m.from) : NaN;
+  const to = typeof m?.to === 'string' ? Date.parse(m.to) : NaN;
+  if (typeof subscriptionId !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(subscriptionId)) return undefined;
+  if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from) return undefined;
+  return { subscriptionId, from, to };
+}
+
+function emptyCounts(): BackfillCounts {
+  return {
+    pages: 0,
+    records: 0,
+    observations: 0,
+    duplicates: 0,
+    skipped: 0,
+    rejected: 0,
+    requests: 0,
+    throttled: 0,
+  };
+}
+
+function statusCodeOf(error: Error): number | undefined {
+  const code = (error as { statusCode?: unknown }).statusCode;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** Reads pages of one range, buffering observations per VM and recording them. */
+class LogReading {
+  readonly #buffer = new Map<string, Observation[]>();
+  #buffered = 0;
+  readonly vms: Set<string>;
+  readonly startedAt: number;
+  slowestPageInMs = 0;
+
+  constructor(
+    private readonly deps: BackfillDependencies,
+    private readonly options: BackfillOptions,
+    private readonly counts: BackfillCounts,
+  ) {
+    this.startedAt = deps.now();
+    this.vms = options.seenVms ?? new Set<string>();
+  }
+
+  take(records: readonly unknown[], now: number): number | undefined {
+    let oldest: number | undefined;
+    for (const raw of records) {
+      this.counts.records += 1;
+      const decision = readActivityLogRecord(raw, now);
+      if (decision.kind === 'skip') this.counts.skipped += 1;
+      else if (decision.kind === 'reject') {
+        this.counts.rejected += 1;
+        this.deps.log.debug('activity log record rejected', { reason: decision.reason });
+      } else {
+        const key = vmKey(decision.observation.resourceId);
+        const list = this.#buffer.get(key) ?? [];
+        list.push(decision.observation);
+        this.#buffer.set(key, list);
+        this.#buffered += 1;
+        this.vms.add(key);
+        oldest = Math.min(oldest ?? Infinity, decision.observation.at);
+      }
+    }
+    return oldest;
+  }
+
+  get full(): boolean {
+    return this.#buffered >= (this.options.maxBufferedObservations ?? defaults.maxBuffered);
+  }
+
+  /** Records every buffered VM's observations together. Per-VM failures are collected, then the first thrown. */
+  async flush(): Promise<void> {
+    const batches = [...this.#buffer.values()];
+    this.#buffer.clear();
+    this.#buffered = 0;
+    const failures: Error[] = [];
+    await forEachLimited(batches, this.options.concurrency ?? defaults.concurrency, async (batch) => {
+      try {
+        const result = await this.deps.store.recordMany(batch);
+        this.counts.observations += result.recorded;
+        this.counts.duplicates += result.duplicate;
+      } catch (error) {
+        failures.push(ensureError(error));
+        this.deps.log.error('activity log observations not recorded', {
+          vmId: batch[0]?.resourceId,
+          error: ensureError(error).message,
+        });
+      }
+    });
+    if (failures[0] !== undefined) throw failures[0];
+  }
+
+  nearBudget(): boolean {
+    const budget = this.options.budgetInMs ?? defaults.budgetInMs;
+    const elapsed = this.deps.now() - this.startedAt;
+    return elapsed + Math.max(this.slowestPageInMs * 2, budget * 0.05) >= budget;
+  }
+
+  /** Waits when ARM's remaining subscription reads run low (they refill at about 25 a second). */
+  async pace(): Promise<void> {
+    const remaining = Number(
+      this.deps.reader.stats.remaining?.['x-ms-ratelimit-remaining-subscription-reads'],
+    );
+    const threshold = this.options.pacingThreshold ?? defaults.pacingThreshold;
+    if (!Number.isFinite(remaining) || remaining >= threshold) return;
+    const delayInMs = Math.ceil(((threshold - remaining) / 25) * 1000);
+    this.deps.log.debug('activity log pacing', { remaining, delayInMs });
+    await (this.deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms))))(delayInMs);
+  }
+}
+
+/**
+ * Reads one slice of a subscription's log from where it stopped. Safe to run again: a done slice
+ * returns at once; records read twice are duplicates.
+ */
+export async function backfillSlice(
+  slice: { subscriptionId: string; from: number; to: number },
+  deps: BackfillDependencies,
+  options: BackfillOptions = {},
+): Promise<BackfillSliceResult> {
+  const stored = await deps.backfills.getSlice(slice.subscriptionId, slice.from);
+  // A slice done up to an earlier end (today's, read again later) is read again: records are idempotent.
+  const finished = stored !== undefined && stored.status !== SliceStatus.pending;
+  if (finished && (stored.to >= slice.to || stored.status === SliceStatus.forbidden))
+    return { progress: stored, complete: true, read: false };
+  if (finished) {
+    Object.assign(stored, emptyCounts());
+    stored.status = SliceStatus.pending;
+    stored.to = slice.to;
+    delete stored.nextLink;
+  }
+  // A message that waited long in the queue must not ask for more than the log keeps.
+  const range = { from: Math.max(slice.from, deps.now() - retentionInMs), to: slice.to };
+  if (range.from >= range.to) {
+    const expired: SliceProgress = {
+      ...slice,
+      ...emptyCounts(),
+      status: SliceStatus.done,
+      vms: 0,
+      error: 'past the Activity Log retention',
+      updatedAt: deps.now(),
+    };
+    await deps.backfills.putSlice(expired);
+    return { progress: expired, complete: true, read: false };
+  }
+  const progress: SliceProgress = stored ?? {
+    ...slice,
+    ...emptyCounts(),
+    status: SliceStatus.pending,
+    vms: 0,
+    updatedAt: deps.now(),
+  };
+  const counts = emptyCounts();
+  const reading = new LogReading(deps, options, counts);
+  const before = { requests: deps.reader.stats.requests, throttled: deps.reader.stats.throttled };
+  const save = async (): Promise<void> => {
+    for (const name of Object.keys(counts) as (keyof BackfillCounts)[]) progress[name] += counts[name];
+    Object.assign(counts, emptyCounts());
+    progress.requests += deps.reader.stats.requests - before.requests;
+    progress.throttled += deps.reader.stats.throttled - before.throttled;
+    before.requests = deps.reader.stats.requests;
+    before.throttled = deps.reader.stats.throttled;
+    progress.vms = Math.max(progress.vms, reading.vms.size);
+    progress.updatedAt = deps.now();
+    await deps.backfills.putSlice(progress);
+  };
+  const fields = { subscriptionId: slice.subscriptionId, from: new Date(slice.from).toISOString() };
+  try {
+    for (;;) {
+      const requestedAt = deps.now();
+      const page = await deps.reader.readActivityLogPage(slice.subscriptionId, range, progress.nextLink);
+      reading.slowestPageInMs = Math.max(reading.slowestPageInMs, deps.now() - requestedAt);
+      counts.pages += 1;
+      const oldest = reading.take(page.records, deps.now());
+      if (oldest !== undefined) progress.reachedAt = Math.min(progress.reachedAt ?? Infinity, oldest);
+      const last = page.nextLink === undefined;
+      if (last || reading.full || reading.nearBudget()) {
+        // Progress moves to the next page only once this page's observations are stored.
+        await reading.flush();
+        progress.nextLink = page.nextLink;
+        if (last) progress.status = SliceStatus.done;
+        await save();
+      } else {
+        progress.nextLink = page.nextLink;
+      }
+      options.onPage?.({ ...progress, ...sum(progress, counts) });
+      if (last) {
+        deps.log.info('backfill slice done', { ...fields, records: progress.records, vms: progress.vms });
+        return { progress, complete: true, read: true };
+      }
+      if (reading.nearBudget()) {
+        deps.log.warn('backfill stopped near its time budget', fields);
+        return { progress, complete: false, read: true };
+      }
+      await reading.pace();
+    }
+  } catch (value) {
+    const error = ensureError(value);
+    if (statusCodeOf(error) === 403) {
+      // The identity may not read this subscription's log: reported, not retried.
+      progress.status = SliceStatus.forbidden;
+      progress.error = error.message;
+      await save();
+      deps.log.error('activity log not readable', { ...fields, error: error.message });
+      return { progress, complete: true, read: true };
+    }
+    // Transient: keep what was read up to the last flush; the message is redelivered and resumes there.
+    deps.log.warn('backfill slice interrupted', { ...fields, error: error.message });
+    throw error;
+  }
+}
+
+function sum(progress: SliceProgress, counts: BackfillCounts): BackfillCounts {
+  const total = emptyCounts();
+  for (const name of Object.keys(total) as (keyof BackfillCounts)[])
+    total[name] = progress[name] + counts[name];
+  return total;
+}
+
+export interface RecentReadResult extends BackfillCounts {
+  subscriptionId: string;
+  from: number;
+  to: number;
+  forbidden: boolean;
+}
+
+/** The log's records reach the API up to 20 minutes late: each recurring read overlaps the last by this. */
+export const activityLogLagInMs = 20 * 60_000;
+
+/**
+ * The recurring read of the recent log: from the last read's end (less the log's lag), at most the last
+ * hour, to now. Idempotent like the backfill.
+ */
+export async function readRecentActivityLog(
+  subscriptionId: string,
+  deps: BackfillDependencies,
+  options: BackfillOptions = {},
+): Promise<RecentReadResult> {
+  const to = deps.now();
+  const last = await deps.backfills.getRecentReadTo(subscriptionId);
+  const from = Math.max(to - 60 * 60_000, (last ?? 0) - activityLogLagInMs);
+  const counts = emptyCounts();
+  const reading = new LogReading(deps, options, counts);
+  const before = { requests: deps.reader.stats.requests, throttled: deps.reader.stats.throttled };
+  let nextLink: string | undefined;
+  let forbidden = false;
+  try {
+    do {
+      const page = await deps.reader.readActivityLogPage(subscriptionId, { from, to }, nextLink);
+      counts.pages += 1;
+      reading.take(page.records, deps.now());
+      nextLink = page.nextLink;
+      if (reading.full) await reading.flush();
+    } while (nextLink !== undefined && !reading.nearBudget());
+    await reading.flush();
+    if (nextLink === undefined) await deps.backfills.putRecentReadTo(subscriptionId, to);
+  } catch (value) {
+    const error = ensureError(value);
+    if (statusCodeOf(error) !== 403) throw error;
+    forbidden = true;
+    deps.log.error('activity log not readable', { subscriptionId, error: error.message });
+  }
+  counts.requests = deps.reader.stats.requests - before.requests;
+  counts.throttled = deps.reader.stats.throttled - before.throttled;
+  return { subscriptionId, from, to, forbidden, ...counts };
+}
+
+export interface BackfillSummary extends BackfillCounts {
+  subscriptionId: string;
+  slices: number;
+  slicesDone: number;
+  vms: number;
+  /** Oldest event time reached (epoch ms). */
+  reachedAt?: number | undefined;
+  /** The log could not be read (403). */
+  forbidden: boolean;
+  error?: string | undefined;
+}
+
+/**
+ * Backfills subscriptions inline (the CLI): the last `days` of each, slice after slice, each resumed
+ * from its stored progress. One subscription's failure never stops the others.
+ */
+export async function backfillSubscriptions(
+  subscriptionIds: readonly string[],
+  days: number,
+  deps: BackfillDependencies,
+  options: BackfillOptions = {},
+): Promise<BackfillSummary[]> {
+  const summaries: BackfillSummary[] = [];
+  for (const subscriptionId of subscriptionIds) {
+    const summary: BackfillSummary = {
+      subscriptionId,
+      ...emptyCounts(),
+      slices: 0,
+      slicesDone: 0,
+      vms: 0,
+      forbidden: false,
+    };
+    const seenVms = new Set<string>();
+    try {
+      const messages = await planBackfill(subscriptionId, days, deps, true);
+      summary.slices = messages.length;
+      for (const message of messages) {
+        const slice = backfillMessageOf(message);
+        if (slice === undefined) continue;
+        let result: BackfillSliceResult;
+        do result = await backfillSlice(slice, deps, { ...options, seenVms });
+        while (!result.complete);
+        summary.slicesDone += 1;
+        if (!result.read) continue;
+        for (const name of Object.keys(emptyCounts()) as (keyof BackfillCounts)[])
+          summary[name] += result.progress[name];
+        if (result.progress.reachedAt !== undefined)
+          summary.reachedAt = Math.min(summary.reachedAt ?? Infinity, result.progress.reachedAt);
+        if (result.progress.status === SliceStatus.forbidden) {
+          summary.forbidden = true;
+          summary.error = result.progress.error;
+          break;
+        }
+      }
+    } catch (value) {
+      summary.error = ensureError(value).message;
+    }
+    summary.vms = seenVms.size;
+    summaries.push(summary);
+  }
+  return summaries;
+}

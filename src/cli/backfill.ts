@@ -1,0 +1,99 @@
+/** `vm-timeline backfill`: the Activity Log backfill run inline, one subscription after the other. */
+import { backfillSubscriptions, type BackfillSummary } from '../app/backfill';
+import { ExitCode, stringOption, stringsOption, UsageError, type Command } from './command';
+import { json, table } from './format';
+
+const day = (ms: number | undefined): string =>
+  ms === undefined ? '-' : new Date(ms).toISOString().slice(0, 10);
+
+function line(s: BackfillSummary): string[] {
+  return [
+    s.subscriptionId,
+    String(s.records),
+    String(s.observations),
+    String(s.duplicates),
+    String(s.vms),
+    String(s.requests),
+    String(s.throttled),
+    day(s.reachedAt),
+    s.forbidden ? 'forbidden' : s.error !== undefined ? 'failed' : `${s.slicesDone}/${s.slices}`,
+  ];
+}
+
+export const backfillCommand: Command = {
+  name: 'backfill',
+  synopsis: '',
+  summary: "record the last days of each subscription's Activity Log (history before deployment)",
+  description: [
+    "Reads each subscription's Activity Log (--subscription, repeatable or comma-separated; else",
+    'SUBSCRIPTION_IDS; else every subscription the identity can read) for the last --days days (default',
+    'BACKFILL_DAYS, 89; the log keeps 90), one day at a time, and records what it says about VMs and',
+    'scale-set instances. Progress is stored per day (VmBackfill): a stopped backfill resumes; records',
+    'already recorded (or reported by an event) count as duplicates. Progress on stderr; one summary line',
+    'per subscription; exit code 1 when a subscription failed or its log could not be read (403).',
+    '',
+    'Example: vm-timeline backfill --subscription 00000000-0000-0000-0000-000000000000 --days 30 --json',
+  ].join('\n'),
+  options: {
+    subscription: {
+      type: 'string',
+      value: '<id>',
+      multiple: true,
+      description: 'subscription to backfill (repeatable; default SUBSCRIPTION_IDS, else every readable one)',
+    },
+    days: { type: 'string', value: '<n>', description: 'days of history, 1-89 (default BACKFILL_DAYS)' },
+  },
+  positionals: { min: 0, max: 0 },
+  async run(invocation) {
+    const daysText = stringOption(invocation.options, 'days');
+    const days = daysText === undefined ? undefined : Number(daysText);
+    if (days !== undefined && (!/^\d+$/.test(daysText ?? '') || days < 1 || days > 89))
+      throw new UsageError('--days must be a whole number from 1 to 89 (the Activity Log keeps 90 days)');
+    const ctx = invocation.context();
+    await ctx.ensureTables();
+    const requested = stringsOption(invocation.options, 'subscription');
+    let subscriptionIds = requested.length > 0 ? requested : ctx.config.subscriptionIds;
+    if (subscriptionIds.length === 0) {
+      subscriptionIds = [];
+      for await (const id of ctx.management.listSubscriptions()) subscriptionIds.push(id);
+    }
+    const progress = (message: string) => invocation.io.stderr.write(`${message}\n`);
+    const summaries = await backfillSubscriptions(
+      subscriptionIds,
+      days ?? ctx.config.backfillDays,
+      { ...ctx, reader: ctx.management },
+      {
+        budgetInMs: ctx.config.reconcileBudgetSeconds * 1000,
+        onPage: (p) =>
+          progress(
+            `${p.subscriptionId} ${day(p.from)}: ${p.pages} pages, ${p.records} records, ${p.vms} VMs, reached ${day(p.reachedAt)}`,
+          ),
+      },
+    );
+    const ok = summaries.every((s) => s.error === undefined && !s.forbidden);
+    if (invocation.json) {
+      invocation.print(json({ subscriptions: summaries }));
+    } else {
+      const header = [
+        'SUBSCRIPTION',
+        'RECORDS',
+        'OBSERVATIONS',
+        'DUPLICATES',
+        'VMS',
+        'REQUESTS',
+        'THROTTLED',
+        'REACHED',
+        'DAYS',
+      ];
+      for (const row of table(
+        [header, ...summaries.map(line)],
+        ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'right'],
+      ))
+        invocation.print(row);
+      for (const s of summaries)
+        if (s.error !== undefined) invocation.print(`${s.subscriptionId}: ${s.error}`);
+      if (summaries.length === 0) invocation.print('no subscription to backfill');
+    }
+    return ok ? ExitCode.ok : ExitCode.failure;
+  },
+};
