@@ -151,9 +151,12 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
     throw new ConcurrencyError('too many concurrent writers on one VM');
   }
 
-  async recordMany(observations: readonly Observation[]): Promise<RecordManyResult> {
+  async recordMany(all: readonly Observation[]): Promise<RecordManyResult> {
+    // Keys storage cannot hold never reach it (as in `record`): those observations are rejected.
+    const observations = all.filter((o) => keyProblemOf(o.resourceId, o.dedupeId) === undefined);
+    const rejected = all.length - observations.length;
     const first = observations[0];
-    if (first === undefined) return { recorded: 0, duplicate: 0 };
+    if (first === undefined) return { recorded: 0, duplicate: 0, rejected };
     const key = vmKey(first.resourceId);
     if (observations.some((o) => vmKey(o.resourceId) !== key))
       throw new RangeError('recordMany takes observations of one VM');
@@ -163,7 +166,7 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
       const counts = { recorded: 0 };
       const outcome = await this.#rederive(key, stored, observations, { counts }, attempt);
       if (outcome !== 'conflict')
-        return { recorded: counts.recorded, duplicate: observations.length - counts.recorded };
+        return { recorded: counts.recorded, duplicate: observations.length - counts.recorded, rejected };
       await backoff(n);
     }
     throw new ConcurrencyError('too many concurrent writers on one VM');

@@ -294,6 +294,7 @@ class LogReading {
         const result = await this.deps.store.recordMany(batch);
         this.counts.observations += result.recorded;
         this.counts.duplicates += result.duplicate;
+        this.counts.rejected += result.rejected ?? 0;
       } catch (error) {
         failures.push(ensureError(error));
         this.deps.log.error('activity log observations not recorded', {

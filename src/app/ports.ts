@@ -113,6 +113,8 @@ export interface RecordManyResult {
   recorded: number;
   /** Observations already stored, or repeating what an event of the same operation said. */
   duplicate: number;
+  /** Observations whose keys storage cannot hold (never stored). */
+  rejected?: number;
 }
 
 export interface TimelineStore {

@@ -11,6 +11,7 @@ import { callerOf } from './events';
 import { ObservationSource, type Observation } from './observation';
 import { PowerState, ProvisioningState } from './power-state';
 import { parseComputeResourceId, ResourceKind } from './resource-id';
+import { parseInstantText } from './time';
 
 /** What became of one record. */
 export type ActivityLogDecision =
@@ -98,14 +99,11 @@ function localizable(value: unknown): string | undefined {
 const controlCharacters = /[\u0000-\u0008\u000a-\u001f\u007f]/u;
 const maxFieldLength = 2048;
 const earliestRecordTime = Date.UTC(2010, 0, 1);
-const isoTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-
-/** ISO 8601 with up to 9 fractional digits (the log writes 7) → epoch ms; undefined when malformed. */
+/** `eventTimestamp` (ISO 8601 with an offset; the log writes 7 fractional digits) → epoch ms. */
 export function parseRecordTime(text: string | undefined): number | undefined {
-  if (text === undefined || !isoTime.test(text)) return undefined;
-  const trimmed = text.replace(/(\.\d{3})\d+/, '$1');
-  const ms = Date.parse(trimmed);
-  return Number.isNaN(ms) ? undefined : ms;
+  if (text === undefined) return undefined;
+  const parsed = parseInstantText(text, { requireOffset: true });
+  return 'at' in parsed ? parsed.at : undefined;
 }
 
 /** The resource a record is about: `resourceId`, else `authorization.scope`, else its `id` without `/events/…`. */
