@@ -244,8 +244,53 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   ];
   const byName = (name: string): EmulatedVm | undefined => allVms().find((vm) => vm.name === name);
 
+  /**
+   * The operation's Activity Log records: Started and Accepted when it was accepted (20 s to 3 min before
+   * it completed at `at`), Succeeded at `at`, each queryable 3-20 minutes later; the same correlation id
+   * as its event.
+   */
+  const logOperation = (
+    vm: EmulatedVm,
+    op: SandboxOperation,
+    at: number,
+    caller: string,
+    correlationId?: string,
+  ): void => {
+    if (op === SandboxOperation.guestShutdown) return;
+    const durationInMs = 20_000 + Math.floor(random() * 160_000);
+    fleet.activityLog.addOperation({
+      resourceId: vm.id,
+      operation:
+        op === SandboxOperation.hibernate ? 'deallocate' : op === SandboxOperation.create ? 'write' : op,
+      startedAt: at - durationInMs,
+      durationInMs,
+      hibernate: op === SandboxOperation.hibernate,
+      created: op === SandboxOperation.create,
+      caller,
+      ...(correlationId === undefined ? {} : { correlationId }),
+      lagInMs: () => 3 * 60_000 + Math.floor(random() * 17 * 60_000),
+    });
+  };
+
   /** Applies an operation to the fleet; the event Azure would raise, or undefined (guest shutdown). */
   const apply = (vm: EmulatedVm, op: SandboxOperation, at: number): Record<string, unknown> | undefined => {
+    const event = applyToFleet(vm, op, at);
+    const data = event?.['data'] as { correlationId?: string; claims?: Record<string, string> } | undefined;
+    logOperation(
+      vm,
+      op,
+      at,
+      data?.claims?.['http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn'] ?? callers[0],
+      data?.correlationId,
+    );
+    return event;
+  };
+
+  const applyToFleet = (
+    vm: EmulatedVm,
+    op: SandboxOperation,
+    at: number,
+  ): Record<string, unknown> | undefined => {
     stats.operations += 1;
     const caller = pick(callers) ?? callers[0];
     switch (op) {
@@ -360,6 +405,27 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
           current - 10 * 60_000,
         );
       };
+      // Before the seeded days, only the Activity Log knows: working days of starts and deallocations
+      // back to its 90-day retention, which the backfill reads when the reconciler first sees the
+      // subscription.
+      for (let day = -89; day <= -4; day++) {
+        const date = new Date(dayStart + day * 86_400_000);
+        if (date.getUTCDay() === 0 || date.getUTCDay() === 6) continue;
+        for (const vm of allVms()) {
+          const start = dayStart + day * 86_400_000 + (7 * 60 + Math.floor(random() * 120)) * 60_000;
+          const stop = start + (8 + Math.floor(random() * 4)) * 3_600_000 + Math.floor(random() * 3_600_000);
+          const caller = pick(callers) ?? callers[0];
+          logOperation(vm, SandboxOperation.start, start, caller);
+          logOperation(
+            vm,
+            random() < 0.1 ? SandboxOperation.powerOff : SandboxOperation.deallocate,
+            stop,
+            caller,
+          );
+          // Forgotten power-offs stay billed until the evening deallocation.
+          if (random() < 0.1) logOperation(vm, SandboxOperation.deallocate, stop + 3 * 3_600_000, caller);
+        }
+      }
       const steps = history.map((s) => ({ ...s, time: timeOf(s) })).sort((a, b) => a.time - b.time);
       const events: Record<string, unknown>[] = [];
       for (const s of steps) {
