@@ -251,6 +251,8 @@
     return el('div', { class: 'axis' }, ticks);
   }
 
+  const transitionalStates = new Set(['starting', 'stopping', 'deallocating']);
+
   function bar(vm, segments, from, to) {
     const span = to - from;
     const pct = (t) => `${(Math.max(0, Math.min(span, t - from)) / span) * 100}%`;
@@ -263,7 +265,7 @@
       const hover = { onmousemove: (e) => showTooltip(e, s, vm), onmouseleave: hideTooltip };
       children.push(
         el('div', {
-          class: `seg ${s.billing}`,
+          class: `seg ${s.billing}${transitionalStates.has(s.state) ? ' transitional' : ''}${s.source === 'activityLog' ? ' backfilled' : ''}`,
           style: { left: pct(start), width },
           dataset: { state: s.state },
           ...hover,
