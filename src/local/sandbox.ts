@@ -222,6 +222,8 @@ export function sandboxEvent(
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const now = options.now ?? Date.now;
   const random = seededRandom(options.seed ?? 7);
+  // The Activity Log draws from its own sequence, so the fleet's changes stay those of the seed.
+  const logRandom = seededRandom((options.seed ?? 7) + 1);
   const emulator = await startArmEmulator({ port: options.port ?? 0, pageSize: 5, now });
   const { fleet } = emulator;
   fleet.addSubscription(sandboxSubscriptionId, 'Sandbox subscription');
@@ -257,7 +259,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     correlationId?: string,
   ): void => {
     if (op === SandboxOperation.guestShutdown) return;
-    const durationInMs = 20_000 + Math.floor(random() * 160_000);
+    const durationInMs = 20_000 + Math.floor(logRandom() * 160_000);
     fleet.activityLog.addOperation({
       resourceId: vm.id,
       operation:
@@ -268,7 +270,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       created: op === SandboxOperation.create,
       caller,
       ...(correlationId === undefined ? {} : { correlationId }),
-      lagInMs: () => 3 * 60_000 + Math.floor(random() * 17 * 60_000),
+      lagInMs: () => 3 * 60_000 + Math.floor(logRandom() * 17 * 60_000),
     });
   };
 
@@ -412,18 +414,19 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         const date = new Date(dayStart + day * 86_400_000);
         if (date.getUTCDay() === 0 || date.getUTCDay() === 6) continue;
         for (const vm of allVms()) {
-          const start = dayStart + day * 86_400_000 + (7 * 60 + Math.floor(random() * 120)) * 60_000;
-          const stop = start + (8 + Math.floor(random() * 4)) * 3_600_000 + Math.floor(random() * 3_600_000);
-          const caller = pick(callers) ?? callers[0];
+          const start = dayStart + day * 86_400_000 + (7 * 60 + Math.floor(logRandom() * 120)) * 60_000;
+          const stop =
+            start + (8 + Math.floor(logRandom() * 4)) * 3_600_000 + Math.floor(logRandom() * 3_600_000);
+          const caller = callers[Math.floor(logRandom() * callers.length)] ?? callers[0];
           logOperation(vm, SandboxOperation.start, start, caller);
-          logOperation(
-            vm,
-            random() < 0.1 ? SandboxOperation.powerOff : SandboxOperation.deallocate,
-            stop,
-            caller,
-          );
-          // Forgotten power-offs stay billed until the evening deallocation.
-          if (random() < 0.1) logOperation(vm, SandboxOperation.deallocate, stop + 3 * 3_600_000, caller);
+          // Some days a power-off (still billed) until a deallocation three hours later: every day ends
+          // deallocated, as the seeded days begin.
+          if (logRandom() < 0.1) {
+            logOperation(vm, SandboxOperation.powerOff, stop, caller);
+            logOperation(vm, SandboxOperation.deallocate, stop + 3 * 3_600_000, caller);
+          } else {
+            logOperation(vm, SandboxOperation.deallocate, stop, caller);
+          }
         }
       }
       const steps = history.map((s) => ({ ...s, time: timeOf(s) })).sort((a, b) => a.time - b.time);
