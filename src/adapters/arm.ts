@@ -13,6 +13,7 @@ import {
 } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import type {
+  DiscoveredSubscription,
   ListedPage,
   ListedVm,
   ManagementClient,
@@ -53,6 +54,19 @@ export const activityLogApiVersion = '2015-04-01';
 
 /** api-version of `GET /subscriptions` (Microsoft.Resources). */
 export const subscriptionsApiVersion = '2022-12-01';
+
+/** api-version of the Management Groups API (`GET .../managementGroups/{groupId}/descendants`). */
+export const managementGroupsApiVersion = '2023-04-01';
+
+/** ARM's answer when the subscription itself is gone (not one resource in it). */
+const subscriptionNotFound = 'SubscriptionNotFound';
+
+/** A 404 about the resource, not about its subscription (a vanished subscription never means "VM deleted"). */
+function isResourceNotFound(error: unknown): boolean {
+  if (!isNotFound(error)) return false;
+  const mapped = toManagementError(error);
+  return !(mapped instanceof ManagementRequestError && mapped.code === subscriptionNotFound);
+}
 
 export interface ArmClientOptions {
   /** Management endpoint; a loopback `http://` URL means an emulator (no credential is sent). */
@@ -199,6 +213,29 @@ function requireResource(resourceId: string, kinds: readonly ResourceKind[]) {
   return resource;
 }
 
+/**
+ * A subscription from one `descendants` item: type `Microsoft.Management/managementGroups/subscriptions`
+ * (api-version 2020-02-01 and later) or `/subscriptions` (older examples); groups are skipped.
+ */
+function descendantSubscription(item: {
+  id?: unknown;
+  type?: unknown;
+  name?: unknown;
+  properties?: unknown;
+}): DiscoveredSubscription | undefined {
+  if (typeof item.type !== 'string' || !/(^|\/)subscriptions$/i.test(item.type)) return undefined;
+  const fromId = typeof item.id === 'string' ? /^\/subscriptions\/([^/]+)$/i.exec(item.id)?.[1] : undefined;
+  const subscriptionId = typeof item.name === 'string' && item.name !== '' ? item.name : fromId;
+  if (subscriptionId === undefined) return undefined;
+  const properties = (item.properties ?? {}) as { displayName?: unknown; parent?: { id?: unknown } };
+  const parentId = typeof properties.parent?.id === 'string' ? properties.parent.id : undefined;
+  return {
+    subscriptionId,
+    displayName: typeof properties.displayName === 'string' ? properties.displayName : undefined,
+    parentGroupId: parentId?.split('/').pop(),
+  };
+}
+
 /** Creates the ARM adapter. */
 export function createArmClient(options: ArmClientOptions): ArmManagementClient {
   const endpoint = options.endpoint.replace(/\/+$/, '');
@@ -281,7 +318,7 @@ export function createArmClient(options: ArmClientOptions): ArmManagementClient 
             : await compute.virtualMachines.instanceView(resource.resourceGroup, resource.name, sdkOptions);
         return mapStatuses(view.statuses) ?? [];
       } catch (error) {
-        if (isNotFound(error)) return undefined;
+        if (isResourceNotFound(error)) return undefined;
         throw toManagementError(error);
       }
     },
@@ -298,7 +335,7 @@ export function createArmClient(options: ArmClientOptions): ArmManagementClient 
         for await (const page of pages) yield { vms: page.map((vm) => toListedVm(vm, true)) };
       } catch (error) {
         // A scale set deleted meanwhile has no instances left.
-        if (isNotFound(error)) return;
+        if (isResourceNotFound(error)) return;
         throw toManagementError(error);
       }
     },
@@ -362,6 +399,27 @@ export function createArmClient(options: ArmClientOptions): ArmManagementClient 
       const page: ActivityLogPage = { records: Array.isArray(body?.value) ? (body.value as unknown[]) : [] };
       if (typeof body?.nextLink === 'string' && body.nextLink !== '') page.nextLink = body.nextLink;
       return page;
+    },
+
+    async *listManagementGroupSubscriptions(groupId, callOptions = {}) {
+      let url: string | undefined =
+        `${endpoint}/providers/Microsoft.Management/managementGroups/${encodeURIComponent(groupId)}` +
+        `/descendants?api-version=${managementGroupsApiVersion}`;
+      while (url !== undefined) {
+        const body = (await getJson(url, callOptions.abortSignal)) as
+          | {
+              value?: { id?: unknown; type?: unknown; name?: unknown; properties?: unknown }[];
+              nextLink?: unknown;
+            }
+          | undefined;
+        const page: DiscoveredSubscription[] = [];
+        for (const item of body?.value ?? []) {
+          const subscription = descendantSubscription(item);
+          if (subscription !== undefined) page.push(subscription);
+        }
+        yield page;
+        url = typeof body?.nextLink === 'string' && body.nextLink !== '' ? body.nextLink : undefined;
+      }
     },
 
     async deallocate(resourceId, callOptions = {}) {

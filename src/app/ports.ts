@@ -32,6 +32,14 @@ export interface ListedPage {
   vms: ListedVm[];
 }
 
+/** A subscription found under a management group. */
+export interface DiscoveredSubscription {
+  subscriptionId: string;
+  displayName?: string | undefined;
+  /** The management group directly above it. */
+  parentGroupId?: string | undefined;
+}
+
 /** Counters the management adapter keeps, for logs and benchmarks. */
 export interface ManagementStats {
   requests: number;
@@ -64,6 +72,14 @@ export interface ManagementClient {
   listScaleSets(subscriptionId: string, options?: ManagementOptions): AsyncIterable<string[]>;
   /** Subscription ids the identity can read. */
   listSubscriptions(options?: ManagementOptions): AsyncIterable<string>;
+  /**
+   * The subscriptions under a management group at any depth (Management Groups API `descendants`), page
+   * by page. A group that does not exist or cannot be read throws (ManagementRequestError 403 / 404).
+   */
+  listManagementGroupSubscriptions(
+    groupId: string,
+    options?: ManagementOptions,
+  ): AsyncIterable<DiscoveredSubscription[]>;
   /** Counters since the client was made. */
   readonly stats: ManagementStats;
 }

@@ -14,6 +14,7 @@ import {
 } from './arm-activity-log';
 import { EmulatedFleet, scaleSetResourceId, vmResourceId } from './arm-fleet';
 import {
+  wireDescendant,
   wireError,
   wireScaleSet,
   wireScaleSetVm,
@@ -39,6 +40,7 @@ export const ArmRequestKind = {
   listScaleSetVms: 'listScaleSetVms',
   scaleSetVmInstanceView: 'scaleSetVmInstanceView',
   activityLog: 'activityLog',
+  listDescendants: 'listDescendants',
   unknown: 'unknown',
 } as const;
 export type ArmRequestKind = (typeof ArmRequestKind)[keyof typeof ArmRequestKind];
@@ -97,8 +99,31 @@ export interface FailureFaultOptions {
   retryAfterInSeconds?: number;
 }
 
+/** What is wrong with one subscription, for every request that names it. */
+export const SubscriptionFaultMode = {
+  /** 429 with `Retry-After` (a long one models a subscription throttled for minutes). */
+  throttled: 'throttled',
+  /** 5xx on every request. */
+  failing: 'failing',
+  /** 403 AuthorizationFailed: the identity lost its role there (still listed under its group). */
+  forbidden: 'forbidden',
+  /** 404 SubscriptionNotFound, and gone from the subscription and descendants listings. */
+  vanished: 'vanished',
+} as const;
+export type SubscriptionFaultMode = (typeof SubscriptionFaultMode)[keyof typeof SubscriptionFaultMode];
+
+export interface SubscriptionFault {
+  mode: SubscriptionFaultMode;
+  /** `throttled`: the `Retry-After` in seconds (default 300). `failing`: sent when set. */
+  retryAfterInSeconds?: number;
+  /** `failing`: the status (default 503). */
+  status?: 500 | 502 | 503 | 504;
+}
+
 /** Faults, changeable while the emulator runs. Rules are checked in the order they were added. */
 export interface ArmFaults {
+  /** Sets (or with undefined clears) a fault on every request that names this subscription. */
+  subscription(subscriptionId: string, fault: SubscriptionFault | undefined): void;
   /** Answers 429 with `Retry-After` to the next `count` matching requests. */
   throttleNext(count: number, options?: ThrottleFaultOptions): void;
   /** Answers 429 to a fraction (0..1) of matching requests until reset. */
@@ -110,7 +135,7 @@ export interface ArmFaults {
    * time, so retries fail too).
    */
   failPage(kind: ArmRequestKind, pageIndex: number, options?: FailureFaultOptions & { times?: number }): void;
-  /** Removes every fault. */
+  /** Removes every fault, the per-subscription ones too. */
   reset(): void;
 }
 
@@ -170,6 +195,11 @@ const rg = '/resourcegroups/([^/]+)';
 
 const routes: readonly Route[] = [
   { kind: ArmRequestKind.listSubscriptions, method: 'GET', pattern: /^\/subscriptions$/i },
+  {
+    kind: ArmRequestKind.listDescendants,
+    method: 'GET',
+    pattern: /^\/providers\/microsoft\.management\/managementgroups\/([^/]+)\/descendants$/i,
+  },
   {
     kind: ArmRequestKind.listVms,
     method: 'GET',
@@ -307,11 +337,18 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
   const rateLimits = { ...defaultRateLimits, ...(options.rateLimits ?? {}) };
   const buckets = new Map<string, TokenBucket>();
   const rules: FaultRule[] = [];
+  const subscriptionFaults = new Map<string, SubscriptionFault>();
+  const faultOf = (subscriptionId: string): SubscriptionFault | undefined =>
+    subscriptionFaults.get(subscriptionId.toLowerCase());
   const log: ArmRequestRecord[] = [];
   let requests = emptyCounts();
   let baseUrl = '';
 
   const faults: ArmFaults = {
+    subscription(subscriptionId, fault) {
+      if (fault === undefined) subscriptionFaults.delete(subscriptionId.toLowerCase());
+      else subscriptionFaults.set(subscriptionId.toLowerCase(), fault);
+    },
     throttleNext(count, o = {}) {
       rules.push({
         kinds: o.kinds,
@@ -348,6 +385,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     },
     reset() {
       rules.length = 0;
+      subscriptionFaults.clear();
     },
   };
 
@@ -453,16 +491,16 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     }
 
     // Rate-limit headers from the token buckets (enforced only when asked).
-    const subscriptionId = kind === ArmRequestKind.listSubscriptions ? 'tenant' : (match[1] ?? '');
+    const tenantWide = kind === ArmRequestKind.listSubscriptions || kind === ArmRequestKind.listDescendants;
+    const subscriptionId = tenantWide ? 'tenant' : (match[1] ?? '');
     const isWrite = method !== 'GET';
     const costBucket = bucketOf(kind);
     const generalBucket = isWrite ? RateBucket.subscriptionWrites : RateBucket.subscriptionReads;
     const general = bucket(subscriptionId, generalBucket).take();
     const cost = costBucket ? bucket(subscriptionId, costBucket).take() : undefined;
-    const readsHeader =
-      kind === ArmRequestKind.listSubscriptions
-        ? 'x-ms-ratelimit-remaining-tenant-reads'
-        : `x-ms-ratelimit-remaining-${bucketHeaderNames[generalBucket]}`;
+    const readsHeader = tenantWide
+      ? 'x-ms-ratelimit-remaining-tenant-reads'
+      : `x-ms-ratelimit-remaining-${bucketHeaderNames[generalBucket]}`;
     rateHeaders = { [readsHeader]: String(general.remaining) };
     if (costBucket && cost) {
       rateHeaders['x-ms-ratelimit-remaining-resource'] = `${bucketHeaderNames[costBucket]};${cost.remaining}`;
@@ -487,8 +525,12 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
       kind === ArmRequestKind.listVmStatuses ||
       kind === ArmRequestKind.listScaleSets ||
       kind === ArmRequestKind.listScaleSetVms ||
-      kind === ArmRequestKind.listSubscriptions;
+      kind === ArmRequestKind.listSubscriptions ||
+      kind === ArmRequestKind.listDescendants;
     const pageIndex = isListing && offset !== undefined ? Math.floor(offset / emulator.pageSize) : undefined;
+
+    const subscriptionFault = tenantWide ? undefined : faultOf(subscriptionId);
+    if (subscriptionFault !== undefined && replySubscriptionFault(subscriptionFault)) return;
 
     const fault = matchFault(kind, pageIndex);
     if (fault) {
@@ -513,15 +555,61 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
       return;
     }
 
+    /** Answers the subscription's fault; false when the fault lets the request through. */
+    function replySubscriptionFault(f: SubscriptionFault): boolean {
+      switch (f.mode) {
+        case SubscriptionFaultMode.throttled:
+          reply(
+            429,
+            wireError(
+              'TooManyRequests',
+              'The request is being throttled as the limit has been reached for operation group.',
+            ),
+            { 'retry-after': String(f.retryAfterInSeconds ?? 300) },
+          );
+          return true;
+        case SubscriptionFaultMode.failing: {
+          const status = f.status ?? 503;
+          reply(
+            status,
+            wireError(errorCodes[status] ?? 'InternalServerError', 'The server encountered an error.'),
+            f.retryAfterInSeconds === undefined ? {} : { 'retry-after': String(f.retryAfterInSeconds) },
+          );
+          return true;
+        }
+        case SubscriptionFaultMode.forbidden:
+          reply(
+            403,
+            wireError(
+              'AuthorizationFailed',
+              `The client does not have authorization to perform action over scope '/subscriptions/${subscriptionId}' or the scope is invalid.`,
+            ),
+          );
+          return true;
+        case SubscriptionFaultMode.vanished:
+          reply(
+            404,
+            wireError('SubscriptionNotFound', `The subscription '${subscriptionId}' could not be found.`),
+          );
+          return true;
+        default:
+          return false;
+      }
+    }
+
     if (isListing && offset === undefined) {
       reply(400, wireError('InvalidSkipToken', 'The skip token is not valid.'));
       return;
     }
 
     /** One page of `items`, each turned into wire JSON only when it is on the page. */
+    const top = Number(query.get('$top'));
     const page = <T>(items: readonly T[], toWire: (item: T) => unknown = (item) => item): void => {
       const start = offset ?? 0;
-      const size = Math.max(1, emulator.pageSize);
+      const size = Math.max(
+        1,
+        Number.isInteger(top) && top > 0 ? Math.min(top, emulator.pageSize) : emulator.pageSize,
+      );
       const body: { value: unknown[]; nextLink?: string } = {
         value: items.slice(start, start + size).map(toWire),
       };
@@ -545,7 +633,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
       );
 
     const [, s = '', g = '', n = '', i = ''] = match;
-    if (kind !== ArmRequestKind.listSubscriptions && !fleet.hasSubscription(s)) {
+    if (!tenantWide && !fleet.hasSubscription(s)) {
       reply(404, wireError('SubscriptionNotFound', `The subscription '${s}' could not be found.`));
       return;
     }
@@ -555,8 +643,34 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
         activityLogPage(s, url, skipToken, reply);
         return;
       case ArmRequestKind.listSubscriptions:
-        page(fleet.listSubscriptions(), wireSubscription);
+        page(
+          fleet
+            .listSubscriptions()
+            .filter((x) => faultOf(x.subscriptionId)?.mode !== SubscriptionFaultMode.vanished)
+            .filter((x) => faultOf(x.subscriptionId)?.mode !== SubscriptionFaultMode.forbidden),
+          wireSubscription,
+        );
         return;
+      case ArmRequestKind.listDescendants: {
+        if (fleet.getManagementGroup(s) === undefined) {
+          reply(
+            404,
+            wireError('NotFound', `'/providers/Microsoft.Management/managementGroups/${s}' not found`),
+          );
+          return;
+        }
+        page(
+          fleet
+            .listDescendants(s)
+            .filter(
+              (d) =>
+                d.kind !== 'subscription' ||
+                faultOf(d.subscription.subscriptionId)?.mode !== SubscriptionFaultMode.vanished,
+            ),
+          wireDescendant,
+        );
+        return;
+      }
       case ArmRequestKind.listVms:
       case ArmRequestKind.listVmStatuses: {
         const statusOnly = kind === ArmRequestKind.listVmStatuses;

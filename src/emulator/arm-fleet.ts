@@ -37,7 +37,22 @@ export type OrchestrationMode = (typeof OrchestrationMode)[keyof typeof Orchestr
 export interface EmulatedSubscription {
   subscriptionId: string;
   displayName: string;
+  /** The management group directly above it, when it sits in one. */
+  managementGroupId?: string | undefined;
 }
+
+export interface EmulatedManagementGroup {
+  /** The group's name (its id in paths), e.g. `contoso-prod`. */
+  groupId: string;
+  displayName: string;
+  /** The parent group; undefined for a root. */
+  parentId?: string | undefined;
+}
+
+/** One entity under a management group (the Management Groups API `descendants` listing). */
+export type EmulatedDescendant =
+  | { kind: 'managementGroup'; group: EmulatedManagementGroup }
+  | { kind: 'subscription'; subscription: EmulatedSubscription; parentId: string };
 
 /** Mutable attributes of a VM or scale-set instance. */
 export interface EmulatedVmAttributes {
@@ -129,6 +144,7 @@ export class EmulatedFleet {
   private readonly scaleSets = new Map<string, EmulatedScaleSet>();
   /** The subscriptions' Activity Log (management records, 90 days). */
   readonly activityLog: EmulatedActivityLog;
+  private readonly managementGroups = new Map<string, EmulatedManagementGroup>();
 
   constructor(private readonly now: () => number = Date.now) {
     this.activityLog = new EmulatedActivityLog(now);
@@ -143,6 +159,57 @@ export class EmulatedFleet {
     const subscription = { subscriptionId, displayName };
     this.subscriptions.set(key(subscriptionId), subscription);
     return subscription;
+  }
+
+  /** Adds (or updates) a management group under `parentId` (none: a root group). */
+  addManagementGroup(
+    groupId: string,
+    options: { parentId?: string; displayName?: string } = {},
+  ): EmulatedManagementGroup {
+    const group: EmulatedManagementGroup = {
+      groupId,
+      displayName: options.displayName ?? `Group ${groupId}`,
+      parentId: options.parentId,
+    };
+    this.managementGroups.set(key(groupId), group);
+    return group;
+  }
+
+  getManagementGroup(groupId: string): EmulatedManagementGroup | undefined {
+    return this.managementGroups.get(key(groupId));
+  }
+
+  /** Places a subscription (added when new) directly under a management group. */
+  moveSubscription(subscriptionId: string, managementGroupId: string | undefined): EmulatedSubscription {
+    const subscription = this.addSubscription(subscriptionId);
+    subscription.managementGroupId = managementGroupId;
+    return subscription;
+  }
+
+  /**
+   * Every group and subscription under `groupId`, at any depth, parents before children (the order of
+   * the `descendants` listing). Empty when the group does not exist.
+   */
+  listDescendants(groupId: string): EmulatedDescendant[] {
+    const result: EmulatedDescendant[] = [];
+    const visit = (parent: string): void => {
+      for (const subscription of this.subscriptions.values()) {
+        if (
+          subscription.managementGroupId !== undefined &&
+          key(subscription.managementGroupId) === key(parent)
+        )
+          result.push({ kind: 'subscription', subscription, parentId: parent });
+      }
+      for (const group of this.managementGroups.values()) {
+        if (group.parentId !== undefined && key(group.parentId) === key(parent)) {
+          result.push({ kind: 'managementGroup', group });
+          visit(group.groupId);
+        }
+      }
+    };
+    const root = this.getManagementGroup(groupId);
+    if (root !== undefined) visit(root.groupId);
+    return result;
   }
 
   removeSubscription(subscriptionId: string): void {

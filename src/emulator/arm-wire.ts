@@ -2,7 +2,7 @@
  * JSON shapes of the Azure Compute REST API (as documented for api-version 2024-07-01 and later),
  * built from the emulated fleet.
  */
-import type { EmulatedScaleSet, EmulatedSubscription, EmulatedVm } from './arm-fleet';
+import type { EmulatedDescendant, EmulatedScaleSet, EmulatedSubscription, EmulatedVm } from './arm-fleet';
 
 export interface WireStatus {
   code: string;
@@ -171,6 +171,38 @@ export function wireSubscription(subscription: EmulatedSubscription): Record<str
       spendingLimit: 'Off',
     },
     authorizationSource: 'RoleBased',
+  };
+}
+
+const managementGroupPath = '/providers/Microsoft.Management/managementGroups';
+
+/**
+ * One `DescendantInfo` of `GET /providers/Microsoft.Management/managementGroups/{groupId}/descendants`
+ * (shape of the GetDescendants example, api-version 2023-04-01: subscriptions typed
+ * `Microsoft.Management/managementGroups/subscriptions`, ids `/subscriptions/{id}`).
+ */
+export function wireDescendant(descendant: EmulatedDescendant): Record<string, unknown> {
+  if (descendant.kind === 'managementGroup') {
+    const { group } = descendant;
+    return {
+      id: `${managementGroupPath}/${group.groupId}`,
+      type: 'Microsoft.Management/managementGroups',
+      name: group.groupId,
+      properties: {
+        displayName: group.displayName,
+        parent: { id: `${managementGroupPath}/${group.parentId ?? ''}` },
+      },
+    };
+  }
+  const { subscription, parentId } = descendant;
+  return {
+    id: `/subscriptions/${subscription.subscriptionId}`,
+    type: 'Microsoft.Management/managementGroups/subscriptions',
+    name: subscription.subscriptionId,
+    properties: {
+      displayName: subscription.displayName,
+      parent: { id: `${managementGroupPath}/${parentId}` },
+    },
   };
 }
 

@@ -368,6 +368,58 @@ describe('ARM adapter against the ARM emulator', () => {
     });
   });
 
+  describe('listManagementGroupSubscriptions', () => {
+    it('lists the subscriptions at any depth under a group across pages, skipping the groups', async () => {
+      emulator.fleet.addManagementGroup('mg-root');
+      emulator.fleet.addManagementGroup('mg-child', { parentId: 'mg-root' });
+      emulator.fleet.moveSubscription(sub, 'mg-root');
+      emulator.fleet.moveSubscription(otherSub, 'mg-child').displayName = 'Other';
+      emulator.fleet.addSubscription('33333333-3333-3333-3333-333333333333');
+      emulator.pageSize = 1;
+
+      const found = [];
+      for await (const page of client.listManagementGroupSubscriptions('mg-root')) found.push(...page);
+
+      expect(found).toEqual([
+        { subscriptionId: sub, displayName: `Subscription ${sub}`, parentGroupId: 'mg-root' },
+        { subscriptionId: otherSub, displayName: 'Other', parentGroupId: 'mg-child' },
+      ]);
+      expect(emulator.requests.listDescendants).toBe(3);
+      expect(emulator.log.every((r) => r.url.includes('api-version=2023-04-01'))).toBe(true);
+    });
+
+    it('throws a 404 ManagementRequestError for a group that does not exist', async () => {
+      const listing = (async () => {
+        for await (const page of client.listManagementGroupSubscriptions('nope')) void page;
+      })();
+      await expect(listing).rejects.toMatchObject({ name: 'ManagementRequestError', statusCode: 404 });
+    });
+  });
+
+  describe('a subscription that vanished or lost access', () => {
+    it('throws on an instance-view read instead of answering "no such VM"', async () => {
+      const [vm] = emulator.fleet.listVms(sub);
+      emulator.faults.subscription(sub, { mode: 'vanished' });
+      await expect(client.getInstanceView(vm?.id ?? '')).rejects.toMatchObject({
+        statusCode: 404,
+        code: 'SubscriptionNotFound',
+      });
+      emulator.faults.subscription(sub, { mode: 'forbidden' });
+      await expect(client.getInstanceView(vm?.id ?? '')).rejects.toMatchObject({
+        statusCode: 403,
+        code: 'AuthorizationFailed',
+      });
+    });
+
+    it('still answers undefined for a VM that is gone from a subscription that exists', async () => {
+      await expect(
+        client.getInstanceView(
+          `/subscriptions/${sub}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/gone`,
+        ),
+      ).resolves.toBeUndefined();
+    });
+  });
+
   describe('deallocate', () => {
     it('deallocates (or hibernates) the VM and waits for the operation', async () => {
       const [first, second] = emulator.fleet.listVms(sub);

@@ -1,5 +1,6 @@
 /** In-memory fakes of our own ports (never of SDK internals), for unit tests. */
 import type {
+  DiscoveredSubscription,
   CurrentState,
   ListedPage,
   ManagementClient,
@@ -167,6 +168,11 @@ export class FakeManagement implements ManagementClient {
   async *listSubscriptions(): AsyncIterable<string> {
     await Promise.resolve();
     throw new Error('FakeManagement.listSubscriptions is not scripted');
+  }
+  // eslint-disable-next-line require-yield
+  async *listManagementGroupSubscriptions(): AsyncIterable<DiscoveredSubscription[]> {
+    await Promise.resolve();
+    throw new Error('FakeManagement.listManagementGroupSubscriptions is not scripted');
   }
 }
 
