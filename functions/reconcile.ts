@@ -1,7 +1,7 @@
 import { app, output, type InvocationContext, type Timer } from '@azure/functions';
 import { invocationLogger } from '../src/adapters/logger';
 import { planBackfill } from '../src/app/backfill';
-import { resolveSubscriptions } from '../src/app/reconcile-subscription';
+import { discoverWatchedSubscriptions } from '../src/app/coverage';
 import { appContext } from '../src/composition';
 import { loadConfig } from '../src/config';
 import { backfillQueue } from './backfillSlice';
@@ -17,22 +17,29 @@ export interface ReconcileMessage {
 }
 
 /**
- * Timer on `%RECONCILE_SCHEDULE%`: enqueues one message per subscription (the configured ones, else every
- * subscription the identity can read); `reconcileSubscription` does the work, on as many instances as needed.
+ * Timer on `%RECONCILE_SCHEDULE%`: discovers the watched subscriptions (under `WATCH_MANAGEMENT_GROUP`,
+ * else the configured ones, else every readable one), updates coverage (appeared: backfill pending;
+ * disappeared: gone) and enqueues one message per subscription; `reconcileSubscription` does the work.
  */
 export async function reconcile(timer: Timer, context: InvocationContext): Promise<void> {
   const ctx = await appContext(loadConfig);
-  const subscriptionIds = await resolveSubscriptions(ctx.management, ctx.config.subscriptionIds);
-  const messages = subscriptionIds.map((subscriptionId) => ({ subscriptionId }));
+  const log = invocationLogger(context);
+  const discovery = await discoverWatchedSubscriptions(
+    { ...ctx, log },
+    { managementGroupId: ctx.config.managementGroupId, subscriptionIds: ctx.config.subscriptionIds },
+  );
+  const messages = discovery.subscriptionIds.map((subscriptionId) => ({ subscriptionId }));
   context.extraOutputs.set(reconcileQueue, messages);
   // A subscription watched for the first time (no backfill recorded) gets its Activity Log history.
   const slices = [];
-  for (const subscriptionId of subscriptionIds)
+  for (const subscriptionId of discovery.subscriptionIds)
     slices.push(...(await planBackfill(subscriptionId, ctx.config.backfillDays, ctx)));
   if (slices.length > 0) context.extraOutputs.set(backfillQueue, slices);
-  invocationLogger(context).info('reconcile enqueued', {
+  log.info('reconcile enqueued', {
     subscriptions: messages.length,
     backfillSlices: slices.length,
+    appeared: discovery.appeared.length,
+    disappeared: discovery.disappeared.length,
     isPastDue: timer.isPastDue,
   });
 }

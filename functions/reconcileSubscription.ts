@@ -1,5 +1,6 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { invocationLogger } from '../src/adapters/logger';
+import { recordReconcileFailure, recordReconcileOutcome } from '../src/app/coverage';
 import {
   reconcileOptionsFrom,
   reconcileSubscription as reconcileOne,
@@ -23,8 +24,9 @@ export function subscriptionIdOf(message: unknown): string | undefined {
 }
 
 /**
- * Queue trigger: reconciles one subscription. A malformed message is logged and dropped (retrying cannot
- * fix it); a transient failure throws so the queue redelivers it.
+ * Queue trigger: reconciles one subscription and records the outcome in coverage. A malformed message is
+ * logged and dropped (retrying cannot fix it); a failure is recorded (as poisoned on the last delivery)
+ * and thrown so the queue redelivers it.
  */
 export async function reconcileSubscription(
   message: unknown,
@@ -37,7 +39,22 @@ export async function reconcileSubscription(
     return undefined;
   }
   const ctx = await appContext(loadConfig);
-  return reconcileOne(subscriptionId, { ...ctx, log }, reconcileOptionsFrom(ctx.config));
+  const deps = { ...ctx, log };
+  let summary: ReconcileSummary;
+  try {
+    summary = await reconcileOne(subscriptionId, deps, reconcileOptionsFrom(ctx.config));
+  } catch (error) {
+    const dequeueCount = context.triggerMetadata?.['dequeueCount'];
+    await recordReconcileFailure(
+      deps,
+      subscriptionId,
+      error,
+      typeof dequeueCount === 'number' ? dequeueCount : undefined,
+    ).catch(() => log.warn('coverage not recorded', { subscriptionId }));
+    throw error;
+  }
+  await recordReconcileOutcome(deps, summary);
+  return summary;
 }
 
 app.storageQueue('reconcileSubscription', {

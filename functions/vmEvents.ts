@@ -1,5 +1,6 @@
 import { app, type EventGridEvent, type InvocationContext } from '@azure/functions';
 import { invocationLogger } from '../src/adapters/logger';
+import { noteEventArrival } from '../src/app/coverage';
 import { ingestEvent, type IngestResult } from '../src/app/ingest-event';
 import { appContext } from '../src/composition';
 import { loadConfig } from '../src/config';
@@ -12,11 +13,9 @@ import { eventGridMaxEventAgeInMs } from '../src/domain/events';
  */
 export async function vmEvents(event: EventGridEvent, context: InvocationContext): Promise<IngestResult> {
   const ctx = await appContext(loadConfig);
-  const result = await ingestEvent(
-    event,
-    { ...ctx, log: invocationLogger(context) },
-    { maxEventAgeInMs: eventGridMaxEventAgeInMs },
-  );
+  const log = invocationLogger(context);
+  const result = await ingestEvent(event, { ...ctx, log }, { maxEventAgeInMs: eventGridMaxEventAgeInMs });
+  await noteEventArrival(ctx.eventArrivals, event, ctx.now(), log);
   context.info('event ingested', {
     eventId: result.eventId,
     vmId: result.resourceId,

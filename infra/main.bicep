@@ -38,10 +38,24 @@ param grantUserDataWrite bool = false
 @description('Comma-separated subscription ids to watch (azd env WATCHED_SUBSCRIPTION_IDS). Empty: the deployment subscription.')
 param watchedSubscriptionIdsCsv string = ''
 
-@description('Subscriptions whose VMs are recorded: the read role and a subscription Event Grid system topic in each.')
-param watchedSubscriptionIds array = empty(trim(watchedSubscriptionIdsCsv))
-  ? [subscription().subscriptionId]
-  : filter(map(split(watchedSubscriptionIdsCsv, ','), id => trim(id)), id => !empty(id))
+@description('Management group to watch (azd env WATCH_MANAGEMENT_GROUP): every subscription under it, present and future, is reconciled and gets the event wiring (Azure Policy). Exclusive with WATCHED_SUBSCRIPTION_IDS. Empty: subscription mode.')
+param watchManagementGroup string = ''
+
+var managementGroupMode = !empty(trim(watchManagementGroup))
+
+// WATCH_MANAGEMENT_GROUP and WATCHED_SUBSCRIPTION_IDS together: the deployment fails on this expression, with
+// the message as the value it cannot convert.
+#disable-next-line no-unused-vars
+var exclusiveWatchSettings = managementGroupMode && !empty(trim(watchedSubscriptionIdsCsv))
+  ? int('WATCH_MANAGEMENT_GROUP and WATCHED_SUBSCRIPTION_IDS are exclusive: unset one (azd env set WATCHED_SUBSCRIPTION_IDS "")')
+  : 0
+
+@description('Subscriptions whose VMs are recorded: the read role and a subscription Event Grid system topic in each. In management-group mode: none (the group-scope module and the policy cover them).')
+param watchedSubscriptionIds array = managementGroupMode
+  ? []
+  : empty(trim(watchedSubscriptionIdsCsv))
+      ? [subscription().subscriptionId]
+      : filter(map(split(watchedSubscriptionIdsCsv, ','), id => trim(id)), id => !empty(id))
 
 @allowed(['VmReader', 'Reader'])
 @description('Role of the app\'s identity on each watched subscription (WATCHED_READ_ROLE): VmReader, a custom role with Compute, Activity Log, metrics and Resource Health reads only; or the built-in Reader (everything readable).')
@@ -137,6 +151,7 @@ var tableNames = [
   'VmAlerts'
   'VmReconcileRuns'
   'VmBackfill'
+  'VmCoverage'
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2021-04-01' = {
@@ -282,6 +297,7 @@ var appSettings = {
   AZURE_CLIENT_ID: identity.outputs.clientId
   ARM_ENDPOINT: environment().resourceManager
   SUBSCRIPTION_IDS: join(watchedSubscriptionIds, ',')
+  WATCH_MANAGEMENT_GROUP: trim(watchManagementGroup)
   RECONCILE_SCHEDULE: reconcileSchedule
   ROLLUP_SCHEDULE: '0 */10 * * * *'
   ALERT_SCHEDULE: '0 * * * * *'
@@ -374,6 +390,7 @@ output TIMELINE_QUEUE_ENDPOINT string = storageEndpoints.queue
 output TABLE_NAME_PREFIX string = tableNamePrefix
 output ARM_ENDPOINT string = environment().resourceManager
 output SUBSCRIPTION_IDS string = join(watchedSubscriptionIds, ',')
+output WATCH_MANAGEMENT_GROUP string = trim(watchManagementGroup)
 output RECONCILE_SCHEDULE string = reconcileSchedule
 output ALERT_TOPIC_ENDPOINT string = alerts.outputs.topicEndpoint
 output STOPPED_ALERT_GRACE_MINUTES string = string(stoppedAlertGraceMinutes)

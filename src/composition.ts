@@ -10,12 +10,14 @@ import { consoleLogger } from './adapters/logger';
 import { TableClientFactory, type RequestCounter } from './adapters/storage';
 import { prefixedTableNames, type TableRole } from './adapters/table-names';
 import { TableBackfillStore } from './adapters/table-backfill-store';
+import { TableCoverageStore } from './adapters/table-coverage-store';
 import { TableReconcileRunStore } from './adapters/table-reconcile-store';
 import { TableAlertStore } from './adapters/table-alert-store';
 import { TableRejectedEventStore } from './adapters/table-rejected-store';
 import { TableTimelineStore } from './adapters/table-timeline-store';
 import { TableDailyUsageStore } from './adapters/table-usage-store';
 import type { AlertMetrics, AlertPublisher } from './app/alert-ports';
+import { EventArrivals } from './app/coverage';
 import type { IngestDependencies } from './app/ingest-event';
 import type { FleetDependencies } from './app/fleet';
 import { stoppedIndexListener } from './app/stopped-index';
@@ -36,6 +38,10 @@ export interface AppContext extends IngestDependencies {
   tableNames: Record<TableRole, string>;
   /** Table requests made so far (benchmarks, logs). */
   tableRequests: RequestCounter;
+  /** Per-subscription coverage (`VmCoverage`). */
+  coverage: TableCoverageStore;
+  /** Last event per subscription, written at most every few minutes per subscription. */
+  eventArrivals: EventArrivals;
   /** Daily usage rollups (`VmDailyUsage`). */
   daily: TableDailyUsageStore;
   /** Stopped-episode index and alert outbox (`VmAlerts`). */
@@ -80,7 +86,10 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
     graceInMinutes: config.stoppedAlertGraceMinutes,
     expectedStoppedPatterns: config.expectedStoppedPatterns,
   };
+  const coverage = new TableCoverageStore(tables.table(names.coverage));
   return {
+    coverage,
+    eventArrivals: new EventArrivals(coverage),
     config,
     store,
     rejected,

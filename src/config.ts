@@ -19,6 +19,8 @@ export interface Config {
   armEndpoint: string;
   /** Subscriptions to reconcile; empty means every subscription the identity can read. */
   subscriptionIds: string[];
+  /** Management group whose subscriptions (at any depth, present and future) are watched; exclusive with `subscriptionIds`. */
+  managementGroupId?: string | undefined;
   /** NCRONTAB schedule of the reconcile timer (for documentation; the host reads the setting itself). */
   reconcileSchedule: string;
   /** NCRONTAB schedule of the usage rollup timer (documentation; the host reads the setting itself). */
@@ -55,6 +57,7 @@ export const settingDefaults = {
   TABLE_NAME_PREFIX: '',
   ARM_ENDPOINT: 'https://management.azure.com',
   SUBSCRIPTION_IDS: '',
+  WATCH_MANAGEMENT_GROUP: '',
   RECONCILE_SCHEDULE: '0 */5 * * * *',
   ROLLUP_SCHEDULE: '0 */10 * * * *',
   DETAILS_REFRESH_MINUTES: '60',
@@ -145,6 +148,18 @@ export function loadConfig(
     if (!guid.test(id) && !/^[A-Za-z0-9-]{1,64}$/.test(id))
       throw new ConfigError('SUBSCRIPTION_IDS holds an invalid subscription id');
   }
+  const managementGroupId = setting(env, 'WATCH_MANAGEMENT_GROUP');
+  if (managementGroupId !== undefined) {
+    // Management group ids: letters, digits, `-`, `_`, `(`, `)`, `.`, up to 90 characters, not ending in `.`.
+    if (!/^[A-Za-z0-9_().-]{1,90}$/.test(managementGroupId) || managementGroupId.endsWith('.'))
+      throw new ConfigError(
+        'WATCH_MANAGEMENT_GROUP must be a management group id (name), not a display name or path',
+      );
+    if (subscriptionIds.length > 0)
+      throw new ConfigError(
+        'WATCH_MANAGEMENT_GROUP and SUBSCRIPTION_IDS are exclusive: watch a management group or list subscriptions, not both',
+      );
+  }
   const tablePrefix = setting(env, 'TABLE_NAME_PREFIX') ?? '';
   if (tablePrefix !== '' && !/^[A-Za-z][A-Za-z0-9]{0,30}$/.test(tablePrefix)) {
     throw new ConfigError('TABLE_NAME_PREFIX must be letters and digits, starting with a letter');
@@ -155,6 +170,7 @@ export function loadConfig(
     tablePrefix,
     armEndpoint,
     subscriptionIds,
+    managementGroupId,
     reconcileSchedule: setting(env, 'RECONCILE_SCHEDULE') ?? settingDefaults.RECONCILE_SCHEDULE,
     rollupSchedule: setting(env, 'ROLLUP_SCHEDULE') ?? settingDefaults.ROLLUP_SCHEDULE,
     detailsRefreshMinutes: positiveInteger(env, 'DETAILS_REFRESH_MINUTES'),

@@ -7,6 +7,7 @@ export const tableNames = {
   alerts: 'VmAlerts',
   reconcileRuns: 'VmReconcileRuns',
   backfill: 'VmBackfill',
+  coverage: 'VmCoverage',
 } as const;
 export type TableRole = keyof typeof tableNames;
 

@@ -16,6 +16,7 @@ import { ObservationSource, type Observation } from '../domain/observation';
 import { parseInstanceView, PowerState, type InstanceViewStatus } from '../domain/power-state';
 import { vmKey } from '../domain/resource-id';
 import { forEachLimited } from './concurrency';
+import { listWatchedSubscriptions } from './coverage';
 import { ensureError } from './errors';
 import type {
   Clock,
@@ -93,6 +94,19 @@ export interface ReconcileSummary {
   skipped?: string | undefined;
   /** Set when the run failed as a whole (reconcileAll only). */
   error?: string | undefined;
+  /** The first listing failure of the run (throttle, 5xx, 403, 404): what coverage reports. */
+  listingError?: ListingError | undefined;
+}
+
+/** Why a listing failed, as the management adapter's error said it. */
+export interface ListingError {
+  /** `ThrottledError`, `ManagementUnavailableError`, `ManagementRequestError`, ... */
+  name: string;
+  message: string;
+  statusCode?: number | undefined;
+  /** ARM error code (`AuthorizationFailed`, `SubscriptionNotFound`, ...). */
+  code?: string | undefined;
+  retryAfterInMs?: number | undefined;
 }
 
 export const anotherRunInProgress = 'another run in progress';
@@ -194,6 +208,22 @@ function isThrottled(error: Error): boolean {
 function retryAfterOf(error: Error): number | undefined {
   const value = (error as { retryAfterInMs?: unknown }).retryAfterInMs;
   return typeof value === 'number' ? value : undefined;
+}
+
+function listingErrorOf(error: Error): ListingError {
+  const { statusCode, code } = error as { statusCode?: unknown; code?: unknown };
+  return {
+    name: error.name,
+    message: error.message,
+    statusCode: typeof statusCode === 'number' ? statusCode : undefined,
+    code: typeof code === 'string' ? code : undefined,
+    retryAfterInMs: retryAfterOf(error),
+  };
+}
+
+/** 403 (the identity lost access) or 404 SubscriptionNotFound: the whole subscription, not one listing. */
+export function isSubscriptionWide(error: ListingError): boolean {
+  return error.statusCode === 403 || (error.statusCode === 404 && error.code === 'SubscriptionNotFound');
 }
 
 /** One subscription run's state. */
@@ -315,7 +345,11 @@ class Run {
 
   listingFailed(what: string, value: unknown): void {
     const error = ensureError(value);
-    if (isThrottled(error) || error.name === 'AbortError') this.halted = true;
+    const listingError = listingErrorOf(error);
+    // Throttled, aborted, forbidden or gone: every other listing of the subscription would fail alike.
+    if (isThrottled(error) || error.name === 'AbortError' || isSubscriptionWide(listingError))
+      this.halted = true;
+    this.summary.listingError ??= listingError;
     this.deps.log.warn(isThrottled(error) ? 'reconcile listing throttled' : 'reconcile listing failed', {
       subscriptionId: this.subscriptionId,
       runId: this.lease.runId,
@@ -694,26 +728,27 @@ export async function reconcileSubscription(
 }
 
 export interface ReconcileAllOptions extends ReconcileOptions {
-  /** Subscriptions to reconcile; empty or absent: every subscription the identity can read. */
+  /** Subscriptions to reconcile; empty or absent: the management group's, else every readable one. */
   subscriptionIds?: readonly string[] | undefined;
+  /** Management group whose subscriptions are reconciled when no subscription is given. */
+  managementGroupId?: string | undefined;
 }
 
-/** The configured subscriptions (de-duplicated), else every subscription the identity can read. */
+/**
+ * The configured subscriptions (de-duplicated), else those under the management group, else every
+ * subscription the identity can read.
+ */
 export async function resolveSubscriptions(
   management: ManagementClient,
   configured: readonly string[] | undefined,
-  options: { abortSignal?: AbortSignal } = {},
+  options: { abortSignal?: AbortSignal; managementGroupId?: string | undefined } = {},
 ): Promise<string[]> {
-  const ids: string[] = [];
-  const seen = new Set<string>();
-  const add = (id: string): void => {
-    if (seen.has(id.toLowerCase())) return;
-    seen.add(id.toLowerCase());
-    ids.push(id);
-  };
-  if (configured !== undefined && configured.length > 0) configured.forEach(add);
-  else for await (const id of management.listSubscriptions(options)) add(id);
-  return ids;
+  const { managementGroupId, ...call } = options;
+  const scope =
+    configured !== undefined && configured.length > 0
+      ? { subscriptionIds: configured }
+      : { managementGroupId };
+  return (await listWatchedSubscriptions(management, scope, call)).map((s) => s.subscriptionId);
 }
 
 /** Reconciles every subscription one after the other (the CLI's inline run). One failing never stops the rest. */
@@ -721,11 +756,13 @@ export async function reconcileAll(
   deps: ReconcileDependencies,
   options: ReconcileAllOptions = {},
 ): Promise<ReconcileSummary[]> {
-  const { subscriptionIds, ...runOptions } = options;
+  const { subscriptionIds, managementGroupId, ...runOptions } = options;
   const ids = await resolveSubscriptions(
     deps.management,
     subscriptionIds,
-    options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal },
+    options.abortSignal === undefined
+      ? { managementGroupId }
+      : { abortSignal: options.abortSignal, managementGroupId },
   );
   const summaries: ReconcileSummary[] = [];
   for (const subscriptionId of ids) {

@@ -80,6 +80,7 @@ export const reconcileCommand: Command = {
         ...reconcileOptionsFrom(ctx.config),
         ...(invocation.options['details'] === true ? { detailsRefreshInMinutes: 0 } : {}),
         subscriptionIds,
+        managementGroupId: ctx.config.managementGroupId,
       },
     );
     const ok = summaries.every((s) => s.error === undefined && (s.complete || s.skipped !== undefined));

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
 
 const sub = 'aaaaaaaa-0000-0000-0000-000000000001';
@@ -132,7 +133,7 @@ describe('ARM emulator: management groups and per-subscription faults', () => {
 
   it('lists the descendants of a group at any depth in the shape of the GetDescendants example', async () => {
     const example = JSON.parse(
-      readFileSync(new URL('../fixtures/arm/GetDescendants.json', import.meta.url), 'utf8'),
+      readFileSync(path.join(__dirname, '..', 'fixtures', 'arm', 'GetDescendants.json'), 'utf8'),
     ) as { body: { value: Record<string, unknown>[] } };
 
     const { status, body } = await get(

@@ -1,0 +1,122 @@
+/**
+ * CoverageStore on Azure Table Storage: the `VmCoverage` table, one row per watched subscription in one
+ * partition (PartitionKey `subscription`, RowKey = subscription id lower-cased), so the whole report is
+ * one partition query. Times are stored as DateTime columns; a cleared field is stored as `''`.
+ */
+import { odata, type TableClient, type TableEntityResult } from '@azure/data-tables';
+import {
+  BackfillState,
+  CoveragePresence,
+  ReconcileOutcome,
+  type CoverageChanges,
+  type CoverageStore,
+  type SubscriptionCoverage,
+} from '../app/coverage-ports';
+import { statusOf } from './storage';
+
+export const coveragePartitionKey = 'subscription';
+
+/** Longest error text kept (Table string properties hold at most 32 K characters). */
+const maxErrorLength = 2_000;
+
+type Row = TableEntityResult<Record<string, unknown>>;
+
+const timeFields = [
+  'firstSeenAt',
+  'goneAt',
+  'backfillChangedAt',
+  'lastReconcileAt',
+  'lastCompleteAt',
+  'lastEventAt',
+  'poisonedAt',
+] as const;
+
+function ms(value: unknown): number | undefined {
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'string' && value !== '') {
+    const parsed = Date.parse(value);
+    return Number.isFinite(parsed) ? parsed : undefined;
+  }
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function oneOf<T extends string>(values: Record<string, T>, value: unknown): T | undefined {
+  return Object.values(values).find((v) => v === value);
+}
+
+function fromRow(row: Row): SubscriptionCoverage {
+  return {
+    subscriptionId: text(row['subscriptionId']) ?? row.rowKey ?? '',
+    displayName: text(row['displayName']),
+    managementGroupId: text(row['managementGroupId']),
+    presence: oneOf(CoveragePresence, row['presence']) ?? CoveragePresence.present,
+    firstSeenAt: ms(row['firstSeenAt']) ?? 0,
+    goneAt: ms(row['goneAt']),
+    backfill: oneOf(BackfillState, row['backfill']),
+    backfillChangedAt: ms(row['backfillChangedAt']),
+    lastReconcileAt: ms(row['lastReconcileAt']),
+    lastOutcome: oneOf(ReconcileOutcome, row['lastOutcome']),
+    lastCompleteAt: ms(row['lastCompleteAt']),
+    lastError: text(row['lastError']),
+    retryAfterInMs: typeof row['retryAfterInMs'] === 'number' ? row['retryAfterInMs'] : undefined,
+    lastEventAt: ms(row['lastEventAt']),
+    poisonedAt: ms(row['poisonedAt']),
+    poisonReason: text(row['poisonReason']),
+  };
+}
+
+function toColumns(changes: CoverageChanges): Record<string, unknown> {
+  const columns: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(changes) as [string, unknown][]) {
+    if (value === undefined) continue;
+    if (value === null) columns[name] = '';
+    else if ((timeFields as readonly string[]).includes(name)) columns[name] = new Date(value as number);
+    else if (typeof value === 'string' && (name === 'lastError' || name === 'poisonReason'))
+      columns[name] = value.slice(0, maxErrorLength);
+    else columns[name] = value;
+  }
+  return columns;
+}
+
+export class TableCoverageStore implements CoverageStore {
+  constructor(private readonly table: TableClient) {}
+
+  async get(subscriptionId: string): Promise<SubscriptionCoverage | undefined> {
+    try {
+      return fromRow(
+        await this.table.getEntity<Record<string, unknown>>(
+          coveragePartitionKey,
+          subscriptionId.toLowerCase(),
+        ),
+      );
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async list(): Promise<SubscriptionCoverage[]> {
+    const rows: SubscriptionCoverage[] = [];
+    const entities = this.table.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: odata`PartitionKey eq ${coveragePartitionKey}` },
+    });
+    for await (const row of entities) rows.push(fromRow(row));
+    return rows;
+  }
+
+  async merge(subscriptionId: string, changes: CoverageChanges): Promise<void> {
+    await this.table.upsertEntity(
+      {
+        partitionKey: coveragePartitionKey,
+        rowKey: subscriptionId.toLowerCase(),
+        subscriptionId,
+        ...toColumns(changes),
+      },
+      'Merge',
+    );
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * Use cases of coverage: which subscriptions are watched (discovered each reconcile timer run), how each
+ * one's last reconcile ended, when its last event arrived, whether it still needs a backfill.
+ *
+ * - A subscription that appears (new under the management group, newly configured or readable, or back
+ *   after it was gone) is marked `backfill: pending`.
+ * - A subscription no longer listed is marked `gone` and no longer reconciled; its VMs keep their last
+ *   known state (nothing is recorded as deleted).
+ * - A run refused with 403 or 404 SubscriptionNotFound is reported as `forbidden` / `notFound`; the
+ *   reconciler records no deletion for an incomplete run, so lost access never reads as "every VM deleted".
+ */
+import { ensureError } from './errors';
+import {
+  BackfillState,
+  CoveragePresence,
+  EventWiring,
+  ReconcileOutcome,
+  type CoverageChanges,
+  type CoverageStore,
+  type SubscriptionCoverage,
+} from './coverage-ports';
+import type { Clock, DiscoveredSubscription, Logger, ManagementClient, ManagementOptions } from './ports';
+import type { ReconcileSummary } from './reconcile-subscription';
+
+export interface CoverageDependencies {
+  coverage: CoverageStore;
+  log: Logger;
+  now: Clock;
+}
+
+/** What to watch: a management group, else the configured subscriptions, else every readable one. */
+export interface WatchScope {
+  managementGroupId?: string | undefined;
+  subscriptionIds?: readonly string[] | undefined;
+}
+
+export interface Discovery {
+  /** The subscriptions to reconcile this run, in listing order, de-duplicated. */
+  subscriptionIds: string[];
+  /** Listed now, not (or gone) before: marked backfill pending. */
+  appeared: string[];
+  /** Present before, not listed now: marked gone. */
+  disappeared: string[];
+}
+
+/**
+ * The Functions host's default `maxDequeueCount` for Storage Queue triggers (host.json
+ * `extensions.queues.maxDequeueCount`): after this many failed deliveries the message goes to `<queue>-poison`.
+ */
+export const maxDequeueCount = 5;
+
+/** An event within this long counts as `receiving`. */
+export const eventWiringWindowInMs = 24 * 60 * 60_000;
+
+/** The watched subscriptions (see WatchScope), de-duplicated, in listing order. */
+export async function listWatchedSubscriptions(
+  management: ManagementClient,
+  scope: WatchScope,
+  options: ManagementOptions,
+): Promise<DiscoveredSubscription[]> {
+  const found: DiscoveredSubscription[] = [];
+  const seen = new Set<string>();
+  const add = (s: DiscoveredSubscription): void => {
+    if (seen.has(s.subscriptionId.toLowerCase())) return;
+    seen.add(s.subscriptionId.toLowerCase());
+    found.push(s);
+  };
+  if (scope.managementGroupId !== undefined) {
+    for await (const page of management.listManagementGroupSubscriptions(scope.managementGroupId, options))
+      page.forEach(add);
+  } else if (scope.subscriptionIds !== undefined && scope.subscriptionIds.length > 0) {
+    for (const subscriptionId of scope.subscriptionIds) add({ subscriptionId });
+  } else {
+    for await (const subscriptionId of management.listSubscriptions(options)) add({ subscriptionId });
+  }
+  return found;
+}
+
+/**
+ * Lists the watched subscriptions and brings the coverage rows up to date: appeared ones get a row
+ * (backfill pending), disappeared ones are marked gone. Writes only rows that change. A failed listing
+ * throws and changes nothing.
+ */
+export async function discoverWatchedSubscriptions(
+  deps: CoverageDependencies & { management: ManagementClient },
+  scope: WatchScope,
+  options: ManagementOptions = {},
+): Promise<Discovery> {
+  const listed = await listWatchedSubscriptions(deps.management, scope, options);
+  const known = new Map((await deps.coverage.list()).map((row) => [row.subscriptionId.toLowerCase(), row]));
+  const now = deps.now();
+  const discovery: Discovery = { subscriptionIds: [], appeared: [], disappeared: [] };
+  const listedKeys = new Set<string>();
+  for (const subscription of listed) {
+    const id = subscription.subscriptionId;
+    listedKeys.add(id.toLowerCase());
+    discovery.subscriptionIds.push(id);
+    const row = known.get(id.toLowerCase());
+    const changes: CoverageChanges = {};
+    if (row === undefined || row.presence === CoveragePresence.gone) {
+      Object.assign(changes, {
+        presence: CoveragePresence.present,
+        goneAt: null,
+        backfill: BackfillState.pending,
+        backfillChangedAt: now,
+      } satisfies CoverageChanges);
+      if (row === undefined) changes.firstSeenAt = now;
+      discovery.appeared.push(id);
+    }
+    if (subscription.displayName !== undefined && subscription.displayName !== row?.displayName)
+      changes.displayName = subscription.displayName;
+    const group = scope.managementGroupId ?? null;
+    if ((row?.managementGroupId ?? null) !== group) changes.managementGroupId = group;
+    if (Object.keys(changes).length > 0) await deps.coverage.merge(id, changes);
+  }
+  for (const row of known.values()) {
+    if (row.presence === CoveragePresence.gone || listedKeys.has(row.subscriptionId.toLowerCase())) continue;
+    await deps.coverage.merge(row.subscriptionId, { presence: CoveragePresence.gone, goneAt: now });
+    discovery.disappeared.push(row.subscriptionId);
+  }
+  for (const subscriptionId of discovery.appeared)
+    deps.log.info('watched subscription appeared', { subscriptionId, backfill: BackfillState.pending });
+  for (const subscriptionId of discovery.disappeared)
+    deps.log.warn('watched subscription disappeared', { subscriptionId });
+  return discovery;
+}
+
+/** How a run ended, from its summary; undefined when it did nothing (another run held the lease). */
+export function outcomeOf(summary: ReconcileSummary): ReconcileOutcome | undefined {
+  if (summary.skipped !== undefined) return undefined;
+  if (summary.error !== undefined) return ReconcileOutcome.failed;
+  if (summary.complete) return ReconcileOutcome.complete;
+  const error = summary.listingError;
+  if (error === undefined) return ReconcileOutcome.incomplete;
+  if (error.name === 'ThrottledError' || error.statusCode === 429) return ReconcileOutcome.throttled;
+  if (error.statusCode === 403) return ReconcileOutcome.forbidden;
+  if (error.statusCode === 404 && error.code === 'SubscriptionNotFound') return ReconcileOutcome.notFound;
+  if (error.name === 'ManagementUnavailableError' || (error.statusCode ?? 0) >= 500)
+    return ReconcileOutcome.failing;
+  return ReconcileOutcome.incomplete;
+}
+
+function describe(summary: ReconcileSummary): string | null {
+  if (summary.error !== undefined) return summary.error;
+  const error = summary.listingError;
+  if (error === undefined) return summary.stoppedEarly ? 'stopped near its time budget' : null;
+  const status =
+    error.statusCode === undefined ? '' : ` (${error.statusCode}${error.code ? ` ${error.code}` : ''})`;
+  return `${error.message}${status}`;
+}
+
+/** Records a run's outcome on the subscription's coverage row. */
+export async function recordReconcileOutcome(
+  deps: CoverageDependencies,
+  summary: ReconcileSummary,
+): Promise<ReconcileOutcome | undefined> {
+  const outcome = outcomeOf(summary);
+  if (outcome === undefined) return undefined;
+  const now = deps.now();
+  const changes: CoverageChanges = {
+    lastReconcileAt: now,
+    lastOutcome: outcome,
+    lastError: describe(summary),
+    retryAfterInMs: summary.listingError?.retryAfterInMs ?? null,
+  };
+  if (outcome === ReconcileOutcome.complete) {
+    changes.lastCompleteAt = now;
+    changes.poisonedAt = null;
+    changes.poisonReason = null;
+  }
+  await deps.coverage.merge(summary.subscriptionId, changes);
+  return outcome;
+}
+
+/**
+ * Records a run that threw. On the last delivery (`dequeueCount >= maxDequeueCount`) the host moves the
+ * message to the poison queue next: the row says so, with the reason.
+ */
+export async function recordReconcileFailure(
+  deps: CoverageDependencies,
+  subscriptionId: string,
+  error: unknown,
+  dequeueCount: number | undefined,
+): Promise<ReconcileOutcome> {
+  const reason = ensureError(error).message;
+  const now = deps.now();
+  const poisoned = dequeueCount !== undefined && dequeueCount >= maxDequeueCount;
+  const changes: CoverageChanges = {
+    lastReconcileAt: now,
+    lastOutcome: poisoned ? ReconcileOutcome.poisoned : ReconcileOutcome.failed,
+    lastError: reason,
+  };
+  if (poisoned) {
+    changes.poisonedAt = now;
+    changes.poisonReason = reason;
+    deps.log.error('reconcile message poisoned', { subscriptionId, dequeueCount, reason });
+  }
+  await deps.coverage.merge(subscriptionId, changes);
+  return changes.lastOutcome as ReconcileOutcome;
+}
+
+/**
+ * Notes when each subscription's last event arrived, writing at most once per `intervalInMs` per
+ * subscription and process (an event burst costs one write). Holds one number per subscription.
+ */
+export class EventArrivals {
+  readonly #written = new Map<string, number>();
+  constructor(
+    private readonly coverage: CoverageStore,
+    private readonly intervalInMs = 5 * 60_000,
+  ) {}
+
+  async note(subscriptionId: string, at: number): Promise<boolean> {
+    const key = subscriptionId.toLowerCase();
+    const last = this.#written.get(key);
+    if (last !== undefined && at - last < this.intervalInMs) return false;
+    this.#written.set(key, at);
+    try {
+      await this.coverage.merge(subscriptionId, { lastEventAt: at });
+    } catch (error) {
+      this.#written.delete(key);
+      throw error;
+    }
+    return true;
+  }
+}
+
+/**
+ * The subscription an Event Grid or CloudEvents event came from: its `topic` / `source`
+ * (`/subscriptions/{id}` for the subscription system topic), else its `subject` / `data.resourceUri`.
+ */
+export function eventSubscriptionId(event: unknown): string | undefined {
+  if (event === null || typeof event !== 'object') return undefined;
+  const e = event as Record<string, unknown>;
+  const data = (e['data'] ?? {}) as Record<string, unknown>;
+  for (const value of [e['topic'], e['source'], e['subject'], data['resourceUri']]) {
+    if (typeof value !== 'string') continue;
+    const id = /^\/subscriptions\/([A-Za-z0-9-]{1,64})(\/|$)/i.exec(value)?.[1];
+    if (id !== undefined) return id;
+  }
+  return undefined;
+}
+
+/** Notes an event's arrival for its subscription's coverage; a failed write is logged, never thrown. */
+export async function noteEventArrival(
+  arrivals: EventArrivals,
+  event: unknown,
+  at: number,
+  log: Logger,
+): Promise<void> {
+  const subscriptionId = eventSubscriptionId(event);
+  if (subscriptionId === undefined) return;
+  try {
+    await arrivals.note(subscriptionId, at);
+  } catch (error) {
+    log.warn('event arrival not noted', { subscriptionId, error: ensureError(error).message });
+  }
+}
+
+/** One line of the coverage report. */
+export interface CoverageReportRow extends SubscriptionCoverage {
+  eventWiring: EventWiring;
+}
+
+/** The coverage rows with what can be said of each subscription's event wiring. */
+export async function coverageReport(
+  deps: Pick<CoverageDependencies, 'coverage' | 'now'>,
+): Promise<CoverageReportRow[]> {
+  const now = deps.now();
+  const rows = await deps.coverage.list();
+  return rows.map((row) => ({
+    ...row,
+    eventWiring:
+      row.lastEventAt === undefined
+        ? EventWiring.none
+        : now - row.lastEventAt <= eventWiringWindowInMs
+          ? EventWiring.receiving
+          : EventWiring.silent,
+  }));
+}
