@@ -257,24 +257,89 @@ export async function noteEventArrival(
   }
 }
 
-/** One line of the coverage report. */
-export interface CoverageReportRow extends SubscriptionCoverage {
+/** One line of the coverage report: times as ISO 8601 UTC, `null` when unknown. */
+export interface CoverageReportRow {
+  subscriptionId: string;
+  displayName: string | null;
+  managementGroupId: string | null;
+  presence: CoveragePresence;
+  firstSeenAt: string | null;
+  goneAt: string | null;
+  lastCompleteReconcileAt: string | null;
+  lastReconcileAt: string | null;
+  lastOutcome: ReconcileOutcome | null;
+  lastError: string | null;
+  retryAfterInMs: number | null;
+  lastEventAt: string | null;
   eventWiring: EventWiring;
+  backfill: BackfillState | null;
+  poisonedAt: string | null;
+  poisonReason: string | null;
 }
 
-/** The coverage rows with what can be said of each subscription's event wiring. */
+export interface CoverageReport {
+  asOf: string;
+  /** Rows by presence (present first), then by subscription id. */
+  subscriptions: CoverageReportRow[];
+  totals: {
+    present: number;
+    gone: number;
+    /** Present subscriptions whose last run was complete. */
+    complete: number;
+    /** Present subscriptions whose last run was not complete (or never ran). */
+    attention: number;
+    backfillPending: number;
+    /** Present subscriptions with no event in the last day (or never). */
+    withoutRecentEvents: number;
+  };
+}
+
+const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+
+function wiringOf(row: SubscriptionCoverage, now: number): EventWiring {
+  if (row.lastEventAt === undefined) return EventWiring.none;
+  return now - row.lastEventAt <= eventWiringWindowInMs ? EventWiring.receiving : EventWiring.silent;
+}
+
+/** The coverage report (CLI `coverage`, `GET /api/coverage`). */
 export async function coverageReport(
   deps: Pick<CoverageDependencies, 'coverage' | 'now'>,
-): Promise<CoverageReportRow[]> {
+): Promise<CoverageReport> {
   const now = deps.now();
-  const rows = await deps.coverage.list();
-  return rows.map((row) => ({
-    ...row,
-    eventWiring:
-      row.lastEventAt === undefined
-        ? EventWiring.none
-        : now - row.lastEventAt <= eventWiringWindowInMs
-          ? EventWiring.receiving
-          : EventWiring.silent,
+  const rows = (await deps.coverage.list()).sort(
+    (a, b) =>
+      Number(a.presence === CoveragePresence.gone) - Number(b.presence === CoveragePresence.gone) ||
+      a.subscriptionId.localeCompare(b.subscriptionId),
+  );
+  const subscriptions = rows.map((row): CoverageReportRow => ({
+    subscriptionId: row.subscriptionId,
+    displayName: row.displayName ?? null,
+    managementGroupId: row.managementGroupId ?? null,
+    presence: row.presence,
+    firstSeenAt: iso(row.firstSeenAt || undefined),
+    goneAt: iso(row.goneAt),
+    lastCompleteReconcileAt: iso(row.lastCompleteAt),
+    lastReconcileAt: iso(row.lastReconcileAt),
+    lastOutcome: row.lastOutcome ?? null,
+    lastError: row.lastError ?? null,
+    retryAfterInMs: row.retryAfterInMs ?? null,
+    lastEventAt: iso(row.lastEventAt),
+    eventWiring: wiringOf(row, now),
+    backfill: row.backfill ?? null,
+    poisonedAt: iso(row.poisonedAt),
+    poisonReason: row.poisonReason ?? null,
   }));
+  const present = subscriptions.filter((r) => r.presence === CoveragePresence.present);
+  return {
+    asOf: new Date(now).toISOString(),
+    subscriptions,
+    totals: {
+      present: present.length,
+      gone: subscriptions.length - present.length,
+      complete: present.filter((r) => r.lastOutcome === ReconcileOutcome.complete).length,
+      attention: present.filter((r) => r.lastOutcome !== ReconcileOutcome.complete).length,
+      backfillPending: present.filter((r) => r.backfill === BackfillState.pending).length,
+      withoutRecentEvents: present.filter((r) => r.eventWiring !== EventWiring.receiving).length,
+    },
+  };
 }

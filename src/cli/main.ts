@@ -24,6 +24,7 @@ import { backfillCommand } from './backfill';
 import { reconcileCommand } from './reconcile';
 import { pricesCommand } from './prices';
 import { checkInvoiceCommand } from './check-invoice';
+import { coverageCommand } from './coverage';
 import { serveCommand } from '../local/serve-command';
 
 export const toolName = 'vm-timeline';
@@ -36,6 +37,7 @@ export const commands: readonly Command[] = [
   reconcileCommand,
   backfillCommand,
   stoppedCommand,
+  coverageCommand,
   pricesCommand,
   checkInvoiceCommand,
   serveCommand,

@@ -10,6 +10,9 @@ import { loadConfig } from '../../src/config';
 import { PowerState } from '../../src/domain/power-state';
 import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
 import { testSettings } from '../support/app';
+import { runCli } from '../support/cli';
+import { coverageHandler } from '../../functions/coverage';
+import { HttpRequest } from '@azure/functions';
 
 const s1 = '10000000-0000-0000-0000-000000000001';
 const s2 = '10000000-0000-0000-0000-000000000002';
@@ -183,5 +186,42 @@ describe('management-group mode: every subscription under the group watched, new
       lastOutcome: 'poisoned',
       poisonReason: 'table unavailable',
     });
+  });
+
+  it('vm-timeline coverage and GET /api/coverage report each subscription: last complete run, last event, backfill, errors', async () => {
+    const settings = {
+      TIMELINE_STORAGE: process.env['TIMELINE_STORAGE'] ?? '',
+      TABLE_NAME_PREFIX: process.env['TABLE_NAME_PREFIX'] ?? '',
+    };
+    const cli = await runCli(['coverage', '--json'], undefined, settings);
+    const text = await runCli(['coverage'], undefined, settings);
+    const response = await coverageHandler(() => Promise.resolve(ctx))(
+      new HttpRequest({ url: 'http://localhost/api/coverage', method: 'GET' }),
+      invocation('coverage'),
+    );
+
+    const report = JSON.parse(cli.stdout) as {
+      subscriptions: { subscriptionId: string; [k: string]: unknown }[];
+      totals: Record<string, number>;
+    };
+    expect(response.status).toBe(200);
+    expect((response.jsonBody as typeof report).subscriptions).toEqual(report.subscriptions);
+    const bySub = new Map(report.subscriptions.map((r) => [r.subscriptionId, r]));
+    expect(bySub.get(s3)).toMatchObject({
+      presence: 'present',
+      lastOutcome: 'complete',
+      eventWiring: 'receiving',
+    });
+    expect(bySub.get(s2)).toMatchObject({
+      lastOutcome: 'poisoned',
+      poisonReason: 'table unavailable',
+      eventWiring: 'none',
+    });
+    expect(bySub.get(s1)).toMatchObject({ backfill: 'pending', lastOutcome: 'notFound' });
+    expect(typeof bySub.get(s3)?.['lastCompleteReconcileAt']).toBe('string');
+    expect(report.totals).toMatchObject({ present: 3, gone: 0, complete: 1, attention: 2 });
+    expect(cli.code).toBe(1);
+    expect(text.stdout).toContain('present: 3, gone: 0, complete: 1, attention: 2');
+    expect(text.stdout).toMatch(new RegExp(`${s2}\\s+present.*poisoned.*table unavailable`));
   });
 });

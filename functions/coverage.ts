@@ -1,0 +1,27 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { invocationLogger } from '../src/adapters/logger';
+import { coverageReport } from '../src/app/coverage';
+import { ensureError } from '../src/app/errors';
+import { appContext, type AppContext } from '../src/composition';
+import { loadConfig } from '../src/config';
+
+/** `GET /api/coverage`: the coverage report, as `vm-timeline coverage --json`. */
+export function coverageHandler(
+  getContext: () => Promise<AppContext>,
+): (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit> {
+  return async (_request, context) => {
+    try {
+      return { status: 200, jsonBody: await coverageReport(await getContext()) };
+    } catch (error) {
+      invocationLogger(context).error('api request failed', {
+        route: 'coverage',
+        error: ensureError(error).message,
+      });
+      throw error;
+    }
+  };
+}
+
+export const coverage = coverageHandler(() => appContext(loadConfig));
+
+app.http('coverage', { route: 'coverage', methods: ['GET'], authLevel: 'function', handler: coverage });
