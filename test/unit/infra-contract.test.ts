@@ -841,3 +841,198 @@ describe('README: parameters and security', () => {
     expect(security).toContain('AzureEventGrid');
   });
 });
+
+// ---------------------------------------------------------------------------------------------------
+// Management-group mode (infra/management-group.bicep)
+// ---------------------------------------------------------------------------------------------------
+
+/** The balanced `{ ... }` that follows the first `properties: {` after `marker`. */
+function propertiesBlockAfter(text: string, marker: string): string {
+  const at = text.indexOf(marker);
+  if (at < 0) throw new Error(`no ${marker}`);
+  const start = text.indexOf('properties: {', at);
+  let depth = 0;
+  for (let i = text.indexOf('{', start); i < text.length; i++) {
+    if (text[i] === '{') depth += 1;
+    if (text[i] === '}') depth -= 1;
+    if (depth === 0) return text.slice(start, i + 1);
+  }
+  throw new Error(`unbalanced properties after ${marker}`);
+}
+
+/**
+ * The event subscription's properties, one trimmed line each, comments dropped, with the three values
+ * that come from parameters (written `${p}` in Bicep, `[parameters('p')]` in the policy's ARM template)
+ * replaced by the parameter's name.
+ */
+function eventWiringLines(block: string): string[] {
+  return block
+    .split('\n')
+    .map((line) => line.replace(/\/\/.*$/, '').trim())
+    .filter((line) => line !== '')
+    .map((line) => {
+      const m = /^(resourceId|userAssignedIdentity|blobContainerName):\s*(.+)$/.exec(line);
+      if (m === null) return line;
+      const parameter = /(\w+)\}?'?\)?\]?'?$/.exec(
+        m[2]!.replace(/\/functions\/vmEvents.*$/, '/functions/vmEvents'),
+      );
+      const name = /functionAppResourceId/.test(m[2]!)
+        ? 'functionAppResourceId/functions/vmEvents'
+        : (/(identityResourceId|storageAccountResourceId|deadLetterContainerName)/.exec(m[2]!)?.[1] ??
+          parameter?.[1]);
+      return `${m[1]}: <${name}>`;
+    });
+}
+
+describe('management-group mode', () => {
+  const mg = (): string => read('infra/management-group.bicep');
+  const covered = (patterns: readonly string[], action: string): boolean =>
+    patterns.some((pattern) => actionCovers(pattern, action));
+
+  it("the policy's deployment creates exactly the event subscription the per-subscription infra creates", () => {
+    const perSubscription = eventWiringLines(
+      propertiesBlockAfter(read('infra/app/event-subscription.bicep'), 'resource vmEvents'),
+    );
+    const policy = eventWiringLines(
+      propertiesBlockAfter(
+        mg(),
+        "type: 'Microsoft.EventGrid/systemTopics/eventSubscriptions'\n              apiVersion",
+      ),
+    );
+    // Anchors (the comparison cannot pass on two empty blocks).
+    expect(perSubscription).toContain('maxDeliveryAttempts: 30');
+    expect(perSubscription).toContain('resourceId: <functionAppResourceId/functions/vmEvents>');
+    expect(perSubscription).toContain('blobContainerName: <deadLetterContainerName>');
+    expect(perSubscription.length).toBeGreaterThan(30);
+    expect(policy).toEqual(perSubscription);
+    // Same API version of the event subscription and the system topic.
+    const apiVersion = (text: string, type: string) =>
+      new RegExp(`${type.replace(/[./]/g, '\\$&')}(?:@|'\\s*apiVersion:\\s*')([0-9-]+)`).exec(text)?.[1];
+    for (const type of [
+      'Microsoft.EventGrid/systemTopics/eventSubscriptions',
+      'Microsoft.EventGrid/systemTopics',
+    ])
+      expect(apiVersion(mg().replace(/type: '([^']+)'\n\s*apiVersion: '/g, '$1@'), type)).toBe(
+        apiVersion(read('infra/app/event-subscription.bicep') + read('infra/app/system-topic.bicep'), type),
+      );
+  });
+
+  it("the policy's deployment creates the subscription system topic as app/system-topic.bicep does", () => {
+    const topic = propertiesBlockAfter(mg(), "type: 'Microsoft.EventGrid/systemTopics'\n");
+    expect(topic).toMatch(/source:\s*'\[subscription\(\)\.id\]'/);
+    expect(topic).toMatch(/topicType:\s*'Microsoft\.Resources\.Subscriptions'/);
+    const resource = mg().slice(mg().indexOf("type: 'Microsoft.EventGrid/systemTopics'\n"));
+    expect(resource).toMatch(/^[\s\S]{0,200}location:\s*'global'/);
+    expect(resource).toMatch(/^[\s\S]{0,400}type:\s*'UserAssigned'/);
+  });
+
+  it('is a DeployIfNotExists policy on every subscription, with its own identity holding only what the deployment needs', () => {
+    const text = mg();
+    const policy = bicepResource(text, 'eventWiringPolicy');
+    expect(policy).toMatch(/if:\s*\{\s*field:\s*'type'\s*equals:\s*'Microsoft\.Resources\/subscriptions'/);
+    expect(policy).toMatch(/effect:\s*'deployIfNotExists'/);
+    expect(policy).toMatch(/deploymentScope:\s*'subscription'/);
+    expect(policy).toMatch(/existenceScope:\s*'subscription'/);
+    expect(policy).toMatch(/type:\s*'Microsoft\.EventGrid\/systemTopics\/eventSubscriptions'/);
+    expect(policy).toMatch(/roleDefinitionIds:\s*\[\s*eventWiringDeployerRole\.id\s*\]/);
+    const assignment = bicepResource(text, 'eventWiringAssignment');
+    expect(assignment).toMatch(/identity:\s*\{\s*type:\s*'SystemAssigned'/);
+    expect(assignment).toMatch(/policyDefinitionId:\s*eventWiringPolicy\.id/);
+    expect(bicepResource(text, 'eventWiringDeployerAssignment')).toMatch(
+      /roleDefinitionId:\s*eventWiringDeployerRole\.id[\s\S]*principalId:\s*eventWiringAssignment\.identity\.principalId/,
+    );
+    expect(bicepResource(text, 'remediation')).toMatch(/policyAssignmentId:\s*eventWiringAssignment\.id/);
+
+    const deployer = bicepStringArray(text, 'eventWiringDeployerActions');
+    for (const action of deployer) expect(action, 'no wildcard').not.toContain('*');
+    // Exactly the resource types the template deploys, plus what deploying them needs.
+    const deployedTypes = matchesOf(
+      text.slice(text.indexOf('var eventWiringTemplate')),
+      /type:\s*'(Microsoft\.[A-Za-z]+\/[A-Za-z/]+)'/g,
+    );
+    expect(new Set(deployedTypes).size).toBe(4);
+    for (const type of new Set(deployedTypes)) {
+      // A resource group's actions sit under the subscription (Microsoft.Resources/subscriptions/resourceGroups/write).
+      const action = `${type.replace('Microsoft.Resources/resourceGroups', 'Microsoft.Resources/subscriptions/resourceGroups')}/write`;
+      expect(covered(deployer, action), action).toBe(true);
+    }
+    for (const action of [
+      ...actionsNeverGranted,
+      'Microsoft.Authorization/policyAssignments/write',
+      'Microsoft.Compute/virtualMachines/read',
+    ])
+      expect(covered(deployer, action), action).toBe(false);
+  });
+
+  it('assigns the read role once at the group, assignable there, reading the group and every read the app makes', () => {
+    const text = mg();
+    const actions = bicepStringArray(text, 'vmReaderActions');
+    for (const action of actions) expect(action.toLowerCase().endsWith('/read'), action).toBe(true);
+    for (const action of [
+      ...Object.keys(actionsTheAppReads),
+      'Microsoft.Management/managementGroups/descendants/read',
+    ])
+      expect(covered(actions, action), action).toBe(true);
+    for (const action of actionsNeverGranted) expect(covered(actions, action), action).toBe(false);
+    // The same reads as in each watched subscription, plus the group listing.
+    expect(actions.filter((a) => !a.startsWith('Microsoft.Management/')).sort()).toEqual(
+      bicepStringArray(read('infra/app/watched-subscription.bicep'), 'vmReaderActions').sort(),
+    );
+    expect(bicepStringArray(text, 'vmDeallocatorActions').sort()).toEqual(
+      bicepStringArray(read('infra/app/watched-subscription.bicep'), 'vmDeallocatorActions').sort(),
+    );
+    for (const role of ['vmReaderRole', 'vmDeallocatorRole', 'eventWiringDeployerRole'])
+      expect(bicepResource(text, role)).toMatch(/assignableScopes:\s*\[\s*managementGroup\(\)\.id\b[^\]]*\]/);
+    for (const [symbol, role] of [
+      ['vmReaderAssignment', 'vmReaderRole.id'],
+      ['vmDeallocatorAssignment', 'vmDeallocatorRole.id'],
+      ['readerAssignment', 'reader'],
+    ])
+      expect(bicepResource(text, symbol)).toMatch(
+        new RegExp(
+          `name:\\s*guid\\(managementGroup\\(\\)\\.id,\\s*identityPrincipalId,\\s*${role.replace('.', '\\.')}\\)`,
+        ),
+      );
+    expect(text).toMatch(/^targetScope = 'managementGroup'$/m);
+  });
+
+  it('grants no Contributor, Owner or User Access Administrator anywhere in infra', () => {
+    const forbidden = {
+      Owner: '8e3af657-a8ff-443c-a75c-2fe8c4bcb635',
+      Contributor: 'b24988ac-6180-42a0-ab88-20f7382dd24c',
+      'User Access Administrator': '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9',
+      'Virtual Machine Contributor': virtualMachineContributor,
+    };
+    const files = filesUnder('infra', ['.bicep', '.json', '.sh', '.ps1']);
+    expect(files).toContain(path.join('infra', 'management-group.bicep'));
+    for (const file of files) {
+      const text = read(file).toLowerCase();
+      for (const [role, id] of Object.entries(forbidden))
+        expect(text.includes(id), `${role} in ${file}`).toBe(false);
+      // No custom role grants everything.
+      expect(/'\*'|'\*\/write'|'microsoft\.authorization\/\*'/.test(text), `wildcard grant in ${file}`).toBe(
+        false,
+      );
+    }
+  });
+
+  it('is chosen by WATCH_MANAGEMENT_GROUP, exclusive with WATCHED_SUBSCRIPTION_IDS, and deployed by postdeploy', () => {
+    expect(azdEnvironment().get('watchManagementGroup')).toEqual({
+      name: 'WATCH_MANAGEMENT_GROUP',
+      defaultValue: undefined,
+    });
+    const main = read('infra/main.bicep');
+    expect(main).toMatch(
+      /managementGroupMode && !empty\(trim\(watchedSubscriptionIdsCsv\)\)\s*\?\s*int\('WATCH_MANAGEMENT_GROUP and WATCHED_SUBSCRIPTION_IDS are exclusive/,
+    );
+    expect(main).toMatch(/param watchedSubscriptionIds array = managementGroupMode\s*\?\s*\[\]/);
+    for (const script of ['infra/scripts/postdeploy.sh', 'infra/scripts/postdeploy.ps1']) {
+      const text = read(script);
+      expect(text, script).toMatch(/az deployment mg create/);
+      expect(text, script).toMatch(/infra\/management-group\.bicep/);
+      // Every parameter management-group.bicep requires is passed.
+      for (const name of matchesOf(mg(), /^param\s+(\w+)\s+\w+\s*$/gm))
+        expect(text, `${script}: ${name}`).toContain(`${name}=`);
+    }
+  });
+});

@@ -1,0 +1,415 @@
+// Management-group mode (WATCH_MANAGEMENT_GROUP): deployed at the management group by azd's postdeploy
+// hook (infra/scripts/postdeploy.sh|ps1: az deployment mg create), after the code, because the event
+// subscriptions it creates point at the `vmEvents` function, which Event Grid validates.
+//
+// - The app's identity reads every subscription under the group through the VM reader custom role (or
+//   Reader), defined here with the group as its assignable scope and assigned once at the group; plus
+//   the VM deallocator custom role when auto-deallocate is on. No Contributor or Owner anywhere.
+// - An Azure Policy definition + assignment (DeployIfNotExists) creates, in every subscription under the
+//   group (present and future), the `Microsoft.Resources.Subscriptions` system topic and the same event
+//   subscription as app/event-subscription.bicep (same event types, filter, schema, retries, dead
+//   letters; test/unit/infra-contract.test.ts checks it). The assignment has its own system-assigned
+//   identity holding one custom role: what that deployment needs (deployments, resource groups, Event Grid
+//   system topics and event subscriptions, assigning the app's identity to the topic), nothing else.
+// - A remediation task deploys it to the subscriptions that exist today.
+targetScope = 'managementGroup'
+
+@description('Region of the policy assignment identity and of the DeployIfNotExists deployments.')
+param location string
+@description('Principal id of the app\'s user-assigned identity (main.bicep output).')
+param identityPrincipalId string
+@description('Resource id of the app\'s user-assigned identity: the system topics carry it to dead-letter with it.')
+param identityResourceId string
+@description('Resource id of the Function App (its `vmEvents` function receives the events).')
+param functionAppResourceId string
+@description('Storage account of the dead-letter container.')
+param storageAccountResourceId string
+param deadLetterContainerName string = 'eventgrid-deadletters'
+@description('Resource group created in each subscription for its system topic (main.bicep output AZURE_RESOURCE_GROUP).')
+param resourceGroupName string
+@description('System topic name (main.bicep output EVENTGRID_SYSTEM_TOPIC_NAME). A subscription that already has a Microsoft.Resources.Subscriptions topic under another name fails remediation: set this to that name.')
+param systemTopicName string
+param eventSubscriptionName string = 'vm-power-events'
+@description('Read with the VM reader custom role (true) or the built-in Reader (false).')
+param useCustomReadRole bool = true
+@description('Assign the VM deallocator custom role at the group (auto-deallocate on).')
+param grantVirtualMachineDeallocate bool = false
+@description('Makes the custom role and policy names unique in the tenant (environment name and resource token).')
+param nameSuffix string
+@description('Start a remediation task for the subscriptions that exist today.')
+param remediateExisting bool = true
+
+// Built-in role definition ids (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
+var reader = 'acdd72a7-3385-48ef-bd42-f606fba81ae7' // Reader: read everything (WATCHED_READ_ROLE=Reader only)
+
+// As in app/watched-subscription.bicep, plus the management group descendants listing the reconcile timer
+// makes (src/adapters/arm.ts listManagementGroupSubscriptions).
+var vmReaderActions = [
+  'Microsoft.Compute/*/read'
+  'Microsoft.Resources/subscriptions/read'
+  'Microsoft.Management/managementGroups/read'
+  'Microsoft.Management/managementGroups/descendants/read'
+  'Microsoft.Insights/eventtypes/values/read'
+  'Microsoft.Insights/metrics/read'
+  'Microsoft.Insights/metricDefinitions/read'
+  'Microsoft.ResourceHealth/availabilityStatuses/read'
+]
+var vmDeallocatorActions = [
+  'Microsoft.Compute/virtualMachines/read'
+  'Microsoft.Compute/virtualMachines/instanceView/read'
+  'Microsoft.Compute/virtualMachines/deallocate/action'
+  'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read'
+  'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/instanceView/read'
+  'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/deallocate/action'
+  'Microsoft.Compute/locations/operations/read'
+]
+// What the policy's deployment does in a subscription: a subscription-scope deployment that creates the
+// resource group, and in it a nested deployment of the system topic (carrying the app's identity) and
+// its event subscription to the function, dead-lettering to the app's storage account.
+var eventWiringDeployerActions = [
+  'Microsoft.Resources/deployments/read'
+  'Microsoft.Resources/deployments/write'
+  'Microsoft.Resources/deployments/validate/action'
+  'Microsoft.Resources/deployments/operationStatuses/read'
+  'Microsoft.Resources/subscriptions/resourceGroups/read'
+  'Microsoft.Resources/subscriptions/resourceGroups/write'
+  'Microsoft.EventGrid/systemTopics/read'
+  'Microsoft.EventGrid/systemTopics/write'
+  'Microsoft.EventGrid/systemTopics/eventSubscriptions/read'
+  'Microsoft.EventGrid/systemTopics/eventSubscriptions/write'
+  'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action'
+  'Microsoft.Web/sites/read'
+  'Microsoft.Web/sites/functions/read'
+  'Microsoft.Storage/storageAccounts/read'
+]
+
+resource vmReaderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (useCustomReadRole) {
+  name: guid(managementGroup().id, nameSuffix, 'vm-reader')
+  properties: {
+    roleName: 'VM Billing Timeline VM Reader (${nameSuffix}, ${managementGroup().name})'
+    description: 'vm-billing-timeline: list the group\'s subscriptions; read VMs, scale sets and their instances, instance views, the Activity Log, metrics and Resource Health; nothing else.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: vmReaderActions
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      managementGroup().id // assignable at the group and everything under it
+    ]
+  }
+}
+
+resource vmDeallocatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (grantVirtualMachineDeallocate) {
+  name: guid(managementGroup().id, nameSuffix, 'vm-deallocator')
+  properties: {
+    roleName: 'VM Billing Timeline VM Deallocator (${nameSuffix}, ${managementGroup().name})'
+    description: 'vm-billing-timeline auto-deallocate: read and deallocate VMs and scale-set VMs; no start, write, delete, extensions or Run Command.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: vmDeallocatorActions
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      managementGroup().id
+    ]
+  }
+}
+
+resource eventWiringDeployerRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(managementGroup().id, nameSuffix, 'event-wiring-deployer')
+  properties: {
+    roleName: 'VM Billing Timeline Event Wiring Deployer (${nameSuffix}, ${managementGroup().name})'
+    description: 'vm-billing-timeline policy remediation: create the subscription Event Grid system topic and its event subscription to the app; nothing else.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: eventWiringDeployerActions
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      managementGroup().id
+    ]
+  }
+}
+
+resource readerAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!useCustomReadRole) {
+  name: guid(managementGroup().id, identityPrincipalId, reader)
+  properties: {
+    roleDefinitionId: tenantResourceId('Microsoft.Authorization/roleDefinitions', reader)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource vmReaderAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (useCustomReadRole) {
+  name: guid(managementGroup().id, identityPrincipalId, vmReaderRole.id)
+  properties: {
+    roleDefinitionId: vmReaderRole.id
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource vmDeallocatorAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantVirtualMachineDeallocate) {
+  name: guid(managementGroup().id, identityPrincipalId, vmDeallocatorRole.id)
+  properties: {
+    roleDefinitionId: vmDeallocatorRole.id
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The template the policy deploys in each subscription (ARM JSON; `[...]` strings are ARM expressions
+// evaluated when the policy deploys; Bicep escapes them as `[[` in this definition).
+var eventWiringTemplate = {
+  '$schema': 'https://schema.management.azure.com/schemas/2018-05-01/subscriptionDeploymentTemplate.json#'
+  contentVersion: '1.0.0.0'
+  parameters: {
+    location: { type: 'string' }
+    resourceGroupName: { type: 'string' }
+    systemTopicName: { type: 'string' }
+    eventSubscriptionName: { type: 'string' }
+    functionAppResourceId: { type: 'string' }
+    identityResourceId: { type: 'string' }
+    storageAccountResourceId: { type: 'string' }
+    deadLetterContainerName: { type: 'string' }
+  }
+  resources: [
+    {
+      type: 'Microsoft.Resources/resourceGroups'
+      apiVersion: '2021-04-01'
+      name: '[parameters(\'resourceGroupName\')]'
+      location: '[parameters(\'location\')]'
+    }
+    {
+      type: 'Microsoft.Resources/deployments'
+      apiVersion: '2021-04-01'
+      name: 'vmtimeline-event-wiring'
+      resourceGroup: '[parameters(\'resourceGroupName\')]'
+      dependsOn: [
+        '[resourceId(\'Microsoft.Resources/resourceGroups\', parameters(\'resourceGroupName\'))]'
+      ]
+      properties: {
+        mode: 'Incremental'
+        expressionEvaluationOptions: { scope: 'inner' }
+        parameters: {
+          systemTopicName: { value: '[parameters(\'systemTopicName\')]' }
+          eventSubscriptionName: { value: '[parameters(\'eventSubscriptionName\')]' }
+          functionAppResourceId: { value: '[parameters(\'functionAppResourceId\')]' }
+          identityResourceId: { value: '[parameters(\'identityResourceId\')]' }
+          storageAccountResourceId: { value: '[parameters(\'storageAccountResourceId\')]' }
+          deadLetterContainerName: { value: '[parameters(\'deadLetterContainerName\')]' }
+        }
+        template: {
+          '$schema': 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#'
+          contentVersion: '1.0.0.0'
+          parameters: {
+            systemTopicName: { type: 'string' }
+            eventSubscriptionName: { type: 'string' }
+            functionAppResourceId: { type: 'string' }
+            identityResourceId: { type: 'string' }
+            storageAccountResourceId: { type: 'string' }
+            deadLetterContainerName: { type: 'string' }
+          }
+          resources: [
+            {
+              // As app/system-topic.bicep.
+              type: 'Microsoft.EventGrid/systemTopics'
+              apiVersion: '2022-06-15'
+              name: '[parameters(\'systemTopicName\')]'
+              location: 'global'
+              identity: {
+                type: 'UserAssigned'
+                userAssignedIdentities: {
+                  '[parameters(\'identityResourceId\')]': {}
+                }
+              }
+              properties: {
+                source: '[subscription().id]'
+                topicType: 'Microsoft.Resources.Subscriptions'
+              }
+            }
+            {
+              // As app/event-subscription.bicep (the contract test compares the two).
+              type: 'Microsoft.EventGrid/systemTopics/eventSubscriptions'
+              apiVersion: '2022-06-15'
+              name: '[format(\'{0}/{1}\', parameters(\'systemTopicName\'), parameters(\'eventSubscriptionName\'))]'
+              dependsOn: [
+                '[resourceId(\'Microsoft.EventGrid/systemTopics\', parameters(\'systemTopicName\'))]'
+              ]
+              properties: {
+                destination: {
+                  endpointType: 'AzureFunction'
+                  properties: {
+                    resourceId: '[format(\'{0}/functions/vmEvents\', parameters(\'functionAppResourceId\'))]'
+                    maxEventsPerBatch: 10
+                    preferredBatchSizeInKilobytes: 64
+                  }
+                }
+                eventDeliverySchema: 'EventGridSchema'
+                filter: {
+                  includedEventTypes: [
+                    'Microsoft.Resources.ResourceWriteSuccess'
+                    'Microsoft.Resources.ResourceWriteFailure'
+                    'Microsoft.Resources.ResourceWriteCancel'
+                    'Microsoft.Resources.ResourceDeleteSuccess'
+                    'Microsoft.Resources.ResourceDeleteFailure'
+                    'Microsoft.Resources.ResourceDeleteCancel'
+                    'Microsoft.Resources.ResourceActionSuccess'
+                    'Microsoft.Resources.ResourceActionFailure'
+                    'Microsoft.Resources.ResourceActionCancel'
+                  ]
+                  enableAdvancedFilteringOnArrays: false
+                  advancedFilters: [
+                    {
+                      operatorType: 'StringBeginsWith'
+                      key: 'data.operationName'
+                      values: [
+                        'Microsoft.Compute/virtualMachines/'
+                        'Microsoft.Compute/virtualMachineScaleSets/'
+                      ]
+                    }
+                  ]
+                }
+                retryPolicy: {
+                  maxDeliveryAttempts: 30
+                  eventTimeToLiveInMinutes: 1440
+                }
+                deadLetterWithResourceIdentity: {
+                  identity: {
+                    type: 'UserAssigned'
+                    userAssignedIdentity: '[parameters(\'identityResourceId\')]'
+                  }
+                  deadLetterDestination: {
+                    endpointType: 'StorageBlob'
+                    properties: {
+                      resourceId: '[parameters(\'storageAccountResourceId\')]'
+                      blobContainerName: '[parameters(\'deadLetterContainerName\')]'
+                    }
+                  }
+                }
+              }
+            }
+          ]
+        }
+      }
+    }
+  ]
+}
+
+resource eventWiringPolicy 'Microsoft.Authorization/policyDefinitions@2023-04-01' = {
+  name: guid(managementGroup().id, nameSuffix, 'event-wiring')
+  properties: {
+    displayName: 'VM Billing Timeline: subscription events to the app (${nameSuffix})'
+    description: 'Creates in each subscription the Microsoft.Resources.Subscriptions Event Grid system topic and the event subscription that sends VM power events to the vm-billing-timeline vmEvents function.'
+    policyType: 'Custom'
+    mode: 'All'
+    parameters: {
+      location: { type: 'String' }
+      resourceGroupName: { type: 'String' }
+      systemTopicName: { type: 'String' }
+      eventSubscriptionName: { type: 'String' }
+      functionAppResourceId: { type: 'String' }
+      identityResourceId: { type: 'String' }
+      storageAccountResourceId: { type: 'String' }
+      deadLetterContainerName: { type: 'String' }
+    }
+    policyRule: {
+      if: {
+        field: 'type'
+        equals: 'Microsoft.Resources/subscriptions'
+      }
+      then: {
+        effect: 'deployIfNotExists'
+        details: {
+          type: 'Microsoft.EventGrid/systemTopics/eventSubscriptions'
+          name: '[concat(parameters(\'systemTopicName\'), \'/\', parameters(\'eventSubscriptionName\'))]'
+          existenceScope: 'subscription'
+          resourceGroupName: '[parameters(\'resourceGroupName\')]'
+          deploymentScope: 'subscription'
+          roleDefinitionIds: [
+            eventWiringDeployerRole.id
+          ]
+          deployment: {
+            location: '[parameters(\'location\')]'
+            properties: {
+              mode: 'incremental'
+              template: eventWiringTemplate
+              parameters: {
+                location: { value: '[parameters(\'location\')]' }
+                resourceGroupName: { value: '[parameters(\'resourceGroupName\')]' }
+                systemTopicName: { value: '[parameters(\'systemTopicName\')]' }
+                eventSubscriptionName: { value: '[parameters(\'eventSubscriptionName\')]' }
+                functionAppResourceId: { value: '[parameters(\'functionAppResourceId\')]' }
+                identityResourceId: { value: '[parameters(\'identityResourceId\')]' }
+                storageAccountResourceId: { value: '[parameters(\'storageAccountResourceId\')]' }
+                deadLetterContainerName: { value: '[parameters(\'deadLetterContainerName\')]' }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+resource eventWiringAssignment 'Microsoft.Authorization/policyAssignments@2023-04-01' = {
+  name: take(guid(managementGroup().id, nameSuffix, 'event-wiring'), 24) // at most 24 characters at this scope
+  location: location
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    displayName: 'VM Billing Timeline: subscription events to the app (${nameSuffix})'
+    policyDefinitionId: eventWiringPolicy.id
+    parameters: {
+      location: { value: location }
+      resourceGroupName: { value: resourceGroupName }
+      systemTopicName: { value: systemTopicName }
+      eventSubscriptionName: { value: eventSubscriptionName }
+      functionAppResourceId: { value: functionAppResourceId }
+      identityResourceId: { value: identityResourceId }
+      storageAccountResourceId: { value: storageAccountResourceId }
+      deadLetterContainerName: { value: deadLetterContainerName }
+    }
+  }
+}
+
+// The assignment's own identity: only the event wiring deployer role, at the group.
+resource eventWiringDeployerAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(managementGroup().id, eventWiringAssignment.id, eventWiringDeployerRole.id)
+  properties: {
+    roleDefinitionId: eventWiringDeployerRole.id
+    principalId: eventWiringAssignment.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Deploys the wiring to the subscriptions already under the group. At management group scope a
+// remediation remediates resources already evaluated non-compliant (ExistingNonCompliant): right after
+// the first deployment the compliance scan may not have run yet; re-run the postdeploy hook later (or
+// `az policy remediation create`) to cover them. New subscriptions are deployed to as they are created.
+resource remediation 'Microsoft.PolicyInsights/remediations@2021-10-01' = if (remediateExisting) {
+  name: 'vmtimeline-event-wiring-${uniqueString(deployment().name)}'
+  dependsOn: [
+    eventWiringDeployerAssignment
+  ]
+  properties: {
+    policyAssignmentId: eventWiringAssignment.id
+    resourceDiscoveryMode: 'ExistingNonCompliant'
+  }
+}
+
+output policyAssignmentId string = eventWiringAssignment.id
+output policyAssignmentPrincipalId string = eventWiringAssignment.identity.principalId
