@@ -10,6 +10,7 @@ import { runAlertsBenchmark } from './alerts';
 import { runCostExportBenchmark } from './cost-export';
 import type { Benchmark, BenchmarkResult } from './benchmark';
 import { runDashboardBenchmark } from './dashboard';
+import { runFanoutBenchmark } from './fanout';
 import { runIngestBenchmark } from './ingest';
 import { runReconcileBenchmark } from './reconcile';
 import { runUsageBenchmark } from './usage';
@@ -35,6 +36,11 @@ export const benchmarks: Readonly<Record<string, Benchmark>> = {
     description:
       "one Event Grid delivery to the local host's webhook (5,000 valid events; 50,000 junk; the largest accepted): answer, time, peak RSS",
     run: runWebhookBenchmark,
+  },
+  fanout: {
+    description:
+      'a management group of 200 subscriptions x 500 VMs (BENCH_FANOUT_*) swept through the queue fan-out with 1, 4 and 16 worker processes, and with 10 throttled and 5 failing, vs a serial sweep',
+    run: runFanoutBenchmark,
   },
   alerts: {
     description:

@@ -987,7 +987,7 @@ describe('management-group mode', () => {
       ['vmReaderAssignment', 'vmReaderRole.id'],
       ['vmDeallocatorAssignment', 'vmDeallocatorRole.id'],
       ['readerAssignment', 'reader'],
-    ])
+    ] as const)
       expect(bicepResource(text, symbol)).toMatch(
         new RegExp(
           `name:\\s*guid\\(managementGroup\\(\\)\\.id,\\s*identityPrincipalId,\\s*${role.replace('.', '\\.')}\\)`,
