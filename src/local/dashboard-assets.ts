@@ -23,17 +23,20 @@ function inlineSafe(text: string): string {
   return text.replace(/<\/(script|style)/gi, '<\\/$1');
 }
 
-/** The page with `dashboard.css` and `dashboard.js` inlined, and the headers that let only those run. */
+/**
+ * The page with `dashboard.css` and `dashboard.js` (followed by `coverage-panel.js`, the Coverage section's
+ * script, in the same element) inlined, and the headers that let only those run.
+ */
 export async function dashboardResponse(
   directory = dashboardDirectory(),
 ): Promise<{ headers: Record<string, string>; body: string }> {
-  const [html, css, js] = await Promise.all(
-    ['index.html', 'dashboard.css', 'dashboard.js'].map((file) =>
+  const [html, css, js, coverage] = await Promise.all(
+    ['index.html', 'dashboard.css', 'dashboard.js', 'coverage-panel.js'].map((file) =>
       readFile(path.join(directory, file), 'utf8'),
     ),
   );
   const style = `\n${inlineSafe(css ?? '')}`;
-  const script = `\n${inlineSafe(js ?? '')}`;
+  const script = `\n${inlineSafe(`${js ?? ''}\n${coverage ?? ''}`)}`;
   const body = (html ?? '')
     .replace('<link rel="stylesheet" href="dashboard.css" />', () => `<style>${style}</style>`)
     .replace('<script src="dashboard.js"></script>', () => `<script>${script}</script>`);

@@ -220,6 +220,13 @@ describe.skipIf(!haveChromium)('dashboard (local app, sandbox, chromium)', () =>
       'stopped',
     );
 
+    // Coverage: the sandbox subscription, reconciled by the timer, with its last run.
+    await page.waitForSelector('#coverage-panel[data-loaded="true"]', { timeout: 30_000 });
+    await expect
+      .poll(() => page.locator('#coverage-panel tbody tr').count(), { timeout: 30_000 })
+      .toBeGreaterThan(0);
+    expect(await page.locator('#coverage-panel .coverage-summary').textContent()).toMatch(/\d+ watched/);
+
     mkdirSync(path.dirname(screenshot), { recursive: true });
     await page.screenshot({ path: screenshot, fullPage: true });
     expect(errors).toEqual([]);

@@ -1,0 +1,66 @@
+/* global document, location, sessionStorage, fetch, URLSearchParams, setInterval -- a browser script */
+// The coverage panel of the dashboard: one line per watched subscription from GET /api/coverage (last
+// complete reconcile, last run, last event, backfill, error), refreshed every 30 s. Self-contained (its
+// own section of index.html), with the function key the page was opened with.
+'use strict';
+
+(function () {
+  const panel = document.getElementById('coverage-panel');
+  if (!panel) return;
+  const body = panel.querySelector('tbody');
+  const summary = panel.querySelector('.coverage-summary');
+
+  function key() {
+    return new URLSearchParams(location.search).get('code') || sessionStorage.getItem('functionKey') || '';
+  }
+
+  function when(iso) {
+    return iso ? iso.slice(0, 16).replace('T', ' ') : '–';
+  }
+
+  function cell(text, className, title) {
+    const td = document.createElement('td');
+    td.textContent = text;
+    if (className) td.className = className;
+    if (title) td.title = title;
+    return td;
+  }
+
+  function render(report) {
+    const rows = report.subscriptions.map((s) => {
+      const tr = document.createElement('tr');
+      tr.dataset.subscription = s.subscriptionId;
+      tr.dataset.outcome = s.lastOutcome || 'none';
+      tr.append(
+        cell(s.displayName || s.subscriptionId, '', s.subscriptionId),
+        cell(s.presence, s.presence === 'gone' ? 'bad' : ''),
+        cell(when(s.lastCompleteReconcileAt)),
+        cell(s.lastOutcome || '–', s.lastOutcome && s.lastOutcome !== 'complete' ? 'bad' : ''),
+        cell(when(s.lastEventAt)),
+        cell(s.eventWiring, s.eventWiring === 'receiving' ? '' : 'warn'),
+        cell(s.backfill || '–'),
+        cell(s.poisonReason || s.lastError || ''),
+      );
+      return tr;
+    });
+    body.replaceChildren(...rows);
+    const t = report.totals;
+    summary.textContent = `${t.present} watched, ${t.gone} gone · ${t.complete} complete, ${t.attention} need attention · ${t.backfillPending} backfill pending · ${t.withoutRecentEvents} without an event for a day`;
+    panel.dataset.loaded = 'true';
+  }
+
+  async function load() {
+    const k = key();
+    if (!k) return;
+    try {
+      const response = await fetch('/api/coverage', { headers: { 'x-functions-key': k } });
+      if (!response.ok) throw new Error(`coverage: HTTP ${response.status}`);
+      render(await response.json());
+    } catch (error) {
+      summary.textContent = error.message;
+    }
+  }
+
+  setInterval(load, 30_000);
+  void load();
+})();
