@@ -97,14 +97,16 @@ export async function discoverWatchedSubscriptions(
     discovery.subscriptionIds.push(id);
     const row = known.get(id.toLowerCase());
     const changes: CoverageChanges = {};
-    if (row === undefined || row.presence === CoveragePresence.gone) {
+    // A row with no first-seen time was written by the event path before any discovery listed it.
+    const discovered = row !== undefined && row.firstSeenAt > 0;
+    if (!discovered || row.presence === CoveragePresence.gone) {
       Object.assign(changes, {
         presence: CoveragePresence.present,
         goneAt: null,
         backfill: BackfillState.pending,
         backfillChangedAt: now,
       } satisfies CoverageChanges);
-      if (row === undefined) changes.firstSeenAt = now;
+      if (!discovered) changes.firstSeenAt = now;
       discovery.appeared.push(id);
     }
     if (subscription.displayName !== undefined && subscription.displayName !== row?.displayName)

@@ -176,6 +176,18 @@ describe('management-group mode: every subscription under the group watched, new
     expect((await ctx.coverage.get(s3))?.lastEventAt).toBeGreaterThanOrEqual(at - 1000);
   });
 
+  it('marks a subscription whose first event came before its first discovery as appeared (backfill pending)', async () => {
+    const s4 = '10000000-0000-0000-0000-000000000004';
+    emulator.fleet.moveSubscription(s4, 'mg-apps');
+    await ctx.eventArrivals.note(s4, Date.now());
+
+    expect(await runTimer()).toContain(s4);
+    expect(await ctx.coverage.get(s4)).toMatchObject({ presence: 'present', backfill: 'pending' });
+    expect((await ctx.coverage.get(s4))?.firstSeenAt).toBeGreaterThan(0);
+    emulator.fleet.moveSubscription(s4, undefined);
+    await runTimer();
+  });
+
   it('marks a message poisoned, with the reason, on its last delivery', async () => {
     const deps = { ...ctx, log: silentLogger };
     await recordReconcileFailure(deps, s2, new Error('table unavailable'), 3);
@@ -219,9 +231,9 @@ describe('management-group mode: every subscription under the group watched, new
     });
     expect(bySub.get(s1)).toMatchObject({ backfill: 'pending', lastOutcome: 'notFound' });
     expect(typeof bySub.get(s3)?.['lastCompleteReconcileAt']).toBe('string');
-    expect(report.totals).toMatchObject({ present: 3, gone: 0, complete: 1, attention: 2 });
+    expect(report.totals).toMatchObject({ present: 3, gone: 1, complete: 1, attention: 2 });
     expect(cli.code).toBe(1);
-    expect(text.stdout).toContain('present: 3, gone: 0, complete: 1, attention: 2');
+    expect(text.stdout).toContain('present: 3, gone: 1, complete: 1, attention: 2');
     expect(text.stdout).toMatch(new RegExp(`${s2}\\s+present.*poisoned.*table unavailable`));
   });
 });
