@@ -18,7 +18,7 @@ import {
 import type { CurrentState } from '../app/ports';
 import type { AlertEvent } from '../domain/alerts';
 import { ObservationSource } from '../domain/observation';
-import { currentFromRow, pad13, type Row } from './table-entities';
+import { currentFromRow, pad13, reasonColumn, reasonFrom, type Row } from './table-entities';
 import { tagsFrom } from './table-entities';
 import { statusOf } from './storage';
 
@@ -65,6 +65,7 @@ function episodeColumns(changes: EpisodeChanges & Partial<EpisodeStart>): Record
   if ('sinceSource' in changes) set('sinceSource', changes.sinceSource);
   if ('operation' in changes) set('operation', changes.operation);
   if ('caller' in changes) set('caller', changes.caller);
+  if ('reason' in changes) set('reason', reasonColumn(changes.reason));
   if ('endedAt' in changes) set('endedAt', date(changes.endedAt));
   if ('detected' in changes) set('detected', changes.detected);
   if ('resolved' in changes) set('resolved', changes.resolved);
@@ -103,6 +104,7 @@ function episodeFromRow(row: Row): EpisodeRecord | undefined {
     sinceSource: isObservationSource(source) ? source : undefined,
     operation: text(row['operation']),
     caller: text(row['caller']),
+    reason: reasonFrom(row['reason']),
     endedAt: ms(row['endedAt']),
     details: Object.values(details).some((v) => v !== undefined) ? details : undefined,
     detected: delivery(row['detected']),

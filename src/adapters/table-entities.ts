@@ -6,6 +6,7 @@ import type { CurrentState, VmDetails } from '../app/ports';
 import { billingOf } from '../domain/billing';
 import type { ObservationPosition } from '../domain/current';
 import type { DetailsChange } from '../domain/daily-usage';
+import { ReasonSource, type ChangeReason } from '../domain/health';
 import { ObservationSource, type Observation } from '../domain/observation';
 import { isPowerState, ProvisioningState, type Provisioning } from '../domain/power-state';
 import { tagsOf } from '../domain/tags';
@@ -68,6 +69,46 @@ function compact<T extends Record<string, unknown>>(entity: T): T {
   return entity;
 }
 
+/** The `reason` column: a Resource Health reason as JSON (one column, so the row's shape stays flat). */
+export function reasonColumn(r: ChangeReason | undefined): string | undefined {
+  if (r === undefined) return undefined;
+  return JSON.stringify(
+    compact({
+      source: r.source,
+      name: r.name,
+      at: r.at,
+      summary: r.summary,
+      context: r.context,
+      category: r.category,
+    }),
+  );
+}
+
+/** Inverse of `reasonColumn`; undefined when absent or not such a reason. */
+export function reasonFrom(value: unknown): ChangeReason | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (typeof parsed !== 'object' || parsed === null) return undefined;
+    const r = parsed as Record<string, unknown>;
+    const source = (Object.values(ReasonSource) as unknown[]).includes(r['source'])
+      ? (r['source'] as ReasonSource)
+      : undefined;
+    if (source === undefined || typeof r['name'] !== 'string' || typeof r['at'] !== 'number')
+      return undefined;
+    return compact({
+      source,
+      name: r['name'],
+      at: r['at'],
+      summary: text(r['summary']),
+      context: text(r['context']),
+      category: text(r['category']),
+    });
+  } catch {
+    return undefined;
+  }
+}
+
 /** The provisioning columns (inverse of `provisioningFrom`). */
 function provisioningColumns(p: Provisioning | undefined): Record<string, string | undefined> {
   return {
@@ -93,6 +134,7 @@ export function observationEntity(partitionKey: string, o: Observation): TableEn
     eventType: o.eventType,
     caller: o.caller,
     correlationId: o.correlationId,
+    reason: reasonColumn(o.reason),
   });
 }
 
@@ -131,6 +173,7 @@ export function observationFromRow(row: Row): Observation | undefined {
     eventType: text(row['eventType']),
     caller: text(row['caller']),
     correlationId: text(row['correlationId']),
+    reason: reasonFrom(row['reason']),
   });
 }
 
@@ -148,6 +191,7 @@ export function segmentEntity(partitionKey: string, resourceId: string, s: Segme
     source: s.source,
     operation: s.operation,
     caller: s.caller,
+    reason: reasonColumn(s.reason),
   });
 }
 
@@ -164,6 +208,7 @@ export function segmentFromRow(row: Row): Segment | undefined {
     source: sourceFrom(row['source']),
     operation: text(row['operation']),
     caller: text(row['caller']),
+    reason: reasonFrom(row['reason']),
   });
 }
 
@@ -175,7 +220,8 @@ export function sameSegment(a: Segment, b: Segment): boolean {
     a.startWindowFrom === b.startWindowFrom &&
     a.source === b.source &&
     a.operation === b.operation &&
-    a.caller === b.caller
+    a.caller === b.caller &&
+    reasonColumn(a.reason) === reasonColumn(b.reason)
   );
 }
 
@@ -194,6 +240,7 @@ export function currentEntity(key: string, c: CurrentState, version: number): Ta
     sinceSource: c.sinceSource,
     operation: c.operation,
     caller: c.caller,
+    reason: reasonColumn(c.reason),
     ...provisioningColumns(c.provisioning),
     lastObservedAt: new Date(c.last.at),
     lastSource: c.last.source,
@@ -257,6 +304,7 @@ export function currentFromRow(row: Row): StoredCurrent | undefined {
     sinceSource: row['sinceSource'] === undefined ? undefined : sourceFrom(row['sinceSource']),
     operation: text(row['operation']),
     caller: text(row['caller']),
+    reason: reasonFrom(row['reason']),
     provisioning: provisioningFrom(row),
     last,
     lastSeenAt: ms(row['lastSeenAt']),

@@ -37,6 +37,7 @@ import {
   observationFromRow,
   observationRowKey,
   pad13,
+  reasonColumn,
   rowPrefix,
   sameSegment,
   segmentEntity,
@@ -637,6 +638,7 @@ function sameCurrent(a: CurrentState, b: CurrentState): boolean {
     a.sinceSource === b.sinceSource &&
     a.operation === b.operation &&
     a.caller === b.caller &&
+    reasonColumn(a.reason) === reasonColumn(b.reason) &&
     a.last.at === b.last.at &&
     a.last.source === b.last.source &&
     a.last.dedupeId === b.last.dedupeId &&

@@ -28,6 +28,7 @@ export type EpisodeChanges = Partial<
     | 'sinceSource'
     | 'operation'
     | 'caller'
+    | 'reason'
     | 'endedAt'
     | 'details'
     | 'detected'

@@ -9,11 +9,13 @@ import {
   type EventDecision,
   type ResourceEvent,
 } from '../domain/events';
+import { isHealthEvent } from '../domain/health';
 import { ObservationSource, type Observation } from '../domain/observation';
 import { parseInstanceView } from '../domain/power-state';
 import { PowerState } from '../domain/power-state';
 import { InvalidKeyError, vmKey, type ComputeResource } from '../domain/resource-id';
 import { ensureError, NotConfiguredError, PermanentInputError } from './errors';
+import { classifyHealthEvent } from './ingest-health-event';
 import type { Clock, Logger, ManagementClient, RejectedEventStore, TimelineStore } from './ports';
 
 export interface IngestDependencies {
@@ -152,8 +154,15 @@ export async function ingestEvent(
 ): Promise<IngestResult> {
   let decision: EventDecision;
   try {
-    decision = classifyEvent(raw, deps.now(), options);
-    if (decision.kind !== 'skip' && decision.kind !== 'reject') return await apply(decision, deps);
+    if (isHealthEvent(raw)) {
+      // Resource Health events (the HealthResources system topic) share the trigger: see README "Resource Health".
+      const health = classifyHealthEvent(raw, deps, options);
+      if (health.kind === 'apply') return await health.apply();
+      decision = health;
+    } else {
+      decision = classifyEvent(raw, deps.now(), options);
+      if (decision.kind !== 'skip' && decision.kind !== 'reject') return await apply(decision, deps);
+    }
   } catch (error) {
     const reason = permanentReason(error);
     if (reason === undefined) throw error;

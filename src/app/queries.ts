@@ -1,4 +1,6 @@
 /** Read use cases shared by the CLI and the HTTP API: a VM's timeline, date and range parsing. */
+import { reasonView, type ReasonView } from '../domain/alerts';
+import { describeChange } from '../domain/health';
 import type { Segment } from '../domain/segments';
 import { InstantProblem, parseInstantText } from '../domain/time';
 import { InputError } from './errors';
@@ -16,6 +18,10 @@ export interface SegmentView {
   source: string;
   operation: string | null;
   caller: string | null;
+  /** Who or what made the change and how we know (see `stoppedBy.description` of the alerts); null when unknown. */
+  why: string | null;
+  /** The Resource Health annotation that explains the change; null when none. */
+  reason: ReasonView | null;
 }
 
 export interface TimelineView {
@@ -33,6 +39,16 @@ export function segmentView(s: Segment): SegmentView {
     source: s.source,
     operation: s.operation ?? null,
     caller: s.caller ?? null,
+    why:
+      describeChange({
+        start: s.start,
+        startWindowFrom: s.startWindowFrom,
+        source: s.source,
+        operation: s.operation,
+        caller: s.caller,
+        reason: s.reason,
+      }) ?? null,
+    reason: reasonView(s.reason),
   };
 }
 

@@ -4,6 +4,7 @@
  * `syncStoppedIndex` re-syncs from `VmCurrent` rows in Stopped (allocated) in case a crash lost an update.
  */
 import type { StoppedEpisode } from '../domain/alerts';
+import { sameReason } from '../domain/health';
 import { PowerState } from '../domain/power-state';
 import { vmKey } from '../domain/resource-id';
 import type { EpisodeRecord, EpisodeStart, StoppedEpisodeStore } from './alert-ports';
@@ -24,6 +25,7 @@ export function episodeStartOf(current: CurrentState & { since: number }): Episo
     sinceSource: current.sinceSource,
     operation: current.operation,
     caller: current.caller,
+    reason: current.reason,
     details: current.details,
   };
 }
@@ -33,6 +35,15 @@ function isStopped(c: CurrentState | undefined): c is CurrentState & { since: nu
 }
 
 const isOpen = (r: StoppedEpisode): boolean => r.endedAt === undefined;
+
+type StartFields = Pick<StoppedEpisode, 'since' | 'sinceWindowFrom' | 'reason'>;
+
+/** Same start of a stop: same time, same window, same reason (a late annotation changes only the reason). */
+function sameStart(a: StartFields, b: StartFields): boolean {
+  if (a.since !== b.since || a.sinceWindowFrom !== b.sinceWindowFrom) return false;
+  if (a.reason === undefined || b.reason === undefined) return a.reason === b.reason;
+  return sameReason(a.reason, b.reason);
+}
 
 /**
  * Records that a VM is in Stopped (allocated) since `start.since`. An open episode of the VM whose start
@@ -47,7 +58,7 @@ export async function enterStopped(
 ): Promise<void> {
   const open = (await index.listEpisodesOf(key)).filter(isOpen);
   for (const record of open) {
-    if (record.since === start.since && record.sinceWindowFrom === start.sinceWindowFrom) return;
+    if (sameStart(record, start)) return;
     const sameEpisode = previousEnd === undefined && start.since <= record.since;
     if (sameEpisode || record.episodeSince === start.since) {
       await updateOrRetry(index, record, { ...start, endedAt: undefined });
@@ -85,8 +96,7 @@ export function stoppedIndexListener(
   return async ({ key, before, after }) => {
     const wasStopped = isStopped(before);
     if (isStopped(after)) {
-      if (wasStopped && before.since === after.since && before.sinceWindowFrom === after.sinceWindowFrom)
-        return;
+      if (wasStopped && sameStart(before, after)) return;
       if (!wasStopped) {
         // A new episode: one request. A row some crash left open is ended by the evaluation (it checks the
         // current row's `since`) or by the periodic re-sync, so the hot path does not list the VM's rows.

@@ -35,7 +35,8 @@ export const timelineCommand: Command = {
   summary: "one VM's power-state segments (billed / not billed)",
   description: [
     'Prints the power-state segments of one VM or scale-set instance (by resource id, any casing):',
-    'start, end (or "open"), state, billing, source and caller, and the billed hours of the listed',
+    'start, end (or "open"), state, billing, source, caller and why (who or what made the change, e.g.',
+    'a guest shutdown from its Resource Health annotation), and the billed hours of the listed',
     'segments (an open segment counts up to now, or --to). With --from / --to, only the segments',
     'overlapping that range. Exit code 1 when nothing is recorded for the VM.',
     '',
@@ -79,8 +80,9 @@ export const timelineCommand: Command = {
       s.billing,
       s.source,
       s.caller ?? '',
+      s.why ?? '',
     ]);
-    for (const line of table([['START', 'END', 'STATE', 'BILLING', 'SOURCE', 'CALLER'], ...rows]))
+    for (const line of table([['START', 'END', 'STATE', 'BILLING', 'SOURCE', 'CALLER', 'WHY'], ...rows]))
       invocation.print(line);
     invocation.print(`billed hours: ${hours(billedSeconds(view.segments, Date.now(), from, to))}`);
     return ExitCode.ok;

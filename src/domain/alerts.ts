@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Billing } from './billing';
+import { describeChange, type ChangeReason } from './health';
 import type { ObservationSource } from './observation';
 import { PowerState } from './power-state';
 import { parseComputeResourceId, vmKey } from './resource-id';
@@ -60,6 +61,8 @@ export interface StoppedEpisode {
   sinceSource?: ObservationSource | undefined;
   operation?: string | undefined;
   caller?: string | undefined;
+  /** Why it stopped, when Resource Health said so. */
+  reason?: ChangeReason | undefined;
   /** When the VM left Stopped (allocated) (epoch ms); undefined while it lasts. */
   endedAt?: number | undefined;
   details?: VmDescription | undefined;
@@ -175,17 +178,60 @@ export function episodeUsage(
 export interface StoppedBy {
   operation: string | null;
   caller: string | null;
-  /** `event`, `instanceView` or `reconcile`. */
+  /** `event`, `instanceView`, `reconcile` or `resourceHealth`. */
   source: string | null;
+  /**
+   * The cause and how we know it: `shut down from inside the guest OS at 13:02 UTC (Resource Health
+   * annotation)`, `powered off by alice@contoso.com (Event Grid)`, `platform: host crash at 13:02 UTC
+   * (Resource Health annotation)`, `unknown: found by the reconciler between 12:58 and 13:03 UTC`.
+   */
   description: string;
+  /** The Resource Health annotation or availability change that explains the stop; null when none. */
+  reason: ReasonView | null;
+}
+
+/** A Resource Health reason as the alerts, the API and the CLI show it. */
+export interface ReasonView {
+  source: string;
+  name: string;
+  /** ISO 8601 UTC. */
+  at: string;
+  summary: string | null;
+  context: string | null;
+  category: string | null;
+}
+
+export function reasonView(reason: ChangeReason | undefined): ReasonView | null {
+  if (reason === undefined) return null;
+  return {
+    source: reason.source,
+    name: reason.name,
+    at: new Date(reason.at).toISOString(),
+    summary: reason.summary ?? null,
+    context: reason.context ?? null,
+    category: reason.category ?? null,
+  };
 }
 
 export function stoppedByOf(episode: StoppedEpisode): StoppedBy {
   const operation = episode.operation ?? null;
   const caller = episode.caller ?? null;
   const description =
-    operation === null ? noOperationWording : `${operation}${caller === null ? '' : ` by ${caller}`}`;
-  return { operation, caller, source: episode.sinceSource ?? null, description };
+    describeChange({
+      start: episode.since,
+      startWindowFrom: episode.sinceWindowFrom,
+      source: episode.sinceSource,
+      operation: episode.operation,
+      caller: episode.caller,
+      reason: episode.reason,
+    }) ?? noOperationWording;
+  return {
+    operation,
+    caller,
+    source: episode.sinceSource ?? null,
+    description,
+    reason: reasonView(episode.reason),
+  };
 }
 
 /** The `data` of an alert CloudEvent (a public interface: see README "Alerts"). */

@@ -1,4 +1,5 @@
 import { billingOf, type Billing } from './billing';
+import type { ChangeReason } from './health';
 import { canonicalObservations, deriveSegments, type Segment } from './segments';
 import { compareObservations, type Observation, type ObservationSource } from './observation';
 import type { PowerState, Provisioning } from './power-state';
@@ -23,6 +24,8 @@ export interface CurrentTimelineState {
   sinceSource?: ObservationSource | undefined;
   operation?: string | undefined;
   caller?: string | undefined;
+  /** Why the change that opened the segment happened, when Resource Health said so. */
+  reason?: ChangeReason | undefined;
   provisioning?: Provisioning | undefined;
   last: ObservationPosition;
 }
@@ -48,6 +51,7 @@ export function openSegmentOf(current: CurrentTimelineState | undefined): Segmen
   if (current.sinceWindowFrom !== undefined) open.startWindowFrom = current.sinceWindowFrom;
   if (current.operation !== undefined) open.operation = current.operation;
   if (current.caller !== undefined) open.caller = current.caller;
+  if (current.reason !== undefined) open.reason = current.reason;
   return open;
 }
 
@@ -69,6 +73,7 @@ export function advanceCurrent(
     next.sinceSource = opened.source;
     next.operation = opened.operation;
     next.caller = opened.caller;
+    next.reason = opened.reason;
   }
   if (o.provisioning !== undefined) next.provisioning = o.provisioning;
   return next;

@@ -1,3 +1,4 @@
+import type { ChangeReason } from './health';
 import type { PowerState, Provisioning } from './power-state';
 
 /** Where an observation came from. */
@@ -10,11 +11,17 @@ export const ObservationSource = {
   reconcile: 'reconcile',
   /** The subscription's Activity Log (backfill and the recurring read): each operation's start and end. */
   activityLog: 'activityLog',
+  /**
+   * A Resource Health annotation (or the read it asked for) placing or explaining a change. Ranked first
+   * at one instant, so any other observation of that instant wins.
+   */
+  resourceHealth: 'resourceHealth',
 } as const;
 export type ObservationSource = (typeof ObservationSource)[keyof typeof ObservationSource];
 
 /** At one instant the later source wins: the Activity Log fills the past and never overrides the others. */
 const sourceRank: Readonly<Record<ObservationSource, number>> = {
+  resourceHealth: -1,
   activityLog: 0,
   event: 1,
   instanceView: 2,
@@ -44,6 +51,8 @@ export interface Observation {
   /** Who did it, from the event's claims. */
   caller?: string | undefined;
   correlationId?: string | undefined;
+  /** Why the change happened, when Resource Health said so. */
+  reason?: ChangeReason | undefined;
 }
 
 /** Total order used everywhere: time, then source, then dedupe id. Deterministic for any input order. */

@@ -1,5 +1,6 @@
 import { isTransitional, OperationIndex } from './activity-log';
 import { billingOf, type Billing } from './billing';
+import type { ChangeReason } from './health';
 import {
   compareObservations,
   observationIdentity,
@@ -21,6 +22,8 @@ export interface Segment {
   source: ObservationSource;
   operation?: string | undefined;
   caller?: string | undefined;
+  /** Why the change happened, when Resource Health said so. */
+  reason?: ChangeReason | undefined;
 }
 
 /** The result of applying one observation to the open segment. */
@@ -54,6 +57,7 @@ function openSegment(
   }
   if (observation.operation !== undefined) opened.operation = observation.operation;
   if (observation.caller !== undefined) opened.caller = observation.caller;
+  if (observation.reason !== undefined) opened.reason = observation.reason;
   return opened;
 }
 

@@ -272,9 +272,9 @@ describe('vm-timeline CLI against Azurite and the ARM emulator', () => {
     expect(run.code).toBe(0);
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe(vmA);
-    expect(lines[1]).toMatch(/^START\s+END\s+STATE\s+BILLING\s+SOURCE\s+CALLER$/);
+    expect(lines[1]).toMatch(/^START\s+END\s+STATE\s+BILLING\s+SOURCE\s+CALLER\s+WHY$/);
     expect(lines[2]).toMatch(
-      /^2025-03-10T08:00:00\.000Z {2}2025-03-10T12:00:00\.000Z {2}running\s+billed\s+event\s+alice@contoso\.com$/,
+      /^2025-03-10T08:00:00\.000Z {2}2025-03-10T12:00:00\.000Z {2}running\s+billed\s+event\s+alice@contoso\.com\s+started by alice@contoso\.com \(Event Grid\)$/,
     );
     expect(lines[5]).toMatch(/^2025-03-10T18:00:00\.000Z {2}open\s+deallocated\s+notBilled/);
     expect(lines[6]).toBe('billed hours: 10.00');

@@ -13,14 +13,15 @@ import { reconcileSubscription } from '../../src/app/reconcile-subscription';
 import { listStopped } from '../../src/app/stopped';
 import { main } from '../../src/cli/main';
 import type { AppContext } from '../../src/composition';
-import { alertEventId, alertEventTypes, noOperationWording } from '../../src/domain/alerts';
+import { alertEventId, alertEventTypes } from '../../src/domain/alerts';
 import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
 import { dropTables, testContext, testSettings } from '../support/app';
-import { subscriptionId as sub, vmEvent, vmResourceId } from '../support/events';
+import { healthEvent, subscriptionId as sub, vmEvent, vmResourceId } from '../support/events';
 import { startEventGridReceiver, type EventGridReceiver } from '../support/eventgrid-receiver';
 
 const minute = 60_000;
 const iso = (ms: number) => new Date(ms).toISOString();
+const hhmm = (ms: number) => iso(ms).slice(11, 16);
 
 describe('Stopped (allocated) alerts against Azurite, the ARM emulator and a loopback Event Grid topic', () => {
   let receiver: EventGridReceiver;
@@ -104,6 +105,8 @@ describe('Stopped (allocated) alerts against Azurite, the ARM emulator and a loo
           operation: 'Microsoft.Compute/virtualMachines/powerOff/action',
           caller: 'alice@contoso.com',
           source: 'event',
+          description: 'powered off by alice@contoso.com (Event Grid)',
+          reason: null,
         },
       },
     });
@@ -256,7 +259,7 @@ describe('Stopped (allocated) alerts against Azurite, the ARM emulator and a loo
     expect(await ctx.alerts.get(eventId)).toMatchObject({ status: 'sent', attempts: 2 });
   });
 
-  it('alerts a guest-OS shutdown the reconciler found, saying no management operation did it', async () => {
+  it('alerts a guest-OS shutdown the reconciler found, saying honestly that nothing explains it', async () => {
     const id = emulator.fleet.addVm({ subscriptionId: sub, resourceGroup: 'rg-app', name: 'guest-01' }).id;
     await reconcileSubscription(sub, deps());
     emulator.fleet.setPowerState(id, 'stopped');
@@ -270,9 +273,57 @@ describe('Stopped (allocated) alerts against Azurite, the ARM emulator and a loo
     expect(received(alertEventTypes.detected, id)[0]?.data).toMatchObject({
       since: iso(t0 + 5 * minute),
       sinceWindowFrom: iso(t0),
-      stoppedBy: { operation: null, caller: null, source: 'reconcile', description: noOperationWording },
+      stoppedBy: {
+        operation: null,
+        caller: null,
+        source: 'reconcile',
+        description: `unknown: found by the reconciler between ${hhmm(t0)} and ${hhmm(t0 + 5 * minute)} UTC`,
+      },
       vmSize: 'Standard_D2s_v5',
       location: 'westeurope',
+    });
+  });
+
+  it('alerts a guest-OS shutdown with its Resource Health annotation: placed at its minute, saying why', async () => {
+    const id = emulator.fleet.addVm({ subscriptionId: sub, resourceGroup: 'rg-app', name: 'guest-02' }).id;
+    await reconcileSubscription(sub, deps());
+    emulator.fleet.setPowerState(id, 'stopped');
+    clock = t0 + 5 * minute;
+    await reconcileSubscription(sub, deps());
+    // The annotation arrives late (after the reconciler found the stop) and twice.
+    clock = t0 + 7 * minute;
+    const annotation = healthEvent({
+      id: 'annotation-guest-02',
+      resourceUri: id,
+      annotation: 'VirtualMachineStoppedInternally',
+      occurred: iso(t0 + 2 * minute),
+      time: iso(t0 + 7 * minute),
+      context: 'VM Initiated',
+    });
+    expect(await ingestEvent(annotation, deps())).toMatchObject({ outcome: 'recorded', managementCalls: 0 });
+    expect(await ingestEvent(annotation, deps())).toMatchObject({ outcome: 'duplicate', managementCalls: 0 });
+
+    const summary = await evaluateAt(t0 + 20 * minute);
+
+    expect(summary).toMatchObject({ pastGrace: 1, published: 1 });
+    expect(received(alertEventTypes.detected, id)[0]?.data).toMatchObject({
+      since: iso(t0 + 2 * minute),
+      sinceWindowFrom: iso(t0),
+      stoppedBy: {
+        source: 'resourceHealth',
+        description: `shut down from inside the guest OS at ${hhmm(t0 + 2 * minute)} UTC (Resource Health annotation)`,
+        reason: {
+          name: 'VirtualMachineStoppedInternally',
+          context: 'VM Initiated',
+          at: iso(t0 + 2 * minute),
+        },
+      },
+    });
+    const timeline = await ctx.store.getTimeline(id);
+    expect(timeline?.segments.at(-1)).toMatchObject({
+      state: 'stopped',
+      start: t0 + 2 * minute,
+      reason: { name: 'VirtualMachineStoppedInternally' },
     });
   });
 

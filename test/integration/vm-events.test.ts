@@ -1,4 +1,6 @@
 import { InvocationContext, type EventGridEvent } from '@azure/functions';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vmEvents } from '../../functions/vmEvents';
 import { silentLogger } from '../../src/adapters/logger';
@@ -10,6 +12,7 @@ import { testSettings } from '../support/app';
 import {
   cloudEvent,
   eventGridEvent,
+  healthEvent,
   recentTime,
   scaleSetResourceId,
   subscriptionId,
@@ -117,6 +120,55 @@ describe('vmEvents (Event Grid trigger) against Azurite and the management emula
     const again = await deliver(write);
     expect(again.outcome).toBe('duplicate');
     expect(arm.requests.total - before).toBe(1);
+  });
+
+  it('takes Resource Health events through the same trigger: the documented sample, one read, the reason kept', async () => {
+    const vm = arm.fleet.addVm({
+      subscriptionId,
+      resourceGroup: 'rg-app',
+      name: 'Guest-1',
+      powerState: 'running',
+    });
+    expect((await deliver(vmEvent('Guest-1', 'start', recentTime('08:00'), 'g-start'))).outcome).toBe(
+      'recorded',
+    );
+    arm.fleet.setPowerState(vm.id, 'stopped');
+    // Microsoft's documented CloudEvents sample, its placeholders filled in and its annotation a guest shutdown.
+    const sample = readFileSync(
+      path.join(
+        __dirname,
+        '..',
+        'fixtures',
+        'health-events',
+        'docs-health-ResourceAnnotated-cloudevents.json',
+      ),
+      'utf8',
+    )
+      .replaceAll(
+        '/subscriptions/{subscription-id}/resourceGroups/{rg-name}/providers/Microsoft.Compute/virtualMachines/{vm-name}',
+        vm.id,
+      )
+      .replaceAll('{subscription-id}', subscriptionId)
+      .replaceAll('{event-id}', 'g-annotation')
+      .replaceAll('2023-07-24T19:20:37.9245071Z', recentTime('08:30'))
+      .replaceAll('VirtualMachineDeallocationInitiated', 'VirtualMachineStoppedInternally');
+    const before = arm.requests.total;
+    expect(await deliver(JSON.parse(sample))).toMatchObject({ outcome: 'recorded', managementCalls: 1 });
+    expect(arm.requests.total - before).toBe(1);
+    const timeline = await ctx.store.getTimeline(vm.id);
+    expect(timeline?.segments.map((s) => [s.state, s.start, s.source, s.reason?.name])).toEqual([
+      ['running', Date.parse(recentTime('08:00')), 'event', undefined],
+      ['stopped', Date.parse(recentTime('08:30')), 'resourceHealth', 'VirtualMachineStoppedInternally'],
+    ]);
+    // An availability change of a running VM in the Event Grid schema: it may read once, never invents a change.
+    const availability = healthEvent({
+      id: 'g-avail',
+      resourceUri: vm.id,
+      availability: 'Unavailable',
+      occurred: recentTime('08:40'),
+    });
+    expect((await deliver(availability)).recorded).toBe(0);
+    expect((await ctx.store.getTimeline(vm.id))?.segments).toHaveLength(2);
   });
 
   it('re-lists a scale set after a scale-set-wide action and deletes instances when the set is deleted', async () => {

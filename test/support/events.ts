@@ -116,3 +116,81 @@ export function recentTime(hhmm: string): string {
   const [hours = 0, minutes = 0] = hhmm.split(':').map(Number);
   return new Date(recentEightOClock + ((hours - 8) * 60 + minutes) * 60_000).toISOString();
 }
+
+export interface HealthSpec {
+  id: string;
+  resourceUri: string;
+  /** `VirtualMachineStoppedInternally` … (ResourceAnnotated), or undefined for AvailabilityStatusChanged. */
+  annotation?: string;
+  /** `Unavailable` / `Available` (AvailabilityStatusChanged). */
+  availability?: string;
+  /** `occurredTime` (ISO 8601). */
+  occurred: string;
+  /** Delivery time (`eventTime` / `time`); `occurred` when absent. */
+  time?: string;
+  context?: string;
+  category?: string;
+  summary?: string;
+}
+
+/** A HealthResources event as documented in event-schema-health-resources (either schema). */
+export function healthEvent(
+  spec: HealthSpec,
+  schema: 'eventGrid' | 'cloudEvents' = 'eventGrid',
+): Record<string, unknown> {
+  const annotated = spec.annotation !== undefined;
+  const properties: Record<string, unknown> = {
+    targetResourceId: spec.resourceUri,
+    targetResourceType: 'Microsoft.Compute/virtualMachines',
+    occurredTime: spec.occurred,
+  };
+  if (annotated) {
+    Object.assign(properties, {
+      annotationName: spec.annotation,
+      reason: 'Stopped',
+      summary:
+        spec.summary ?? 'This virtual machine is stopping as requested by an authorized user or process.',
+      context: spec.context ?? 'Customer Initiated',
+      category: spec.category ?? 'Not Applicable',
+    });
+  } else {
+    Object.assign(properties, {
+      previousAvailabilityState: 'Available',
+      availabilityState: spec.availability ?? 'Unavailable',
+    });
+  }
+  const data = {
+    resourceInfo: {
+      id: `${spec.resourceUri}/providers/Microsoft.ResourceHealth/${annotated ? 'resourceAnnotations' : 'availabilityStatuses'}/${spec.id}`,
+      name: spec.id,
+      type: annotated
+        ? 'Microsoft.ResourceHealth/resourceAnnotations'
+        : 'Microsoft.ResourceHealth/availabilityStatuses',
+      properties,
+    },
+    operationalInfo: { resourceEventTime: spec.occurred },
+    apiVersion: annotated ? '2022-08-01' : '2023-12-01',
+  };
+  const type = `Microsoft.ResourceNotifications.HealthResources.${annotated ? 'ResourceAnnotated' : 'AvailabilityStatusChanged'}`;
+  const time = spec.time ?? spec.occurred;
+  return schema === 'eventGrid'
+    ? {
+        id: spec.id,
+        topic: `/subscriptions/${subscriptionId}`,
+        subject: spec.resourceUri,
+        data,
+        eventType: type,
+        dataVersion: '1',
+        metadataVersion: '1',
+        eventTime: time,
+      }
+    : {
+        id: spec.id,
+        source: `/subscriptions/${subscriptionId}`,
+        subject: spec.resourceUri,
+        data,
+        type,
+        specversion: '1.0',
+        time,
+      };
+}
