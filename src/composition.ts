@@ -7,6 +7,7 @@ import { createAppInsightsAlertMetrics } from './adapters/appinsights-alert-metr
 import { createArmClient, type ArmManagementClient } from './adapters/arm';
 import { createEventGridAlertPublisher } from './adapters/eventgrid-alert-publisher';
 import { consoleLogger } from './adapters/logger';
+import { createMetricsClient } from './adapters/metrics-batch';
 import { TableClientFactory, type RequestCounter } from './adapters/storage';
 import { prefixedTableNames, type TableRole } from './adapters/table-names';
 import { TableBackfillStore } from './adapters/table-backfill-store';
@@ -22,7 +23,7 @@ import type { IngestDependencies } from './app/ingest-event';
 import type { FleetDependencies } from './app/fleet';
 import { stoppedIndexListener } from './app/stopped-index';
 import type { AlertRules } from './domain/alerts';
-import type { Logger } from './app/ports';
+import type { AvailabilityMetricsClient, Logger } from './app/ports';
 import type { Config } from './config';
 
 export interface AppContext extends IngestDependencies {
@@ -30,6 +31,8 @@ export interface AppContext extends IngestDependencies {
   store: TableTimelineStore;
   rejected: TableRejectedEventStore;
   management: ArmManagementClient;
+  /** The VM availability metric (`metrics:getBatch`); undefined when `METRICS_ENDPOINT` is off. */
+  metrics?: AvailabilityMetricsClient | undefined;
   /** Reconcile leases and marks (`VmReconcileRuns`). */
   runs: TableReconcileRunStore;
   /** Activity Log backfill plans and progress (`VmBackfill`). */
@@ -94,6 +97,10 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
     store,
     rejected,
     management,
+    metrics:
+      config.metricsEndpoint === undefined
+        ? undefined
+        : createMetricsClient({ endpoint: config.metricsEndpoint, credential: options.credential }),
     runs: new TableReconcileRunStore(tables.table(names.reconcileRuns)),
     backfills: new TableBackfillStore(tables.table(names.backfill)),
     tables,

@@ -17,6 +17,12 @@ export interface Config {
   tablePrefix: string;
   /** Azure Resource Manager endpoint: public, sovereign cloud, or a loopback emulator. */
   armEndpoint: string;
+  /**
+   * Azure Monitor metrics endpoint (`{region}` replaced per read) for the VM availability metric that
+   * narrows stops found within a window; undefined: no metric reads (`METRICS_ENDPOINT=off`, or an
+   * emulated ARM endpoint without a metrics emulator).
+   */
+  metricsEndpoint?: string | undefined;
   /** Subscriptions to reconcile; empty means every subscription the identity can read. */
   subscriptionIds: string[];
   /** Management group whose subscriptions (at any depth, present and future) are watched; exclusive with `subscriptionIds`. */
@@ -56,6 +62,7 @@ export const settingDefaults = {
   TIMELINE_STORAGE: '(AzureWebJobsStorage, else UseDevelopmentStorage=true)',
   TABLE_NAME_PREFIX: '',
   ARM_ENDPOINT: 'https://management.azure.com',
+  METRICS_ENDPOINT: '(https://{region}.metrics.monitor.azure.com; off against an emulated ARM_ENDPOINT)',
   SUBSCRIPTION_IDS: '',
   WATCH_MANAGEMENT_GROUP: '',
   RECONCILE_SCHEDULE: '0 */5 * * * *',
@@ -143,6 +150,22 @@ export function loadConfig(
   } catch {
     throw new ConfigError('ARM_ENDPOINT must be an http(s) URL');
   }
+  const metricsSetting = setting(env, 'METRICS_ENDPOINT');
+  let metricsEndpoint: string | undefined;
+  if (metricsSetting === undefined) {
+    // Against an emulated ARM endpoint, never the public metrics endpoint.
+    metricsEndpoint = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/i.test(armEndpoint)
+      ? undefined
+      : 'https://{region}.metrics.monitor.azure.com';
+  } else if (metricsSetting.toLowerCase() !== 'off') {
+    try {
+      const url = new URL(metricsSetting.replace('{region}', 'region'));
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('protocol');
+    } catch {
+      throw new ConfigError('METRICS_ENDPOINT must be an http(s) URL (with {region}) or "off"');
+    }
+    metricsEndpoint = metricsSetting;
+  }
   const subscriptionIds = (setting(env, 'SUBSCRIPTION_IDS') ?? '').split(/[\s,;]+/).filter((s) => s !== '');
   for (const id of subscriptionIds) {
     if (!guid.test(id) && !/^[A-Za-z0-9-]{1,64}$/.test(id))
@@ -169,6 +192,7 @@ export function loadConfig(
     clientId: setting(env, 'TIMELINE_STORAGE__clientId') ?? setting(env, 'AZURE_CLIENT_ID'),
     tablePrefix,
     armEndpoint,
+    metricsEndpoint,
     subscriptionIds,
     managementGroupId,
     reconcileSchedule: setting(env, 'RECONCILE_SCHEDULE') ?? settingDefaults.RECONCILE_SCHEDULE,

@@ -2,6 +2,7 @@
  * Ports: what the use cases need from the outside world. Adapters in src/adapters implement them;
  * unit tests use in-memory fakes of these (never of SDK internals).
  */
+import type { AvailabilityPoint } from '../domain/availability';
 import type { CurrentTimelineState } from '../domain/current';
 import type { Observation } from '../domain/observation';
 import type { InstanceViewStatus } from '../domain/power-state';
@@ -241,3 +242,30 @@ export interface Logger {
 }
 
 export type Clock = () => number;
+
+/** One `metrics:getBatch` read: up to 50 VMs of one subscription, region and resource type. */
+export interface AvailabilityRequest {
+  subscriptionId: string;
+  /** Azure region name (`westeurope`): the metrics endpoint is regional. */
+  region: string;
+  /** `microsoft.compute/virtualmachines` or `microsoft.compute/virtualmachinescalesets/virtualmachines`. */
+  resourceType: string;
+  resourceIds: string[];
+  /** Epoch ms, inclusive. */
+  from: number;
+  /** Epoch ms, exclusive. */
+  to: number;
+}
+
+/** The VM availability metric (`VmAvailabilityMetric`, PT1M, average) of a batch of VMs. */
+export interface AvailabilityMetricsClient {
+  /**
+   * Per VM key, the minutes of the series in `[from, to)` (`average` undefined for a minute without value).
+   * A VM the reply leaves out has no entry. Throttling is retried (honouring Retry-After); other failures throw.
+   */
+  getAvailability(
+    request: AvailabilityRequest,
+    options?: ManagementOptions,
+  ): Promise<Map<string, AvailabilityPoint[]>>;
+  readonly stats: { requests: number; throttled: number };
+}

@@ -18,6 +18,8 @@ export interface KnownVm {
   details: string;
   /** Listed in this run. */
   seen: boolean;
+  /** Azure region, when the row's details hold it (groups the availability-metric reads). */
+  location?: string | undefined;
 }
 
 /**

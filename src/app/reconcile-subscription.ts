@@ -18,7 +18,9 @@ import { vmKey } from '../domain/resource-id';
 import { forEachLimited } from './concurrency';
 import { listWatchedSubscriptions } from './coverage';
 import { ensureError } from './errors';
+import { couldBeGuestShutdown, narrowStops, type StopCandidate } from './narrow-stops';
 import type {
+  AvailabilityMetricsClient,
   Clock,
   ListedPage,
   ListedVm,
@@ -42,6 +44,11 @@ import {
 export interface ReconcileDependencies {
   store: TimelineStore;
   management: ManagementClient;
+  /**
+   * The VM availability metric: when present, stops found only within a window are narrowed with one
+   * batched read per 50 VMs of one region and type (see `narrowStops`).
+   */
+  metrics?: AvailabilityMetricsClient | undefined;
   runs: ReconcileRunStore;
   log: Logger;
   now: Clock;
@@ -67,6 +74,10 @@ export interface ReconcileOptions {
 export interface ReconcileSummary {
   subscriptionId: string;
   runId: string;
+  /** `metrics:getBatch` reads made to narrow stops found within a window (≤ ⌈N/50⌉ per region and type). */
+  metricReads?: number;
+  /** Stops whose window the availability metric narrowed. */
+  narrowed?: number;
   /** VMs listed with a known power state. */
   seen: number;
   /** Recorded state changes of known VMs. */
@@ -230,6 +241,8 @@ export function isSubscriptionWide(error: ListingError): boolean {
 class Run {
   readonly summary: ReconcileSummary;
   readonly known = new Map<string, KnownVm>();
+  /** Stops recorded within a window this run, for the availability metric. */
+  readonly stopCandidates: StopCandidate[] = [];
   /** VMs recorded as new (or re-created): their details are due. */
   readonly fresh = new Set<string>();
   /** VMs this run could not confirm, with their last-seen time. */
@@ -287,6 +300,7 @@ class Run {
           lastSeenAt: row.lastSeenAt,
           details: detailsFingerprint(row.details),
           seen: false,
+          location: row.details?.location,
         });
       }
     }
@@ -443,6 +457,17 @@ class Run {
       if (outcome === 'recorded') {
         if (isNew) this.summary.new += 1;
         else this.summary.changed += 1;
+        const region = known?.location ?? vm.details?.location;
+        if (observation.windowFrom !== undefined && region !== undefined && couldBeGuestShutdown(state))
+          this.stopCandidates.push({
+            resourceId: vm.resourceId,
+            subscriptionId: this.subscriptionId,
+            region,
+            state,
+            windowFrom: observation.windowFrom,
+            at,
+            dedupeId,
+          });
       }
       this.deps.log.info(isNew ? 'new VM recorded' : 'power state change recorded', {
         vmId: vm.resourceId,
@@ -683,6 +708,15 @@ export async function reconcileSubscription(
       await run.tasks.drain();
     }
     if (run.complete) await run.recordDeletions(listingStartedAt);
+    if (deps.metrics !== undefined && run.stopCandidates.length > 0) {
+      const narrowing = await narrowStops(
+        run.stopCandidates,
+        { ...deps, metrics: deps.metrics },
+        run.callOptions(),
+      );
+      run.summary.metricReads = narrowing.metricReads;
+      run.summary.narrowed = narrowing.narrowed;
+    }
     const detailsAt = await run.refreshDetails();
     const summary = run.summary;
     summary.complete = run.complete;

@@ -25,6 +25,8 @@ export const ReasonSource = {
   resourceHealth: 'resourceHealth',
   /** A Resource Health availability change (`AvailabilityStatusChanged`). */
   availability: 'availability',
+  /** The VM availability metric (`VmAvailabilityMetric`) read by the reconciler to narrow its window. */
+  availabilityMetric: 'availabilityMetric',
 } as const;
 export type ReasonSource = (typeof ReasonSource)[keyof typeof ReasonSource];
 
@@ -111,7 +113,19 @@ const availabilityLeadsTo: Readonly<Record<string, readonly PowerState[]>> = {
   unavailable: [...stoppedStates, ...deallocatedStates, PowerState.deleted],
 };
 
+/** Names of the reasons the availability metric gives (`ChangeReason.name` with source `availabilityMetric`). */
+export const MetricReasonName = {
+  guestShutdown: 'GuestShutdown',
+  controlPlaneStop: 'ControlPlaneStop',
+} as const;
+
+const metricEffects: Readonly<Record<string, AnnotationEffect>> = {
+  guestshutdown: { wording: 'shut down from inside the guest OS', leadsTo: stoppedStates },
+  controlplanestop: { wording: 'stopped through Azure (control plane)', leadsTo: stoppedStates },
+};
+
 function effectOf(reason: ChangeReason): AnnotationEffect | undefined {
+  if (reason.source === ReasonSource.availabilityMetric) return metricEffects[reason.name.toLowerCase()];
   if (reason.source === ReasonSource.availability) {
     const leadsTo = availabilityLeadsTo[reason.name.toLowerCase()];
     return leadsTo === undefined ? undefined : { wording: `availability ${reason.name}`, leadsTo };
@@ -141,6 +155,7 @@ export function reasonWording(reason: ChangeReason): string {
 const sourceLabels: Readonly<Record<ReasonSource, string>> = {
   resourceHealth: 'Resource Health annotation',
   availability: 'Resource Health availability',
+  availabilityMetric: 'VM availability metric',
 };
 
 /** `hh:mm` UTC of an instant. */
@@ -150,6 +165,8 @@ export function clockTime(at: number): string {
 
 /** `shut down from inside the guest OS at 13:02 UTC (Resource Health annotation)`. */
 export function describeReason(reason: ChangeReason): string {
+  if (reason.source === ReasonSource.availabilityMetric)
+    return `${reasonWording(reason)} before ${clockTime(reason.at)} UTC (${sourceLabels[reason.source]}${reason.summary === undefined ? '' : `: ${reason.summary}`})`;
   return `${reasonWording(reason)} at ${clockTime(reason.at)} UTC (${sourceLabels[reason.source]})`;
 }
 
@@ -310,7 +327,10 @@ export function decideHealth(
   if (current?.state !== undefined && current.since !== undefined) {
     const { state, since } = current;
     const from = current.sinceWindowFrom;
-    if (couldLeadTo(reason, state) && current.reason === undefined) {
+    // The metric's reason is a bound; an annotation, when it arrives, says more.
+    const explained =
+      current.reason !== undefined && current.reason.source !== ReasonSource.availabilityMetric;
+    if (couldLeadTo(reason, state) && !explained) {
       if (current.operation !== undefined && current.sinceSource === 'event')
         return { kind: 'ignore', reason: 'change already explained by a management operation' };
       if (from !== undefined && reason.at > from && reason.at < since)

@@ -137,8 +137,22 @@ function defaults(now: Date): EmulatedVmAttributes {
 }
 
 /** In-memory fleet. Listing order is insertion order; ids are matched case-insensitively. */
+/** Who changed a VM's power state: the guest OS (emits availability 0) or the control plane (stops emitting). */
+export const PowerChangeBy = { guest: 'guest', controlPlane: 'controlPlane' } as const;
+export type PowerChangeBy = (typeof PowerChangeBy)[keyof typeof PowerChangeBy];
+
+/** One power change of a VM, kept for the availability metric. */
+export interface PowerChange {
+  /** Epoch ms (the fleet's clock). */
+  at: number;
+  powerState: EmulatedPowerState;
+  by: PowerChangeBy;
+}
+
 export class EmulatedFleet {
   private readonly subscriptions = new Map<string, EmulatedSubscription>();
+  /** Power changes by lower-cased VM id, oldest first (the truth the availability metric follows). */
+  private readonly powerHistory = new Map<string, PowerChange[]>();
   /** VMs and scale-set instances, by lower-cased id. */
   private readonly vms = new Map<string, EmulatedVm>();
   private readonly scaleSets = new Map<string, EmulatedScaleSet>();
@@ -242,7 +256,15 @@ export class EmulatedFleet {
       vmId: randomUUID(),
     };
     this.vms.set(key(vm.id), vm);
+    this.powerHistory.set(key(vm.id), [
+      { at: this.now(), powerState: vm.powerState, by: PowerChangeBy.controlPlane },
+    ]);
     return vm;
+  }
+
+  /** The VM's power changes, oldest first (empty for an unknown VM). */
+  powerChanges(id: string): readonly PowerChange[] {
+    return this.powerHistory.get(key(id)) ?? [];
   }
 
   addScaleSet(input: ScaleSetInput): EmulatedScaleSet {
@@ -312,9 +334,13 @@ export class EmulatedFleet {
   setPowerState(
     id: string,
     powerState: EmulatedPowerState,
-    options: { hibernated?: boolean } = {},
+    options: { hibernated?: boolean; by?: PowerChangeBy } = {},
   ): EmulatedVm {
-    return this.updateVm(id, { powerState, hibernated: options.hibernated ?? false });
+    const vm = this.updateVm(id, { powerState, hibernated: options.hibernated ?? false });
+    const changes = this.powerHistory.get(key(id)) ?? [];
+    changes.push({ at: this.now(), powerState, by: options.by ?? PowerChangeBy.controlPlane });
+    this.powerHistory.set(key(id), changes);
+    return vm;
   }
 
   setPowerStateMissing(id: string, missing: PowerStateMissing): EmulatedVm {
