@@ -37,6 +37,8 @@ param grantUserDataWrite bool = false
 
 @description('Comma-separated subscription ids to watch (azd env WATCHED_SUBSCRIPTION_IDS). Empty: the deployment subscription.')
 param watchedSubscriptionIdsCsv string = ''
+@description('System topics that already exist for the watched subscriptions (azd env EXISTING_SYSTEM_TOPICS, written by the preprovision hook: "<topicType>|<resource id>", comma-separated). Azure allows one per source and type: these are reused, not created.')
+param existingSystemTopicsCsv string = ''
 
 @description('Management group to watch (azd env WATCH_MANAGEMENT_GROUP): every subscription under it, present and future, is reconciled and gets the event wiring (Azure Policy). Exclusive with WATCHED_SUBSCRIPTION_IDS. Empty: subscription mode.')
 param watchManagementGroup string = ''
@@ -141,6 +143,7 @@ var deadLetterContainerName = 'eventgrid-deadletters'
 var reconcileQueueName = 'reconcile-subscriptions'
 var backfillQueueName = 'backfill-slices'
 var systemTopicName = '${abbrs.eventGridSystemTopics}vmtimeline-${environmentName}'
+var healthSystemTopicName = '${abbrs.eventGridSystemTopics}vmtimeline-health-${environmentName}'
 // The documented table names (src/adapters/table-names.ts). Created up front so that nothing waits on
 // the app's first run; the app also creates them if missing.
 var tableNames = [
@@ -372,6 +375,8 @@ module watched 'app/watched-subscription.bicep' = [
       location: location
       tags: tags
       systemTopicName: systemTopicName
+      healthSystemTopicName: healthSystemTopicName
+      existingSystemTopicsCsv: existingSystemTopicsCsv
     }
   }
 ]
@@ -403,5 +408,6 @@ output EXPECTED_STOPPED_PATTERNS string = expectedStoppedPatterns
 output DETAILS_REFRESH_MINUTES string = string(detailsRefreshMinutes)
 output RECONCILE_BUDGET_SECONDS string = string(reconcileBudgetSeconds)
 output EVENTGRID_SYSTEM_TOPIC_NAME string = systemTopicName
+output EVENTGRID_HEALTH_SYSTEM_TOPIC_NAME string = healthSystemTopicName
 output EVENTGRID_DEAD_LETTER_CONTAINER string = deadLetterContainerName
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString

@@ -13,6 +13,8 @@ param functionAppResourceId string
 param identityResourceId string
 param storageAccountResourceId string
 param deadLetterContainerName string
+@description('The topic carries the app\'s user-assigned identity (our own topic; a reused one may not).')
+param deadLetterWithAppIdentity bool = true
 
 resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
   name: systemTopicName
@@ -59,19 +61,21 @@ resource vmEvents 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-1
       maxDeliveryAttempts: 30
       eventTimeToLiveInMinutes: 1440
     }
-    deadLetterWithResourceIdentity: {
-      identity: {
-        type: 'UserAssigned'
-        userAssignedIdentity: identityResourceId
-      }
-      deadLetterDestination: {
-        endpointType: 'StorageBlob'
-        properties: {
-          resourceId: storageAccountResourceId
-          blobContainerName: deadLetterContainerName
+    deadLetterWithResourceIdentity: deadLetterWithAppIdentity
+      ? {
+          identity: {
+            type: 'UserAssigned'
+            userAssignedIdentity: identityResourceId
+          }
+          deadLetterDestination: {
+            endpointType: 'StorageBlob'
+            properties: {
+              resourceId: storageAccountResourceId
+              blobContainerName: deadLetterContainerName
+            }
+          }
         }
-      }
-    }
+      : null
   }
 }
 

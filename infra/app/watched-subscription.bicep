@@ -25,6 +25,18 @@ param createResourceGroup bool = false
 param location string
 param tags object = {}
 param systemTopicName string
+@description('Name of our Resource Health system topic (Microsoft.ResourceNotifications.HealthResources).')
+param healthSystemTopicName string
+@description('System topics that already exist (EXISTING_SYSTEM_TOPICS: "<topicType>|<resource id>", comma-separated); a type with one for this subscription is reused, not created.')
+param existingSystemTopicsCsv string = ''
+
+var sourcePrefix = toLower('${subscription().id}/')
+var existingTopics = filter(
+  map(split(existingSystemTopicsCsv, ','), entry => trim(entry)),
+  entry => contains(entry, '|') && startsWith(toLower(split(entry, '|')[1]), sourcePrefix)
+)
+var hasResourcesTopic = length(filter(existingTopics, e => toLower(split(e, '|')[0]) == 'microsoft.resources.subscriptions')) > 0
+var hasHealthTopic = length(filter(existingTopics, e => toLower(split(e, '|')[0]) == 'microsoft.resourcenotifications.healthresources')) > 0
 
 // Built-in role definition ids (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 var reader = 'acdd72a7-3385-48ef-bd42-f606fba81ae7' // Reader: read everything in the subscription (WATCHED_READ_ROLE=Reader only)
@@ -125,7 +137,7 @@ resource eventsGroup 'Microsoft.Resources/resourceGroups@2021-04-01' = if (creat
   tags: tags
 }
 
-module systemTopic 'system-topic.bicep' = {
+module systemTopic 'system-topic.bicep' = if (!hasResourcesTopic) {
   name: 'vmtimeline-system-topic'
   scope: resourceGroup(resourceGroupName)
   dependsOn: [
@@ -135,7 +147,24 @@ module systemTopic 'system-topic.bicep' = {
     name: systemTopicName
     identityResourceId: identityResourceId
     tags: tags
+    topicType: 'Microsoft.Resources.Subscriptions'
   }
 }
 
-output systemTopicResourceId string = systemTopic.outputs.resourceId
+// Resource Health events (guest shutdowns, platform stops: README "Resource Health").
+module healthSystemTopic 'system-topic.bicep' = if (!hasHealthTopic) {
+  name: 'vmtimeline-health-system-topic'
+  scope: resourceGroup(resourceGroupName)
+  dependsOn: [
+    eventsGroup
+  ]
+  params: {
+    name: healthSystemTopicName
+    identityResourceId: identityResourceId
+    tags: tags
+    topicType: 'Microsoft.ResourceNotifications.HealthResources'
+  }
+}
+
+output reusedResourcesTopic bool = hasResourcesTopic
+output reusedHealthTopic bool = hasHealthTopic

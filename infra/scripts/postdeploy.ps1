@@ -47,6 +47,7 @@ if ($env:WATCH_MANAGEMENT_GROUP) {
   exit 0
 }
 if (-not $env:SUBSCRIPTION_IDS) { throw "postdeploy: SUBSCRIPTION_IDS is not set (run azd provision)" }
+if (-not $env:EVENTGRID_HEALTH_SYSTEM_TOPIC_NAME) { throw "postdeploy: EVENTGRID_HEALTH_SYSTEM_TOPIC_NAME is not set (run azd provision)" }
 
 for ($attempt = 1; ; $attempt++) {
   az deployment sub create `
@@ -57,6 +58,8 @@ for ($attempt = 1; ; $attempt++) {
       "watchedSubscriptionIdsCsv=$($env:SUBSCRIPTION_IDS)" `
       "resourceGroupName=$($env:AZURE_RESOURCE_GROUP)" `
       "systemTopicName=$($env:EVENTGRID_SYSTEM_TOPIC_NAME)" `
+      "healthSystemTopicName=$($env:EVENTGRID_HEALTH_SYSTEM_TOPIC_NAME)" `
+      "existingSystemTopicsCsv=$($env:EXISTING_SYSTEM_TOPICS)" `
       "functionAppResourceId=$($env:AZURE_FUNCTION_APP_RESOURCE_ID)" `
       "identityResourceId=$($env:AZURE_MANAGED_IDENTITY_RESOURCE_ID)" `
       "storageAccountResourceId=$($env:AZURE_STORAGE_ACCOUNT_RESOURCE_ID)" `

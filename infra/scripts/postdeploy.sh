@@ -52,7 +52,7 @@ if [ -n "${WATCH_MANAGEMENT_GROUP:-}" ]; then
   echo "postdeploy: management group $WATCH_MANAGEMENT_GROUP: read role, event-wiring policy and remediation deployed"
   exit 0
 fi
-: "${SUBSCRIPTION_IDS:?}"
+: "${SUBSCRIPTION_IDS:?}" "${EVENTGRID_HEALTH_SYSTEM_TOPIC_NAME:?}"
 
 attempt=1
 until az deployment sub create \
@@ -63,6 +63,8 @@ until az deployment sub create \
     watchedSubscriptionIdsCsv="$SUBSCRIPTION_IDS" \
     resourceGroupName="$AZURE_RESOURCE_GROUP" \
     systemTopicName="$EVENTGRID_SYSTEM_TOPIC_NAME" \
+    healthSystemTopicName="$EVENTGRID_HEALTH_SYSTEM_TOPIC_NAME" \
+    existingSystemTopicsCsv="${EXISTING_SYSTEM_TOPICS:-}" \
     functionAppResourceId="$AZURE_FUNCTION_APP_RESOURCE_ID" \
     identityResourceId="$AZURE_MANAGED_IDENTITY_RESOURCE_ID" \
     storageAccountResourceId="$AZURE_STORAGE_ACCOUNT_RESOURCE_ID" \

@@ -19,6 +19,7 @@ import { logFormatVariable } from '../../src/adapters/logger';
 import { settingDefaults } from '../../src/config';
 import { hostVariables } from '../../src/local/local-app';
 import { mappedOperations } from '../../src/domain/events';
+import { HealthEventType } from '../../src/domain/health';
 
 const root = path.resolve(__dirname, '..', '..');
 const read = (relative: string): string => readFileSync(path.join(root, relative), 'utf8');
@@ -633,8 +634,70 @@ describe('Event Grid event subscription', () => {
     expect(text).toMatch(/eventTimeToLiveInMinutes:\s*1440/);
     expect(text).toMatch(/deadLetterWithResourceIdentity:/);
     const topic = read('infra/app/system-topic.bicep');
-    expect(topic).toMatch(/topicType:\s*'Microsoft\.Resources\.Subscriptions'/);
+    expect(topic).toMatch(/topicType:\s*topicType/);
     expect(topic).toMatch(/location:\s*'global'/);
+    expect(read('infra/app/watched-subscription.bicep')).toMatch(
+      /module systemTopic 'system-topic\.bicep' = if \(!hasResourcesTopic\)[\s\S]*?topicType:\s*'Microsoft\.Resources\.Subscriptions'/,
+    );
+  });
+});
+
+describe('Resource Health events and the one-topic rule', () => {
+  const watched = (): string => read('infra/app/watched-subscription.bicep');
+  const health = (): string => read('infra/app/health-event-subscription.bicep');
+
+  it('creates, per watched subscription, the HealthResources system topic (location global) unless one exists', () => {
+    expect(watched()).toMatch(
+      /module healthSystemTopic 'system-topic\.bicep' = if \(!hasHealthTopic\)[\s\S]*?topicType:\s*'Microsoft\.ResourceNotifications\.HealthResources'/,
+    );
+    expect(read('infra/app/system-topic.bicep')).toMatch(
+      /@allowed\(\['Microsoft\.Resources\.Subscriptions', 'Microsoft\.ResourceNotifications\.HealthResources'\]\)/,
+    );
+  });
+
+  it('subscribes vmEvents to exactly the two health event types the code accepts, with retries and dead-lettering', () => {
+    const text = health();
+    const body = /includedEventTypes:\s*\[([\s\S]*?)\]/.exec(text)?.[1] ?? '';
+    expect(stringsIn(body).sort()).toEqual(Object.values(HealthEventType).sort());
+    expect(text).toMatch(/resourceId:\s*'\$\{functionAppResourceId\}\/functions\/vmEvents'/);
+    expect(text).toMatch(/maxDeliveryAttempts:\s*30/);
+    expect(text).toMatch(/eventTimeToLiveInMinutes:\s*1440/);
+    expect(text).toMatch(
+      /deadLetterWithResourceIdentity:\s*deadLetterWithAppIdentity\s*\?[\s\S]*?deadLetterDestination/,
+    );
+    expect(text).toMatch(/subscribeToHealthResources\/action/);
+  });
+
+  it('reuses a system topic that already exists for a source and type instead of creating a second one', () => {
+    // The preprovision hook finds them (both shells), azd hands them to both deployments.
+    for (const script of ['infra/scripts/preprovision.sh', 'infra/scripts/preprovision.ps1']) {
+      const text = read(script);
+      expect(text).toMatch(/az eventgrid system-topic list/);
+      expect(text).toMatch(/Microsoft\.Resources\.Subscriptions/);
+      expect(text).toMatch(/Microsoft\.ResourceNotifications\.HealthResources/);
+      expect(text).toMatch(/azd env set EXISTING_SYSTEM_TOPICS/);
+    }
+    const hooks = yamlBlock(read('azure.yaml'), 'hooks');
+    expect(matchesOf(yamlBlock(hooks, 'preprovision'), /run:\s*(\S+)/g).sort()).toEqual([
+      './infra/scripts/preprovision.ps1',
+      './infra/scripts/preprovision.sh',
+    ]);
+    expect(read('infra/main.parameters.json')).toMatch(
+      /"existingSystemTopicsCsv":\s*\{\s*"value":\s*"\$\{EXISTING_SYSTEM_TOPICS\}"/,
+    );
+    expect(read('infra/main.bicep')).toMatch(/existingSystemTopicsCsv:\s*existingSystemTopicsCsv/);
+    for (const script of ['infra/scripts/postdeploy.sh', 'infra/scripts/postdeploy.ps1'])
+      expect(read(script)).toMatch(/existingSystemTopicsCsv=.*EXISTING_SYSTEM_TOPICS/);
+    // Both event subscriptions go to the existing topic's resource group and name when there is one.
+    const eventgrid = read('infra/eventgrid.bicep');
+    for (const module of ['app/event-subscription.bicep', 'app/health-event-subscription.bicep'])
+      expect(eventgrid).toContain(`'${module}'`);
+    expect(eventgrid).toMatch(
+      /systemTopicName:\s*empty\(target\.resources\) \? systemTopicName : last\(split\(target\.resources, '\/'\)\)/,
+    );
+    expect(eventgrid).toMatch(
+      /systemTopicName:\s*empty\(target\.health\) \? healthSystemTopicName : last\(split\(target\.health, '\/'\)\)/,
+    );
   });
 });
 
