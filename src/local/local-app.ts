@@ -146,6 +146,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       });
       cleanups.push(() => sandbox?.stop() ?? Promise.resolve());
       env['ARM_ENDPOINT'] = sandbox.armEndpoint;
+      env['METRICS_ENDPOINT'] = sandbox.metricsEndpoint;
       env['SUBSCRIPTION_IDS'] = sandbox.subscriptionId;
       setDefault('TABLE_NAME_PREFIX', 'sandbox');
       for (const [name, value] of Object.entries(options.fast ? fastDefaults : sandboxDefaults))

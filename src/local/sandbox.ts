@@ -18,6 +18,8 @@ import {
 } from '../emulator/arm-emulator';
 import { EventDelivery } from './event-delivery';
 import { seededRandom } from '../emulator/seeded-random';
+import { PowerChangeBy } from '../emulator/arm-fleet';
+import { startMetricsEmulator } from '../emulator/metrics-emulator';
 
 export const sandboxSubscriptionId = '5a4db0c5-0000-4000-8000-00000000000a';
 const tenantId = '5a4db0c5-0000-4000-8000-0000000000ff';
@@ -140,6 +142,8 @@ export interface Sandbox {
   readonly subscriptionId: string;
   /** The emulator's URL: the app's `ARM_ENDPOINT`. */
   readonly armEndpoint: string;
+  /** The metrics batch emulator's URL (`VmAvailabilityMetric` of the fleet): the app's `METRICS_ENDPOINT`. */
+  readonly metricsEndpoint: string;
   readonly emulator: ArmEmulator;
   /**
    * Hands the seeded history (days old: a backfill, which Event Grid would never deliver) to `sink`, in
@@ -170,6 +174,53 @@ function operationName(vm: EmulatedVm | undefined, op: SandboxOperation, scaleSe
     default:
       return `${base}/${op}/action`;
   }
+}
+
+/** Share of guest shutdowns Resource Health annotates (the rest raise nothing at all). */
+export const annotatedShare = 0.9;
+
+/**
+ * A `ResourceAnnotated` event as the HealthResources system topic delivers it (Event Grid schema, the
+ * shape of learn.microsoft.com/azure/event-grid/event-schema-health-resources).
+ */
+export function sandboxHealthEvent(
+  resourceUri: string,
+  annotation: string,
+  at: number,
+): Record<string, unknown> {
+  const id = randomUUID();
+  const occurredTime = new Date(at).toISOString();
+  return {
+    id,
+    topic: `/subscriptions/${sandboxSubscriptionId}`,
+    subject: resourceUri,
+    eventType: 'Microsoft.ResourceNotifications.HealthResources.ResourceAnnotated',
+    eventTime: occurredTime,
+    data: {
+      resourceInfo: {
+        id: `${resourceUri}/providers/Microsoft.ResourceHealth/resourceAnnotations/${id}`,
+        name: id,
+        type: 'Microsoft.ResourceHealth/resourceAnnotations',
+        properties: {
+          targetResourceId: resourceUri,
+          targetResourceType: /virtualMachineScaleSets/i.test(resourceUri)
+            ? 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines'
+            : 'Microsoft.Compute/virtualMachines',
+          occurredTime,
+          annotationName: annotation,
+          reason: 'Stopped by user or process',
+          summary:
+            'This virtual machine is stopping as requested by an authorized user or process, or due to a guest activity from within the virtual machine.',
+          context: 'Customer Initiated',
+          category: 'Not Applicable',
+        },
+      },
+      operationalInfo: { resourceEventTime: occurredTime },
+      apiVersion: '2022-08-01',
+    },
+    dataVersion: '1',
+    metadataVersion: '1',
+  };
 }
 
 /** An Event Grid schema event as a subscription system topic delivers it. */
@@ -226,6 +277,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const logRandom = seededRandom((options.seed ?? 7) + 1);
   const emulator = await startArmEmulator({ port: options.port ?? 0, pageSize: 5, now });
   const { fleet } = emulator;
+  const metrics = await startMetricsEmulator(fleet);
   fleet.addSubscription(sandboxSubscriptionId, 'Sandbox subscription');
   const initial = { powerState: EmulatedPowerState.deallocated };
   for (const spec of fleetSpec) fleet.addVm({ ...initial, ...spec, subscriptionId: sandboxSubscriptionId });
@@ -275,8 +327,13 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   };
 
   /** Applies an operation to the fleet; the event Azure would raise, or undefined (guest shutdown). */
-  const apply = (vm: EmulatedVm, op: SandboxOperation, at: number): Record<string, unknown> | undefined => {
-    const event = applyToFleet(vm, op, at);
+  const apply = (
+    vm: EmulatedVm,
+    op: SandboxOperation,
+    at: number,
+    annotate?: boolean,
+  ): Record<string, unknown> | undefined => {
+    const event = applyToFleet(vm, op, at, annotate);
     const data = event?.['data'] as { correlationId?: string; claims?: Record<string, string> } | undefined;
     logOperation(
       vm,
@@ -288,10 +345,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     return event;
   };
 
+  /** `annotate`: whether Resource Health annotates a guest shutdown (default: 9 times in 10). */
   const applyToFleet = (
     vm: EmulatedVm,
     op: SandboxOperation,
     at: number,
+    annotate?: boolean,
   ): Record<string, unknown> | undefined => {
     stats.operations += 1;
     const caller = pick(callers) ?? callers[0];
@@ -304,9 +363,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         fleet.setPowerState(vm.id, EmulatedPowerState.stopped);
         break;
       case SandboxOperation.guestShutdown:
-        fleet.setPowerState(vm.id, EmulatedPowerState.stopped);
+        fleet.setPowerState(vm.id, EmulatedPowerState.stopped, { by: PowerChangeBy.guest });
         stats.silentChanges += 1;
-        return undefined;
+        // No management event; Resource Health annotates it, but not always (a documented known issue).
+        return (annotate ?? random() < annotatedShare)
+          ? sandboxHealthEvent(vm.id, 'VirtualMachineStoppedInternally', at)
+          : undefined;
       case SandboxOperation.deallocate:
         fleet.setPowerState(vm.id, EmulatedPowerState.deallocated);
         break;
@@ -391,6 +453,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   return {
     subscriptionId: sandboxSubscriptionId,
     armEndpoint: emulator.url,
+    metricsEndpoint: metrics.url,
     emulator,
     async seedHistory(sink) {
       const current = now();
@@ -434,7 +497,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       for (const s of steps) {
         const vm = byName(s.vm);
         if (!vm) continue;
-        const event = apply(vm, s.op, s.time);
+        // The seeded guest shutdown (dev-01) is always annotated, so the dashboard shows its reason.
+        const event = apply(vm, s.op, s.time, true);
         if (event) events.push(event);
       }
       // As Event Grid would: out of order, some twice, several per POST.
@@ -486,6 +550,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       if (liveTimer) clearTimeout(liveTimer);
       await delivery?.stop();
       await emulator.close();
+      await metrics.close();
     },
   };
 }

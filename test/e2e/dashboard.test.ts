@@ -203,12 +203,12 @@ describe.skipIf(!haveChromium)('dashboard (local app, sandbox, chromium)', () =>
     expect(await page.locator('#usage tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('#usage tfoot td').first().textContent()).toBe('total');
 
-    // dev-01 was shut down from inside the guest: only the reconciler saw it, within a window; the
-    // tooltip says why the window is there.
+    // dev-01 was shut down from inside the guest: no management event; its Resource Health annotation
+    // places the stop and names its cause, and the tooltip says so.
     expect(await page.locator('#timelines .bar[data-vm="dev-01"] .seg.window').count()).toBeGreaterThan(0);
     await page.locator('#timelines .bar[data-vm="dev-01"] .seg.window').last().hover();
     await eventually(() => page.locator('#tooltip').textContent()).toMatch(
-      /stopped.*state changed between .* and .*: no event explains it.*source: reconcile/,
+      /stopped.*shut down from inside the guest OS at \d\d:\d\d UTC \(Resource Health annotation\).*source: resourceHealth/,
     );
 
     // Drill-down: the VM's own timeline (the per-VM route), newest first.

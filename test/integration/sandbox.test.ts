@@ -14,7 +14,12 @@ interface Delivered {
   eventType: string;
   eventTime: string;
   subject: string;
-  data: { operationName: string; httpRequest: { url: string } };
+  data: {
+    operationName: string;
+    httpRequest: { url: string };
+    /** HealthResources events. */
+    resourceInfo?: { properties: { annotationName: string; targetResourceId: string } };
+  };
 }
 
 /** A webhook that records every delivery (answering `status`). */
@@ -66,6 +71,13 @@ describe('sandbox subscription', () => {
     // dev-01 was shut down from inside the guest: Stopped (allocated) in the fleet, no event about it.
     const devOne = events.filter((e) => vmName(e) === 'dev-01').map((e) => e.data.operationName);
     expect(devOne.some((op) => /powerOff/i.test(op))).toBe(false);
+    // Resource Health annotates it (the guest shutdown's only trace).
+    const annotations = events.filter(
+      (e) => e.eventType === 'Microsoft.ResourceNotifications.HealthResources.ResourceAnnotated',
+    );
+    expect(annotations.map((e) => e.data.resourceInfo?.properties.annotationName)).toContain(
+      'VirtualMachineStoppedInternally',
+    );
     const fleet = sandbox.emulator.fleet;
     const vm = (name: string) => fleet.listVms(sandbox!.subscriptionId).find((v) => v.name === name);
     expect(vm('dev-01')?.powerState).toBe('stopped');
@@ -97,6 +109,12 @@ describe('sandbox subscription', () => {
     const stats = sandbox.stats();
     expect(stats.operations).toBeGreaterThanOrEqual(10);
     for (const event of hook.deliveries.flat()) {
+      if (event.eventType === 'Microsoft.ResourceNotifications.HealthResources.ResourceAnnotated') {
+        // A guest shutdown: no management event, a Resource Health annotation (most of the time).
+        expect(event.data.resourceInfo?.properties.annotationName).toBe('VirtualMachineStoppedInternally');
+        expect(event.data.resourceInfo?.properties.targetResourceId).toMatch(/\/virtualMachines\//i);
+        continue;
+      }
       expect(event.eventType).toMatch(/^Microsoft\.Resources\.Resource(Action|Write|Delete)Success$/);
       expect(event.data.operationName).toMatch(/^Microsoft\.Compute\/virtualMachine/);
     }

@@ -189,9 +189,11 @@
   function showTooltip(event, segment, vm) {
     const tip = tooltip();
     const line = (k, v) => (v ? el('div', {}, el('span', { class: 'k' }, `${k}: `), v) : null);
+    // Why the change happened, when Resource Health or the availability metric said so (README "Resource Health").
+    const reasonLine = segment.reason && segment.why ? el('div', { class: 'why' }, segment.why) : null;
     const windowLine =
       segment.startWindowFrom &&
-      (segment.source === 'reconcile'
+      (segment.source === 'reconcile' && !segment.reason
         ? // Only the reconciler saw this change: it happened after the VM was last seen in its old state.
           el(
             'div',
@@ -209,6 +211,7 @@
       line('VM', vm.name),
       line('from', `${utc(segment.start)} UTC`),
       line('to', segment.end ? `${utc(segment.end)} UTC` : 'now (open)'),
+      reasonLine,
       windowLine,
       line('source', segment.source),
       line('operation', segment.operation),
