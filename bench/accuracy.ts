@@ -38,6 +38,7 @@ import {
   trueBilledMs,
   type TruthVm,
 } from './accuracy-fleet';
+import { runHealthAccuracy } from './accuracy-health';
 import { pool, sig3, benchStorage, type BenchStorage } from './benchmark';
 import { benchSubscriptionId } from './events';
 import { seededRandom } from '../src/emulator/seeded-random';
@@ -331,8 +332,21 @@ async function main(argv: readonly string[]): Promise<number> {
     storage: process.env['ACCURACY_STORAGE']?.trim(),
     progress: (message) => process.stderr.write(`[accuracy] ${message}\n`),
   });
+  // Stops that raise no operation event: before / after Resource Health annotations and the metric.
+  const stops = await runHealthAccuracy({
+    vms: Math.round(parameter(argv, '--stops-vms', 'ACCURACY_STOPS_VMS', 40)),
+    days: parameter(argv, '--stops-days', 'ACCURACY_STOPS_DAYS', 3),
+    intervalInMinutes: parameter(argv, '--interval', 'ACCURACY_INTERVAL_MINUTES', 5),
+    seed: Math.round(parameter(argv, '--seed', 'ACCURACY_SEED', 1)),
+    storage: process.env['ACCURACY_STORAGE']?.trim(),
+    progress: (message) => process.stderr.write(`[accuracy] ${message}\n`),
+  });
+  report['stopsWithoutEvents'] = stops;
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  const targets = report['targets'] as Array<{ holds: boolean }>;
+  const targets = [
+    ...(report['targets'] as Array<{ holds: boolean }>),
+    ...(stops['targets'] as Array<{ holds: boolean }>),
+  ];
   return targets.every((t) => t.holds) ? 0 : 1;
 }
 
