@@ -83,6 +83,7 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
       ? { endpoint: config.armEndpoint }
       : { endpoint: config.armEndpoint, credential: options.credential },
   );
+  const runs = new TableReconcileRunStore(tables.table(names.reconcileRuns));
   let ensured: Promise<void> | undefined;
   const daily = new TableDailyUsageStore(tables.table(names.dailyUsage));
   const alertRules: AlertRules = {
@@ -101,7 +102,8 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
       config.metricsEndpoint === undefined
         ? undefined
         : createMetricsClient({ endpoint: config.metricsEndpoint, credential: options.credential }),
-    runs: new TableReconcileRunStore(tables.table(names.reconcileRuns)),
+    runs,
+    marks: runs,
     backfills: new TableBackfillStore(tables.table(names.backfill)),
     tables,
     tableNames: names,

@@ -5,7 +5,13 @@
  * `unconfirmed`, `detailsAt`).
  */
 import type { TableClient, TableEntity, TableEntityResult } from '@azure/data-tables';
-import type { ReconcileLease, ReconcileMark, ReconcileRelease, ReconcileRunStore } from '../app/ports';
+import type {
+  ReconcileLease,
+  ReconcileMark,
+  ReconcileMarkReader,
+  ReconcileRelease,
+  ReconcileRunStore,
+} from '../app/ports';
 import { statusOf } from './storage';
 
 export const reconcileRowKey = 'latest';
@@ -64,8 +70,22 @@ function markFrom(row: Row): ReconcileMark | undefined {
   return { startedAt, unconfirmed: unconfirmedFrom(row) };
 }
 
-export class TableReconcileRunStore implements ReconcileRunStore {
+export class TableReconcileRunStore implements ReconcileRunStore, ReconcileMarkReader {
   constructor(private readonly table: TableClient) {}
+
+  /** The last complete run's mark; undefined before the first one. */
+  async getMark(subscriptionId: string): Promise<ReconcileMark | undefined> {
+    try {
+      const row = await this.table.getEntity<Record<string, unknown>>(
+        subscriptionId.toLowerCase(),
+        reconcileRowKey,
+      );
+      return markFrom(row);
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
 
   async acquire(
     subscriptionId: string,

@@ -16,12 +16,24 @@ import { PowerState } from '../domain/power-state';
 import { InvalidKeyError, vmKey, type ComputeResource } from '../domain/resource-id';
 import { ensureError, NotConfiguredError, PermanentInputError } from './errors';
 import { classifyHealthEvent } from './ingest-health-event';
-import type { Clock, Logger, ManagementClient, RejectedEventStore, TimelineStore } from './ports';
+import type {
+  Clock,
+  Logger,
+  ManagementClient,
+  ReconcileMarkReader,
+  RejectedEventStore,
+  TimelineStore,
+} from './ports';
 
 export interface IngestDependencies {
   store: TimelineStore;
   rejected: RejectedEventStore;
   management?: ManagementClient | undefined;
+  /**
+   * The reconciler's last complete run per subscription: when present, a Resource Health event's read
+   * bounds the change it finds by the last time that run confirmed the VM's old state.
+   */
+  marks?: ReconcileMarkReader | undefined;
   log: Logger;
   now: Clock;
 }

@@ -8,6 +8,7 @@
 import { decideHealth, readHealthEvent, readOutcome, type HealthEvent } from '../domain/health';
 import { ObservationSource, type Observation } from '../domain/observation';
 import { parseInstanceView, PowerState } from '../domain/power-state';
+import { vmKey } from '../domain/resource-id';
 import type { ClassifyOptions } from '../domain/events';
 import { NotConfiguredError } from './errors';
 import type { IngestDependencies, IngestResult } from './ingest-event';
@@ -47,7 +48,15 @@ async function applyHealthEvent(event: HealthEvent, deps: IngestDependencies): P
     dedupeId: event.id,
     eventType: event.eventType,
   };
-  const current = await deps.store.getCurrent(resourceId);
+  let current = await deps.store.getCurrent(resourceId);
+  if (current !== undefined && deps.marks !== undefined) {
+    // The reconciler's last complete run saw the VM in its recorded state at or after its start.
+    const mark = await deps.marks.getMark(event.resource.subscriptionId);
+    if (mark !== undefined) {
+      const seen = mark.unconfirmed[vmKey(resourceId)] ?? mark.startedAt;
+      if (seen > (current.lastSeenAt ?? Number.NEGATIVE_INFINITY)) current = { ...current, lastSeenAt: seen };
+    }
+  }
   const decision = decideHealth(event.reason, current);
   if (decision.kind === 'ignore') return skipped(decision.reason);
   if (decision.kind === 'duplicate') return recorded('duplicate');

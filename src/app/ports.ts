@@ -193,6 +193,11 @@ export interface ReconcileMark {
   unconfirmed: Record<string, number>;
 }
 
+/** Reads the mark of a subscription's last complete reconcile run (what it confirmed, and when). */
+export interface ReconcileMarkReader {
+  getMark(subscriptionId: string): Promise<ReconcileMark | undefined>;
+}
+
 /** A held lease on a subscription's reconcile row. */
 export interface ReconcileLease {
   subscriptionId: string;

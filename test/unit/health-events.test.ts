@@ -232,6 +232,27 @@ describe('ingestEvent with Resource Health events', () => {
     expect(d.management.stats.requests).toBe(1);
   });
 
+  it("bounds the stop it reads by the reconciler's last complete run, not only by the VM's last event", async () => {
+    const d = deps(t('13:04'));
+    const id = vmResourceId('vm-mark');
+    await d.store.record(reconciled(id, t('09:00'), 'running'));
+    d.management.instanceViews.set(id.toLowerCase(), [{ code: 'PowerState/stopped' }]);
+    // The run that started at 12:55 confirmed every VM (this one included) in its recorded state.
+    d.marks = { getMark: () => Promise.resolve({ startedAt: t('12:55'), unconfirmed: {} }) };
+    const event = healthEvent({
+      id: 'a-mark',
+      resourceUri: id,
+      annotation: 'VirtualMachineStoppedInternally',
+      occurred: iso(t('13:02')),
+    });
+    expect(await ingestEvent(event, d)).toMatchObject({ outcome: 'recorded', managementCalls: 1 });
+    expect(await d.store.getCurrent(id)).toMatchObject({
+      state: 'stopped',
+      since: t('13:02'),
+      sinceWindowFrom: t('12:55'),
+    });
+  });
+
   it('records nothing when the read contradicts the annotation, or when the annotation is older than the timeline', async () => {
     const d = deps(t('13:04'));
     const id = vmResourceId('vm-contra');
