@@ -12,6 +12,7 @@ import type { Benchmark, BenchmarkResult } from './benchmark';
 import { runDashboardBenchmark } from './dashboard';
 import { runFanoutBenchmark } from './fanout';
 import { runIngestBenchmark } from './ingest';
+import { runMetricsBenchmark } from './metrics';
 import { runReconcileBenchmark } from './reconcile';
 import { runUsageBenchmark } from './usage';
 import { runWebhookBenchmark } from './webhook';
@@ -46,6 +47,11 @@ export const benchmarks: Readonly<Record<string, Benchmark>> = {
     description:
       'evaluateAlerts over 2,000 VMs with 5% Stopped (allocated) from the episode index (Azurite), vs a full VmCurrent scan',
     run: runAlertsBenchmark,
+  },
+  metrics: {
+    description:
+      'metrics:getBatch reads per reconcile run with N guest shutdowns found (1 to 500, two regions), vs the floor ⌈N/50⌉ per region',
+    run: runMetricsBenchmark,
   },
   dashboard: {
     description:
