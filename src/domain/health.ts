@@ -331,7 +331,10 @@ export function decideHealth(
     const explained =
       current.reason !== undefined && current.reason.source !== ReasonSource.availabilityMetric;
     if (couldLeadTo(reason, state) && !explained) {
-      if (current.operation !== undefined && current.sinceSource === 'event')
+      if (
+        current.operation !== undefined &&
+        (current.sinceSource === 'event' || current.sinceSource === 'activityLog')
+      )
         return { kind: 'ignore', reason: 'change already explained by a management operation' };
       if (from !== undefined && reason.at > from && reason.at < since)
         return { kind: 'explain', state, at: reason.at, windowFrom: from };
@@ -392,6 +395,7 @@ const changeSourceLabels: Readonly<Record<string, string>> = {
   instanceView: 'Event Grid, state read from Azure',
   reconcile: 'reconciler',
   resourceHealth: 'Resource Health',
+  activityLog: 'Activity Log',
 };
 
 /** What a change is described from: a segment, a current row or a stopped episode. */
