@@ -275,6 +275,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const random = seededRandom(options.seed ?? 7);
   // The Activity Log draws from its own sequence, so the fleet's changes stay those of the seed.
   const logRandom = seededRandom((options.seed ?? 7) + 1);
+  // Resource Health's own sequence: annotating guest shutdowns leaves the fleet's seeded changes as they were.
+  const healthRandom = seededRandom((options.seed ?? 7) + 2);
   const emulator = await startArmEmulator({ port: options.port ?? 0, pageSize: 5, now });
   const { fleet } = emulator;
   const metrics = await startMetricsEmulator(fleet);
@@ -366,7 +368,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         fleet.setPowerState(vm.id, EmulatedPowerState.stopped, { by: PowerChangeBy.guest });
         stats.silentChanges += 1;
         // No management event; Resource Health annotates it, but not always (a documented known issue).
-        return (annotate ?? random() < annotatedShare)
+        return (annotate ?? healthRandom() < annotatedShare)
           ? sandboxHealthEvent(vm.id, 'VirtualMachineStoppedInternally', at)
           : undefined;
       case SandboxOperation.deallocate:
