@@ -7,6 +7,7 @@
  */
 import { availableParallelism, cpus } from 'node:os';
 import { runAlertsBenchmark } from './alerts';
+import { runBackfillBenchmark } from './backfill';
 import { runCostExportBenchmark } from './cost-export';
 import type { Benchmark, BenchmarkResult } from './benchmark';
 import { runDashboardBenchmark } from './dashboard';
@@ -62,6 +63,11 @@ export const benchmarks: Readonly<Record<string, Benchmark>> = {
     description:
       'reading a generated 1 GB FOCUS 1.0 export (BENCH_EXPORT_MB) into VM-days, vs the raw fs read and the CSV parser alone; peak memory',
     run: runCostExportBenchmark,
+  },
+  backfill: {
+    description:
+      'a 90-day Activity Log backfill of 1,000 VMs (BENCH_BACKFILL_VMS, BENCH_BACKFILL_DAYS; ~200,000 records) from the ARM emulator into Azurite: requests = pages, records/s vs the same observations through the store directly, peak memory',
+    run: runBackfillBenchmark,
   },
 };
 
