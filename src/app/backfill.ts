@@ -145,12 +145,18 @@ export interface BackfillSliceResult {
 
 const defaults = { budgetInMs: 240_000, pacingThreshold: 50, concurrency: 8, maxBuffered: 20_000 };
 
-/** Default length of a slice: a day keeps each message small and the progress readable. */
-export const sliceLengthInMs = dayInMs;
+/**
+ * Default length of a slice: a week. Each slice records every VM's observations once it is read, and
+ * recording re-reads the VM's partition: day slices re-read each VM's history up to 89 times (the
+ * backfill benchmark measured 10 Table requests per record more than recording it at once); a week (at
+ * most about 15,000 records for 1,000 VMs, inside one flush) keeps a message to a few minutes of reading.
+ */
+export const sliceLengthInMs = 7 * dayInMs;
 
 /**
- * The slices of `[from, to]`, newest first (recent history is the most useful), cut at UTC day starts so
- * that a backfill asked for again finds the progress of the same slices.
+ * The slices of `[from, to]`, newest first (recent history is the most useful), cut at multiples of the
+ * length since the epoch (UTC day starts) so that a backfill asked for again finds the progress of the
+ * same slices.
  */
 export function sliceRange(
   from: number,

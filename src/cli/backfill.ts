@@ -27,8 +27,8 @@ export const backfillCommand: Command = {
   description: [
     "Reads each subscription's Activity Log (--subscription, repeatable or comma-separated; else",
     'SUBSCRIPTION_IDS; else every subscription the identity can read) for the last --days days (default',
-    'BACKFILL_DAYS, 89; the log keeps 90), one day at a time, and records what it says about VMs and',
-    'scale-set instances. Progress is stored per day (VmBackfill): a stopped backfill resumes; records',
+    'BACKFILL_DAYS, 89; the log keeps 90), one week at a time, and records what it says about VMs and',
+    'scale-set instances. Progress is stored per week (VmBackfill): a stopped backfill resumes; records',
     'already recorded (or reported by an event) count as duplicates. Progress on stderr; one summary line',
     'per subscription; exit code 1 when a subscription failed or its log could not be read (403).',
     '',
