@@ -17,6 +17,7 @@ import { TableAlertStore } from './adapters/table-alert-store';
 import { TableRejectedEventStore } from './adapters/table-rejected-store';
 import { TableTimelineStore } from './adapters/table-timeline-store';
 import { TableDailyUsageStore } from './adapters/table-usage-store';
+import { TableInvoiceCheckStore } from './adapters/table-invoice-check-store';
 import type { AlertMetrics, AlertPublisher } from './app/alert-ports';
 import { EventArrivals } from './app/coverage';
 import type { IngestDependencies } from './app/ingest-event';
@@ -53,6 +54,8 @@ export interface AppContext extends IngestDependencies {
   alertPublisher: AlertPublisher | undefined;
   alertMetrics: AlertMetrics;
   alertRules: AlertRules;
+  /** Stored invoice checks (`VmInvoiceCheck`). */
+  invoiceChecks: TableInvoiceCheckStore;
   /** What the fleet listing (`GET /api/fleet`) reads. */
   fleet: FleetDependencies;
   /** Creates the tables when missing (idempotent). */
@@ -125,6 +128,7 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
       log,
     }),
     alertRules,
+    invoiceChecks: new TableInvoiceCheckStore(tables.table(names.invoiceCheck)),
     fleet: { source: store, store, daily, alerts, alertRules },
     log,
     now: options.now ?? Date.now,

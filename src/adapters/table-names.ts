@@ -8,6 +8,7 @@ export const tableNames = {
   reconcileRuns: 'VmReconcileRuns',
   backfill: 'VmBackfill',
   coverage: 'VmCoverage',
+  invoiceCheck: 'VmInvoiceCheck',
 } as const;
 export type TableRole = keyof typeof tableNames;
 

@@ -1,6 +1,7 @@
 /** `vm-timeline check-invoice --export <file|folder> --from <day> --to <day>`: the timeline against the invoice. */
 import { InputError } from '../app/errors';
 import { checkInvoice, compareWithExport, type InvoiceCheckReport } from '../app/invoice-check';
+import { storeInvoiceCheck } from '../app/invoice-agreement';
 import { checkRange } from '../app/queries';
 import { dayFromName } from '../domain/daily-usage';
 import { csvField } from '../domain/prices';
@@ -47,7 +48,8 @@ export const checkInvoiceCommand: Command = {
     'bounds explain has a reason: window (a change known only within a window), unknownTime,',
     'beforeHistory (the day is before or is the day the VM was first observed). A scale set billed',
     'as one resource is checked against the sum of its instances. Totals: the share of VM-days and of',
-    'hours that agree. Exit code 0 whatever the verdicts; 2 for unusable input.',
+    'hours that agree. Exit code 0 whatever the verdicts; 2 for unusable input. --store keeps the rows',
+    'in the VmInvoiceCheck table (replacing earlier checks of the same VM-days) for the dashboard.',
     '',
     'Example: vm-timeline check-invoice --export ./exports/2026-11 --from 2026-11-01 --to 2026-12-01',
   ].join('\n'),
@@ -65,6 +67,10 @@ export const checkInvoiceCommand: Command = {
       description: 'a VM-day agrees when the hours differ by at most this (default 5)',
     },
     csv: { type: 'boolean', description: 'print the rows as CSV' },
+    store: {
+      type: 'boolean',
+      description: 'also keep the rows in the VmInvoiceCheck table (the dashboard shows the agreement)',
+    },
   },
   positionals: { min: 0, max: 0 },
   async run(invocation) {
@@ -95,6 +101,15 @@ export const checkInvoiceCommand: Command = {
       if (!isTableMissing(error)) throw error;
       // No tables under this prefix yet: the timeline knows no VM.
       report = compareWithExport(new Map(), query);
+    }
+    if (invocation.options['store'] === true) {
+      await ctx.ensureTables();
+      const stored = await storeInvoiceCheck(ctx.invoiceChecks, report.rows, {
+        exportName: location,
+        checkedAt: query.asOf,
+        toleranceInMinutes,
+      });
+      invocation.io.stderr.write(`stored ${stored} rows in ${ctx.tableNames.invoiceCheck}\n`);
     }
     if (invocation.json) {
       invocation.print(json({ ...report, export: stats }));

@@ -2,7 +2,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { HttpRequest, InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { invoiceCheckHandler } from '../../functions/invoiceCheck';
+import type { AgreementPage } from '../../src/app/invoice-agreement';
+import { vmKey } from '../../src/domain/resource-id';
 import type { AppContext } from '../../src/composition';
 import { CsvRecordReader } from '../../src/domain/csv-records';
 import { dropTables, testContext } from '../support/app';
@@ -284,6 +288,68 @@ describe('cost exports: your own prices, and the timeline checked against the in
     ]);
     expect(text.stdout).toContain('agree: 5 of 11 VM-days (45.5%)');
     expect(text.stderr).toContain('read 12 rows from 2 file(s) (focus)');
+  });
+
+  it('stores the check with --store, and GET /api/invoice-check answers its agreement and disagreeing rows, paged', async () => {
+    const args = ['check-invoice', '--export', exportDir, '--from', '2026-11-03', '--to', '2026-11-05'];
+    const run = await runCli([...args, '--store', '--json', ...common]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`stored 11 rows in ${ctx.tableNames.invoiceCheck}`);
+    // Checking again replaces the rows of the same VM-days: still 11.
+    expect((await runCli([...args, '--store', ...common])).code).toBe(0);
+    const stored: unknown[] = [];
+    for await (const row of ctx.tables.table(ctx.tableNames.invoiceCheck).listEntities()) stored.push(row);
+    expect(stored).toHaveLength(11);
+    expect(stored).toContainEqual(
+      expect.objectContaining({
+        partitionKey: '2026-11-04',
+        rowKey: vmKey(short),
+        resourceId: short,
+        verdict: 'timelineShort',
+        timelineHours: 0,
+        exportHours: 16,
+        exportName: exportDir,
+      }),
+    );
+
+    const handler = invoiceCheckHandler(() => Promise.resolve(ctx));
+    const get = async (query: string) => {
+      const response = await handler(
+        new HttpRequest({ method: 'GET', url: `http://localhost/api/invoice-check?${query}` }),
+        new InvocationContext({ functionName: 'invoiceCheck' }),
+      );
+      return { status: response.status, body: response.jsonBody as AgreementPage & { error?: string } };
+    };
+    const first = await get('from=2026-11-03T00:00:00Z&to=2026-11-05T00:00:00Z&pageSize=4');
+    expect(first.status).toBe(200);
+    expect(first.body.checkedDays).toBe(2);
+    expect(first.body.totals).toMatchObject({ vmDays: 11, agreeingVmDays: 5 });
+    expect(first.body.rows).toHaveLength(4);
+    expect(first.body.rows.every((r) => r.verdict !== 'agrees')).toBe(true);
+    expect(first.body.continuation).not.toBeNull();
+    const second = await get(
+      `from=2026-11-03T00:00:00Z&to=2026-11-05T00:00:00Z&pageSize=4&continuation=${first.body.continuation}`,
+    );
+    expect(second.body.rows).toHaveLength(2);
+    expect(second.body.continuation).toBeNull();
+    const all = [...first.body.rows, ...second.body.rows];
+    expect(all).toContainEqual(
+      expect.objectContaining({ resourceId: short, day: '2026-11-04', verdict: 'timelineShort' }),
+    );
+    // One day only: the 4th's rows.
+    const fourth = await get('from=2026-11-04T00:00:00Z&to=2026-11-05T00:00:00Z');
+    expect(fourth.body.checkedDays).toBe(1);
+    expect(fourth.body.rows.every((r) => r.day === '2026-11-04')).toBe(true);
+    // A range with no stored check: nothing, not an error.
+    const empty = await get('from=2026-10-01T00:00:00Z&to=2026-10-02T00:00:00Z');
+    expect(empty.body).toMatchObject({
+      checkedDays: 0,
+      totals: { vmDays: 0 },
+      rows: [],
+      lastCheckedAt: null,
+    });
+    expect((await get('from=2026-11-03T00:00:00Z')).status).toBe(400);
+    expect((await get('from=2026-11-03T00:00:00Z&to=2026-11-05T00:00:00Z&continuation=x')).status).toBe(400);
   });
 
   it('reads a legacy amortized CSV the same way', async () => {

@@ -25,6 +25,8 @@
     facets: null,
     stopped: null,
     usage: null,
+    /** The stored invoice checks of the range's days (GET /api/invoice-check). */
+    invoice: null,
     /** Continuation tokens of the pages before the current one, per panel. */
     pages: { main: [], stopped: [], usage: [] },
     /** The token the current page was read with, per panel. */
@@ -146,6 +148,16 @@
     params.set('pageSize', String(sidePageSize * 2));
     if (state.at.usage) params.set('continuation', state.at.usage);
     return `fleet?${params}`;
+  }
+
+  function invoiceQuery() {
+    // Whole UTC days: the checks are stored per day.
+    const day = 86_400_000;
+    const params = new URLSearchParams();
+    params.set('from', new Date(Math.floor(state.range.from / day) * day).toISOString());
+    params.set('to', new Date(Math.ceil(state.range.to / day) * day).toISOString());
+    params.set('pageSize', String(sidePageSize));
+    return `invoice-check?${params}`;
   }
 
   // ---- filters -------------------------------------------------------------------------------------
@@ -520,6 +532,38 @@
     }
   }
 
+  // ---- invoice check ------------------------------------------------------------------------------
+  /** Shown only when a stored check covers a day of the range. */
+  function renderInvoice() {
+    const answer = state.invoice;
+    const section = $('invoice');
+    section.hidden = !answer || answer.totals.vmDays === 0;
+    if (section.hidden) return;
+    const t = answer.totals;
+    const share = (part, whole) => (whole === 0 ? 'n/a' : `${((part / whole) * 100).toFixed(1)}%`);
+    $('invoice-summary').textContent =
+      `${count(t.agreeingVmDays)} of ${count(t.vmDays)} VM-days agree (${share(t.agreeingVmDays, t.vmDays)}), ` +
+      `${t.agreeingExportHours.toFixed(1)} of ${t.exportHours.toFixed(1)} invoiced hours ` +
+      `(${share(t.agreeingExportHours, t.exportHours)}) · ${count(answer.checkedDays)} days checked, last ${utc(answer.lastCheckedAt)} UTC`;
+    const fixed = (h) => (h === null ? '—' : h.toFixed(2));
+    $('invoice-rows').tBodies[0].replaceChildren(
+      ...(answer.rows.length
+        ? answer.rows.map((r) =>
+            el(
+              'tr',
+              { dataset: { verdict: r.verdict } },
+              el('td', { title: r.resourceId }, r.resourceId.split('/').pop()),
+              el('td', {}, r.day),
+              el('td', { class: 'num' }, fixed(r.timelineHours)),
+              el('td', { class: 'num' }, fixed(r.exportHours)),
+              el('td', {}, r.verdict),
+              el('td', {}, r.reason || ''),
+            ),
+          )
+        : [el('tr', {}, el('td', { class: 'empty', colspan: 6 }, 'Every checked VM-day agrees.'))]),
+    );
+  }
+
   // ---- loading -------------------------------------------------------------------------------------
   function currentRange() {
     // Whole minutes, so that a refresh asks for the same range as long as the minute lasts.
@@ -598,9 +642,15 @@
           store('main', await api(mainQuery()));
           renderAll();
           document.body.dataset.loaded = 'true';
-          const [stopped, usage] = await Promise.all([api(stoppedQuery()), api(usageQuery())]);
+          const [stopped, usage, invoice] = await Promise.all([
+            api(stoppedQuery()),
+            api(usageQuery()),
+            api(invoiceQuery()),
+          ]);
           store('stopped', stopped);
           store('usage', usage);
+          store('invoice', invoice);
+          renderInvoice();
         }
         state.lastFullAt = Date.now();
         renderAll();
