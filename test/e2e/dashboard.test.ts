@@ -9,7 +9,9 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/adapters/logger';
+import { storeInvoiceCheck } from '../../src/app/invoice-agreement';
 import { createAppContext } from '../../src/composition';
+import { checkRow } from '../../src/domain/invoice-check';
 import { loadConfig } from '../../src/config';
 import { startLocalApp, type LocalApp } from '../../src/local/local-app';
 
@@ -226,9 +228,70 @@ describe.skipIf(!haveChromium)('dashboard (local app, sandbox, chromium)', () =>
       .poll(() => page.locator('#coverage-panel tbody tr').count(), { timeout: 30_000 })
       .toBeGreaterThan(0);
     expect(await page.locator('#coverage-panel .coverage-summary').textContent()).toMatch(/\d+ watched/);
+    // No invoice check stored yet: no invoice panel.
+    expect(await page.locator('#invoice').isHidden()).toBe(true);
 
     mkdirSync(path.dirname(screenshot), { recursive: true });
     await page.screenshot({ path: screenshot, fullPage: true });
     expect(errors).toEqual([]);
+  });
+
+  it('shows the agreement with the invoice for the selected range once a check is stored', async () => {
+    const ctx = createAppContext(
+      loadConfig({ TIMELINE_STORAGE: app.storage, TABLE_NAME_PREFIX: 'sandbox' }),
+      { log: silentLogger },
+    );
+    await ctx.ensureTables();
+    const vm = (name: string) =>
+      `/subscriptions/${extraSubscription}/resourceGroups/rg-fleet/providers/Microsoft.Compute/virtualMachines/${name}`;
+    const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
+    await storeInvoiceCheck(
+      ctx.invoiceChecks,
+      [
+        checkRow(
+          vm('fleet-1'),
+          today,
+          {
+            billedSeconds: 7_200,
+            billedSecondsMin: 7_200,
+            billedSecondsMax: 7_200,
+            unknownSeconds: 0,
+            beforeHistory: false,
+          },
+          2,
+          5,
+        ),
+        checkRow(
+          vm('fleet-2'),
+          today,
+          {
+            billedSeconds: 3_600,
+            billedSecondsMin: 3_600,
+            billedSecondsMax: 3_600,
+            unknownSeconds: 0,
+            beforeHistory: false,
+          },
+          3,
+          5,
+        ),
+      ],
+      { exportName: 'e2e', checkedAt: Date.now(), toleranceInMinutes: 5 },
+    );
+    const page = await browser.newPage();
+    await page.goto(app.dashboardUrl);
+    await page.waitForSelector('body[data-loaded="true"]', { timeout: 30_000 });
+    await eventually(() => page.locator('#invoice').isVisible()).toBe(true);
+    expect(await page.locator('#invoice-summary').textContent()).toContain('1 of 2 VM-days agree (50.0%)');
+    expect(await page.locator('#invoice-rows tbody tr').count()).toBe(1);
+    const cells = await page.locator('#invoice-rows tbody tr td').allTextContents();
+    expect(cells).toEqual([
+      'fleet-2',
+      new Date(today).toISOString().slice(0, 10),
+      '1.00',
+      '3.00',
+      'timelineShort',
+      '',
+    ]);
+    await page.close();
   });
 });
