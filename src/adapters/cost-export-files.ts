@@ -4,7 +4,8 @@
  * recognised by its magic bytes) and `.parquet` files. A CSV file is read in chunks, decompressed and
  * split into records on the fly; a Parquet file one row group at a time (hyparquet, pure JavaScript,
  * Snappy built in), so memory stays bounded by a chunk or a row group whatever the file's size; rows
- * go to an `ExportAccumulator` one by one.
+ * go to an `ExportAccumulator` one by one. A blob container URL is read the same way, from the blobs
+ * (see `cost-export-blobs.ts`).
  */
 import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
@@ -18,6 +19,12 @@ import {
   type RowOptions,
 } from '../domain/cost-export';
 import { CsvFormatError, CsvRecordReader } from '../domain/csv-records';
+import {
+  blobExportEntries,
+  isContainerUrl,
+  type BlobExportOptions,
+  type ExportEntry,
+} from './cost-export-blobs';
 
 const exportFile = /\.(csv|csv\.gz|gz|parquet)$/i;
 const parquetFile = /\.parquet$/i;
@@ -59,18 +66,41 @@ async function isGzip(file: string): Promise<boolean> {
 export interface ReadExportOptions extends RowOptions {
   /** Called after each file with its name and the rows read so far. */
   onFile?: (file: string, rowsRead: number) => void;
+  /** How a blob container is read (identity, runs). */
+  blobs?: BlobExportOptions | undefined;
 }
 
-/** Streams every row of the export at `location` into `accumulator`. */
+/** A local file as an export entry. */
+async function fileEntry(file: string): Promise<ExportEntry> {
+  const hyparquet = await import('hyparquet');
+  let buffer: Awaited<ReturnType<typeof hyparquet.asyncBufferFromFile>> | undefined;
+  const parquet = parquetFile.test(file);
+  if (parquet) buffer = await hyparquet.asyncBufferFromFile(file);
+  return {
+    name: file,
+    parquet,
+    byteLength: buffer?.byteLength ?? 0,
+    isGzip: () => isGzip(file),
+    stream: () => Promise.resolve(createReadStream(file, { highWaterMark: 1 << 20 })),
+    slice: async (start, end) => {
+      if (buffer === undefined) throw new CostExportError(`${file}: not a Parquet file`);
+      return buffer.slice(start, end);
+    },
+  };
+}
+
+/** Streams every row of the export at `location` (a file, a folder or a blob container URL) into `accumulator`. */
 export async function readCostExport(
   location: string,
   accumulator: ExportAccumulator,
   options: ReadExportOptions = {},
 ): Promise<void> {
-  const files = await listExportFiles(location);
-  for (const file of files) {
-    await readOneFile(file, accumulator, options);
-    options.onFile?.(file, accumulator.stats().rowsRead);
+  const entries = isContainerUrl(location)
+    ? await blobExportEntries(location, options.blobs)
+    : await Promise.all((await listExportFiles(location)).map(fileEntry));
+  for (const entry of entries) {
+    await readOneFile(entry, accumulator, options);
+    options.onFile?.(entry.name, accumulator.stats().rowsRead);
   }
 }
 
@@ -85,13 +115,16 @@ function fieldOf(value: unknown): string {
 }
 
 async function readParquetFile(
-  file: string,
+  entry: ExportEntry,
   accumulator: ExportAccumulator,
   options: RowOptions,
 ): Promise<void> {
   // hyparquet is an ES module: loaded on demand from this CommonJS build.
   const hyparquet = await import('hyparquet');
-  const buffer = await hyparquet.asyncBufferFromFile(file);
+  const buffer = {
+    byteLength: entry.byteLength,
+    slice: (start: number, end?: number) => entry.slice(start, end),
+  };
   const metadata = await hyparquet.parquetMetadataAsync(buffer);
   const names = hyparquet.parquetSchema(metadata).children.map((child) => child.element.name);
   const rows = exportRowReader(names, options);
@@ -113,20 +146,34 @@ async function readParquetFile(
   }
 }
 
-async function readOneFile(file: string, accumulator: ExportAccumulator, options: RowOptions): Promise<void> {
-  if (parquetFile.test(file)) {
+async function readOneFile(
+  entry: ExportEntry,
+  accumulator: ExportAccumulator,
+  options: RowOptions,
+): Promise<void> {
+  const file = entry.name;
+  if (entry.parquet) {
     try {
-      await readParquetFile(file, accumulator, options);
+      await readParquetFile(entry, accumulator, options);
     } catch (error) {
       if (error instanceof CostExportError) throw new CostExportError(`${file}: ${error.message}`);
       throw new CostExportError(`${file}: cannot read as Parquet: ${(error as Error).message}`);
     }
     return;
   }
-  const gzip = await isGzip(file);
-  const raw = createReadStream(file, { highWaterMark: 1 << 20 });
-  const stream = gzip ? raw.pipe(createGunzip()) : raw;
-  raw.on('error', (error) => stream.destroy(error));
+  let gzip: boolean;
+  let raw: NodeJS.ReadableStream;
+  try {
+    gzip = await entry.isGzip();
+    raw = await entry.stream();
+  } catch (error) {
+    if (error instanceof CostExportError) throw error;
+    throw new CostExportError(`${file}: cannot read: ${(error as Error).message}`);
+  }
+  const stream: NodeJS.ReadableStream & { destroy(error?: Error): void } = gzip
+    ? raw.pipe(createGunzip())
+    : (raw as NodeJS.ReadableStream & { destroy(error?: Error): void });
+  raw.on('error', (error: Error) => stream.destroy(error));
   const decoder = new StringDecoder('utf8');
   const reader = new CsvRecordReader();
   let read:

@@ -7,7 +7,7 @@ import { dayFromName } from '../domain/daily-usage';
 import { csvField } from '../domain/prices';
 import { isTableMissing } from './cli-errors';
 import { ExitCode, requiredOption, stringOption, type Command } from './command';
-import { readExport, statsLine } from './cost-export';
+import { allRunsOption, readExport, statsLine } from './cost-export';
 import { json, table } from './format';
 
 function dayOption(value: string, name: string): number {
@@ -37,7 +37,7 @@ function hoursText(value: number | null): string {
 
 export const checkInvoiceCommand: Command = {
   name: 'check-invoice',
-  synopsis: '--export <file|folder> --from <day> --to <day>',
+  synopsis: '--export <file|folder|container URL> --from <day> --to <day>',
   summary: "the timeline's billed hours per VM and day against a Cost Management export",
   description: [
     "Per VM and UTC day in [from, to): the timeline's billed hours next to the hours the export metered",
@@ -56,9 +56,11 @@ export const checkInvoiceCommand: Command = {
   options: {
     export: {
       type: 'string',
-      value: '<file|folder>',
-      description: 'a Cost Management export file, or a folder of them (.csv, .csv.gz, .parquet)',
+      value: '<file|folder|container URL>',
+      description:
+        'a Cost Management export file, a folder of them (.csv, .csv.gz, .parquet), or the blob container (https://<account>.blob.core.windows.net/<container>[/<prefix>]) scheduled exports write to',
     },
+    'all-runs': allRunsOption,
     from: { type: 'string', value: '<day>', description: 'first day, yyyy-mm-dd (UTC)' },
     to: { type: 'string', value: '<day>', description: 'day after the last, yyyy-mm-dd (exclusive)' },
     'tolerance-minutes': {
@@ -82,7 +84,10 @@ export const checkInvoiceCommand: Command = {
     const toleranceInMinutes = Number(toleranceText);
     if (!/^\d+(\.\d+)?$/.test(toleranceText.trim()) || !Number.isFinite(toleranceInMinutes))
       throw new InputError('--tolerance-minutes must be a number of minutes >= 0');
-    const exported = await readExport(location, '--export', { range: { from, to } });
+    const exported = await readExport(location, '--export', {
+      range: { from, to },
+      allRuns: invocation.options['all-runs'] === true,
+    });
     const stats = exported.stats();
     const ctx = invocation.context();
     let report: InvoiceCheckReport;

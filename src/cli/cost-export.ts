@@ -1,4 +1,7 @@
-/** Reading a Cost Management export for a command: errors become input errors (exit 2) naming the file. */
+/**
+ * Reading a Cost Management export for a command: a file, a folder or a blob container URL (read with
+ * DefaultAzureCredential); errors become input errors (exit 2) naming the file.
+ */
 import { readCostExport } from '../adapters/cost-export-files';
 import { InputError } from '../app/errors';
 import { CostExportError, ExportAccumulator, SkipReason, type ExportStats } from '../domain/cost-export';
@@ -6,11 +9,14 @@ import { CostExportError, ExportAccumulator, SkipReason, type ExportStats } from
 export async function readExport(
   location: string,
   option: string,
-  options: { includeLicences?: boolean; range?: { from: number; to: number } } = {},
+  options: { includeLicences?: boolean; range?: { from: number; to: number }; allRuns?: boolean } = {},
 ): Promise<ExportAccumulator> {
   const accumulator = new ExportAccumulator(options.range);
   try {
-    await readCostExport(location, accumulator, { includeLicences: options.includeLicences === true });
+    await readCostExport(location, accumulator, {
+      includeLicences: options.includeLicences === true,
+      blobs: { allRuns: options.allRuns === true },
+    });
   } catch (error) {
     if (error instanceof CostExportError) throw new InputError(`${option}: ${error.message}`);
     throw error;
@@ -39,3 +45,10 @@ export function statsLine(stats: ExportStats): string {
     .join(', ');
   return `read ${stats.rowsRead} rows from ${stats.files} file(s) (${stats.formats.join(', ')}): kept ${stats.rowsKept}, skipped ${stats.rowsSkipped}${reasons === '' ? '' : ` (${reasons})`}`;
 }
+
+/** The `--all-runs` option of the commands that read an export. */
+export const allRunsOption = {
+  type: 'boolean',
+  description:
+    'with a container URL: read every export run under it, not only the newest of each export and period',
+} as const;

@@ -10,7 +10,7 @@ import { hourlyRateOf } from '../domain/cost-export';
 import { dayFromName, dayName } from '../domain/daily-usage';
 import { pricesToCsv, type PriceFileEntry, type ResourcePriceEntry } from '../domain/prices';
 import { ExitCode, requiredOption, stringOption, type Command, type Invocation } from './command';
-import { readExport, statsLine } from './cost-export';
+import { allRunsOption, readExport, statsLine } from './cost-export';
 import { json } from './format';
 
 async function writeOut(invocation: Invocation, text: string): Promise<string | undefined> {
@@ -44,6 +44,7 @@ async function pricesFromExport(invocation: Invocation, location: string): Promi
     throw new InputError('--to must be after --from');
   const exported = await readExport(location, '--from-export', {
     includeLicences: invocation.options['include-licences'] === true,
+    allRuns: invocation.options['all-runs'] === true,
     ...(from === undefined && to === undefined
       ? {}
       : { range: { from: from ?? -Infinity, to: to ?? Infinity } }),
@@ -100,10 +101,11 @@ export const pricesCommand: Command = {
   options: {
     'from-export': {
       type: 'string',
-      value: '<file|folder>',
+      value: '<file|folder|container URL>',
       description:
-        'derive the rates from a Cost Management export (.csv, .csv.gz, .parquet) instead of list prices',
+        'derive the rates from a Cost Management export (.csv, .csv.gz, .parquet; a file, a folder or a blob container URL) instead of list prices',
     },
+    'all-runs': allRunsOption,
     'include-licences': {
       type: 'boolean',
       description: 'with --from-export: add licences billed apart (Virtual Machines Licenses) to the rate',

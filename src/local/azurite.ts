@@ -105,6 +105,9 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<S
       : ['--location', options.location ?? workDir]),
     '--silent',
     '--disableTelemetry',
+    // @azure/storage-blob 12.34 speaks a service version newer than Azurite 3.37 knows; the blob
+    // operations the app uses (list, ranged download) are unchanged by it.
+    '--skipApiVersionCheck',
   ];
   for (const service of Object.keys(serviceNames) as Service[]) {
     args.push(`--${service}Host`, '127.0.0.1', `--${service}Port`, String(ports[service] ?? 0));

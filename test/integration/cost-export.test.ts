@@ -2,7 +2,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { randomUUID } from 'node:crypto';
 import { HttpRequest, InvocationContext } from '@azure/functions';
+import { ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invoiceCheckHandler } from '../../functions/invoiceCheck';
 import type { AgreementPage } from '../../src/app/invoice-agreement';
@@ -10,7 +12,8 @@ import { vmKey } from '../../src/domain/resource-id';
 import type { AppContext } from '../../src/composition';
 import { CsvRecordReader } from '../../src/domain/csv-records';
 import { dropTables, testContext } from '../support/app';
-import { tableConnectionString } from '../support/azurite';
+import { azurite, tableConnectionString } from '../support/azurite';
+import { azuriteAccountKey, azuriteAccountName } from '../../src/local/azurite';
 import { runCli } from '../support/cli';
 import {
   focusCsv,
@@ -350,6 +353,54 @@ describe('cost exports: your own prices, and the timeline checked against the in
     });
     expect((await get('from=2026-11-03T00:00:00Z')).status).toBe(400);
     expect((await get('from=2026-11-03T00:00:00Z&to=2026-11-05T00:00:00Z&continuation=x')).status).toBe(400);
+  });
+
+  it('reads the newest run of a scheduled export from a blob container (Azurite) as it reads the folder', async () => {
+    const blobEndpoint = azurite().blobEndpoint;
+    const container = new ContainerClient(
+      `${blobEndpoint}/exports${randomUUID().slice(0, 8)}`,
+      new StorageSharedKeyCredential(azuriteAccountName, azuriteAccountKey),
+    );
+    await container.create();
+    const period = 'cost/focus-daily/20261101-20261130';
+    const upload = async (name: string, body: Buffer | string) => {
+      await container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body));
+    };
+    // An older run of the same export and month, with other figures: written first, not the newest.
+    await upload(
+      `${period}/zz-older-run/part_0_0001.csv`,
+      focusCsv([focusVmUsage({ resourceId: short, day: '2026-11-04', hours: 99, effectiveCost: 9.9 })]),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // Last-Modified has whole seconds
+    for (const file of ['part_0_0001.csv.gz', 'part_1_0001.csv.gz', 'manifest.json'])
+      await upload(`${period}/run-2/${file}`, await readFile(path.join(exportDir, file)));
+
+    const args = ['--from', '2026-11-03', '--to', '2026-11-05', '--json', ...common];
+    const fromFolder = JSON.parse(
+      (await runCli(['check-invoice', '--export', exportDir, ...args])).stdout,
+    ) as CheckJson;
+    const run = await runCli(['check-invoice', '--export', `${container.url}/cost`, ...args]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const fromBlobs = JSON.parse(run.stdout) as CheckJson & { export: { files: number } };
+    expect(fromBlobs.export.files).toBe(2);
+    expect(fromBlobs.rows).toEqual(fromFolder.rows);
+    expect(fromBlobs.totals).toEqual(fromFolder.totals);
+
+    // --all-runs reads the older run too: vm-short's 4th then counts its 99 hours as well.
+    const all = JSON.parse(
+      (await runCli(['check-invoice', '--export', container.url, '--all-runs', ...args])).stdout,
+    ) as CheckJson;
+    expect(all.rows.find((r) => r.resourceId === short && r.day === '2026-11-04')?.exportHours).toBe(115);
+
+    // Identity only: a SAS token in the URL is refused; a missing container is named.
+    const sas = await runCli(['check-invoice', '--export', `${container.url}?sv=2024&sig=x`, ...args]);
+    expect(sas.code).toBe(2);
+    expect(sas.stderr).toContain('without a query string or SAS token');
+    const missing = await runCli(['check-invoice', '--export', `${blobEndpoint}/nosuchcontainer`, ...args]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('the container does not exist');
+    await container.delete();
   });
 
   it('reads a legacy amortized CSV the same way', async () => {
