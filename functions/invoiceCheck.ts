@@ -1,44 +1,31 @@
-import { app, type HttpRequest } from '@azure/functions';
-import { invoiceAgreement, maxAgreementPageSize } from '../src/app/invoice-agreement';
-import { InputError } from '../src/app/errors';
-import { appContext, type AppContext } from '../src/composition';
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { invocationLogger } from '../src/adapters/logger';
+import { runScheduledInvoiceCheck } from '../src/app/scheduled-invoice-check';
+import { appContext } from '../src/composition';
 import { loadConfig } from '../src/config';
-import { range, route, type Handler } from './api';
-
-function pageSize(request: HttpRequest): number | undefined {
-  const text = request.query.get('pageSize');
-  if (text === null || text.trim() === '') return undefined;
-  const n = Number(text.trim());
-  if (!Number.isInteger(n) || n < 1 || n > maxAgreementPageSize)
-    throw new InputError(`pageSize must be a whole number from 1 to ${maxAgreementPageSize}`);
-  return n;
-}
 
 /**
- * `GET /api/invoice-check?from&to`: the stored invoice checks (`check-invoice --store`) of the days the
- * range touches: totals (VM-days and hours that agree) and a page of the rows that disagree.
+ * Timer on `%INVOICE_CHECK_SCHEDULE%`: checks the timeline against the scheduled cost export in
+ * `COST_EXPORT_CONTAINER` (nothing to do when it is empty), stores the rows and alerts below
+ * `INVOICE_AGREEMENT_ALERT_PERCENT`.
  */
-export function invoiceCheckHandler(getContext: () => Promise<AppContext>): Handler {
-  return route(
-    'invoiceCheck',
-    (request, ctx) => {
-      const { from = 0, to = 0 } = range(request, true);
-      return invoiceAgreement(ctx.invoiceChecks, {
-        from,
-        to,
-        pageSize: pageSize(request),
-        continuation: request.query.get('continuation') ?? undefined,
-      });
+export async function invoiceCheckTimer(timer: Timer, context: InvocationContext): Promise<void> {
+  const ctx = await appContext(loadConfig);
+  const log = invocationLogger(context);
+  const container = ctx.config.costExportContainer;
+  if (container === undefined) {
+    log.info('invoice check skipped: COST_EXPORT_CONTAINER is empty', { isPastDue: timer.isPastDue });
+    return;
+  }
+  await runScheduledInvoiceCheck(
+    { ...ctx, source: ctx.store, log },
+    {
+      now: ctx.now(),
+      container,
+      toleranceInMinutes: 5,
+      alertBelowPercent: ctx.config.invoiceAgreementAlertPercent,
     },
-    getContext,
   );
 }
 
-export const invoiceCheck = invoiceCheckHandler(() => appContext(loadConfig));
-
-app.http('invoiceCheck', {
-  route: 'invoice-check',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: invoiceCheck,
-});
+app.timer('invoiceCheck', { schedule: '%INVOICE_CHECK_SCHEDULE%', handler: invoiceCheckTimer });

@@ -99,6 +99,20 @@ param backfillDays int = 89
 @description('NCRONTAB schedule of the recurring read of the recent Activity Log (ACTIVITY_LOG_SCHEDULE).')
 param activityLogSchedule string = '0 */5 * * * *'
 
+@description('Create a daily FOCUS cost export of each watched subscription into the app\'s storage, checked by the invoiceCheck timer (ENABLE_COST_EXPORT).')
+param enableCostExport bool = false
+
+@description('NCRONTAB schedule of the daily invoice check (INVOICE_CHECK_SCHEDULE).')
+param invoiceCheckSchedule string = '0 30 6 * * *'
+
+@minValue(0)
+@maxValue(100)
+@description('Alert when the share of VM-days agreeing with the invoice falls below this percent; 0 = never (INVOICE_AGREEMENT_ALERT_PERCENT).')
+param invoiceAgreementAlertPercent int = 90
+
+@description('First day of the cost export schedule (defaults to tomorrow).')
+param costExportScheduleFrom string = '${substring(dateTimeAdd(utcNow(), 'P1D'), 0, 10)}T00:00:00Z'
+
 @description('Prefix of the table names (TABLE_NAME_PREFIX): letters and digits, starting with a letter, or empty.')
 param tableNamePrefix string = ''
 
@@ -140,6 +154,7 @@ var rgName = !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesR
 var appName = !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}vmtimeline-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(toLower(uniqueString(appName, resourceToken)), 7)}'
 var deadLetterContainerName = 'eventgrid-deadletters'
+var costExportContainerName = 'cost-exports'
 var reconcileQueueName = 'reconcile-subscriptions'
 var backfillQueueName = 'backfill-slices'
 var systemTopicName = '${abbrs.eventGridSystemTopics}vmtimeline-${environmentName}'
@@ -201,6 +216,7 @@ module storage 'br/public:avm/res/storage/storage-account:0.8.3' = {
       containers: [
         { name: deploymentContainerName } // Flex Consumption deployment package
         { name: deadLetterContainerName } // Event Grid dead letters
+        { name: costExportContainerName } // scheduled cost exports (ENABLE_COST_EXPORT); empty otherwise
       ]
     }
     queueServices: {
@@ -315,6 +331,9 @@ var appSettings = {
   RECONCILE_BUDGET_SECONDS: string(reconcileBudgetSeconds)
   BACKFILL_DAYS: string(backfillDays)
   ACTIVITY_LOG_SCHEDULE: activityLogSchedule
+  COST_EXPORT_CONTAINER: enableCostExport ? '${storageEndpoints.blob}${costExportContainerName}' : ''
+  INVOICE_CHECK_SCHEDULE: invoiceCheckSchedule
+  INVOICE_AGREEMENT_ALERT_PERCENT: string(invoiceAgreementAlertPercent)
 }
 // </app-settings>
 
@@ -377,6 +396,34 @@ module watched 'app/watched-subscription.bicep' = [
       systemTopicName: systemTopicName
       healthSystemTopicName: healthSystemTopicName
       existingSystemTopicsCsv: existingSystemTopicsCsv
+    }
+  }
+]
+
+// Optional: a daily FOCUS cost export per watched subscription into the app's storage (costExportContainerName),
+// which the invoiceCheck timer reads; the export's own identity may write that container only.
+module costExports 'app/cost-export.bicep' = [
+  for subscriptionId in (enableCostExport ? watchedSubscriptionIds : []): {
+    name: 'cost-export-${take(uniqueString(subscriptionId, environmentName), 8)}'
+    scope: subscription(subscriptionId)
+    params: {
+      exportName: 'vm-timeline-${take(uniqueString(subscriptionId, environmentName), 8)}'
+      storageAccountId: storage.outputs.resourceId
+      containerName: costExportContainerName
+      location: location
+      scheduleFrom: costExportScheduleFrom
+    }
+  }
+]
+
+module costExportAccess 'app/cost-export-access.bicep' = [
+  for (subscriptionId, i) in (enableCostExport ? watchedSubscriptionIds : []): {
+    name: 'cost-export-access-${take(uniqueString(subscriptionId, environmentName), 8)}'
+    scope: rg
+    params: {
+      storageAccountName: storage.outputs.name
+      containerName: costExportContainerName
+      exportPrincipalId: costExports[i].outputs.principalId
     }
   }
 ]

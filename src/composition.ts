@@ -18,6 +18,9 @@ import { TableRejectedEventStore } from './adapters/table-rejected-store';
 import { TableTimelineStore } from './adapters/table-timeline-store';
 import { TableDailyUsageStore } from './adapters/table-usage-store';
 import { TableInvoiceCheckStore } from './adapters/table-invoice-check-store';
+import { readCostExport } from './adapters/cost-export-files';
+import type { ExportReader } from './app/scheduled-invoice-check';
+import { ExportAccumulator } from './domain/cost-export';
 import type { AlertMetrics, AlertPublisher } from './app/alert-ports';
 import { EventArrivals } from './app/coverage';
 import type { IngestDependencies } from './app/ingest-event';
@@ -56,6 +59,8 @@ export interface AppContext extends IngestDependencies {
   alertRules: AlertRules;
   /** Stored invoice checks (`VmInvoiceCheck`). */
   invoiceChecks: TableInvoiceCheckStore;
+  /** Reads a cost export (file, folder or blob container) with the app's identity. */
+  readExport: ExportReader;
   /** What the fleet listing (`GET /api/fleet`) reads. */
   fleet: FleetDependencies;
   /** Creates the tables when missing (idempotent). */
@@ -129,6 +134,13 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
     }),
     alertRules,
     invoiceChecks: new TableInvoiceCheckStore(tables.table(names.invoiceCheck)),
+    async readExport(location, range) {
+      const accumulator = new ExportAccumulator(range);
+      await readCostExport(location, accumulator, {
+        blobs: { clientId: config.clientId, credential: options.credential },
+      });
+      return accumulator;
+    },
     fleet: { source: store, store, daily, alerts, alertRules },
     log,
     now: options.now ?? Date.now,

@@ -51,6 +51,12 @@ export interface Config {
   backfillDays: number;
   /** NCRONTAB schedule of the recurring Activity Log read (documentation; the host reads the setting itself). */
   activityLogSchedule: string;
+  /** Blob container URL (optionally with a prefix) of the scheduled cost export; empty: no daily invoice check. */
+  costExportContainer?: string | undefined;
+  /** NCRONTAB schedule of the daily invoice check (documentation; the host reads the setting itself). */
+  invoiceCheckSchedule: string;
+  /** Alert when the share of VM-days that agree with the invoice falls below this percent; 0 = never. */
+  invoiceAgreementAlertPercent: number;
   /** Application Insights connection string (the `StoppedAllocatedVms` metric); empty: log line only. */
   appInsightsConnectionString?: string | undefined;
   /** `ClientId=<id>;Authorization=AAD`: Entra ID sign-in for the metric. */
@@ -78,6 +84,9 @@ export const settingDefaults = {
   AUTO_DEALLOCATE_DRY_RUN: 'true',
   BACKFILL_DAYS: '89',
   ACTIVITY_LOG_SCHEDULE: '0 */5 * * * *',
+  COST_EXPORT_CONTAINER: '',
+  INVOICE_CHECK_SCHEDULE: '0 30 6 * * *',
+  INVOICE_AGREEMENT_ALERT_PERCENT: '90',
   APPLICATIONINSIGHTS_CONNECTION_STRING: '',
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: '',
 } as const;
@@ -125,6 +134,28 @@ function alertTopicEndpoint(value: string | undefined): string | undefined {
   } catch {
     throw new ConfigError('ALERT_TOPIC_ENDPOINT must be an http(s) URL');
   }
+  return value;
+}
+
+function costExportContainer(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('COST_EXPORT_CONTAINER must be a blob container URL');
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search !== '')
+    throw new ConfigError('COST_EXPORT_CONTAINER must be an http(s) container URL without a query string');
+  return value;
+}
+
+function percent(env: Readonly<Record<string, string | undefined>>): number {
+  const name = 'INVOICE_AGREEMENT_ALERT_PERCENT';
+  const text = setting(env, name) ?? settingDefaults[name];
+  const value = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || value > 100)
+    throw new ConfigError(`${name} must be a percent from 0 to 100`);
   return value;
 }
 
@@ -207,6 +238,9 @@ export function loadConfig(
     backfillDays: backfillDays(env),
     activityLogSchedule: setting(env, 'ACTIVITY_LOG_SCHEDULE') ?? settingDefaults.ACTIVITY_LOG_SCHEDULE,
     autoDeallocateDryRun: flag(env, 'AUTO_DEALLOCATE_DRY_RUN'),
+    costExportContainer: costExportContainer(setting(env, 'COST_EXPORT_CONTAINER')),
+    invoiceCheckSchedule: setting(env, 'INVOICE_CHECK_SCHEDULE') ?? settingDefaults.INVOICE_CHECK_SCHEDULE,
+    invoiceAgreementAlertPercent: percent(env),
     appInsightsConnectionString: setting(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING'),
     appInsightsAuthenticationString: setting(env, 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'),
   });

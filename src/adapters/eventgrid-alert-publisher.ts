@@ -8,6 +8,7 @@ import { AzureKeyCredential, EventGridPublisherClient } from '@azure/eventgrid';
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import type { AlertPublisher } from '../app/alert-ports';
 import type { AlertEvent } from '../domain/alerts';
+import type { InvoiceAgreementEvent } from '../domain/invoice-check';
 import { isLoopbackEndpoint } from './arm';
 
 export interface AlertPublisherOptions {
@@ -40,7 +41,7 @@ export function createEventGridAlertPublisher(options: AlertPublisherOptions): A
       );
   return {
     destination: endpoint,
-    async publish(event: AlertEvent): Promise<void> {
+    async publish(event: AlertEvent | InvoiceAgreementEvent): Promise<void> {
       await client.send([
         {
           id: event.id,

@@ -3,6 +3,7 @@
  * metric. Adapters in src/adapters implement them (the `VmAlerts` table, Event Grid, Application Insights).
  */
 import type { AlertEvent, StoppedEpisode } from '../domain/alerts';
+import type { InvoiceAgreementEvent } from '../domain/invoice-check';
 import type { CurrentState } from './ports';
 
 /** Delivery of one alert kind of an episode, as the episode row remembers it. */
@@ -97,7 +98,7 @@ export interface AlertOutbox {
 export interface AlertPublisher {
   /** Where alerts go, for logs (`''` when only logged). */
   readonly destination: string;
-  publish(event: AlertEvent): Promise<void>;
+  publish(event: AlertEvent | InvoiceAgreementEvent): Promise<void>;
 }
 
 /** The `StoppedAllocatedVms` metric. Never throws: a lost sample is logged. */

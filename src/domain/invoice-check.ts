@@ -160,3 +160,62 @@ export function daysOf(from: number, to: number): number[] {
   for (let d = Math.floor(from / dayInMs) * dayInMs; d < to; d += dayInMs) days.push(d);
   return days;
 }
+
+/** CloudEvent type of a low invoice agreement (a public interface: see README "Alerts"). */
+export const invoiceAgreementLowEventType = 'VmBillingTimeline.InvoiceAgreementLow';
+export const invoiceAgreementEventSource = '/vm-billing-timeline/invoice-check';
+
+/** The low-agreement alert as published (CloudEvents 1.0 attributes). */
+export interface InvoiceAgreementEvent {
+  id: string;
+  type: typeof invoiceAgreementLowEventType;
+  source: string;
+  subject: string;
+  time: string;
+  data: {
+    from: string;
+    to: string;
+    /** Share of VM-days that agree, in percent. */
+    agreementPercent: number;
+    thresholdPercent: number;
+    vmDays: number;
+    agreeingVmDays: number;
+    verdicts: Record<InvoiceVerdict, number>;
+    exportName: string;
+  };
+}
+
+/** Percent of VM-days that agree; 100 when nothing was checked. */
+export function agreementPercent(totals: InvoiceCheckTotals): number {
+  return totals.vmDays === 0 ? 100 : round((totals.agreeingVmDays / totals.vmDays) * 100);
+}
+
+/** The alert of one check (one id per checked range: a retried run publishes the same event). */
+export function invoiceAgreementEvent(input: {
+  from: number;
+  to: number;
+  now: number;
+  totals: InvoiceCheckTotals;
+  thresholdPercent: number;
+  exportName: string;
+}): InvoiceAgreementEvent {
+  const from = dayName(input.from);
+  const to = dayName(input.to);
+  return {
+    id: `invoice-agreement|${from}|${to}`,
+    type: invoiceAgreementLowEventType,
+    source: invoiceAgreementEventSource,
+    subject: `invoice-check/${from}/${to}`,
+    time: new Date(input.now).toISOString(),
+    data: {
+      from,
+      to,
+      agreementPercent: agreementPercent(input.totals),
+      thresholdPercent: input.thresholdPercent,
+      vmDays: input.totals.vmDays,
+      agreeingVmDays: input.totals.agreeingVmDays,
+      verdicts: input.totals.verdicts,
+      exportName: input.exportName,
+    },
+  };
+}

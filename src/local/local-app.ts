@@ -163,6 +163,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       'ROLLUP_SCHEDULE',
       'ALERT_SCHEDULE',
       'ACTIVITY_LOG_SCHEDULE',
+      'INVOICE_CHECK_SCHEDULE',
     ] as const)
       setDefault(name, settingDefaults[name]);
     const config = loadConfig(env);

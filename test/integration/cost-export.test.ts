@@ -6,8 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { invoiceCheckHandler } from '../../functions/invoiceCheck';
-import type { AgreementPage } from '../../src/app/invoice-agreement';
+import { invoiceCheckHandler } from '../../functions/invoiceCheckApi';
+import { invoiceAgreement, type AgreementPage } from '../../src/app/invoice-agreement';
+import { runScheduledInvoiceCheck } from '../../src/app/scheduled-invoice-check';
+import { silentLogger } from '../../src/adapters/logger';
+import type { AlertEvent } from '../../src/domain/alerts';
+import type { InvoiceAgreementEvent } from '../../src/domain/invoice-check';
 import { vmKey } from '../../src/domain/resource-id';
 import type { AppContext } from '../../src/composition';
 import { CsvRecordReader } from '../../src/domain/csv-records';
@@ -400,6 +404,71 @@ describe('cost exports: your own prices, and the timeline checked against the in
     const missing = await runCli(['check-invoice', '--export', `${blobEndpoint}/nosuchcontainer`, ...args]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('the container does not exist');
+    await container.delete();
+  });
+
+  it('the daily invoice check reads the scheduled export from its container, stores the rows and alerts when agreement is low', async () => {
+    const container = new ContainerClient(
+      `${azurite().blobEndpoint}/daily${randomUUID().slice(0, 8)}`,
+      new StorageSharedKeyCredential(azuriteAccountName, azuriteAccountKey),
+    );
+    await container.create();
+    for (const file of ['part_0_0001.csv.gz', 'part_1_0001.csv.gz', 'manifest.json']) {
+      const body = await readFile(path.join(exportDir, file));
+      await container
+        .getBlockBlobClient(`focus/vm-timeline-daily/20261101-20261130/run-1/${file}`)
+        .upload(body, body.length);
+    }
+    const published: InvoiceAgreementEvent[] = [];
+    const warnings: string[] = [];
+    const deps = {
+      source: ctx.store,
+      daily: ctx.daily,
+      readExport: ctx.readExport,
+      invoiceChecks: ctx.invoiceChecks,
+      alertPublisher: {
+        destination: 'test',
+        publish: (event: AlertEvent | InvoiceAgreementEvent) => {
+          published.push(event as InvoiceAgreementEvent);
+          return Promise.resolve();
+        },
+      },
+      log: { ...silentLogger, warn: (message: string) => void warnings.push(message) },
+    };
+    const options = {
+      now: Date.parse('2026-11-06T06:30:00Z'),
+      container: container.url,
+      toleranceInMinutes: 5,
+      alertBelowPercent: 90,
+    };
+    const summary = await runScheduledInvoiceCheck(deps, options);
+    expect(summary).toMatchObject({
+      from: '2026-11-03T00:00:00.000Z',
+      to: '2026-11-05T00:00:00.000Z',
+      vmDays: 11,
+      agreeingVmDays: 5,
+      agreementPercent: 45.454545,
+      alerted: true,
+    });
+    expect(published).toHaveLength(1);
+    expect(published[0]).toMatchObject({
+      id: 'invoice-agreement|2026-11-03|2026-11-05',
+      type: 'VmBillingTimeline.InvoiceAgreementLow',
+      data: { agreementPercent: 45.454545, thresholdPercent: 90, vmDays: 11, agreeingVmDays: 5 },
+    });
+    const page = await invoiceAgreement(ctx.invoiceChecks, {
+      from: Date.parse('2026-11-03T00:00:00Z'),
+      to: Date.parse('2026-11-05T00:00:00Z'),
+    });
+    expect(page.totals).toMatchObject({ vmDays: 11, agreeingVmDays: 5 });
+    expect(page.lastCheckedAt).toBe('2026-11-06T06:30:00.000Z');
+    // Above the setting: logged, no alert.
+    const calm = await runScheduledInvoiceCheck(deps, { ...options, alertBelowPercent: 40 });
+    expect(calm.alerted).toBe(false);
+    expect(published).toHaveLength(1);
+    // No topic: the low agreement is a warning in the log.
+    await runScheduledInvoiceCheck({ ...deps, alertPublisher: undefined }, options);
+    expect(warnings).toContain('invoice agreement below the alert setting (no alert topic: logged only)');
     await container.delete();
   });
 
