@@ -642,15 +642,16 @@
           store('main', await api(mainQuery()));
           renderAll();
           document.body.dataset.loaded = 'true';
-          const [stopped, usage, invoice] = await Promise.all([
-            api(stoppedQuery()),
-            api(usageQuery()),
-            api(invoiceQuery()),
-          ]);
+          // The stored invoice checks load beside the others, without holding the load up.
+          api(invoiceQuery())
+            .then((invoice) => {
+              store('invoice', invoice);
+              renderInvoice();
+            })
+            .catch((error) => setStatus(error.message, true));
+          const [stopped, usage] = await Promise.all([api(stoppedQuery()), api(usageQuery())]);
           store('stopped', stopped);
           store('usage', usage);
-          store('invoice', invoice);
-          renderInvoice();
         }
         state.lastFullAt = Date.now();
         renderAll();
