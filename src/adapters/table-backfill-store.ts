@@ -8,6 +8,7 @@ import { odata } from '@azure/data-tables';
 import { SliceStatus, type BackfillPlan, type BackfillStore, type SliceProgress } from '../app/backfill';
 import { statusOf } from './storage';
 import { pad13 } from './table-entities';
+import { ms } from './table-columns';
 
 type Row = TableEntityResult<Record<string, unknown>>;
 
@@ -22,15 +23,6 @@ const counters = [
   'throttled',
   'vms',
 ] as const;
-
-function ms(value: unknown): number | undefined {
-  if (value instanceof Date) return value.getTime();
-  if (typeof value === 'string' && value !== '') {
-    const parsed = Date.parse(value);
-    return Number.isFinite(parsed) ? parsed : undefined;
-  }
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
 
 function num(value: unknown): number {
   if (typeof value === 'number') return value;

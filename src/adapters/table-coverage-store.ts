@@ -13,6 +13,7 @@ import {
   type SubscriptionCoverage,
 } from '../app/coverage-ports';
 import { statusOf } from './storage';
+import { ms } from './table-columns';
 
 export const coveragePartitionKey = 'subscription';
 
@@ -30,15 +31,6 @@ const timeFields = [
   'lastEventAt',
   'poisonedAt',
 ] as const;
-
-function ms(value: unknown): number | undefined {
-  if (value instanceof Date) return value.getTime();
-  if (typeof value === 'string' && value !== '') {
-    const parsed = Date.parse(value);
-    return Number.isFinite(parsed) ? parsed : undefined;
-  }
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;

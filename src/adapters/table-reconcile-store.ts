@@ -13,6 +13,7 @@ import type {
   ReconcileRunStore,
 } from '../app/ports';
 import { statusOf } from './storage';
+import { ms } from './table-columns';
 
 export const reconcileRowKey = 'latest';
 
@@ -21,16 +22,6 @@ const chunkLength = 30_000;
 const maxChunks = 30;
 
 type Row = TableEntityResult<Record<string, unknown>>;
-
-function ms(value: unknown): number | undefined {
-  if (value instanceof Date) return value.getTime();
-  if (typeof value === 'string' && value !== '') {
-    const parsed = Date.parse(value);
-    return Number.isFinite(parsed) ? parsed : undefined;
-  }
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  return undefined;
-}
 
 function unconfirmedFrom(row: Row): Record<string, number> {
   const chunks = typeof row['unconfirmedChunks'] === 'number' ? row['unconfirmedChunks'] : 0;
