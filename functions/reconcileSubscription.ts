@@ -6,21 +6,14 @@ import {
   reconcileSubscription as reconcileOne,
   type ReconcileSummary,
 } from '../src/app/reconcile-subscription';
+import { isSubscriptionId, queueMessageFields } from '../src/app/queue-message';
 import { appContext } from '../src/composition';
 import { loadConfig } from '../src/config';
 
 /** The subscription id of a queue message `{ subscriptionId }` (object or JSON text); undefined when malformed. */
 export function subscriptionIdOf(message: unknown): string | undefined {
-  let value = message;
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value) as unknown;
-    } catch {
-      return undefined;
-    }
-  }
-  const id = (value as { subscriptionId?: unknown } | null | undefined)?.subscriptionId;
-  return typeof id === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(id) ? id : undefined;
+  const id = queueMessageFields(message)?.['subscriptionId'];
+  return isSubscriptionId(id) ? id : undefined;
 }
 
 /**

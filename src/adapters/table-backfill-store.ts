@@ -5,7 +5,13 @@
  */
 import type { TableClient, TableEntityResult } from '@azure/data-tables';
 import { odata } from '@azure/data-tables';
-import { SliceStatus, type BackfillPlan, type BackfillStore, type SliceProgress } from '../app/backfill';
+import {
+  emptyCounts,
+  SliceStatus,
+  type BackfillPlan,
+  type BackfillStore,
+  type SliceProgress,
+} from '../app/backfill';
 import { statusOf } from './storage';
 import { pad13 } from './table-entities';
 import { ms } from './table-columns';
@@ -45,14 +51,7 @@ function sliceFromRow(row: Row): SliceProgress | undefined {
     status: (Object.values(SliceStatus) as string[]).includes(status)
       ? (status as SliceStatus)
       : SliceStatus.pending,
-    pages: 0,
-    records: 0,
-    observations: 0,
-    duplicates: 0,
-    skipped: 0,
-    rejected: 0,
-    requests: 0,
-    throttled: 0,
+    ...emptyCounts(),
     vms: 0,
     updatedAt: ms(row['updatedAt']) ?? 0,
   };

@@ -17,6 +17,7 @@ import { vmKey } from '../domain/resource-id';
 import { forEachLimited } from './concurrency';
 import { ensureError } from './errors';
 import type { Clock, Logger, ManagementStats, TimelineStore } from './ports';
+import { isSubscriptionId, queueMessageFields } from './queue-message';
 
 const dayInMs = 86_400_000;
 
@@ -211,24 +212,16 @@ export async function planBackfill(
 export function backfillMessageOf(
   message: unknown,
 ): { subscriptionId: string; from: number; to: number } | undefined {
-  let value = message;
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value) as unknown;
-    } catch {
-      return undefined;
-    }
-  }
-  const m = value as Partial<Record<keyof BackfillMessage, unknown>> | null | undefined;
+  const m = queueMessageFields(message) as Partial<Record<keyof BackfillMessage, unknown>> | undefined;
   const subscriptionId = m?.subscriptionId;
   const from = typeof m?.from === 'string' ? Date.parse(m.from) : NaN;
   const to = typeof m?.to === 'string' ? Date.parse(m.to) : NaN;
-  if (typeof subscriptionId !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(subscriptionId)) return undefined;
+  if (!isSubscriptionId(subscriptionId)) return undefined;
   if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from) return undefined;
   return { subscriptionId, from, to };
 }
 
-function emptyCounts(): BackfillCounts {
+export function emptyCounts(): BackfillCounts {
   return {
     pages: 0,
     records: 0,
