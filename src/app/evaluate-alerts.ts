@@ -31,10 +31,14 @@ import {
   type EpisodeRecord,
   type StoppedEpisodeStore,
 } from './alert-ports';
+import { forEachLimited } from './concurrency';
 import { ensureError } from './errors';
 import type { Clock, Logger, TimelineStore } from './ports';
 import { stoppedStatusOf } from './stopped';
 import { syncStoppedIndex } from './stopped-index';
+
+/** Episodes evaluated at once (current-row reads and publishes in flight), as the stopped listing reads. */
+const episodeConcurrency = 16;
 
 /** The operation recorded on the timeline when the app deallocates a VM itself. */
 export const autoDeallocateOperation = 'vmBillingTimeline/autoDeallocate';
@@ -122,7 +126,8 @@ export async function evaluateAlerts(
   }
   const records: EpisodeRecord[] = [];
   for await (const page of deps.alerts.listEpisodes()) records.push(...page);
-  for (const record of records) {
+  // Episodes are independent VMs: each reads its current row (and may publish), several at a time.
+  await forEachLimited(records, episodeConcurrency, async (record) => {
     try {
       await evaluateEpisode(deps, options, record, now, summary);
     } catch (error) {
@@ -132,7 +137,7 @@ export async function evaluateAlerts(
         error: ensureError(error).message,
       });
     }
-  }
+  });
   deps.log.info('metric StoppedAllocatedVms', {
     metricName: 'StoppedAllocatedVms',
     value: summary.pastGrace,
