@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { dashboardResponse } from '../src/local/dashboard-assets';
+import { dashboardResponse } from '../src/dashboard/assets';
 
 /**
  * `GET /api/dashboard?code=<function key>`: the dashboard page (the same one `npm start` serves at `/`).

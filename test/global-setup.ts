@@ -3,7 +3,7 @@
  * available, so `npm test` needs nothing running beforehand.
  *
  * - An Azurite already answering on the default ports (10000 blob, 10001 queue, 10002 table) is reused.
- * - Otherwise Azurite is started with `startAzurite` (src/local/azurite.ts, shared with `npm start` and the
+ * - Otherwise Azurite is started with `startAzurite` (kit/local/azurite.ts, shared with `npm start` and the
  *   benchmarks): in memory, on ports the OS picks, stopped in teardown.
  *
  * Tests get the endpoints with `inject('azurite')` (see `test/support/azurite.ts`) and, in the
@@ -11,7 +11,7 @@
  * `AZURITE_BLOB_ENDPOINT` and `AZURE_STORAGE_CONNECTION_STRING`.
  */
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
-import { azuriteDefaultPorts, azuriteEndpoints, isAzuriteUp, startAzurite } from '../src/local/azurite';
+import { azuriteDefaultPorts, azuriteEndpoints, isAzuriteUp, startAzurite } from '../kit/local/azurite';
 import type { AzuriteEndpoints } from './support/azurite-endpoints';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {

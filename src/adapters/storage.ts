@@ -13,7 +13,7 @@ import type { TokenCredential } from '@azure/identity';
 import { isRestError, type PipelinePolicy } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 
-import { azuriteAccountKey, azuriteAccountName } from '../local/azurite';
+import { azuriteAccountKey, azuriteAccountName } from '../../kit/local/azurite';
 
 export const developmentStorage = 'UseDevelopmentStorage=true';
 

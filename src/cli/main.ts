@@ -25,7 +25,7 @@ import { reconcileCommand } from './reconcile';
 import { pricesCommand } from './prices';
 import { checkInvoiceCommand } from './check-invoice';
 import { coverageCommand } from './coverage';
-import { serveCommand } from '../local/serve-command';
+import { serveCommand } from '../../kit/local/serve-command';
 
 export const toolName = 'vm-timeline';
 

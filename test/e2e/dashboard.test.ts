@@ -13,7 +13,7 @@ import { storeInvoiceCheck } from '../../src/app/invoice-agreement';
 import { createAppContext } from '../../src/composition';
 import { checkRow } from '../../src/domain/invoice-check';
 import { loadConfig } from '../../src/config';
-import { startLocalApp, type LocalApp } from '../../src/local/local-app';
+import { startLocalApp, type LocalApp } from '../../kit/local/local-app';
 
 const executablePath = '/usr/bin/chromium';
 const root = path.resolve(__dirname, '..', '..');

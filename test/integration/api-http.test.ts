@@ -8,9 +8,9 @@ import { silentLogger } from '../../src/adapters/logger';
 import { createAppContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import { vmKey } from '../../src/domain/resource-id';
-import { startLocalHost, type LocalHost } from '../../src/local/host';
-import { MemoryLocalQueues } from '../../src/local/queues';
-import { captureRegistrations } from '../../src/local/registrations';
+import { startLocalHost, type LocalHost } from '../../kit/local/host';
+import { MemoryLocalQueues } from '../../kit/local/queues';
+import { captureRegistrations } from '../../kit/local/registrations';
 import { dropTables, testSettings } from '../support/app';
 
 const sub = '00000000-0000-0000-0000-0000000000de';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readActivityLogRecord } from '../../src/domain/activity-log';
-import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
+import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 
 const sub = 'aaaaaaaa-0000-0000-0000-0000000000a1';
 const api = 'api-version=2015-04-01';

@@ -8,7 +8,7 @@ import {
 } from '../../src/adapters/arm';
 import type { ListedPage, ListedVm } from '../../src/app/ports';
 import { parseInstanceView, PowerState } from '../../src/domain/power-state';
-import { startArmEmulator, type ArmEmulator, type EmulatedPowerState } from '../../src/emulator/arm-emulator';
+import { startArmEmulator, type ArmEmulator, type EmulatedPowerState } from '../../kit/emulator/arm-emulator';
 
 const sub = '11111111-1111-1111-1111-111111111111';
 const otherSub = '22222222-2222-2222-2222-222222222222';

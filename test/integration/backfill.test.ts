@@ -12,8 +12,8 @@ import {
   type BackfillSummary,
 } from '../../src/app/backfill';
 import type { AppContext } from '../../src/composition';
-import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
-import { seededRandom } from '../../src/emulator/seeded-random';
+import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
+import { seededRandom } from '../../kit/emulator/seeded-random';
 import { dropTables, testContext, testSettings, uniquePrefix } from '../support/app';
 import { tableConnectionString } from '../support/azurite';
 import { runCli } from '../support/cli';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReconcileSummary } from '../../src/app/reconcile-subscription';
-import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
+import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { uniquePrefix } from '../support/app';
 import { tableConnectionString } from '../support/azurite';
 import { runCli } from '../support/cli';

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
+import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { uniquePrefix } from '../support/app';
 import { tableConnectionString } from '../support/azurite';
 import {

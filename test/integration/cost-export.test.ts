@@ -17,7 +17,7 @@ import type { AppContext } from '../../src/composition';
 import { CsvRecordReader } from '../../src/domain/csv-records';
 import { dropTables, testContext } from '../support/app';
 import { azurite, tableConnectionString } from '../support/azurite';
-import { azuriteAccountKey, azuriteAccountName } from '../../src/local/azurite';
+import { azuriteAccountKey, azuriteAccountName } from '../../kit/local/azurite';
 import { runCli } from '../support/cli';
 import {
   focusCsv,
@@ -27,7 +27,7 @@ import {
   legacyVmUsage,
   scaleSetId,
   vmId,
-} from '../../src/emulator/cost-exports';
+} from '../../kit/emulator/cost-exports';
 import { observation } from '../support/histories';
 
 const web = vmId('web-01');

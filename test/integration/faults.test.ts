@@ -1,13 +1,13 @@
 /**
- * Faults lose nothing: a simulated day of a fleet (bench/accuracy-fleet.ts) goes through ingestion and
+ * Faults lose nothing: a simulated day of a fleet (kit/bench/accuracy-fleet.ts) goes through ingestion and
  * reconciles twice, once directly and once through fault proxies in front of Azurite's Table endpoint and
  * the management emulator (503s, timeouts, connection resets, slow answers) with two concurrent workers,
  * failed deliveries resent whole as Event Grid does. The stored observations and segments must be the
  * same. Plus a worker that dies between its timeline write and its current-row write.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simulateFleet, syncEmulatedFleet, type FleetHistory } from '../../bench/accuracy-fleet';
-import { benchSubscriptionId } from '../../bench/events';
+import { simulateFleet, syncEmulatedFleet, type FleetHistory } from '../../kit/bench/accuracy-fleet';
+import { benchSubscriptionId } from '../../kit/bench/events';
 import { silentLogger } from '../../src/adapters/logger';
 import { createArmClient } from '../../src/adapters/arm';
 import { TableTimelineStore } from '../../src/adapters/table-timeline-store';
@@ -16,10 +16,10 @@ import { reconcileSubscription } from '../../src/app/reconcile-subscription';
 import { createAppContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import { usageOf } from '../../src/domain/usage';
-import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
+import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { dropTables, uniquePrefix } from '../support/app';
 import { tableConnectionString } from '../support/azurite';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
+import { startFaultProxy, type FaultProxy } from '../../kit/fault-proxy';
 
 // The 200-VM fleet (about 40 s on 2 shared cores); FAULTS_VMS=50 for a quicker local run.
 const vms = Number(process.env['FAULTS_VMS'] ?? 200);

@@ -5,11 +5,11 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalConsole } from '../../src/local/console';
-import { startLocalHost, type LocalHost } from '../../src/local/host';
-import { startLocalApp, type LocalApp } from '../../src/local/local-app';
-import { MemoryLocalQueues } from '../../src/local/queues';
-import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
+import { createLocalConsole } from '../../kit/local/console';
+import { startLocalHost, type LocalHost } from '../../kit/local/host';
+import { startLocalApp, type LocalApp } from '../../kit/local/local-app';
+import { MemoryLocalQueues } from '../../kit/local/queues';
+import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { testSettings } from '../support/app';
 import { subscriptionId, vmEvent } from '../support/events';
 

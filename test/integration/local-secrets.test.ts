@@ -13,9 +13,9 @@ import {
   StorageSharedKeyCredential,
 } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
-import { azuriteAccountKey, azuriteAccountName } from '../../src/local/azurite';
-import { startLocalApp, type LocalApp } from '../../src/local/local-app';
+import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
+import { azuriteAccountKey, azuriteAccountName } from '../../kit/local/azurite';
+import { startLocalApp, type LocalApp } from '../../kit/local/local-app';
 import { uniquePrefix } from '../support/app';
 import { azurite } from '../support/azurite';
 import { recentTime, subscriptionId, vmEvent, vmResourceId } from '../support/events';

@@ -8,7 +8,7 @@ import { recordReconcileFailure } from '../../src/app/coverage';
 import { appContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import { PowerState } from '../../src/domain/power-state';
-import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
+import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { testSettings } from '../support/app';
 import { runCli } from '../support/cli';
 import { coverageHandler } from '../../functions/coverage';

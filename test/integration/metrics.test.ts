@@ -4,9 +4,9 @@ import { reconcileSubscription } from '../../src/app/reconcile-subscription';
 import type { AppContext } from '../../src/composition';
 import { stoppedByOf } from '../../src/domain/alerts';
 import { vmKey } from '../../src/domain/resource-id';
-import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
-import { EmulatedFleet } from '../../src/emulator/arm-fleet';
-import { startMetricsEmulator, type MetricsEmulator } from '../../src/emulator/metrics-emulator';
+import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
+import { EmulatedFleet } from '../../kit/emulator/arm-fleet';
+import { startMetricsEmulator, type MetricsEmulator } from '../../kit/emulator/metrics-emulator';
 import { dropTables, testContext, testSettings } from '../support/app';
 
 const minute = 60_000;

@@ -2,7 +2,7 @@ import { InvocationContext, type Timer } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcile, reconcileQueue } from '../../functions/reconcile';
 import { reconcileSubscription, subscriptionIdOf } from '../../functions/reconcileSubscription';
-import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
+import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { testSettings } from '../support/app';
 
 const subA = '00000000-0000-0000-0000-0000000000a1';

@@ -20,7 +20,7 @@ import {
   startArmEmulator,
   vmResourceId,
   type ArmEmulator,
-} from '../../src/emulator/arm-emulator';
+} from '../../kit/emulator/arm-emulator';
 import { dropTables, testContext, testSettings } from '../support/app';
 import { subscriptionId as sub, vmEvent } from '../support/events';
 

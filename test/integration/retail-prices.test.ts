@@ -8,7 +8,7 @@ import { parsePrices } from '../../src/domain/prices';
 import {
   startRetailPricesEmulator,
   type RetailPricesEmulator,
-} from '../../src/emulator/retail-prices-emulator';
+} from '../../kit/emulator/retail-prices-emulator';
 
 /** Items shaped like the documented response (fields as the service returns them). */
 function item(

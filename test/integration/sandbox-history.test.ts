@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/adapters/logger';
 import { backfillSubscriptions, readRecentActivityLog } from '../../src/app/backfill';
 import type { AppContext } from '../../src/composition';
-import { startSandbox, type Sandbox } from '../../src/local/sandbox';
+import { startSandbox, type Sandbox } from '../../kit/local/sandbox';
 import { dropTables, testContext, testSettings } from '../support/app';
 
 const day = 86_400_000;

@@ -6,8 +6,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/adapters/logger';
-import { postEvents } from '../../src/local/event-delivery';
-import { startSandbox, type Sandbox } from '../../src/local/sandbox';
+import { postEvents } from '../../kit/local/event-delivery';
+import { startSandbox, type Sandbox } from '../../kit/local/sandbox';
 
 interface Delivered {
   id: string;

@@ -14,7 +14,7 @@ import { listStopped } from '../../src/app/stopped';
 import { main } from '../../src/cli/main';
 import type { AppContext } from '../../src/composition';
 import { alertEventId, alertEventTypes } from '../../src/domain/alerts';
-import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
+import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { dropTables, testContext, testSettings } from '../support/app';
 import { healthEvent, subscriptionId as sub, vmEvent, vmResourceId } from '../support/events';
 import { startEventGridReceiver, type EventGridReceiver } from '../support/eventgrid-receiver';

@@ -13,7 +13,7 @@ import { deriveSegments } from '../../src/domain/segments';
 import { delivery, history, observation, operationHistory } from '../support/histories';
 import { dropTables, testContext } from '../support/app';
 import { tableConnectionString } from '../support/azurite';
-import { startFaultProxy } from '../support/fault-proxy';
+import { startFaultProxy } from '../../kit/fault-proxy';
 
 /** A TableClient on the test Azurite that counts the entities its responses carry. */
 function countingTable(name: string, entities: { count: number }): TableClient {

@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/adapters/logger';
 import { ingestEvent } from '../../src/app/ingest-event';
 import { createAppContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
-import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
+import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { testSettings } from '../support/app';
 import {
   cloudEvent,

@@ -19,7 +19,7 @@ import {
   legacyVmUsage,
   scaleSetId,
   vmId,
-} from '../../src/emulator/cost-exports';
+} from '../../kit/emulator/cost-exports';
 
 function records(text: string, chunkSize = text.length): string[][] {
   const out: string[][] = [];

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { logFormatVariable } from '../../src/adapters/logger';
 import { settingDefaults } from '../../src/config';
-import { hostVariables } from '../../src/local/local-app';
+import { hostVariables } from '../../kit/local/local-app';
 import { mappedOperations } from '../../src/domain/events';
 import { HealthEventType } from '../../src/domain/health';
 
@@ -863,7 +863,7 @@ describe('network and authentication', () => {
     expect(settings).toMatch(/excludedPaths:\s*\[\s*eventGridWebhookPath\s*\]/);
     const webhookPath = /var eventGridWebhookPath = '([^']+)'/.exec(text)?.[1];
     expect(webhookPath).toBe('/runtime/webhooks/eventgrid');
-    const localHost = filesUnder('src/local', ['.ts']).map(read).join('\n');
+    const localHost = filesUnder('kit/local', ['.ts']).map(read).join('\n');
     expect(localHost.toLowerCase()).toContain(`'${webhookPath}'`);
     expect(azdEnvironment().get('authClientId')?.name).toBe('AUTH_CLIENT_ID');
     expect(main()).toMatch(/authClientId:\s*authClientId\s/);

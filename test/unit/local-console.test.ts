@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLocalConsole, describeHeld } from '../../src/local/console';
+import { createLocalConsole, describeHeld } from '../../kit/local/console';
 
 const at = Date.UTC(2026, 11, 1, 12, 0, 0);
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { readWebhookDelivery } from '../../src/local/eventgrid-webhook';
-import { httpRoute, matchRoute } from '../../src/local/http-routes';
-import { parseSchedule, resolveSettings, ScheduleError } from '../../src/local/ncrontab';
-import { decodeMessage, encodeMessage } from '../../src/local/queues';
-import { startTimers } from '../../src/local/timers';
+import { readWebhookDelivery } from '../../kit/local/eventgrid-webhook';
+import { httpRoute, matchRoute } from '../../kit/local/http-routes';
+import { parseSchedule, resolveSettings, ScheduleError } from '../../kit/local/ncrontab';
+import { decodeMessage, encodeMessage } from '../../kit/local/queues';
+import { startTimers } from '../../kit/local/timers';
 import type { Timer } from '@azure/functions';
 import { silentLogger } from '../../src/adapters/logger';
 

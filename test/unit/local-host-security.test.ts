@@ -11,8 +11,8 @@ import {
   isExpectedTopic,
   maxEventsPerDelivery,
   readWebhookDelivery,
-} from '../../src/local/eventgrid-webhook';
-import { authorized, httpRoute, isLoopbackHost } from '../../src/local/http-routes';
+} from '../../kit/local/eventgrid-webhook';
+import { authorized, httpRoute, isLoopbackHost } from '../../kit/local/http-routes';
 
 describe('Event Grid deliveries to the local webhook', () => {
   it('runs the invocations of a delivery a few at a time, as the CLI does, not all at once', async () => {

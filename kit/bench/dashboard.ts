@@ -1,0 +1,269 @@
+/**
+ * Dashboard benchmark (`npm run bench -- dashboard`): the dashboard over a big fleet, in chromium.
+ *
+ * 1. Seeds `BENCH_DASHBOARD_VMS` (10,000) VMs with `BENCH_DASHBOARD_DAYS` (3) days of history straight
+ *    into the tables (the usage benchmark's row layouts: segments and details per VM partition, current
+ *    rows, day rollups), one VM in 20 in Stopped (allocated), and syncs the stopped-VM index.
+ * 2. Starts the local host over those tables (the function handlers as deployed; no sandbox, no timers
+ *    in the way) and opens the dashboard in Debian's chromium (playwright-core, as the e2e test does):
+ *    time from navigation to the first screen (rows drawn), API requests (counted by the browser) and
+ *    Table requests (counted on the wire) of the load, the browser's JS heap; then a refresh with nothing
+ *    recorded since (API and Table requests).
+ * 3. Baseline in the same run: the loading of the dashboard before `GET /api/fleet` (the whole VM list,
+ *    stopped, usage by VM, then one `GET /api/vms/{key}/timeline` per VM, 6 at a time as a browser
+ *    does over HTTP/1.1), from Node. It stops after `BENCH_DASHBOARD_BASELINE_SECONDS` (300) and
+ *    projects its time from the share of VMs done.
+ *
+ * Targets: ≤ 3 s to the first screen, ≤ 5 API requests per load, ≤ 2 per refresh with nothing changed.
+ * Settings: `BENCH_DASHBOARD_VMS`, `BENCH_DASHBOARD_DAYS`, `BENCH_DASHBOARD_BASELINE_SECONDS`,
+ * `BENCH_STORAGE`, `BENCH_CONCURRENCY` (32, seeding).
+ */
+import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chromium, type Browser } from 'playwright-core';
+import { silentLogger } from '../../src/adapters/logger';
+import { syncStoppedIndex } from '../../src/app/stopped-index';
+import { createAppContext } from '../../src/composition';
+import { loadConfig } from '../../src/config';
+import { dayInMs, dayStartOf } from '../../src/domain/daily-usage';
+import { billingOf } from '../../src/domain/billing';
+import { seededRandom } from '../emulator/seeded-random';
+import { startLocalApp, type LocalApp } from '../local/local-app';
+import {
+  atMost,
+  benchStorage,
+  intSetting,
+  pool,
+  sig3,
+  type BenchmarkContext,
+  type BenchmarkResult,
+  type BenchStorage,
+} from './benchmark';
+import { watchTableTraffic, type TrafficCounts } from './table-traffic';
+import { seed, seedVm, type SeedVm } from './usage';
+
+const executablePath = '/usr/bin/chromium';
+/** A schedule that never comes during a run (1 January, midnight): no timer competes with the page. */
+const never = '0 0 0 1 1 *';
+
+const sum = (counts: TrafficCounts): number =>
+  Object.entries(counts)
+    .filter(([kind]) => !kind.includes(' '))
+    .reduce((n, [, v]) => n + v, 0);
+
+interface Baseline {
+  vms: number;
+  timelinesRead: number;
+  apiRequests: number;
+  tableRequests: number;
+  seconds: number;
+  /** Seconds for every VM, projected from the share read when the run stopped early. */
+  projectedSeconds: number;
+  complete: boolean;
+}
+
+/** Today's loading before the fleet route: the list calls, then one timeline request per VM. */
+async function perVmLoading(
+  baseUrl: string,
+  key: string,
+  endpoint: string,
+  limitInMs: number,
+  progress: (m: string) => void,
+): Promise<Baseline> {
+  const traffic = watchTableTraffic(endpoint);
+  const to = Date.now();
+  const from = to - 72 * 3_600_000;
+  const query = `from=${encodeURIComponent(new Date(from).toISOString())}&to=${encodeURIComponent(new Date(to).toISOString())}`;
+  let apiRequests = 0;
+  const get = async (path: string): Promise<unknown> => {
+    apiRequests += 1;
+    const response = await fetch(`${baseUrl}/api/${path}`, { headers: { 'x-functions-key': key } });
+    if (!response.ok) throw new Error(`${path.split('?')[0] ?? path}: ${response.status}`);
+    return response.json();
+  };
+  const t = performance.now();
+  try {
+    const [list] = (await Promise.all([get('vms'), get('stopped'), get(`usage?${query}&groupBy=vm`)])) as [
+      { vms: Array<{ key: string }> },
+      unknown,
+      unknown,
+    ];
+    progress(
+      `baseline: lists read in ${Math.round(performance.now() - t)} ms; ${list.vms.length} timelines next`,
+    );
+    let read = 0;
+    await pool(list.vms, 6, async (vm) => {
+      if (performance.now() - t > limitInMs) return;
+      await get(`vms/${encodeURIComponent(vm.key)}/timeline?${query}`);
+      read += 1;
+      if (read % 1000 === 0)
+        progress(`baseline: ${read} timelines in ${Math.round(performance.now() - t)} ms`);
+    });
+    const seconds = (performance.now() - t) / 1000;
+    return {
+      vms: list.vms.length,
+      timelinesRead: read,
+      apiRequests,
+      tableRequests: sum(traffic.snapshot()),
+      seconds: sig3(seconds),
+      projectedSeconds: sig3(read === 0 ? seconds : (seconds * list.vms.length) / read),
+      complete: read === list.vms.length,
+    };
+  } finally {
+    traffic.close();
+  }
+}
+
+export async function runDashboardBenchmark({ progress }: BenchmarkContext): Promise<BenchmarkResult> {
+  if (!existsSync(executablePath))
+    throw new Error(
+      `${executablePath} is missing: the dashboard benchmark needs chromium (apt-get install -y chromium)`,
+    );
+  const vmCount = intSetting('BENCH_DASHBOARD_VMS', 10_000);
+  const days = intSetting('BENCH_DASHBOARD_DAYS', 3);
+  const baselineLimitInMs = intSetting('BENCH_DASHBOARD_BASELINE_SECONDS', 300) * 1000;
+  const concurrency = intSetting('BENCH_CONCURRENCY', 32);
+  let tables: BenchStorage | undefined;
+  let app: LocalApp | undefined;
+  let browser: Browser | undefined;
+  try {
+    tables = await benchStorage();
+    const prefix = `d${randomBytes(4).toString('hex')}`;
+    const settings = {
+      TIMELINE_STORAGE: tables.connectionString,
+      TABLE_NAME_PREFIX: prefix,
+      SUBSCRIPTION_IDS: '00000000-0000-4000-8000-000000000000',
+      ARM_ENDPOINT: 'http://127.0.0.1:9',
+      RECONCILE_SCHEDULE: never,
+      ROLLUP_SCHEDULE: never,
+      ALERT_SCHEDULE: never,
+    };
+    const ctx = createAppContext(loadConfig(settings), { log: silentLogger });
+    await ctx.ensureTables();
+
+    // 1. The fleet: history up to the end of yesterday, rolled up; one VM in 20 powered off.
+    const asOf = Date.now();
+    const start = dayStartOf(asOf) - days * dayInMs;
+    const rnd = seededRandom(20_261_201);
+    const vms: SeedVm[] = Array.from({ length: vmCount }, (_, i) => {
+      const vm = seedVm(i, start, days, rnd);
+      const open = vm.segments[vm.segments.length - 1];
+      if (i % 20 === 7 && open !== undefined)
+        Object.assign(open, { state: 'stopped', billing: billingOf('stopped') });
+      return vm;
+    });
+    const seedMs = await seed(ctx, vms, start, days, asOf, concurrency, progress);
+    await ctx.daily.setRolledThrough(dayStartOf(asOf));
+    const index = await syncStoppedIndex({ alerts: ctx.alerts, store: ctx.store, log: silentLogger }, asOf);
+    progress(`stopped index: ${index.stopped} VMs in Stopped (allocated)`);
+
+    // 2. The app as `npm start` runs it, over those tables, and chromium.
+    Object.assign(process.env, settings);
+    app = await startLocalApp({ port: 0, sandbox: false, log: silentLogger, say: () => undefined });
+    const endpoint = ctx.tables.endpoint;
+    browser = await chromium.launch({
+      executablePath,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    let apiRequests = 0;
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/api/')) apiRequests += 1;
+    });
+    const traffic = watchTableTraffic(endpoint);
+    const loads: Array<{ seconds: number; apiRequests: number; tableRequests: number }> = [];
+    for (const label of ['first load', 'second load']) {
+      await page.evaluate('window.dashboard && window.dashboard.idle()').catch(() => undefined);
+      const before = { api: apiRequests, table: sum(traffic.snapshot()) };
+      const t = performance.now();
+      await page.goto(app.dashboardUrl);
+      await page.waitForSelector('body[data-loaded="true"] #timelines .bar', { timeout: 300_000 });
+      const seconds = (performance.now() - t) / 1000;
+      loads.push({
+        seconds: sig3(seconds),
+        apiRequests: apiRequests - before.api,
+        tableRequests: sum(traffic.snapshot()) - before.table,
+      });
+      progress(
+        `${label}: ${Math.round(seconds * 1000)} ms to the first screen, ${apiRequests - before.api} API requests`,
+      );
+    }
+    const tableLatencyMsOfLoads = Object.fromEntries(
+      Object.entries(traffic.latency()).map(([kind, ms]) => [kind, Math.round(ms)]),
+    );
+    const tableRequestsOfLoads = traffic.snapshot();
+    const rows = await page.locator('#timelines .bar').count();
+    const shownTotal = (await page.locator('[data-total="vms"] b').textContent()) ?? '';
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('HeapProfiler.collectGarbage');
+    const heap = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number; totalSize: number };
+    const domNodes = await page.evaluate('document.getElementsByTagName("*").length');
+
+    // A refresh with nothing recorded since (after the side panels of the last load are in).
+    await page.evaluate('window.dashboard.idle()');
+    const before = { api: apiRequests, table: sum(traffic.snapshot()) };
+    let t = performance.now();
+    await page.evaluate('window.dashboard.refresh()');
+    const refresh = {
+      ms: Math.round(performance.now() - t),
+      apiRequests: apiRequests - before.api,
+      tableRequests: sum(traffic.snapshot()) - before.table,
+    };
+    progress(`refresh, nothing changed: ${refresh.apiRequests} API, ${refresh.tableRequests} Table requests`);
+    // A page of the next 50 (sorted, filtered the same).
+    const beforeNext = { api: apiRequests, table: sum(traffic.snapshot()) };
+    t = performance.now();
+    await page.click('#timelines-pager .next');
+    await page.locator('#timelines-pager .page-info', { hasText: /^51/ }).waitFor({ timeout: 300_000 });
+    const nextPage = {
+      ms: Math.round(performance.now() - t),
+      apiRequests: apiRequests - beforeNext.api,
+      tableRequests: sum(traffic.snapshot()) - beforeNext.table,
+    };
+    traffic.close();
+    await browser.close();
+    browser = undefined;
+
+    // 3. The per-VM loading, in the same run.
+    progress('baseline: the per-VM loading of the page before GET /api/fleet');
+    const key = new URL(app.dashboardUrl).searchParams.get('code') ?? '';
+    const baseline = await perVmLoading(app.host.url, key, endpoint, baselineLimitInMs, progress);
+    progress(
+      `baseline: ${baseline.apiRequests} API requests, ${baseline.seconds} s (${baseline.complete ? 'complete' : `stopped after ${baseline.timelinesRead} timelines; projected ${baseline.projectedSeconds} s`})`,
+    );
+
+    const first = loads[0] ?? { seconds: NaN, apiRequests: NaN, tableRequests: NaN };
+    const warm = loads[1] ?? first;
+    return {
+      figures: {
+        vms: vmCount,
+        days,
+        seedSeconds: sig3(seedMs / 1000),
+        firstLoad: first,
+        secondLoad: warm,
+        rowsOnScreen: rows,
+        totalShown: shownTotal,
+        domNodes,
+        browserHeapMB: sig3(heap.usedSize / 1e6),
+        tableRequestsOfLoads,
+        tableLatencyMsOfLoads,
+        refreshNothingChanged: refresh,
+        nextPage,
+        perVmBaseline: baseline,
+        // The old page makes 3 + one request per VM, whether or not the run above got through them all.
+        apiRequestsRatio: sig3((baseline.vms + 3) / Math.max(1, first.apiRequests)),
+        timeRatio: sig3(baseline.projectedSeconds / Math.max(0.001, first.seconds)),
+      },
+      targets: [
+        atMost('firstScreenSeconds', first.seconds, 3),
+        atMost('apiRequestsPerLoad', first.apiRequests, 5),
+        atMost('apiRequestsPerRefreshNothingChanged', refresh.apiRequests, 2),
+      ],
+    };
+  } finally {
+    await browser?.close();
+    await app?.stop();
+    await tables?.stop();
+  }
+}

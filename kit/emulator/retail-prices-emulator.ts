@@ -1,0 +1,79 @@
+/**
+ * A loopback emulator of the Azure Retail Prices API's documented response shape: `GET /api/retail/prices`
+ * with `$filter` (`serviceName eq '…' and armRegionName eq '…' and priceType eq '…'`), `currencyCode` and
+ * `$skip`; answers `{ BillingCurrency, CustomerEntityId, CustomerEntityType, Items, NextPageLink, Count }`
+ * in pages of `pageSize` items (100 like the service), `NextPageLink` null on the last page.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { RetailPriceItem } from '../../src/adapters/retail-prices';
+
+export interface RetailPricesEmulator {
+  readonly url: string;
+  readonly requests: string[];
+  items: RetailPriceItem[];
+  stop(): Promise<void>;
+}
+
+function clauses(filter: string): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const match of filter.matchAll(/(\w+)\s+eq\s+'((?:[^']|'')*)'/g))
+    if (match[1] !== undefined && match[2] !== undefined) found[match[1]] = match[2].replace(/''/g, "'");
+  return found;
+}
+
+export async function startRetailPricesEmulator(
+  items: RetailPriceItem[],
+  options: { pageSize?: number } = {},
+): Promise<RetailPricesEmulator> {
+  const pageSize = options.pageSize ?? 100;
+  const emulator: RetailPricesEmulator = {
+    url: '',
+    requests: [],
+    items,
+    stop: () => Promise.resolve(),
+  };
+  const server: Server = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+    emulator.requests.push(url.pathname + url.search);
+    if (url.pathname !== '/api/retail/prices') {
+      response.writeHead(404, { 'content-type': 'application/json' }).end('{"Error":"not found"}');
+      return;
+    }
+    const where = clauses(url.searchParams.get('$filter') ?? '');
+    const currency = url.searchParams.get('currencyCode') ?? 'USD';
+    const skip = Number(url.searchParams.get('$skip') ?? '0');
+    const matching = emulator.items
+      .filter(
+        (i) =>
+          (where['serviceName'] === undefined || i.serviceName === where['serviceName']) &&
+          (where['armRegionName'] === undefined || i.armRegionName === where['armRegionName']) &&
+          (where['priceType'] === undefined || i.type === where['priceType']),
+      )
+      .map((i) => ({ ...i, currencyCode: currency }));
+    const page = matching.slice(skip, skip + pageSize);
+    let next: string | null = null;
+    if (skip + pageSize < matching.length) {
+      const nextUrl = new URL(url.toString());
+      nextUrl.host = request.headers.host ?? nextUrl.host;
+      nextUrl.searchParams.set('$skip', String(skip + pageSize));
+      next = nextUrl.toString();
+    }
+    response.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        BillingCurrency: currency,
+        CustomerEntityId: 'Default',
+        CustomerEntityType: 'Retail',
+        Items: page,
+        NextPageLink: next,
+        Count: page.length,
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return Object.assign(emulator, {
+    url: `http://127.0.0.1:${port}/api/retail/prices`,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  });
+}
