@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
-// The `vm-timeline` command: a shim over the compiled CLI (`npm run build` / `npm ci` build dist/).
-require('../dist/src/cli/main.js')
+// The `vm-timeline` command: a shim over the compiled CLI (`npm run build` / `npm ci` build dist/), the app's
+// commands plus the developer kit's `serve` (kit/cli.ts).
+require('../dist/kit/cli.js')
   .main(process.argv.slice(2))
   .then(
     (code) => {

@@ -1,13 +1,9 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { invocationLogger } from '../src/adapters/logger';
 import { recordReconcileFailure, recordReconcileOutcome } from '../src/app/coverage';
-import {
-  reconcileOptionsFrom,
-  reconcileSubscription as reconcileOne,
-  type ReconcileSummary,
-} from '../src/app/reconcile-subscription';
+import { reconcileSubscription as reconcileOne, type ReconcileSummary } from '../src/app/reconcile-subscription';
 import { isSubscriptionId, queueMessageFields } from '../src/app/queue-message';
-import { appContext } from '../src/composition';
+import { appContext, reconcileOptionsFrom } from '../src/composition';
 import { loadConfig } from '../src/config';
 
 /** The subscription id of a queue message `{ subscriptionId }` (object or JSON text); undefined when malformed. */

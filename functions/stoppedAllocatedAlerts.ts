@@ -1,7 +1,7 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { invocationLogger } from '../src/adapters/logger';
-import { alertOptionsFrom, evaluateAlerts, type EvaluationSummary } from '../src/app/evaluate-alerts';
-import { appContext } from '../src/composition';
+import { evaluateAlerts, type EvaluationSummary } from '../src/app/evaluate-alerts';
+import { alertOptionsFrom, appContext } from '../src/composition';
 import { loadConfig } from '../src/config';
 
 /**

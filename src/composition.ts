@@ -29,6 +29,8 @@ import { stoppedIndexListener } from './app/stopped-index';
 import type { AlertRules } from './domain/alerts';
 import type { AvailabilityMetricsClient, Logger } from './app/ports';
 import type { Config } from './config';
+import type { AlertOptions } from './app/evaluate-alerts';
+import type { ReconcileOptions } from './app/reconcile-subscription';
 
 export interface AppContext extends IngestDependencies {
   config: Readonly<Config>;
@@ -168,4 +170,24 @@ export async function appContext(
   shared ??= createAppContext(load(), options);
   await shared.ensureTables();
   return shared;
+}
+
+/** Options from the app settings (`RECONCILE_BUDGET_SECONDS`, `DETAILS_REFRESH_MINUTES`). */
+export function reconcileOptionsFrom(
+  config: Pick<Config, 'reconcileBudgetSeconds' | 'detailsRefreshMinutes'>,
+): ReconcileOptions {
+  return {
+    budgetInMs: config.reconcileBudgetSeconds * 1000,
+    detailsRefreshInMinutes: config.detailsRefreshMinutes,
+  };
+}
+
+/** Options of the alert evaluation from the app settings. */
+export function alertOptionsFrom(config: Readonly<Config>): AlertOptions {
+  return {
+    graceInMinutes: config.stoppedAlertGraceMinutes,
+    expectedStoppedPatterns: config.expectedStoppedPatterns,
+    autoDeallocateAfterInMinutes: config.autoDeallocateAfterMinutes,
+    autoDeallocateDryRun: config.autoDeallocateDryRun,
+  };
 }

@@ -15,16 +15,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-
-/** The Azurite development account name, fixed by the emulator. */
-export const azuriteAccountName = 'devstoreaccount1';
-
-/**
- * The Azurite development account key: the well-known, publicly documented key of the local storage
- * emulator (the same for every Azurite install), not a secret; it opens nothing in Azure.
- */
-export const azuriteAccountKey =
-  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+import { azuriteAccountKey, azuriteAccountName } from '../../src/adapters/storage';
 
 export interface AzuritePorts {
   readonly blob: number;

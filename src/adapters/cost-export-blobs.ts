@@ -14,7 +14,7 @@ import { StorageSharedKeyCredential, ContainerClient } from '@azure/storage-blob
 import type { TokenCredential } from '@azure/identity';
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import { CostExportError } from '../domain/cost-export';
-import { azuriteAccountKey, azuriteAccountName } from '../../kit/local/azurite';
+import { azuriteAccountKey, azuriteAccountName } from './storage';
 
 const exportFile = /\.(csv|csv\.gz|gz|parquet)$/i;
 

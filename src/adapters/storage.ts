@@ -13,7 +13,15 @@ import type { TokenCredential } from '@azure/identity';
 import { isRestError, type PipelinePolicy } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 
-import { azuriteAccountKey, azuriteAccountName } from '../../kit/local/azurite';
+/** The Azurite development account name, fixed by the emulator. */
+export const azuriteAccountName = 'devstoreaccount1';
+
+/**
+ * The Azurite development account key: the well-known, publicly documented key of the local storage
+ * emulator (the same for every Azurite install), not a secret; it opens nothing in Azure.
+ */
+export const azuriteAccountKey =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export const developmentStorage = 'UseDevelopmentStorage=true';
 

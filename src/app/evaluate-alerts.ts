@@ -8,7 +8,6 @@
  * is published; a failed publish stays pending and is retried next run with the same CloudEvent id; the
  * outbox row's pending → sending → sent moves are ETag-guarded, so concurrent evaluators publish it once.
  */
-import type { Config } from '../config';
 import {
   AlertKind,
   alertEventId,
@@ -67,15 +66,6 @@ export interface AlertOptions extends AlertRules {
   sync?: boolean;
   /** How long a claimed outbox row is reserved for its publisher (default 2 minutes). */
   claimInMs?: number;
-}
-
-export function alertOptionsFrom(config: Readonly<Config>): AlertOptions {
-  return {
-    graceInMinutes: config.stoppedAlertGraceMinutes,
-    expectedStoppedPatterns: config.expectedStoppedPatterns,
-    autoDeallocateAfterInMinutes: config.autoDeallocateAfterMinutes,
-    autoDeallocateDryRun: config.autoDeallocateDryRun,
-  };
 }
 
 export interface EvaluationSummary {

@@ -11,7 +11,6 @@
  * - Two runs of one subscription are kept apart by a lease; their observations share stable ids anyway.
  */
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../config';
 import { ObservationSource, type Observation } from '../domain/observation';
 import { parseInstanceView, PowerState, type InstanceViewStatus } from '../domain/power-state';
 import { vmKey } from '../domain/resource-id';
@@ -133,16 +132,6 @@ const defaults = {
   /** The lease outlives the budget by this much (a crashed run frees the subscription after it). */
   leaseMarginInMs: 60_000,
 } as const;
-
-/** Options from the app settings (`RECONCILE_BUDGET_SECONDS`, `DETAILS_REFRESH_MINUTES`). */
-export function reconcileOptionsFrom(
-  config: Pick<Config, 'reconcileBudgetSeconds' | 'detailsRefreshMinutes'>,
-): ReconcileOptions {
-  return {
-    budgetInMs: config.reconcileBudgetSeconds * 1000,
-    detailsRefreshInMinutes: config.detailsRefreshMinutes,
-  };
-}
 
 function emptySummary(subscriptionId: string, runId: string, durationMs: number): ReconcileSummary {
   return {

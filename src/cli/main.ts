@@ -25,12 +25,14 @@ import { reconcileCommand } from './reconcile';
 import { pricesCommand } from './prices';
 import { checkInvoiceCommand } from './check-invoice';
 import { coverageCommand } from './coverage';
-import { serveCommand } from '../../kit/local/serve-command';
 
 export const toolName = 'vm-timeline';
 
-/** Every command, in help order. Adding a command: one module exporting a `Command`, one entry here. */
-export const commands: readonly Command[] = [
+/**
+ * The app's commands, in help order. Adding a command: one module exporting a `Command`, one entry here.
+ * The developer kit adds its own (`serve`, see `kit/cli.ts`) by passing a longer list to `main`.
+ */
+export const appCommands: readonly Command[] = [
   ingestCommand,
   timelineCommand,
   usageCommand,
@@ -40,7 +42,6 @@ export const commands: readonly Command[] = [
   coverageCommand,
   pricesCommand,
   checkInvoiceCommand,
-  serveCommand,
 ];
 
 function processIo(): CliIo {
@@ -75,7 +76,7 @@ function optionLines(options: Readonly<Record<string, OptionSpec>>): string[] {
   });
 }
 
-export function toolHelp(): string {
+export function toolHelp(commands: readonly Command[]): string {
   const width = Math.max(...commands.map((c) => `${c.name} ${c.synopsis}`.length));
   return [
     `Usage: ${toolName} <command> [options]`,
@@ -147,7 +148,11 @@ function parseCommandArgs(
   return { options: parsed.values, positionals: parsed.positionals };
 }
 
-export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CliIo = processIo(),
+  commands: readonly Command[] = appCommands,
+): Promise<number> {
   const printError = (message: string) => io.stderr.write(`${toolName}: ${message}\n`);
   const index = commandIndex(argv);
   const name = index < 0 ? undefined : argv[index];
@@ -158,17 +163,17 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       name === 'help' ? commands.find((c) => c.name === rest.find((a) => !a.startsWith('-'))) : undefined;
     const wantsHelp = name === 'help' || rest.includes('--help') || rest.includes('-h');
     if (wantsHelp) {
-      io.stdout.write(topic === undefined ? toolHelp() : commandHelp(topic));
+      io.stdout.write(topic === undefined ? toolHelp(commands) : commandHelp(topic));
       return ExitCode.ok;
     }
     printError('missing command');
-    io.stderr.write(toolHelp());
+    io.stderr.write(toolHelp(commands));
     return ExitCode.usage;
   }
   const command = commands.find((c) => c.name === name);
   if (command === undefined) {
     printError(`unknown command ${JSON.stringify(name)}`);
-    io.stderr.write(toolHelp());
+    io.stderr.write(toolHelp(commands));
     return ExitCode.usage;
   }
 

@@ -1,5 +1,6 @@
 /** `vm-timeline reconcile`: the reconciler's use case run inline, one subscription after the other. */
-import { reconcileAll, reconcileOptionsFrom, type ReconcileSummary } from '../app/reconcile-subscription';
+import { reconcileAll, type ReconcileSummary } from '../app/reconcile-subscription';
+import { reconcileOptionsFrom } from '../composition';
 import { ExitCode, stringsOption, type Command } from './command';
 import { json, table } from './format';
 

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const root = path.resolve(__dirname, '../..');
-const compiledMain = path.join(root, 'dist/src/cli/main.js');
+const compiledMain = path.join(root, 'dist/kit/cli.js');
 
 async function newestSource(dir: string): Promise<number> {
   let newest = 0;

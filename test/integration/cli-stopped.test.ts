@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { alertOptionsFrom, evaluateAlerts, type EvaluationSummary } from '../../src/app/evaluate-alerts';
+import { evaluateAlerts, type EvaluationSummary } from '../../src/app/evaluate-alerts';
+import { alertOptionsFrom } from '../../src/composition';
 import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { testContext, testSettings } from '../support/app';
 import { runCli } from '../support/cli';

@@ -17,7 +17,7 @@ import type { AppContext } from '../../src/composition';
 import { CsvRecordReader } from '../../src/domain/csv-records';
 import { dropTables, testContext } from '../support/app';
 import { azurite, tableConnectionString } from '../support/azurite';
-import { azuriteAccountKey, azuriteAccountName } from '../../kit/local/azurite';
+import { azuriteAccountKey, azuriteAccountName } from '../../src/adapters/storage';
 import { runCli } from '../support/cli';
 import {
   focusCsv,

@@ -14,7 +14,7 @@ import {
 } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
-import { azuriteAccountKey, azuriteAccountName } from '../../kit/local/azurite';
+import { azuriteAccountKey, azuriteAccountName } from '../../src/adapters/storage';
 import { startLocalApp, type LocalApp } from '../../kit/local/local-app';
 import { uniquePrefix } from '../support/app';
 import { azurite } from '../support/azurite';

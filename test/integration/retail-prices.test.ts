@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchVmPrices, type RetailPriceItem } from '../../src/adapters/retail-prices';
-import { main } from '../../src/cli/main';
+import { main } from '../../kit/cli';
 import { parsePrices } from '../../src/domain/prices';
 import {
   startRetailPricesEmulator,

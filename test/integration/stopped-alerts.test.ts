@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { alertPartitions } from '../../src/adapters/table-alert-store';
+import { alertOptionsFrom } from '../../src/composition';
 import {
-  alertOptionsFrom,
   autoDeallocateOperation,
   evaluateAlerts,
   type AlertOptions,
@@ -11,7 +11,7 @@ import {
 import { ingestEvent } from '../../src/app/ingest-event';
 import { reconcileSubscription } from '../../src/app/reconcile-subscription';
 import { listStopped } from '../../src/app/stopped';
-import { main } from '../../src/cli/main';
+import { main } from '../../kit/cli';
 import type { AppContext } from '../../src/composition';
 import { alertEventId, alertEventTypes } from '../../src/domain/alerts';
 import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';

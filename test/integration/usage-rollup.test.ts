@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/adapters/logger';
 import { rollupUsage } from '../../src/app/rollup-usage';
 import { usageReport } from '../../src/app/usage-report';
-import { main } from '../../src/cli/main';
+import { main } from '../../kit/cli';
 import type { AppContext } from '../../src/composition';
 import { parseGroupBy } from '../../src/domain/grouping';
 import { vmKey } from '../../src/domain/resource-id';

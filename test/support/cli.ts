@@ -1,6 +1,6 @@
 /** Runs the `vm-timeline` CLI in-process with captured output. */
 import { Readable } from 'node:stream';
-import { main } from '../../src/cli/main';
+import { main } from '../../kit/cli';
 
 export interface CliRun {
   code: number;

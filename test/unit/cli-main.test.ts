@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commands } from '../../src/cli/main';
+import { commands } from '../../kit/cli';
 import { runCli } from '../support/cli';
 
 /** Runs the CLI in-process; usage errors are found before any storage is touched, so no network here. */
