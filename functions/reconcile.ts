@@ -12,10 +12,6 @@ export const reconcileQueue = output.storageQueue({
   connection: 'TIMELINE_STORAGE',
 });
 
-export interface ReconcileMessage {
-  subscriptionId: string;
-}
-
 /**
  * Timer on `%RECONCILE_SCHEDULE%`: discovers the watched subscriptions (under `WATCH_MANAGEMENT_GROUP`,
  * else the configured ones, else every readable one), updates coverage (appeared: backfill pending;

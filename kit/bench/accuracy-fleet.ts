@@ -3,7 +3,7 @@
  * power-state transitions per VM (the truth), the events Azure raises for those that raise one, and their
  * Event-Grid-like deliveries (delays, duplicates, reordering, drops). Pure: no I/O, no clock.
  */
-import { benchSubscriptionId, benchVmResourceId, resourceEvent, type VmOperation } from './events';
+import { benchVmResourceId, resourceEvent, type VmOperation } from './events';
 import { EmulatedPowerState, type EmulatedFleet } from '../emulator/arm-fleet';
 import { seededRandom } from '../emulator/seeded-random';
 
@@ -301,8 +301,6 @@ export function trueBilledMs(vm: TruthVm, from: number, to: number): number {
   if (isBilled(state) && to > since) billed += to - since;
   return billed;
 }
-
-export { benchSubscriptionId };
 
 /** Sets the emulated fleet to the truth at `at`: deleted VMs removed, the others in their power state. */
 export function syncEmulatedFleet(fleet: EmulatedFleet, history: FleetHistory, at: number): void {

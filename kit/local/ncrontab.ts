@@ -47,14 +47,9 @@ function value(text: string, spec: FieldSpec, expression: string): number {
   return n;
 }
 
-/** The set of allowed values of one field, and whether it was `*` (unrestricted). */
-function parseField(
-  text: string,
-  spec: FieldSpec,
-  expression: string,
-): { values: Set<number>; any: boolean } {
+/** The set of allowed values of one field. */
+function parseField(text: string, spec: FieldSpec, expression: string): { values: Set<number> } {
   const values = new Set<number>();
-  let any = false;
   for (const part of text.split(',')) {
     const [range = '', stepText] = part.split('/');
     const step = stepText === undefined ? 1 : Number(stepText);
@@ -64,7 +59,6 @@ function parseField(
     let to: number;
     if (range === '*') {
       [from, to] = [spec.min, spec.name === 'day-of-week' ? 6 : spec.max];
-      if (stepText === undefined) any = true;
     } else if (range.includes('-')) {
       const [a = '', b = ''] = range.split('-');
       [from, to] = [value(a, spec, expression), value(b, spec, expression)];
@@ -75,7 +69,7 @@ function parseField(
     }
     for (let v = from; v <= to; v += step) values.add(spec.name === 'day-of-week' && v === 7 ? 0 : v);
   }
-  return { values, any };
+  return { values };
 }
 
 function intervalSchedule(expression: string): Schedule | undefined {

@@ -21,8 +21,6 @@ export type Registration =
   | { kind: 'storageQueue'; name: string; options: StorageQueueFunctionOptions }
   | { kind: 'http'; name: string; options: HttpFunctionOptions };
 
-export type RegistrationKind = Registration['kind'];
-
 /** A trigger the local host cannot serve (e.g. a Service Bus trigger): reported, never silently dropped. */
 export interface UnsupportedRegistration {
   name: string;

@@ -34,20 +34,7 @@ import {
 } from './arm-errors';
 import { tagsOf } from '../domain/tags';
 
-export {
-  ManagementRequestError,
-  ManagementUnavailableError,
-  ThrottledError,
-  ensureError,
-} from './arm-errors';
-
-/** Management endpoints of the Azure clouds. */
-export const ArmEndpoint = {
-  public: 'https://management.azure.com',
-  china: 'https://management.chinacloudapi.cn',
-  usGovernment: 'https://management.usgovcloudapi.net',
-} as const;
-export type ArmEndpoint = (typeof ArmEndpoint)[keyof typeof ArmEndpoint];
+export { ManagementUnavailableError, ThrottledError } from './arm-errors';
 
 /** api-version of the Activity Log (`Microsoft.Insights/eventtypes/management/values`). */
 export const activityLogApiVersion = '2015-04-01';

@@ -23,8 +23,6 @@ export const azuriteAccountName = 'devstoreaccount1';
 export const azuriteAccountKey =
   'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
-export const developmentStorage = 'UseDevelopmentStorage=true';
-
 /** HTTP status of a Table Storage error (409 exists, 412 ETag mismatch, 404 missing); undefined otherwise. */
 export function statusOf(error: unknown): number | undefined {
   return isRestError(error) ? error.statusCode : undefined;

@@ -648,5 +648,3 @@ function sameCurrent(a: CurrentState, b: CurrentState): boolean {
     a.lastSeenAt === b.lastSeenAt
   );
 }
-
-export { pad13 };

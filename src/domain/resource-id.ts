@@ -48,12 +48,6 @@ export function parseComputeResourceId(id: string): ComputeResource | undefined 
   return { kind: ResourceKind.scaleSetInstance, ...base, instanceId };
 }
 
-/** Id of the scale set that holds an instance id, or undefined when the id is not an instance. */
-export function scaleSetIdOf(resource: ComputeResource): string | undefined {
-  if (resource.kind !== ResourceKind.scaleSetInstance) return undefined;
-  return resource.resourceId.replace(/\/virtualmachines\/[^/]+$/i, '');
-}
-
 // Table keys may not contain / \ # ? or control characters (U+0000-U+001F, U+007F-U+009F).
 // `/` becomes `|` (readable); `|`, `%` and every forbidden character become %XX (UTF-8 bytes).
 const escapedInKey = /[%|\\#?\u0000-\u001f\u007f-\u009f]/gu;
