@@ -1,4 +1,5 @@
-import { app, type InvocationContext, type Timer } from '@azure/functions';
+import type { InvocationContext, Timer } from '@azure/functions';
+import type { FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import { readRecentActivityLog } from '../src/app/backfill';
 import { resolveSubscriptions } from '../src/app/reconcile-subscription';
@@ -19,7 +20,8 @@ export async function activityLog(timer: Timer, context: InvocationContext): Pro
   }
 }
 
-app.timer('activityLog', {
-  schedule: '%ACTIVITY_LOG_SCHEDULE%',
-  handler: activityLog,
-});
+export const activityLogFunction: FunctionRegistration = {
+  kind: 'timer',
+  name: 'activityLog',
+  options: { schedule: '%ACTIVITY_LOG_SCHEDULE%', handler: activityLog },
+};

@@ -1,4 +1,5 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import { ensureError, InputError } from '../src/app/errors';
 import { getTimelineView, maxRangeInDays, NotFoundError, parseInstant } from '../src/app/queries';
@@ -110,11 +111,20 @@ export const timeline = handlers.timeline;
 export const usage = handlers.usage;
 export const stopped = handlers.stopped;
 
-app.http('timeline', {
-  route: 'vms/{key}/timeline',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: timeline,
-});
-app.http('usage', { route: 'usage', methods: ['GET'], authLevel: 'function', handler: usage });
-app.http('stopped', { route: 'stopped', methods: ['GET'], authLevel: 'function', handler: stopped });
+export const apiFunctions: readonly FunctionRegistration[] = [
+  {
+    kind: 'http',
+    name: 'timeline',
+    options: { route: 'vms/{key}/timeline', methods: ['GET'], authLevel: 'function', handler: timeline },
+  },
+  {
+    kind: 'http',
+    name: 'usage',
+    options: { route: 'usage', methods: ['GET'], authLevel: 'function', handler: usage },
+  },
+  {
+    kind: 'http',
+    name: 'stopped',
+    options: { route: 'stopped', methods: ['GET'], authLevel: 'function', handler: stopped },
+  },
+];

@@ -1,4 +1,5 @@
-import { app, output, type InvocationContext } from '@azure/functions';
+import { output, type InvocationContext } from '@azure/functions';
+import type { FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import {
   backfillMessageOf,
@@ -39,9 +40,13 @@ export async function backfillSlice(
   return result;
 }
 
-app.storageQueue('backfillSlice', {
-  queueName: 'backfill-slices',
-  connection: 'TIMELINE_STORAGE',
-  extraOutputs: [backfillQueue],
-  handler: backfillSlice,
-});
+export const backfillSliceFunction: FunctionRegistration = {
+  kind: 'storageQueue',
+  name: 'backfillSlice',
+  options: {
+    queueName: 'backfill-slices',
+    connection: 'TIMELINE_STORAGE',
+    extraOutputs: [backfillQueue],
+    handler: backfillSlice,
+  },
+};

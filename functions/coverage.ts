@@ -1,4 +1,5 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import { coverageReport } from '../src/app/coverage';
 import { ensureError } from '../src/app/errors';
@@ -24,4 +25,8 @@ export function coverageHandler(
 
 export const coverage = coverageHandler(() => appContext(loadConfig));
 
-app.http('coverage', { route: 'coverage', methods: ['GET'], authLevel: 'function', handler: coverage });
+export const coverageFunction: FunctionRegistration = {
+  kind: 'http',
+  name: 'coverage',
+  options: { route: 'coverage', methods: ['GET'], authLevel: 'function', handler: coverage },
+};

@@ -1,4 +1,5 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { FunctionRegistration } from './registration';
 import { dashboardResponse } from '../src/dashboard/assets';
 
 /**
@@ -13,4 +14,8 @@ export async function dashboard(
   return { status: 200, headers: page.headers, body: page.body };
 }
 
-app.http('dashboard', { route: 'dashboard', methods: ['GET'], authLevel: 'function', handler: dashboard });
+export const dashboardFunction: FunctionRegistration = {
+  kind: 'http',
+  name: 'dashboard',
+  options: { route: 'dashboard', methods: ['GET'], authLevel: 'function', handler: dashboard },
+};

@@ -1,4 +1,5 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { FunctionRegistration } from './registration';
 import { vmListItem } from '../src/app/fleet';
 import { appContext } from '../src/composition';
 import { loadConfig } from '../src/config';
@@ -13,4 +14,8 @@ export async function listVms(_request: HttpRequest, _context: InvocationContext
   return { status: 200, jsonBody: { asOf: new Date(ctx.now()).toISOString(), vms } };
 }
 
-app.http('vms', { route: 'vms', methods: ['GET'], authLevel: 'function', handler: listVms });
+export const dashboardApiFunction: FunctionRegistration = {
+  kind: 'http',
+  name: 'vms',
+  options: { route: 'vms', methods: ['GET'], authLevel: 'function', handler: listVms },
+};

@@ -1,4 +1,5 @@
-import { app, type HttpRequest } from '@azure/functions';
+import type { HttpRequest } from '@azure/functions';
+import type { FunctionRegistration } from './registration';
 import { InputError } from '../src/app/errors';
 import {
   fleetPage,
@@ -74,4 +75,8 @@ export function fleetHandler(getContext: () => Promise<AppContext>): Handler {
 
 export const fleet = fleetHandler(() => appContext(loadConfig));
 
-app.http('fleet', { route: 'fleet', methods: ['GET'], authLevel: 'function', handler: fleet });
+export const fleetFunction: FunctionRegistration = {
+  kind: 'http',
+  name: 'fleet',
+  options: { route: 'fleet', methods: ['GET'], authLevel: 'function', handler: fleet },
+};

@@ -1,4 +1,5 @@
-import { app, output, type InvocationContext, type Timer } from '@azure/functions';
+import { output, type InvocationContext, type Timer } from '@azure/functions';
+import type { FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import { planBackfill } from '../src/app/backfill';
 import { discoverWatchedSubscriptions } from '../src/app/coverage';
@@ -40,8 +41,12 @@ export async function reconcile(timer: Timer, context: InvocationContext): Promi
   });
 }
 
-app.timer('reconcile', {
-  schedule: '%RECONCILE_SCHEDULE%',
-  extraOutputs: [reconcileQueue, backfillQueue],
-  handler: reconcile,
-});
+export const reconcileFunction: FunctionRegistration = {
+  kind: 'timer',
+  name: 'reconcile',
+  options: {
+    schedule: '%RECONCILE_SCHEDULE%',
+    extraOutputs: [reconcileQueue, backfillQueue],
+    handler: reconcile,
+  },
+};

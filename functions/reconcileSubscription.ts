@@ -1,4 +1,5 @@
-import { app, type InvocationContext } from '@azure/functions';
+import type { InvocationContext } from '@azure/functions';
+import type { FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import { recordReconcileFailure, recordReconcileOutcome } from '../src/app/coverage';
 import { reconcileSubscription as reconcileOne, type ReconcileSummary } from '../src/app/reconcile-subscription';
@@ -46,8 +47,12 @@ export async function reconcileSubscription(
   return summary;
 }
 
-app.storageQueue('reconcileSubscription', {
-  queueName: 'reconcile-subscriptions',
-  connection: 'TIMELINE_STORAGE',
-  handler: reconcileSubscription,
-});
+export const reconcileSubscriptionFunction: FunctionRegistration = {
+  kind: 'storageQueue',
+  name: 'reconcileSubscription',
+  options: {
+    queueName: 'reconcile-subscriptions',
+    connection: 'TIMELINE_STORAGE',
+    handler: reconcileSubscription,
+  },
+};

@@ -1,4 +1,5 @@
-import { app, type InvocationContext, type Timer } from '@azure/functions';
+import type { InvocationContext, Timer } from '@azure/functions';
+import type { FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import { rollupUsage } from '../src/app/rollup-usage';
 import { appContext } from '../src/composition';
@@ -12,4 +13,8 @@ export async function rollupUsageTimer(timer: Timer, context: InvocationContext)
   log.info('usage rollup run', { ...summary, isPastDue: timer.isPastDue });
 }
 
-app.timer('rollupUsage', { schedule: '%ROLLUP_SCHEDULE%', handler: rollupUsageTimer });
+export const rollupUsageFunction: FunctionRegistration = {
+  kind: 'timer',
+  name: 'rollupUsage',
+  options: { schedule: '%ROLLUP_SCHEDULE%', handler: rollupUsageTimer },
+};

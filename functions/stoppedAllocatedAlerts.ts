@@ -1,4 +1,5 @@
-import { app, type InvocationContext, type Timer } from '@azure/functions';
+import type { InvocationContext, Timer } from '@azure/functions';
+import type { FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import { evaluateAlerts, type EvaluationSummary } from '../src/app/evaluate-alerts';
 import { alertOptionsFrom, appContext } from '../src/composition';
@@ -19,4 +20,8 @@ export async function stoppedAllocatedAlerts(
   return summary;
 }
 
-app.timer('stoppedAllocatedAlerts', { schedule: '%ALERT_SCHEDULE%', handler: stoppedAllocatedAlerts });
+export const stoppedAllocatedAlertsFunction: FunctionRegistration = {
+  kind: 'timer',
+  name: 'stoppedAllocatedAlerts',
+  options: { schedule: '%ALERT_SCHEDULE%', handler: stoppedAllocatedAlerts },
+};

@@ -1,4 +1,5 @@
-import { app, type EventGridEvent, type InvocationContext } from '@azure/functions';
+import type { EventGridEvent, InvocationContext } from '@azure/functions';
+import type { FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import { noteEventArrival } from '../src/app/coverage';
 import { ingestEvent, type IngestResult } from '../src/app/ingest-event';
@@ -25,4 +26,8 @@ export async function vmEvents(event: EventGridEvent, context: InvocationContext
   return result;
 }
 
-app.eventGrid('vmEvents', { handler: vmEvents });
+export const vmEventsFunction: FunctionRegistration = {
+  kind: 'eventGrid',
+  name: 'vmEvents',
+  options: { handler: vmEvents },
+};

@@ -15,12 +15,11 @@
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { silentLogger } from '../../src/adapters/logger';
 import { startArmEmulator, type ArmEmulator } from '../emulator/arm-emulator';
 import { startLocalHost } from '../local/host';
 import { MemoryLocalQueues } from '../local/queues';
-import { captureRegistrations } from '../local/registrations';
+import { appRegistrations } from '../local/registrations';
 import {
   atMost,
   benchStorage,
@@ -96,12 +95,8 @@ function delivery(name: Case): unknown[] {
 
 /** Child: the local host on Azurite, one delivery to its own webhook, the figures on stdout. */
 async function child(name: Case): Promise<void> {
-  const captured = await captureRegistrations(() => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require(path.resolve(__dirname, '..', '..', 'functions', 'vmEvents'));
-  });
   const host = await startLocalHost({
-    captured,
+    registrations: appRegistrations(['vmEvents']),
     queues: new MemoryLocalQueues(),
     log: silentLogger,
     port: 0,

@@ -1,6 +1,6 @@
 /**
- * The local Functions host: a thin adapter that serves the app's own registrations (captured from
- * `functions/*`, see `registrations.ts`) behind the routes the Azure Functions host uses, so the same
+ * The local Functions host: a thin adapter that serves the app's own registration list
+ * (`functions/registrations.ts`, see `registrations.ts`) behind the routes the Azure Functions host uses, so the same
  * tools work against both:
  *
  * - `POST /runtime/webhooks/eventgrid?functionName=NAME`: Event Grid triggers (see `eventgrid-webhook.ts`);
@@ -35,11 +35,12 @@ import {
 import { invoke } from './invoke';
 import { startQueueTriggers, type QueueTriggerRunner } from './queue-triggers';
 import type { LocalQueues } from './queues';
-import type { CapturedRegistrations, Registration } from './registrations';
+import type { Registration } from './registrations';
 import { startTimers, type TimerRunner } from './timers';
 
 export interface LocalHostOptions {
-  captured: CapturedRegistrations;
+  /** The functions to serve (the app's list, or part of it). */
+  registrations: readonly Registration[];
   queues: LocalQueues;
   log: Logger;
   /** Told of each function execution (the console's one line per execution); else every line goes to `log`. */
@@ -121,18 +122,12 @@ function send(
 }
 
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
-  const { captured, queues, log } = options;
+  const { registrations, queues, log } = options;
   const env = options.env ?? process.env;
   const functionKey = options.functionKey ?? randomBytes(24).toString('base64url');
   const deps = { log, queues, executions: options.executions };
-  const registrations = captured.registrations;
   const byName = new Map(registrations.map((r) => [r.name.toLowerCase(), r]));
   const routes = registrations.flatMap((r) => (r.kind === 'http' ? [httpRoute(r.name, r.options)] : []));
-  for (const u of captured.unsupported)
-    log.warn('function not served locally: trigger type not supported', {
-      functionName: u.name,
-      trigger: u.method,
-    });
 
   const timers =
     options.timers === false

@@ -1,7 +1,8 @@
 /**
  * The whole app on this machine (`npm start`, `vm-timeline serve`): storage (the configured one, an
  * Azurite already running on the default ports, or an embedded Azurite), the sandbox subscription when no
- * subscription is configured, the function registrations captured from `functions/*`, and the local host.
+ * subscription is configured, the app's function registrations (`functions/registrations.ts`), and the
+ * local host.
  *
  * App settings come from the environment, as the Functions host reads them from `local.settings.json`;
  * the settings this module fills in (storage, sandbox endpoint, schedules) are written to `process.env`
@@ -24,7 +25,7 @@ import {
 import { createLocalConsole, describeHeld, type LocalConsole } from './console';
 import { startLocalHost, type LocalHost } from './host';
 import { isConnectionString, MemoryLocalQueues, StorageLocalQueues, type LocalQueues } from './queues';
-import { captureCompiledFunctions, captureRegistrations, type CapturedRegistrations } from './registrations';
+import { appRegistrations, type Registration } from './registrations';
 import { startSandbox, type Sandbox } from './sandbox';
 
 export interface LocalAppOptions {
@@ -42,8 +43,8 @@ export interface LocalAppOptions {
   azuriteLocation?: string;
   /** Function key (default `LOCAL_FUNCTION_KEY`, else random). */
   functionKey?: string;
-  /** Loads the function modules (default: require `dist/functions/*.js`). */
-  loadFunctions?: () => unknown;
+  /** The functions to serve (default: every function of the app). */
+  registrations?: readonly Registration[];
   env?: NodeJS.ProcessEnv;
   /**
    * Every log line goes here when set (and no `console`): no per-execution lines. Default: the console's.
@@ -177,17 +178,14 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     const queues: LocalQueues = isConnectionString(storage)
       ? new StorageLocalQueues(storage)
       : new MemoryLocalQueues();
-    const captured: CapturedRegistrations = options.loadFunctions
-      ? await captureRegistrations(options.loadFunctions)
-      : await captureCompiledFunctions();
+    const registrations = options.registrations ?? appRegistrations();
     if (sandbox) {
-      for (const r of captured.registrations)
-        if (r.kind === 'storageQueue') await queues.clear(r.options.queueName);
+      for (const r of registrations) if (r.kind === 'storageQueue') await queues.clear(r.options.queueName);
     }
 
     const port = options.port ?? (isSet(env, hostVariables.port) ? Number(env[hostVariables.port]) : 7071);
     const host = await startLocalHost({
-      captured,
+      registrations,
       queues,
       log,
       executions: localConsole,

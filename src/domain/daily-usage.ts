@@ -16,6 +16,13 @@ export function dayName(t: number): string {
   return new Date(dayStartOf(t)).toISOString().slice(0, 10);
 }
 
+/** Start (epoch ms) of a `yyyy-mm-dd` day; undefined when the text is not one. */
+export function dayFromName(name: string): number | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(name)) return undefined;
+  const t = Date.parse(`${name}T00:00:00Z`);
+  return Number.isNaN(t) ? undefined : t;
+}
+
 /** What the reconciler's full listing says of a VM (the same shape as the app's VmDetails). */
 export interface VmAttributes {
   vmSize?: string | undefined;

@@ -3,7 +3,7 @@
  * sandbox subscription, the function handlers behind the local host), opened in Debian's headless
  * chromium through playwright-core. Leaves a screenshot in test-results/dashboard.png.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
@@ -33,16 +33,6 @@ if (!haveChromium) {
   );
 }
 
-/** Imports every function module (TypeScript sources under vitest), so they register with the host. */
-async function loadFunctionSources(): Promise<void> {
-  const dir = path.join(root, 'functions');
-  for (const file of readdirSync(dir)
-    .filter((f) => f.endsWith('.ts'))
-    .sort()) {
-    await import(path.join(dir, file));
-  }
-}
-
 /** The `data-vm` attribute of every element the locator matches. */
 async function dataVm(locator: Locator): Promise<(string | null)[]> {
   // One evaluation: the rows may be re-rendered between two reads.
@@ -66,7 +56,6 @@ describe.skipIf(!haveChromium)('dashboard (local app, sandbox, chromium)', () =>
       // No live sandbox changes during the test: its assertions are about the seeded fleet, and a live
       // power-off of a web VM on a slow machine made the resource-group filter's Stopped panel non-empty.
       sandboxIntervalInMs: 24 * 3_600_000,
-      loadFunctions: loadFunctionSources,
       log: silentLogger,
       say: () => undefined,
     });

@@ -2,7 +2,6 @@
  * The HTTP API over real HTTP (the local host over the app's registrations, Azurite): bad keys and dates
  * answer 400 with a reason, and tag names such as `__proto__` survive to the JSON.
  */
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/adapters/logger';
 import { createAppContext, type AppContext } from '../../src/composition';
@@ -10,7 +9,7 @@ import { loadConfig } from '../../src/config';
 import { vmKey } from '../../src/domain/resource-id';
 import { startLocalHost, type LocalHost } from '../../kit/local/host';
 import { MemoryLocalQueues } from '../../kit/local/queues';
-import { captureRegistrations } from '../../kit/local/registrations';
+import { appRegistrations } from '../../kit/local/registrations';
 import { dropTables, testSettings } from '../support/app';
 
 const sub = '00000000-0000-0000-0000-0000000000de';
@@ -52,12 +51,8 @@ describe('HTTP API over HTTP (local host)', () => {
       { vmSize: 'Standard_D2s_v5', tags },
       Date.parse('2026-07-31T00:00:00Z'),
     );
-    const functions = path.resolve(__dirname, '..', '..', 'functions');
-    const captured = await captureRegistrations(async () => {
-      for (const name of ['api', 'dashboardApi']) await import(path.join(functions, `${name}.ts`));
-    });
     host = await startLocalHost({
-      captured,
+      registrations: appRegistrations(['timeline', 'usage', 'stopped', 'vms']),
       queues: new MemoryLocalQueues(),
       log: silentLogger,
       port: 0,

@@ -16,7 +16,7 @@ import { loadConfig } from '../../src/config';
 import { maxDeliveryBytes, maxEventsPerDelivery } from '../../kit/local/eventgrid-webhook';
 import { startLocalHost, type LocalHost } from '../../kit/local/host';
 import { StorageLocalQueues } from '../../kit/local/queues';
-import { captureRegistrations } from '../../kit/local/registrations';
+import { appRegistrations } from '../../kit/local/registrations';
 import { dropTables, testSettings } from '../support/app';
 import { tableConnectionString } from '../support/azurite';
 import { runCli } from '../support/cli';
@@ -217,12 +217,8 @@ describe('bad input', () => {
     const ctx = createAppContext(loadConfig(settings), { log: silentLogger });
     contexts.push(ctx);
     await ctx.ensureTables();
-    const functions = path.resolve(__dirname, '..', '..', 'functions');
-    const captured = await captureRegistrations(async () => {
-      await import(path.join(functions, 'vmEvents.ts'));
-    });
     const host: LocalHost = await startLocalHost({
-      captured,
+      registrations: appRegistrations(['vmEvents']),
       queues: new StorageLocalQueues(tableConnectionString()),
       log: silentLogger,
       port: 0,

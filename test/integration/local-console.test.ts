@@ -3,11 +3,11 @@
  * function execution (warnings too); JSON lines with LOG_FORMAT=json. The real local app and handlers,
  * against Azurite and the management emulator.
  */
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalConsole } from '../../kit/local/console';
 import { startLocalHost, type LocalHost } from '../../kit/local/host';
 import { startLocalApp, type LocalApp } from '../../kit/local/local-app';
+import { appRegistrations } from '../../kit/local/registrations';
 import { MemoryLocalQueues } from '../../kit/local/queues';
 import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { testSettings } from '../support/app';
@@ -16,7 +16,6 @@ import { subscriptionId, vmEvent } from '../support/events';
 const functionKey = 'console-test-key';
 // An hour ago, on the second: recent enough for the Event Grid path, past the 15-minute alert grace.
 const anHourAgo = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000).toISOString();
-const functions = path.resolve(__dirname, '..', '..', 'functions');
 
 describe('npm start console', () => {
   let arm: ArmEmulator;
@@ -44,10 +43,7 @@ describe('npm start console', () => {
       sandbox: false,
       functionKey,
       // No queue trigger here: other test files use the reconcile queue of the same Azurite.
-      loadFunctions: async () => {
-        for (const name of ['vmEvents', 'stoppedAllocatedAlerts', 'dashboardApi'])
-          await import(path.join(functions, `${name}.ts`));
-      },
+      registrations: appRegistrations(['vmEvents', 'stoppedAllocatedAlerts', 'vms']),
       console: createLocalConsole({ env: {}, write: (line) => logged.push(line) }),
       say: (line) => said.push(line),
     });
@@ -117,7 +113,7 @@ describe('npm start console', () => {
     let host: LocalHost | undefined;
     try {
       host = await startLocalHost({
-        captured: { registrations: [...app.host.registrations], unsupported: [] },
+        registrations: app.host.registrations,
         queues: new MemoryLocalQueues(),
         log: json.log,
         executions: json,

@@ -4,7 +4,6 @@
  * management emulator.
  */
 import { request } from 'node:http';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/adapters/logger';
 import type { Logger } from '../../src/app/ports';
@@ -13,7 +12,7 @@ import { loadConfig } from '../../src/config';
 import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { startLocalHost, type LocalHost } from '../../kit/local/host';
 import { StorageLocalQueues } from '../../kit/local/queues';
-import { captureRegistrations } from '../../kit/local/registrations';
+import { appRegistrations } from '../../kit/local/registrations';
 import { testSettings } from '../support/app';
 import { tableConnectionString } from '../support/azurite';
 import { cloudEvent, recentTime, subscriptionId, vmEvent, vmResourceId } from '../support/events';
@@ -94,13 +93,9 @@ describe('local host', () => {
     queues = new StorageLocalQueues(tableConnectionString());
     await queues.clear('reconcile-subscriptions');
     await queues.clear('backfill-slices');
-    // Imported here, by path, while the capture runs: the modules register with the local host.
-    const functions = path.resolve(__dirname, '..', '..', 'functions');
-    const captured = await captureRegistrations(async () => {
-      for (const name of ['vmEvents', 'reconcile', 'reconcileSubscription', 'dashboardApi'])
-        await import(path.join(functions, `${name}.ts`));
-    });
-    host = await startLocalHost({ captured, queues, log, port: 0, functionKey });
+    // Part of the app's own registration list: the objects the function modules export.
+    const registrations = appRegistrations(['vmEvents', 'reconcile', 'reconcileSubscription', 'vms']);
+    host = await startLocalHost({ registrations, queues, log, port: 0, functionKey });
   });
 
   afterAll(async () => {

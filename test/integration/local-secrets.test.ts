@@ -4,7 +4,6 @@
  * stdout, stderr or the logs of the local host, at any log level, while it starts, ingests events, runs
  * the timer and the queue trigger, refuses bad requests, and stops.
  */
-import path from 'node:path';
 import {
   AccountSASPermissions,
   AccountSASResourceTypes,
@@ -16,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { azuriteAccountKey, azuriteAccountName } from '../../src/adapters/storage';
 import { startLocalApp, type LocalApp } from '../../kit/local/local-app';
+import { appRegistrations } from '../../kit/local/registrations';
 import { uniquePrefix } from '../support/app';
 import { azurite } from '../support/azurite';
 import { recentTime, subscriptionId, vmEvent, vmResourceId } from '../support/events';
@@ -91,11 +91,7 @@ describe('secrets of the local host', () => {
     app = await startLocalApp({
       port: 0,
       sandbox: false,
-      loadFunctions: async () => {
-        const functions = path.resolve(__dirname, '..', '..', 'functions');
-        for (const name of ['vmEvents', 'reconcile', 'reconcileSubscription', 'dashboardApi'])
-          await import(path.join(functions, `${name}.ts`));
-      },
+      registrations: appRegistrations(['vmEvents', 'reconcile', 'reconcileSubscription', 'vms']),
     });
     const { host } = app;
     const webhook = `${host.url}/runtime/webhooks/eventgrid?functionName=vmEvents`;
