@@ -1,12 +1,11 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { FunctionRegistration } from './registration';
+import { hostContext, type ContextFactory, type FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import { ensureError, InputError } from '../src/app/errors';
 import { getTimelineView, maxRangeInDays, NotFoundError, parseInstant } from '../src/app/queries';
 import { listStopped } from '../src/app/stopped';
 import { groupByParameter, usageReport } from '../src/app/usage-report';
-import { appContext, type AppContext } from '../src/composition';
-import { loadConfig } from '../src/config';
+import type { AppContext } from '../src/composition';
 import {
   InvalidKeyError,
   keyProblemOf,
@@ -106,25 +105,28 @@ export function apiHandlers(
   };
 }
 
-const handlers = apiHandlers(() => appContext(loadConfig));
+const handlers = apiHandlers(hostContext);
 export const timeline = handlers.timeline;
 export const usage = handlers.usage;
 export const stopped = handlers.stopped;
 
-export const apiFunctions: readonly FunctionRegistration[] = [
-  {
-    kind: 'http',
-    name: 'timeline',
-    options: { route: 'vms/{key}/timeline', methods: ['GET'], authLevel: 'function', handler: timeline },
-  },
-  {
-    kind: 'http',
-    name: 'usage',
-    options: { route: 'usage', methods: ['GET'], authLevel: 'function', handler: usage },
-  },
-  {
-    kind: 'http',
-    name: 'stopped',
-    options: { route: 'stopped', methods: ['GET'], authLevel: 'function', handler: stopped },
-  },
-];
+export const apiFunctions = (contextOf: ContextFactory): FunctionRegistration[] => {
+  const { timeline, usage, stopped } = apiHandlers(contextOf);
+  return [
+    {
+      kind: 'http',
+      name: 'timeline',
+      options: { route: 'vms/{key}/timeline', methods: ['GET'], authLevel: 'function', handler: timeline },
+    },
+    {
+      kind: 'http',
+      name: 'usage',
+      options: { route: 'usage', methods: ['GET'], authLevel: 'function', handler: usage },
+    },
+    {
+      kind: 'http',
+      name: 'stopped',
+      options: { route: 'stopped', methods: ['GET'], authLevel: 'function', handler: stopped },
+    },
+  ];
+};

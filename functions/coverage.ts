@@ -1,10 +1,9 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { FunctionRegistration } from './registration';
+import { hostContext, type ContextFactory, type FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import { coverageReport } from '../src/app/coverage';
 import { ensureError } from '../src/app/errors';
-import { appContext, type AppContext } from '../src/composition';
-import { loadConfig } from '../src/config';
+import type { AppContext } from '../src/composition';
 
 /** `GET /api/coverage`: the coverage report, as `vm-timeline coverage --json`. */
 export function coverageHandler(
@@ -23,10 +22,15 @@ export function coverageHandler(
   };
 }
 
-export const coverage = coverageHandler(() => appContext(loadConfig));
+export const coverage = coverageHandler(hostContext);
 
-export const coverageFunction: FunctionRegistration = {
+export const coverageFunction = (contextOf: ContextFactory): FunctionRegistration => ({
   kind: 'http',
   name: 'coverage',
-  options: { route: 'coverage', methods: ['GET'], authLevel: 'function', handler: coverage },
-};
+  options: {
+    route: 'coverage',
+    methods: ['GET'],
+    authLevel: 'function',
+    handler: coverageHandler(contextOf),
+  },
+});

@@ -1,5 +1,5 @@
 import type { HttpRequest } from '@azure/functions';
-import type { FunctionRegistration } from './registration';
+import { hostContext, type ContextFactory, type FunctionRegistration } from './registration';
 import { InputError } from '../src/app/errors';
 import {
   fleetPage,
@@ -10,8 +10,7 @@ import {
   type FleetPage,
 } from '../src/app/fleet';
 import { groupByParameter } from '../src/app/usage-report';
-import { appContext, type AppContext } from '../src/composition';
-import { loadConfig } from '../src/config';
+import type { AppContext } from '../src/composition';
 import { range, route, type Handler } from './api';
 
 /** A query parameter, undefined when absent or blank. */
@@ -73,10 +72,10 @@ export function fleetHandler(getContext: () => Promise<AppContext>): Handler {
   };
 }
 
-export const fleet = fleetHandler(() => appContext(loadConfig));
+export const fleet = fleetHandler(hostContext);
 
-export const fleetFunction: FunctionRegistration = {
+export const fleetFunction = (contextOf: ContextFactory): FunctionRegistration => ({
   kind: 'http',
   name: 'fleet',
-  options: { route: 'fleet', methods: ['GET'], authLevel: 'function', handler: fleet },
-};
+  options: { route: 'fleet', methods: ['GET'], authLevel: 'function', handler: fleetHandler(contextOf) },
+});

@@ -19,4 +19,4 @@ function register(registration: FunctionRegistration): void {
   }
 }
 
-for (const registration of functionRegistrations) register(registration);
+for (const registration of functionRegistrations()) register(registration);

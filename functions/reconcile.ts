@@ -1,10 +1,8 @@
 import { output, type InvocationContext, type Timer } from '@azure/functions';
-import type { FunctionRegistration } from './registration';
+import { hostContext, type ContextFactory, type FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import { planBackfill } from '../src/app/backfill';
 import { discoverWatchedSubscriptions } from '../src/app/coverage';
-import { appContext } from '../src/composition';
-import { loadConfig } from '../src/config';
 import { backfillQueue } from './backfillSlice';
 
 /** The queue that fans reconcile out: one message `{ subscriptionId }` per subscription. */
@@ -18,35 +16,40 @@ export const reconcileQueue = output.storageQueue({
  * else the configured ones, else every readable one), updates coverage (appeared: backfill pending;
  * disappeared: gone) and enqueues one message per subscription; `reconcileSubscription` does the work.
  */
-export async function reconcile(timer: Timer, context: InvocationContext): Promise<void> {
-  const ctx = await appContext(loadConfig);
-  const log = invocationLogger(context);
-  const discovery = await discoverWatchedSubscriptions(
-    { ...ctx, log },
-    { managementGroupId: ctx.config.managementGroupId, subscriptionIds: ctx.config.subscriptionIds },
-  );
-  const messages = discovery.subscriptionIds.map((subscriptionId) => ({ subscriptionId }));
-  context.extraOutputs.set(reconcileQueue, messages);
-  // A subscription watched for the first time (no backfill recorded) gets its Activity Log history.
-  const slices = [];
-  for (const subscriptionId of discovery.subscriptionIds)
-    slices.push(...(await planBackfill(subscriptionId, ctx.config.backfillDays, ctx)));
-  if (slices.length > 0) context.extraOutputs.set(backfillQueue, slices);
-  log.info('reconcile enqueued', {
-    subscriptions: messages.length,
-    backfillSlices: slices.length,
-    appeared: discovery.appeared.length,
-    disappeared: discovery.disappeared.length,
-    isPastDue: timer.isPastDue,
-  });
+export function reconcileHandler(contextOf: ContextFactory) {
+  return async function reconcile(timer: Timer, context: InvocationContext): Promise<void> {
+    const ctx = await contextOf();
+    const log = invocationLogger(context);
+    const discovery = await discoverWatchedSubscriptions(
+      { ...ctx, log },
+      { managementGroupId: ctx.config.managementGroupId, subscriptionIds: ctx.config.subscriptionIds },
+    );
+    const messages = discovery.subscriptionIds.map((subscriptionId) => ({ subscriptionId }));
+    context.extraOutputs.set(reconcileQueue, messages);
+    // A subscription watched for the first time (no backfill recorded) gets its Activity Log history.
+    const slices = [];
+    for (const subscriptionId of discovery.subscriptionIds)
+      slices.push(...(await planBackfill(subscriptionId, ctx.config.backfillDays, ctx)));
+    if (slices.length > 0) context.extraOutputs.set(backfillQueue, slices);
+    log.info('reconcile enqueued', {
+      subscriptions: messages.length,
+      backfillSlices: slices.length,
+      appeared: discovery.appeared.length,
+      disappeared: discovery.disappeared.length,
+      isPastDue: timer.isPastDue,
+    });
+  };
 }
 
-export const reconcileFunction: FunctionRegistration = {
+/** The handler on the Functions host's context (the app settings of this process). */
+export const reconcile = reconcileHandler(hostContext);
+
+export const reconcileFunction = (contextOf: ContextFactory): FunctionRegistration => ({
   kind: 'timer',
   name: 'reconcile',
   options: {
     schedule: '%RECONCILE_SCHEDULE%',
     extraOutputs: [reconcileQueue, backfillQueue],
-    handler: reconcile,
+    handler: reconcileHandler(contextOf),
   },
-};
+});

@@ -1,11 +1,10 @@
 import type { InvocationContext } from '@azure/functions';
-import type { FunctionRegistration } from './registration';
+import { hostContext, type ContextFactory, type FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import { recordReconcileFailure, recordReconcileOutcome } from '../src/app/coverage';
 import { reconcileSubscription as reconcileOne, type ReconcileSummary } from '../src/app/reconcile-subscription';
 import { isSubscriptionId, queueMessageFields } from '../src/app/queue-message';
-import { appContext, reconcileOptionsFrom } from '../src/composition';
-import { loadConfig } from '../src/config';
+import { reconcileOptionsFrom } from '../src/composition';
 
 /** The subscription id of a queue message `{ subscriptionId }` (object or JSON text); undefined when malformed. */
 export function subscriptionIdOf(message: unknown): string | undefined {
@@ -18,41 +17,46 @@ export function subscriptionIdOf(message: unknown): string | undefined {
  * logged and dropped (retrying cannot fix it); a failure is recorded (as poisoned on the last delivery)
  * and thrown so the queue redelivers it.
  */
-export async function reconcileSubscription(
-  message: unknown,
-  context: InvocationContext,
-): Promise<ReconcileSummary | undefined> {
-  const log = invocationLogger(context);
-  const subscriptionId = subscriptionIdOf(message);
-  if (subscriptionId === undefined) {
-    log.warn('reconcile message rejected', { reason: 'expected { subscriptionId }' });
-    return undefined;
-  }
-  const ctx = await appContext(loadConfig);
-  const deps = { ...ctx, log };
-  let summary: ReconcileSummary;
-  try {
-    summary = await reconcileOne(subscriptionId, deps, reconcileOptionsFrom(ctx.config));
-  } catch (error) {
-    const dequeueCount = context.triggerMetadata?.['dequeueCount'];
-    await recordReconcileFailure(
-      deps,
-      subscriptionId,
-      error,
-      typeof dequeueCount === 'number' ? dequeueCount : undefined,
-    ).catch(() => log.warn('coverage not recorded', { subscriptionId }));
-    throw error;
-  }
-  await recordReconcileOutcome(deps, summary);
-  return summary;
+export function reconcileSubscriptionHandler(contextOf: ContextFactory) {
+  return async function reconcileSubscription(
+    message: unknown,
+    context: InvocationContext,
+  ): Promise<ReconcileSummary | undefined> {
+    const log = invocationLogger(context);
+    const subscriptionId = subscriptionIdOf(message);
+    if (subscriptionId === undefined) {
+      log.warn('reconcile message rejected', { reason: 'expected { subscriptionId }' });
+      return undefined;
+    }
+    const ctx = await contextOf();
+    const deps = { ...ctx, log };
+    let summary: ReconcileSummary;
+    try {
+      summary = await reconcileOne(subscriptionId, deps, reconcileOptionsFrom(ctx.config));
+    } catch (error) {
+      const dequeueCount = context.triggerMetadata?.['dequeueCount'];
+      await recordReconcileFailure(
+        deps,
+        subscriptionId,
+        error,
+        typeof dequeueCount === 'number' ? dequeueCount : undefined,
+      ).catch(() => log.warn('coverage not recorded', { subscriptionId }));
+      throw error;
+    }
+    await recordReconcileOutcome(deps, summary);
+    return summary;
+  };
 }
 
-export const reconcileSubscriptionFunction: FunctionRegistration = {
+/** The handler on the Functions host's context (the app settings of this process). */
+export const reconcileSubscription = reconcileSubscriptionHandler(hostContext);
+
+export const reconcileSubscriptionFunction = (contextOf: ContextFactory): FunctionRegistration => ({
   kind: 'storageQueue',
   name: 'reconcileSubscription',
   options: {
     queueName: 'reconcile-subscriptions',
     connection: 'TIMELINE_STORAGE',
-    handler: reconcileSubscription,
+    handler: reconcileSubscriptionHandler(contextOf),
   },
-};
+});

@@ -4,6 +4,8 @@ import type {
   StorageQueueFunctionOptions,
   TimerFunctionOptions,
 } from '@azure/functions';
+import { appContext, type AppContext } from '../src/composition';
+import { loadConfig } from '../src/config';
 
 /**
  * One function of the app as data (name, trigger, options with the handler). `functions/index.ts` hands
@@ -14,3 +16,11 @@ export type FunctionRegistration =
   | { kind: 'timer'; name: string; options: TimerFunctionOptions }
   | { kind: 'storageQueue'; name: string; options: StorageQueueFunctionOptions }
   | { kind: 'http'; name: string; options: HttpFunctionOptions };
+
+/**
+ * Where a handler gets the app's context. In Azure: the app settings of the process, read once
+ * (`hostContext`); the local runner passes its own, built from its settings (no `process.env` writes).
+ */
+export type ContextFactory = () => Promise<AppContext>;
+
+export const hostContext: ContextFactory = () => appContext(loadConfig);

@@ -10,23 +10,26 @@ import { dashboardFunction } from './dashboard';
 import { dashboardApiFunction } from './dashboardApi';
 import { fleetFunction } from './fleet';
 import { reconcileFunction } from './reconcile';
-import type { FunctionRegistration } from './registration';
+import { hostContext, type ContextFactory, type FunctionRegistration } from './registration';
 import { reconcileSubscriptionFunction } from './reconcileSubscription';
 import { rollupUsageFunction } from './rollupUsage';
 import { stoppedAllocatedAlertsFunction } from './stoppedAllocatedAlerts';
 import { vmEventsFunction } from './vmEvents';
 
-export const functionRegistrations: readonly FunctionRegistration[] = [
-  activityLogFunction,
-  ...apiFunctions,
-  backfillSliceFunction,
-  coverageFunction,
-  dashboardFunction,
-  dashboardApiFunction,
-  fleetFunction,
-  reconcileFunction,
-  reconcileSubscriptionFunction,
-  rollupUsageFunction,
-  stoppedAllocatedAlertsFunction,
-  vmEventsFunction,
-];
+/** The app's functions, their handlers on `contextOf` (default: the Functions host's app settings). */
+export function functionRegistrations(contextOf: ContextFactory = hostContext): FunctionRegistration[] {
+  return [
+    activityLogFunction(contextOf),
+    ...apiFunctions(contextOf),
+    backfillSliceFunction(contextOf),
+    coverageFunction(contextOf),
+    dashboardFunction,
+    dashboardApiFunction(contextOf),
+    fleetFunction(contextOf),
+    reconcileFunction(contextOf),
+    reconcileSubscriptionFunction(contextOf),
+    rollupUsageFunction(contextOf),
+    stoppedAllocatedAlertsFunction(contextOf),
+    vmEventsFunction(contextOf),
+  ];
+}

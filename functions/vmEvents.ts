@@ -1,10 +1,8 @@
 import type { EventGridEvent, InvocationContext } from '@azure/functions';
-import type { FunctionRegistration } from './registration';
+import { hostContext, type ContextFactory, type FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import { noteEventArrival } from '../src/app/coverage';
 import { ingestEvent, type IngestResult } from '../src/app/ingest-event';
-import { appContext } from '../src/composition';
-import { loadConfig } from '../src/config';
 import { eventGridMaxEventAgeInMs } from '../src/domain/events';
 
 /**
@@ -12,22 +10,27 @@ import { eventGridMaxEventAgeInMs } from '../src/domain/events';
  * Bad events are recorded and acknowledged; a transient failure throws so Event Grid redelivers. Event
  * Grid retries for 24 hours at most, so an older event time is refused (archives: `vm-timeline ingest`).
  */
-export async function vmEvents(event: EventGridEvent, context: InvocationContext): Promise<IngestResult> {
-  const ctx = await appContext(loadConfig);
-  const log = invocationLogger(context);
-  const result = await ingestEvent(event, { ...ctx, log }, { maxEventAgeInMs: eventGridMaxEventAgeInMs });
-  await noteEventArrival(ctx.eventArrivals, event, ctx.now(), log);
-  context.info('event ingested', {
-    eventId: result.eventId,
-    vmId: result.resourceId,
-    outcome: result.outcome,
-    reason: result.reason,
-  });
-  return result;
+export function vmEventsHandler(contextOf: ContextFactory) {
+  return async function vmEvents(event: EventGridEvent, context: InvocationContext): Promise<IngestResult> {
+    const ctx = await contextOf();
+    const log = invocationLogger(context);
+    const result = await ingestEvent(event, { ...ctx, log }, { maxEventAgeInMs: eventGridMaxEventAgeInMs });
+    await noteEventArrival(ctx.eventArrivals, event, ctx.now(), log);
+    context.info('event ingested', {
+      eventId: result.eventId,
+      vmId: result.resourceId,
+      outcome: result.outcome,
+      reason: result.reason,
+    });
+    return result;
+  };
 }
 
-export const vmEventsFunction: FunctionRegistration = {
+/** The handler on the Functions host's context (the app settings of this process). */
+export const vmEvents = vmEventsHandler(hostContext);
+
+export const vmEventsFunction = (contextOf: ContextFactory): FunctionRegistration => ({
   kind: 'eventGrid',
   name: 'vmEvents',
-  options: { handler: vmEvents },
-};
+  options: { handler: vmEventsHandler(contextOf) },
+});

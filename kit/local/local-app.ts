@@ -5,14 +5,14 @@
  * local host.
  *
  * App settings come from the environment, as the Functions host reads them from `local.settings.json`;
- * the settings this module fills in (storage, sandbox endpoint, schedules) are written to `process.env`
- * before the first invocation, because the handlers read their config from there.
+ * the settings this module fills in (storage, sandbox endpoint, schedules) go into its own copy of them,
+ * from which it builds the handlers' context (a context factory): `process.env` is never written.
  */
 import path from 'node:path';
 import { LogFormat } from '../../src/adapters/logger';
 import type { Logger } from '../../src/app/ports';
 import { ingestEvent } from '../../src/app/ingest-event';
-import { createAppContext } from '../../src/composition';
+import { createAppContext, type AppContext } from '../../src/composition';
 import { loadConfig, settingDefaults } from '../../src/config';
 import {
   azuriteDefaultPorts,
@@ -25,7 +25,7 @@ import {
 import { createLocalConsole, describeHeld, type LocalConsole } from './console';
 import { startLocalHost, type LocalHost } from './host';
 import { isConnectionString, MemoryLocalQueues, StorageLocalQueues, type LocalQueues } from './queues';
-import { appRegistrations, type Registration } from './registrations';
+import { appRegistrations } from './registrations';
 import { startSandbox, type Sandbox } from './sandbox';
 
 export interface LocalAppOptions {
@@ -43,8 +43,9 @@ export interface LocalAppOptions {
   azuriteLocation?: string;
   /** Function key (default `LOCAL_FUNCTION_KEY`, else random). */
   functionKey?: string;
-  /** The functions to serve (default: every function of the app). */
-  registrations?: readonly Registration[];
+  /** Names of the functions to serve (default: every function of the app). */
+  functions?: readonly string[];
+  /** App settings (default `process.env`); read, never written. */
   env?: NodeJS.ProcessEnv;
   /**
    * Every log line goes here when set (and no `console`): no per-execution lines. Default: the console's.
@@ -96,7 +97,7 @@ function isLocalStorage(storage: string): boolean {
 }
 
 export async function startLocalApp(options: LocalAppOptions = {}): Promise<LocalApp> {
-  const env = options.env ?? process.env;
+  const env: NodeJS.ProcessEnv = { ...(options.env ?? process.env) };
   const localConsole =
     options.console ?? (options.log === undefined ? createLocalConsole({ env }) : undefined);
   const log = options.log ?? localConsole?.log ?? createLocalConsole({ env }).log;
@@ -178,7 +179,13 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     const queues: LocalQueues = isConnectionString(storage)
       ? new StorageLocalQueues(storage)
       : new MemoryLocalQueues();
-    const registrations = options.registrations ?? appRegistrations();
+    let shared: AppContext | undefined;
+    const contextOf = async (): Promise<AppContext> => {
+      shared ??= createAppContext(config, { log });
+      await shared.ensureTables();
+      return shared;
+    };
+    const registrations = appRegistrations(options.functions, contextOf);
     if (sandbox) {
       for (const r of registrations) if (r.kind === 'storageQueue') await queues.clear(r.options.queueName);
     }

@@ -4,17 +4,24 @@
  * host would, with the same handlers and options.
  */
 import type { FunctionOutput } from '@azure/functions';
-import type { FunctionRegistration } from '../../functions/registration';
+import type { ContextFactory, FunctionRegistration } from '../../functions/registration';
 import { functionRegistrations } from '../../functions/registrations';
 
 export type Registration = FunctionRegistration;
 export type RegistrationKind = Registration['kind'];
 
-/** The app's functions, or those of them named (tests, benchmarks); an unknown name is an error. */
-export function appRegistrations(names?: readonly string[]): readonly Registration[] {
-  if (names === undefined) return functionRegistrations;
+/**
+ * The app's functions, or those of them named (tests, benchmarks; an unknown name is an error), their
+ * handlers on `contextOf` (default: the app settings of this process, as in Azure).
+ */
+export function appRegistrations(
+  names?: readonly string[],
+  contextOf?: ContextFactory,
+): readonly Registration[] {
+  const all = functionRegistrations(contextOf);
+  if (names === undefined) return all;
   return names.map((name) => {
-    const registration = functionRegistrations.find((r) => r.name === name);
+    const registration = all.find((r) => r.name === name);
     if (registration === undefined) throw new Error(`no function named ${JSON.stringify(name)}`);
     return registration;
   });

@@ -21,10 +21,11 @@ export const serveCommand: Command = {
       'arm-endpoint': 'ARM_ENDPOINT',
       'table-prefix': 'TABLE_NAME_PREFIX',
     };
+    const env: NodeJS.ProcessEnv = { ...process.env };
     for (const [option, setting] of Object.entries(settings)) {
       const value = stringOption(invocation.options, option);
-      if (value !== undefined) process.env[setting] = value;
+      if (value !== undefined) env[setting] = value;
     }
-    return (await runLocal(invocation.args, (line) => invocation.print(line))) === 0 ? 0 : 1;
+    return (await runLocal(invocation.args, (line) => invocation.print(line), env)) === 0 ? 0 : 1;
   },
 };

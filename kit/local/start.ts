@@ -56,13 +56,14 @@ export function parseLocalArgs(argv: readonly string[]): LocalAppOptions & { hel
 export async function runLocal(
   argv: readonly string[],
   say: (line: string) => unknown = (line) => process.stdout.write(`${line}\n`),
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   const options = parseLocalArgs(argv);
   if (options.help) {
     say(localUsage);
     return 0;
   }
-  const app = await startLocalApp({ ...options, say });
+  const app = await startLocalApp({ ...options, say, env });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

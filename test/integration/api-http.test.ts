@@ -30,7 +30,6 @@ describe('HTTP API over HTTP (local host)', () => {
 
   beforeAll(async () => {
     const settings = testSettings();
-    Object.assign(process.env, settings);
     ctx = createAppContext(loadConfig(settings), { log: silentLogger });
     await ctx.ensureTables();
     for (const id of [tagged, plain])
@@ -52,7 +51,7 @@ describe('HTTP API over HTTP (local host)', () => {
       Date.parse('2026-07-31T00:00:00Z'),
     );
     host = await startLocalHost({
-      registrations: appRegistrations(['timeline', 'usage', 'stopped', 'vms']),
+      registrations: appRegistrations(['timeline', 'usage', 'stopped', 'vms'], () => Promise.resolve(ctx)),
       queues: new MemoryLocalQueues(),
       log: silentLogger,
       port: 0,

@@ -213,12 +213,11 @@ describe('bad input', () => {
 
   it('through the webhook: answers 200, rejects each bad event with its reason, records every good one; 413 for one larger than a delivery', async () => {
     const settings = testSettings();
-    Object.assign(process.env, settings);
     const ctx = createAppContext(loadConfig(settings), { log: silentLogger });
     contexts.push(ctx);
     await ctx.ensureTables();
     const host: LocalHost = await startLocalHost({
-      registrations: appRegistrations(['vmEvents']),
+      registrations: appRegistrations(['vmEvents'], () => Promise.resolve(ctx)),
       queues: new StorageLocalQueues(tableConnectionString()),
       log: silentLogger,
       port: 0,

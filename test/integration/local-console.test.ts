@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalConsole } from '../../kit/local/console';
 import { startLocalHost, type LocalHost } from '../../kit/local/host';
 import { startLocalApp, type LocalApp } from '../../kit/local/local-app';
-import { appRegistrations } from '../../kit/local/registrations';
 import { MemoryLocalQueues } from '../../kit/local/queues';
 import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { testSettings } from '../support/app';
@@ -32,18 +31,20 @@ describe('npm start console', () => {
   beforeAll(async () => {
     arm = await startArmEmulator();
     arm.fleet.addSubscription(subscriptionId);
-    // The handlers read their app settings from the environment, as in the Functions host.
-    Object.assign(process.env, {
+    // The local app's settings, as the Functions host reads them from local.settings.json.
+    const env = {
+      ...process.env,
       ...testSettings(arm.url),
       SUBSCRIPTION_IDS: subscriptionId,
       ALERT_SCHEDULE: '0 0 0 1 1 *',
-    });
+    };
     app = await startLocalApp({
+      env,
       port: 0,
       sandbox: false,
       functionKey,
       // No queue trigger here: other test files use the reconcile queue of the same Azurite.
-      registrations: appRegistrations(['vmEvents', 'stoppedAllocatedAlerts', 'vms']),
+      functions: ['vmEvents', 'stoppedAllocatedAlerts', 'vms'],
       console: createLocalConsole({ env: {}, write: (line) => logged.push(line) }),
       say: (line) => said.push(line),
     });

@@ -86,16 +86,17 @@ describe('local host', () => {
       ROLLUP_SCHEDULE: '0 0 0 1 1 *',
       ALERT_SCHEDULE: '0 0 0 1 1 *',
     };
-    // The handlers read their app settings from the environment, as in the Functions host.
-    Object.assign(process.env, settings);
     ctx = createAppContext(loadConfig(settings), { log: silentLogger });
     await ctx.ensureTables();
     queues = new StorageLocalQueues(tableConnectionString());
     await queues.clear('reconcile-subscriptions');
     await queues.clear('backfill-slices');
     // Part of the app's own registration list: the objects the function modules export.
-    const registrations = appRegistrations(['vmEvents', 'reconcile', 'reconcileSubscription', 'vms']);
-    host = await startLocalHost({ registrations, queues, log, port: 0, functionKey });
+    // Their handlers get the test's context from the context factory; the schedules come from `settings`.
+    const registrations = appRegistrations(['vmEvents', 'reconcile', 'reconcileSubscription', 'vms'], () =>
+      Promise.resolve(ctx),
+    );
+    host = await startLocalHost({ registrations, queues, log, port: 0, functionKey, env: settings });
   });
 
   afterAll(async () => {

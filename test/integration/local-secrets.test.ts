@@ -15,7 +15,6 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { azuriteAccountKey, azuriteAccountName } from '../../src/adapters/storage';
 import { startLocalApp, type LocalApp } from '../../kit/local/local-app';
-import { appRegistrations } from '../../kit/local/registrations';
 import { uniquePrefix } from '../support/app';
 import { azurite } from '../support/azurite';
 import { recentTime, subscriptionId, vmEvent, vmResourceId } from '../support/events';
@@ -91,7 +90,7 @@ describe('secrets of the local host', () => {
     app = await startLocalApp({
       port: 0,
       sandbox: false,
-      registrations: appRegistrations(['vmEvents', 'reconcile', 'reconcileSubscription', 'vms']),
+      functions: ['vmEvents', 'reconcile', 'reconcileSubscription', 'vms'],
     });
     const { host } = app;
     const webhook = `${host.url}/runtime/webhooks/eventgrid?functionName=vmEvents`;
