@@ -81,17 +81,17 @@ function episodeColumns(changes: EpisodeChanges & Partial<EpisodeStart>): Record
 }
 
 function episodeFromRow(row: Row): EpisodeRecord | undefined {
-  const key = text(row['vmKey']);
-  const resourceId = text(row['resourceId']);
-  const episodeSince = ms(row['episodeSince']);
-  const since = ms(row['since']);
+  const key = textColumn(row['vmKey']);
+  const resourceId = textColumn(row['resourceId']);
+  const episodeSince = msColumn(row['episodeSince']);
+  const since = msColumn(row['since']);
   if (key === undefined || resourceId === undefined || episodeSince === undefined || since === undefined)
     return undefined;
   const details = {
-    vmSize: text(row['vmSize']),
-    location: text(row['location']),
-    osType: text(row['osType']),
-    priority: text(row['priority']),
+    vmSize: textColumn(row['vmSize']),
+    location: textColumn(row['location']),
+    osType: textColumn(row['osType']),
+    priority: textColumn(row['priority']),
     tags: tagsFrom(row['tags']),
   };
   const source = row['sinceSource'];
@@ -100,12 +100,12 @@ function episodeFromRow(row: Row): EpisodeRecord | undefined {
     resourceId,
     episodeSince,
     since,
-    sinceWindowFrom: ms(row['sinceWindowFrom']),
+    sinceWindowFrom: msColumn(row['sinceWindowFrom']),
     sinceSource: isObservationSource(source) ? source : undefined,
-    operation: text(row['operation']),
-    caller: text(row['caller']),
+    operation: textColumn(row['operation']),
+    caller: textColumn(row['caller']),
     reason: reasonFrom(row['reason']),
-    endedAt: ms(row['endedAt']),
+    endedAt: msColumn(row['endedAt']),
     details: Object.values(details).some((v) => v !== undefined) ? details : undefined,
     detected: delivery(row['detected']),
     resolved: delivery(row['resolved']),
@@ -118,7 +118,7 @@ export function episodeRowKey(key: string, episodeSince: number): string {
 }
 
 function outboxFromRow(row: Row): OutboxRecord | undefined {
-  const raw = text(row['event']);
+  const raw = textColumn(row['event']);
   const state = row['status'];
   if (raw === undefined) return undefined;
   let event: AlertEvent;
@@ -132,9 +132,9 @@ function outboxFromRow(row: Row): OutboxRecord | undefined {
     event,
     status: state === OutboxStatus.sent || state === OutboxStatus.sending ? state : OutboxStatus.pending,
     attempts: typeof attempts === 'number' ? attempts : 0,
-    claimUntil: ms(row['claimUntil']),
-    lastError: text(row['lastError']),
-    sentAt: ms(row['sentAt']),
+    claimUntil: msColumn(row['claimUntil']),
+    lastError: textColumn(row['lastError']),
+    sentAt: msColumn(row['sentAt']),
     etag: row.etag,
   };
 }
@@ -252,7 +252,7 @@ export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
   async getLastSync(): Promise<number | undefined> {
     try {
       const row = await this.alerts.getEntity<Record<string, unknown>>(alertPartitions.meta, 'sync');
-      return ms(row['syncedAt']);
+      return msColumn(row['syncedAt']);
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;

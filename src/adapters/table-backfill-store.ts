@@ -14,7 +14,7 @@ import {
 } from '../app/backfill';
 import { statusOf } from './storage';
 import { pad13 } from './table-entities';
-import { ms } from './table-columns';
+import { msColumn, numberColumn } from './table-columns';
 
 type Row = TableEntityResult<Record<string, unknown>>;
 
@@ -30,17 +30,13 @@ const counters = [
   'vms',
 ] as const;
 
-function num(value: unknown): number {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'bigint') return Number(value);
-  return 0;
-}
+const num = (value: unknown): number => numberColumn(value) ?? 0;
 
 const sliceKey = (from: number): string => `slice|${pad13(from)}`;
 
 function sliceFromRow(row: Row): SliceProgress | undefined {
-  const from = ms(row['from']);
-  const to = ms(row['to']);
+  const from = msColumn(row['from']);
+  const to = msColumn(row['to']);
   const status = row['status'];
   if (from === undefined || to === undefined || typeof status !== 'string') return undefined;
   const progress: SliceProgress = {
@@ -53,11 +49,11 @@ function sliceFromRow(row: Row): SliceProgress | undefined {
       : SliceStatus.pending,
     ...emptyCounts(),
     vms: 0,
-    updatedAt: ms(row['updatedAt']) ?? 0,
+    updatedAt: msColumn(row['updatedAt']) ?? 0,
   };
   for (const name of counters) progress[name] = num(row[name]);
   if (typeof row['nextLink'] === 'string' && row['nextLink'] !== '') progress.nextLink = row['nextLink'];
-  const reachedAt = ms(row['reachedAt']);
+  const reachedAt = msColumn(row['reachedAt']);
   if (reachedAt !== undefined) progress.reachedAt = reachedAt;
   if (typeof row['error'] === 'string' && row['error'] !== '') progress.error = row['error'];
   return progress;
@@ -71,9 +67,9 @@ export class TableBackfillStore implements BackfillStore {
     if (row === undefined) return undefined;
     return {
       subscriptionId,
-      plannedAt: ms(row['plannedAt']) ?? 0,
-      from: ms(row['from']) ?? 0,
-      to: ms(row['to']) ?? 0,
+      plannedAt: msColumn(row['plannedAt']) ?? 0,
+      from: msColumn(row['from']) ?? 0,
+      to: msColumn(row['to']) ?? 0,
       slices: num(row['slices']),
     };
   }
@@ -128,7 +124,7 @@ export class TableBackfillStore implements BackfillStore {
   }
 
   async getRecentReadTo(subscriptionId: string): Promise<number | undefined> {
-    return ms((await this.#get(subscriptionId, 'recent'))?.['readTo']);
+    return msColumn((await this.#get(subscriptionId, 'recent'))?.['readTo']);
   }
 
   async putRecentReadTo(subscriptionId: string, to: number): Promise<void> {

@@ -13,7 +13,7 @@ import {
   type SubscriptionCoverage,
 } from '../app/coverage-ports';
 import { statusOf } from './storage';
-import { ms } from './table-columns';
+import { msColumn, textColumn } from './table-columns';
 
 export const coveragePartitionKey = 'subscription';
 
@@ -32,9 +32,6 @@ const timeFields = [
   'poisonedAt',
 ] as const;
 
-function text(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
 
 function oneOf<T extends string>(values: Record<string, T>, value: unknown): T | undefined {
   return Object.values(values).find((v) => v === value);
@@ -42,22 +39,22 @@ function oneOf<T extends string>(values: Record<string, T>, value: unknown): T |
 
 function fromRow(row: Row): SubscriptionCoverage {
   return {
-    subscriptionId: text(row['subscriptionId']) ?? row.rowKey ?? '',
-    displayName: text(row['displayName']),
-    managementGroupId: text(row['managementGroupId']),
+    subscriptionId: textColumn(row['subscriptionId']) ?? row.rowKey ?? '',
+    displayName: textColumn(row['displayName']),
+    managementGroupId: textColumn(row['managementGroupId']),
     presence: oneOf(CoveragePresence, row['presence']) ?? CoveragePresence.present,
-    firstSeenAt: ms(row['firstSeenAt']) ?? 0,
-    goneAt: ms(row['goneAt']),
+    firstSeenAt: msColumn(row['firstSeenAt']) ?? 0,
+    goneAt: msColumn(row['goneAt']),
     backfill: oneOf(BackfillState, row['backfill']),
-    backfillChangedAt: ms(row['backfillChangedAt']),
-    lastReconcileAt: ms(row['lastReconcileAt']),
+    backfillChangedAt: msColumn(row['backfillChangedAt']),
+    lastReconcileAt: msColumn(row['lastReconcileAt']),
     lastOutcome: oneOf(ReconcileOutcome, row['lastOutcome']),
-    lastCompleteAt: ms(row['lastCompleteAt']),
-    lastError: text(row['lastError']),
+    lastCompleteAt: msColumn(row['lastCompleteAt']),
+    lastError: textColumn(row['lastError']),
     retryAfterInMs: typeof row['retryAfterInMs'] === 'number' ? row['retryAfterInMs'] : undefined,
-    lastEventAt: ms(row['lastEventAt']),
-    poisonedAt: ms(row['poisonedAt']),
-    poisonReason: text(row['poisonReason']),
+    lastEventAt: msColumn(row['lastEventAt']),
+    poisonedAt: msColumn(row['poisonedAt']),
+    poisonReason: textColumn(row['poisonReason']),
   };
 }
 

@@ -12,6 +12,7 @@ import { isPowerState, ProvisioningState, type Provisioning } from '../domain/po
 import { tagsOf } from '../domain/tags';
 import { currentKeys, escapeKeyValue, resourceIdFromKey } from '../domain/resource-id';
 import type { Segment } from '../domain/segments';
+import { msColumn, numberColumn, textColumn } from './table-columns';
 
 export type Row = TableEntityResult<Record<string, unknown>>;
 
@@ -40,27 +41,6 @@ export function markerRowKey(marker: string): string {
 
 function date(ms: number | undefined): Date | undefined {
   return ms === undefined ? undefined : new Date(ms);
-}
-
-function ms(value: unknown): number | undefined {
-  if (value instanceof Date) return value.getTime();
-  if (typeof value === 'string' && value !== '') {
-    const parsed = Date.parse(value);
-    return Number.isNaN(parsed) ? undefined : parsed;
-  }
-  if (typeof value === 'number') return value;
-  return undefined;
-}
-
-function text(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-function num(value: unknown): number | undefined {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'bigint') return Number(value);
-  if (typeof value === 'string' && value !== '' && !Number.isNaN(Number(value))) return Number(value);
-  return undefined;
 }
 
 /** Drops undefined properties (Table Storage has no null). */
@@ -139,12 +119,12 @@ export function observationEntity(partitionKey: string, o: Observation): TableEn
 }
 
 function provisioningFrom(row: Row, prefix = 'provisioning'): Provisioning | undefined {
-  const state = text(row[`${prefix}State`]);
+  const state = textColumn(row[`${prefix}State`]);
   if (state === undefined) return undefined;
   const known = (Object.values(ProvisioningState) as string[]).includes(state);
   const p: Provisioning = { state: known ? (state as ProvisioningState) : ProvisioningState.unknown };
-  const sub = text(row[`${prefix}SubState`]);
-  const code = text(row[`${prefix}ErrorCode`]);
+  const sub = textColumn(row[`${prefix}SubState`]);
+  const code = textColumn(row[`${prefix}ErrorCode`]);
   if (sub !== undefined) p.subState = sub;
   if (code !== undefined) p.errorCode = code;
   return p;
@@ -157,22 +137,22 @@ function sourceFrom(value: unknown): ObservationSource {
 }
 
 export function observationFromRow(row: Row): Observation | undefined {
-  const at = ms(row['at']);
-  const dedupeId = text(row['dedupeId']);
+  const at = msColumn(row['at']);
+  const dedupeId = textColumn(row['dedupeId']);
   if (at === undefined || dedupeId === undefined) return undefined;
   const state = row['state'];
   return compact({
-    resourceId: text(row['resourceId']) ?? resourceIdFromKey(row.partitionKey ?? ''),
+    resourceId: textColumn(row['resourceId']) ?? resourceIdFromKey(row.partitionKey ?? ''),
     at,
-    windowFrom: ms(row['windowFrom']),
+    windowFrom: msColumn(row['windowFrom']),
     state: isPowerState(state) ? state : undefined,
     source: sourceFrom(row['source']),
     dedupeId,
     provisioning: provisioningFrom(row),
-    operation: text(row['operation']),
-    eventType: text(row['eventType']),
-    caller: text(row['caller']),
-    correlationId: text(row['correlationId']),
+    operation: textColumn(row['operation']),
+    eventType: textColumn(row['eventType']),
+    caller: textColumn(row['caller']),
+    correlationId: textColumn(row['correlationId']),
     reason: reasonFrom(row['reason']),
   });
 }
@@ -196,18 +176,18 @@ export function segmentEntity(partitionKey: string, resourceId: string, s: Segme
 }
 
 export function segmentFromRow(row: Row): Segment | undefined {
-  const start = ms(row['start']);
+  const start = msColumn(row['start']);
   const state = row['state'];
   if (start === undefined || !isPowerState(state)) return undefined;
   return compact({
     state,
     billing: billingOf(state),
     start,
-    end: ms(row['end']),
-    startWindowFrom: ms(row['startWindowFrom']),
+    end: msColumn(row['end']),
+    startWindowFrom: msColumn(row['startWindowFrom']),
     source: sourceFrom(row['source']),
-    operation: text(row['operation']),
-    caller: text(row['caller']),
+    operation: textColumn(row['operation']),
+    caller: textColumn(row['caller']),
     reason: reasonFrom(row['reason']),
   });
 }
@@ -277,9 +257,9 @@ export function tagsFrom(value: unknown): Record<string, string> | undefined {
 }
 
 export function currentFromRow(row: Row): StoredCurrent | undefined {
-  const key = text(row['vmKey']);
-  const lastAt = ms(row['lastObservedAt']);
-  const lastDedupeId = text(row['lastDedupeId']);
+  const key = textColumn(row['vmKey']);
+  const lastAt = msColumn(row['lastObservedAt']);
+  const lastDedupeId = textColumn(row['lastDedupeId']);
   if (key === undefined || lastAt === undefined || lastDedupeId === undefined) return undefined;
   const state = row['state'];
   const last: ObservationPosition = {
@@ -288,42 +268,42 @@ export function currentFromRow(row: Row): StoredCurrent | undefined {
     dedupeId: lastDedupeId,
   };
   const details: VmDetails = compact({
-    vmSize: text(row['vmSize']),
-    location: text(row['location']),
-    osType: text(row['osType']),
-    priority: text(row['priority']),
+    vmSize: textColumn(row['vmSize']),
+    location: textColumn(row['location']),
+    osType: textColumn(row['osType']),
+    priority: textColumn(row['priority']),
     tags: tagsFrom(row['tags']),
   });
   const current: CurrentState = compact({
-    resourceId: text(row['resourceId']) ?? resourceIdFromKey(key),
+    resourceId: textColumn(row['resourceId']) ?? resourceIdFromKey(key),
     subscriptionId: row.partitionKey ?? '',
     state: isPowerState(state) ? state : undefined,
     billing: isPowerState(state) ? billingOf(state) : undefined,
-    since: ms(row['since']),
-    sinceWindowFrom: ms(row['sinceWindowFrom']),
+    since: msColumn(row['since']),
+    sinceWindowFrom: msColumn(row['sinceWindowFrom']),
     sinceSource: row['sinceSource'] === undefined ? undefined : sourceFrom(row['sinceSource']),
-    operation: text(row['operation']),
-    caller: text(row['caller']),
+    operation: textColumn(row['operation']),
+    caller: textColumn(row['caller']),
     reason: reasonFrom(row['reason']),
     provisioning: provisioningFrom(row),
     last,
-    lastSeenAt: ms(row['lastSeenAt']),
+    lastSeenAt: msColumn(row['lastSeenAt']),
     details: Object.keys(details).length > 0 ? details : undefined,
-    detailsAt: ms(row['detailsAt']),
-    usageDirtyFrom: ms(row['usageDirtyFrom']),
+    detailsAt: msColumn(row['detailsAt']),
+    usageDirtyFrom: msColumn(row['usageDirtyFrom']),
   });
-  return { current, etag: row.etag, version: num(row['version']) ?? 0, key };
+  return { current, etag: row.etag, version: numberColumn(row['version']) ?? 0, key };
 }
 
 /** A `d|` row of the VM's timeline partition: the details recorded at `at`. */
 export function detailsChangeFromRow(row: Row): DetailsChange | undefined {
-  const at = ms(row['at']);
+  const at = msColumn(row['at']);
   if (at === undefined) return undefined;
   const details: VmDetails = compact({
-    vmSize: text(row['vmSize']),
-    location: text(row['location']),
-    osType: text(row['osType']),
-    priority: text(row['priority']),
+    vmSize: textColumn(row['vmSize']),
+    location: textColumn(row['location']),
+    osType: textColumn(row['osType']),
+    priority: textColumn(row['priority']),
     tags: tagsFrom(row['tags']),
   });
   return { at, details };

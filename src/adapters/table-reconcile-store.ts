@@ -13,7 +13,7 @@ import type {
   ReconcileRunStore,
 } from '../app/ports';
 import { statusOf } from './storage';
-import { ms } from './table-columns';
+import { msColumn } from './table-columns';
 
 export const reconcileRowKey = 'latest';
 
@@ -56,7 +56,7 @@ function unconfirmedColumns(unconfirmed: Record<string, number>): Record<string,
 }
 
 function markFrom(row: Row): ReconcileMark | undefined {
-  const startedAt = ms(row['startedAt']);
+  const startedAt = msColumn(row['startedAt']);
   if (startedAt === undefined) return undefined;
   return { startedAt, unconfirmed: unconfirmedFrom(row) };
 }
@@ -97,7 +97,7 @@ export class TableReconcileRunStore implements ReconcileRunStore, ReconcileMarkR
         const created = await this.table.createEntity({ partitionKey, rowKey: reconcileRowKey, ...lease });
         return { subscriptionId, runId, etag: created.etag ?? '*' };
       }
-      const heldUntil = ms(row['leaseUntil']);
+      const heldUntil = msColumn(row['leaseUntil']);
       if (heldUntil !== undefined && heldUntil > now && row['runId'] !== runId) return undefined;
       const updated = await this.table.updateEntity(
         { partitionKey, rowKey: reconcileRowKey, ...lease },
@@ -108,7 +108,7 @@ export class TableReconcileRunStore implements ReconcileRunStore, ReconcileMarkR
         subscriptionId,
         runId,
         mark: markFrom(row),
-        detailsAt: ms(row['detailsAt']),
+        detailsAt: msColumn(row['detailsAt']),
         etag: updated.etag ?? '*',
       };
     } catch (error) {
@@ -137,7 +137,7 @@ export class TableReconcileRunStore implements ReconcileRunStore, ReconcileMarkR
       subscriptionId,
       runId,
       mark: markFrom(row),
-      detailsAt: ms(row['detailsAt']),
+      detailsAt: msColumn(row['detailsAt']),
       etag: row.etag ?? '*',
     };
   }

@@ -10,20 +10,11 @@ import type { DayUsage, FleetDailySource } from '../app/fleet';
 import type { VmAttributes } from '../domain/daily-usage';
 import { tagsFrom } from './table-entities';
 import { usageFields } from '../domain/usage';
+import { numberColumn, textColumn } from './table-columns';
 
 const maxTransactionOperations = 100;
 const markPartition = 'rollup';
 const markRow = 'all';
-
-function num(value: unknown): number {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'string' && value !== '' && !Number.isNaN(Number(value))) return Number(value);
-  return 0;
-}
-
-function text(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
 
 export function dailyUsageEntity(row: DailyUsageRow): TableEntity {
   const entity: TableEntity = {
@@ -45,20 +36,21 @@ export function dailyUsageEntity(row: DailyUsageRow): TableEntity {
   if (d?.priority !== undefined) entity['priority'] = d.priority;
   if (d?.tags !== undefined) entity['tags'] = JSON.stringify(d.tags);
   // Doubles stay doubles: a whole number would otherwise be sent as Int32 and read back the same.
-  for (const name of usageFields) entity[name] = { value: String(num(entity[name])), type: 'Double' };
+  for (const name of usageFields)
+    entity[name] = { value: String(numberColumn(entity[name]) ?? 0), type: 'Double' };
   return entity;
 }
 
 function dailyUsageFromRow(row: Record<string, unknown>): DailyUsageRow | undefined {
-  const day = text(row['partitionKey']);
-  const vmKey = text(row['rowKey']);
-  const resourceId = text(row['resourceId']);
+  const day = textColumn(row['partitionKey']);
+  const vmKey = textColumn(row['rowKey']);
+  const resourceId = textColumn(row['resourceId']);
   if (day === undefined || vmKey === undefined || resourceId === undefined) return undefined;
   const details: VmAttributes = {};
-  const vmSize = text(row['vmSize']);
-  const location = text(row['location']);
-  const osType = text(row['osType']);
-  const priority = text(row['priority']);
+  const vmSize = textColumn(row['vmSize']);
+  const location = textColumn(row['location']);
+  const osType = textColumn(row['osType']);
+  const priority = textColumn(row['priority']);
   const tags = tagsFrom(row['tags']);
   if (vmSize !== undefined) details.vmSize = vmSize;
   if (location !== undefined) details.location = location;
@@ -69,13 +61,13 @@ function dailyUsageFromRow(row: Record<string, unknown>): DailyUsageRow | undefi
     day,
     vmKey,
     resourceId,
-    subscriptionId: text(row['subscriptionId']) ?? '',
-    resourceGroup: text(row['resourceGroup']) ?? '',
-    billedSeconds: num(row['billedSeconds']),
-    notBilledSeconds: num(row['notBilledSeconds']),
-    unknownSeconds: num(row['unknownSeconds']),
-    billedSecondsMin: num(row['billedSecondsMin']),
-    billedSecondsMax: num(row['billedSecondsMax']),
+    subscriptionId: textColumn(row['subscriptionId']) ?? '',
+    resourceGroup: textColumn(row['resourceGroup']) ?? '',
+    billedSeconds: numberColumn(row['billedSeconds']) ?? 0,
+    notBilledSeconds: numberColumn(row['notBilledSeconds']) ?? 0,
+    unknownSeconds: numberColumn(row['unknownSeconds']) ?? 0,
+    billedSecondsMin: numberColumn(row['billedSecondsMin']) ?? 0,
+    billedSecondsMax: numberColumn(row['billedSecondsMax']) ?? 0,
     details,
   };
 }
@@ -120,15 +112,15 @@ export class TableDailyUsageStore implements DailyUsageStore, FleetDailySource {
       for await (const page of pages) {
         const rows: DayUsage[] = [];
         for (const row of page) {
-          const vmKey = text(row['rowKey']);
+          const vmKey = textColumn(row['rowKey']);
           if (vmKey === undefined) continue;
           rows.push({
             vmKey,
-            billedSeconds: num(row['billedSeconds']),
-            notBilledSeconds: num(row['notBilledSeconds']),
-            unknownSeconds: num(row['unknownSeconds']),
-            billedSecondsMin: num(row['billedSecondsMin']),
-            billedSecondsMax: num(row['billedSecondsMax']),
+            billedSeconds: numberColumn(row['billedSeconds']) ?? 0,
+            notBilledSeconds: numberColumn(row['notBilledSeconds']) ?? 0,
+            unknownSeconds: numberColumn(row['unknownSeconds']) ?? 0,
+            billedSecondsMin: numberColumn(row['billedSecondsMin']) ?? 0,
+            billedSecondsMax: numberColumn(row['billedSecondsMax']) ?? 0,
           });
         }
         if (rows.length > 0) yield rows;
