@@ -19,19 +19,14 @@ import {
   type CoverageStore,
   type SubscriptionCoverage,
 } from './coverage-ports';
-import type { Clock, DiscoveredSubscription, Logger, ManagementClient, ManagementOptions } from './ports';
+import type { Clock, Logger, ManagementClient, ManagementOptions } from './ports';
 import type { ReconcileSummary } from './reconcile-subscription';
+import { listWatchedSubscriptions, type WatchScope } from './watched-subscriptions';
 
 export interface CoverageDependencies {
   coverage: CoverageStore;
   log: Logger;
   now: Clock;
-}
-
-/** What to watch: a management group, else the configured subscriptions, else every readable one. */
-export interface WatchScope {
-  managementGroupId?: string | undefined;
-  subscriptionIds?: readonly string[] | undefined;
 }
 
 export interface Discovery {
@@ -51,30 +46,6 @@ export const maxDequeueCount = 5;
 
 /** An event within this long counts as `receiving`. */
 export const eventWiringWindowInMs = 24 * 60 * 60_000;
-
-/** The watched subscriptions (see WatchScope), de-duplicated, in listing order. */
-export async function listWatchedSubscriptions(
-  management: ManagementClient,
-  scope: WatchScope,
-  options: ManagementOptions,
-): Promise<DiscoveredSubscription[]> {
-  const found: DiscoveredSubscription[] = [];
-  const seen = new Set<string>();
-  const add = (s: DiscoveredSubscription): void => {
-    if (seen.has(s.subscriptionId.toLowerCase())) return;
-    seen.add(s.subscriptionId.toLowerCase());
-    found.push(s);
-  };
-  if (scope.managementGroupId !== undefined) {
-    for await (const page of management.listManagementGroupSubscriptions(scope.managementGroupId, options))
-      page.forEach(add);
-  } else if (scope.subscriptionIds !== undefined && scope.subscriptionIds.length > 0) {
-    for (const subscriptionId of scope.subscriptionIds) add({ subscriptionId });
-  } else {
-    for await (const subscriptionId of management.listSubscriptions(options)) add({ subscriptionId });
-  }
-  return found;
-}
 
 /**
  * Lists the watched subscriptions and brings the coverage rows up to date: appeared ones get a row

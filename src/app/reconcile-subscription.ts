@@ -15,7 +15,7 @@ import { ObservationSource, type Observation } from '../domain/observation';
 import { parseInstanceView, PowerState, type InstanceViewStatus } from '../domain/power-state';
 import { vmKey } from '../domain/resource-id';
 import { forEachLimited } from './concurrency';
-import { listWatchedSubscriptions } from './coverage';
+import { listWatchedSubscriptions } from './watched-subscriptions';
 import { ensureError } from './errors';
 import { couldBeGuestShutdown, narrowStops, type StopCandidate } from './narrow-stops';
 import type {
