@@ -93,8 +93,9 @@ describe('local host', () => {
     await queues.clear('backfill-slices');
     // Part of the app's own registration list: the objects the function modules export.
     // Their handlers get the test's context from the context factory; the schedules come from `settings`.
-    const registrations = appRegistrations(['vmEvents', 'reconcile', 'reconcileSubscription', 'vms'], () =>
-      Promise.resolve(ctx),
+    const registrations = appRegistrations(
+      ['vmEvents', 'reconcile', 'reconcileSubscription', 'backfillSlice', 'vms'],
+      () => Promise.resolve(ctx),
     );
     host = await startLocalHost({ registrations, queues, log, port: 0, functionKey, env: settings });
   });
