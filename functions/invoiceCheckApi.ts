@@ -1,8 +1,8 @@
-import { app, type HttpRequest } from '@azure/functions';
+import type { HttpRequest } from '@azure/functions';
+import { hostContext, type ContextFactory, type FunctionRegistration } from './registration';
 import { invoiceAgreement, maxAgreementPageSize } from '../src/app/invoice-agreement';
 import { InputError } from '../src/app/errors';
-import { appContext, type AppContext } from '../src/composition';
-import { loadConfig } from '../src/config';
+import type { AppContext } from '../src/composition';
 import { range, route, type Handler } from './api';
 
 function pageSize(request: HttpRequest): number | undefined {
@@ -34,11 +34,15 @@ export function invoiceCheckHandler(getContext: () => Promise<AppContext>): Hand
   );
 }
 
-export const invoiceCheck = invoiceCheckHandler(() => appContext(loadConfig));
+export const invoiceCheck = invoiceCheckHandler(hostContext);
 
-app.http('invoiceAgreement', {
-  route: 'invoice-check',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: invoiceCheck,
+export const invoiceCheckApiFunction = (contextOf: ContextFactory): FunctionRegistration => ({
+  kind: 'http',
+  name: 'invoiceAgreement',
+  options: {
+    route: 'invoice-check',
+    methods: ['GET'],
+    authLevel: 'function',
+    handler: invoiceCheckHandler(contextOf),
+  },
 });

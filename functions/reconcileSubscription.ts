@@ -2,7 +2,10 @@ import type { InvocationContext } from '@azure/functions';
 import { hostContext, type ContextFactory, type FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import { recordReconcileFailure, recordReconcileOutcome } from '../src/app/coverage';
-import { reconcileSubscription as reconcileOne, type ReconcileSummary } from '../src/app/reconcile-subscription';
+import {
+  reconcileSubscription as reconcileOne,
+  type ReconcileSummary,
+} from '../src/app/reconcile-subscription';
 import { isSubscriptionId, queueMessageFields } from '../src/app/queue-message';
 import { reconcileOptionsFrom } from '../src/composition';
 

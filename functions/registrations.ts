@@ -9,6 +9,8 @@ import { coverageFunction } from './coverage';
 import { dashboardFunction } from './dashboard';
 import { dashboardApiFunction } from './dashboardApi';
 import { fleetFunction } from './fleet';
+import { invoiceCheckFunction } from './invoiceCheck';
+import { invoiceCheckApiFunction } from './invoiceCheckApi';
 import { reconcileFunction } from './reconcile';
 import { hostContext, type ContextFactory, type FunctionRegistration } from './registration';
 import { reconcileSubscriptionFunction } from './reconcileSubscription';
@@ -26,6 +28,8 @@ export function functionRegistrations(contextOf: ContextFactory = hostContext): 
     dashboardFunction,
     dashboardApiFunction(contextOf),
     fleetFunction(contextOf),
+    invoiceCheckFunction(contextOf),
+    invoiceCheckApiFunction(contextOf),
     reconcileFunction(contextOf),
     reconcileSubscriptionFunction(contextOf),
     rollupUsageFunction(contextOf),

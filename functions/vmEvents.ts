@@ -2,7 +2,8 @@ import type { EventGridEvent, InvocationContext } from '@azure/functions';
 import { hostContext, type ContextFactory, type FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import { noteEventArrival } from '../src/app/coverage';
-import { ingestEvent, type IngestResult } from '../src/app/ingest-event';
+import { ingestEvent } from '../src/app/ingest-event';
+import type { IngestResult } from '../src/app/ingest-outcome';
 import { eventGridMaxEventAgeInMs } from '../src/domain/events';
 
 /**

@@ -23,7 +23,7 @@ import type { ExportReader } from './app/scheduled-invoice-check';
 import { ExportAccumulator } from './domain/cost-export';
 import type { AlertMetrics, AlertPublisher } from './app/alert-ports';
 import { EventArrivals } from './app/coverage';
-import type { IngestDependencies } from './app/ingest-event';
+import type { IngestDependencies } from './app/ingest-outcome';
 import type { FleetDependencies } from './app/fleet';
 import { stoppedIndexListener } from './app/stopped-index';
 import type { AlertRules } from './domain/alerts';

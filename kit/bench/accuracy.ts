@@ -24,7 +24,8 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, cpus } from 'node:os';
 import { silentLogger } from '../../src/adapters/logger';
-import { ingestEvent, IngestOutcome } from '../../src/app/ingest-event';
+import { ingestEvent } from '../../src/app/ingest-event';
+import { IngestOutcome } from '../../src/app/ingest-outcome';
 import { reconcileSubscription } from '../../src/app/reconcile-subscription';
 import { createAppContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';

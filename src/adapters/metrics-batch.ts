@@ -23,7 +23,6 @@ import { vmKey } from '../domain/resource-id';
 import { isLoopbackEndpoint } from './arm';
 
 export const metricsApiVersion = '2023-10-01';
-export const defaultMetricsEndpoint = 'https://{region}.metrics.monitor.azure.com';
 const metricsScope = 'https://metrics.monitor.azure.com/.default';
 
 export class MetricsReadError extends Error {

@@ -20,6 +20,7 @@ import type { AlertEvent } from '../domain/alerts';
 import { ObservationSource } from '../domain/observation';
 import { currentFromRow, pad13, reasonColumn, reasonFrom, type Row } from './table-entities';
 import { tagsFrom } from './table-entities';
+import { msColumn, textColumn } from './table-columns';
 import { statusOf } from './storage';
 
 export const alertPartitions = { stopped: 'stopped', outbox: 'outbox', meta: 'meta' } as const;
@@ -32,16 +33,6 @@ function isTableMissing(error: unknown): boolean {
   );
 }
 
-const ms = (value: unknown): number | undefined => {
-  if (value instanceof Date) return value.getTime();
-  if (typeof value === 'string' && value !== '') {
-    const parsed = Date.parse(value);
-    return Number.isNaN(parsed) ? undefined : parsed;
-  }
-  return undefined;
-};
-const text = (value: unknown): string | undefined =>
-  typeof value === 'string' && value !== '' ? value : undefined;
 const date = (value: number | undefined): Date | undefined =>
   value === undefined ? undefined : new Date(value);
 

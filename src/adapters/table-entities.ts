@@ -6,7 +6,7 @@ import type { CurrentState, VmDetails } from '../app/ports';
 import { billingOf } from '../domain/billing';
 import type { ObservationPosition } from '../domain/current';
 import type { DetailsChange } from '../domain/daily-usage';
-import { ReasonSource, type ChangeReason } from '../domain/health';
+import { ReasonSource, type ChangeReason } from '../domain/change-reason';
 import { ObservationSource, type Observation } from '../domain/observation';
 import { isPowerState, ProvisioningState, type Provisioning } from '../domain/power-state';
 import { tagsOf } from '../domain/tags';
@@ -80,9 +80,9 @@ export function reasonFrom(value: unknown): ChangeReason | undefined {
       source,
       name: r['name'],
       at: r['at'],
-      summary: text(r['summary']),
-      context: text(r['context']),
-      category: text(r['category']),
+      summary: textColumn(r['summary']),
+      context: textColumn(r['context']),
+      category: textColumn(r['category']),
     });
   } catch {
     return undefined;

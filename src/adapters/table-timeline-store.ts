@@ -36,7 +36,6 @@ import {
   observationEntity,
   observationFromRow,
   observationRowKey,
-  pad13,
   reasonColumn,
   rowPrefix,
   sameSegment,

@@ -11,7 +11,7 @@ import { parseInstanceView, PowerState } from '../domain/power-state';
 import { vmKey } from '../domain/resource-id';
 import type { ClassifyOptions } from '../domain/events';
 import { NotConfiguredError } from './errors';
-import type { IngestDependencies, IngestResult } from './ingest-event';
+import type { IngestDependencies, IngestResult } from './ingest-outcome';
 
 /** A validated health event, or the skip / reject decision `ingestEvent` records. */
 export type HealthIngestDecision =

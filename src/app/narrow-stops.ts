@@ -5,7 +5,8 @@
  * reason (1 → 0: from inside the guest; values stop: control plane).
  */
 import { narrowStop, StopKind } from '../domain/availability';
-import { MetricReasonName, ReasonSource } from '../domain/health';
+import { ReasonSource } from '../domain/change-reason';
+import { MetricReasonName } from '../domain/health';
 import { ObservationSource, type Observation } from '../domain/observation';
 import { PowerState } from '../domain/power-state';
 import { parseComputeResourceId, ResourceKind, vmKey } from '../domain/resource-id';

@@ -2,7 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { InputError } from '../app/errors';
 import { forEachLimited } from '../app/concurrency';
-import { ingestEvent, IngestOutcome, type IngestResult } from '../app/ingest-event';
+import { ingestEvent } from '../app/ingest-event';
+import { IngestOutcome, type IngestResult } from '../app/ingest-outcome';
 import { describeError } from './cli-errors';
 import { ExitCode, type CliIo, type Command, type Invocation } from './command';
 import { parseEvents } from './event-input';

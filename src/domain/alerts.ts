@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { Billing } from './billing';
-import { describeChange, type ChangeReason } from './health';
+import type { ChangeReason } from './change-reason';
+import { describeChange } from './health';
 import type { ObservationSource } from './observation';
 import { PowerState } from './power-state';
 import { parseComputeResourceId, vmKey } from './resource-id';

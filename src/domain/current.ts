@@ -1,5 +1,5 @@
 import { billingOf, type Billing } from './billing';
-import type { ChangeReason } from './health';
+import type { ChangeReason } from './change-reason';
 import { canonicalObservations, deriveSegments, type Segment } from './segments';
 import { compareObservations, type Observation, type ObservationSource } from './observation';
 import type { PowerState, Provisioning } from './power-state';

@@ -7,6 +7,7 @@
  */
 import type { CurrentTimelineState } from './current';
 import { isWellFormed, maxClockSkewInMs, earliestEventTime, type ClassifyOptions } from './events';
+import { ReasonSource, type ChangeReason } from './change-reason';
 import { PowerState } from './power-state';
 import { keyProblemOf, parseComputeResourceId, ResourceKind, type ComputeResource } from './resource-id';
 import { InstantProblem, parseInstantText } from './time';
@@ -18,31 +19,6 @@ export const HealthEventType = {
   availabilityStatusChanged: 'Microsoft.ResourceNotifications.HealthResources.AvailabilityStatusChanged',
 } as const;
 export type HealthEventType = (typeof HealthEventType)[keyof typeof HealthEventType];
-
-/** Where a change's reason came from. */
-export const ReasonSource = {
-  /** A Resource Health annotation (`ResourceAnnotated`). */
-  resourceHealth: 'resourceHealth',
-  /** A Resource Health availability change (`AvailabilityStatusChanged`). */
-  availability: 'availability',
-  /** The VM availability metric (`VmAvailabilityMetric`) read by the reconciler to narrow its window. */
-  availabilityMetric: 'availabilityMetric',
-} as const;
-export type ReasonSource = (typeof ReasonSource)[keyof typeof ReasonSource];
-
-/** Why a power change happened, as Resource Health told it; kept on the segment the change opened. */
-export interface ChangeReason {
-  source: ReasonSource;
-  /** Annotation name (`VirtualMachineStoppedInternally`), or `Available` / `Unavailable` / … for availability. */
-  name: string;
-  /** When Resource Health says it happened (epoch ms, `occurredTime`). */
-  at: number;
-  summary?: string | undefined;
-  /** `Customer Initiated`, `Platform Initiated`, `VM Initiated`, as written. */
-  context?: string | undefined;
-  /** `Planned`, `Unplanned`, `Not Applicable`, as written. */
-  category?: string | undefined;
-}
 
 /** One validated Resource Health event about a VM or a scale-set VM. */
 export interface HealthEvent {
@@ -131,11 +107,6 @@ function effectOf(reason: ChangeReason): AnnotationEffect | undefined {
     return leadsTo === undefined ? undefined : { wording: `availability ${reason.name}`, leadsTo };
   }
   return annotationEffects[reason.name.toLowerCase()];
-}
-
-/** The power state an annotation implies (`VirtualMachineStoppedInternally` → stopped), if any. */
-export function impliedState(reason: ChangeReason): PowerState | undefined {
-  return effectOf(reason)?.implies;
 }
 
 /** True when the annotation could explain a change to `state`. */

@@ -1,4 +1,4 @@
-import type { ChangeReason } from './health';
+import type { ChangeReason } from './change-reason';
 import type { PowerState, Provisioning } from './power-state';
 
 /** Where an observation came from. */

@@ -1,6 +1,6 @@
 import { isTransitional, OperationIndex } from './activity-log';
 import { billingOf, type Billing } from './billing';
-import type { ChangeReason } from './health';
+import type { ChangeReason } from './change-reason';
 import {
   compareObservations,
   observationIdentity,

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PermanentInputError } from '../../src/app/errors';
-import { ingestEvent, serialise, type IngestDependencies } from '../../src/app/ingest-event';
+import { ingestEvent, serialise } from '../../src/app/ingest-event';
+import type { IngestDependencies } from '../../src/app/ingest-outcome';
 import { eventGridMaxEventAgeInMs } from '../../src/domain/events';
 import { deriveSegments } from '../../src/domain/segments';
 import { usageOf } from '../../src/domain/usage';
