@@ -150,7 +150,7 @@ async function fanOutSweep(
   const ready = new Promise<void>((resolve) => (allReady = resolve));
   const give = (child: ChildProcess): void => {
     const next = queue.shift();
-    child.send(next === undefined ? ({ done: true }) : { subscriptionId: next });
+    child.send(next === undefined ? { done: true } : { subscriptionId: next });
   };
   const exited = Array.from(
     { length: workers },

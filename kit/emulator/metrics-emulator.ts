@@ -127,7 +127,7 @@ export async function startMetricsEmulator(fleet: EmulatedFleet): Promise<Metric
     const first = Math.floor(start / minuteInMs) * minuteInMs;
     const minutes = Math.min(maxMinutes, Math.ceil((end - first) / minuteInMs));
     const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
-    const values = (ids).map((id) => {
+    const values = ids.map((id) => {
       const vm = fleet.getVm(id);
       const changes = vm === undefined ? [] : historyOf(fleet, vm);
       const data = Array.from({ length: minutes }, (_, i) => {

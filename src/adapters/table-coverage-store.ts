@@ -32,7 +32,6 @@ const timeFields = [
   'poisonedAt',
 ] as const;
 
-
 function oneOf<T extends string>(values: Record<string, T>, value: unknown): T | undefined {
   return Object.values(values).find((v) => v === value);
 }

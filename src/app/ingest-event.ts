@@ -19,7 +19,6 @@ import { classifyHealthEvent } from './ingest-health-event';
 import { IngestOutcome, type IngestDependencies, type IngestResult } from './ingest-outcome';
 import type { ManagementClient } from './ports';
 
-
 /**
  * Options of one ingestion. The Event Grid path (function `vmEvents`, the local webhook) passes
  * `maxEventAgeInMs: eventGridMaxEventAgeInMs`; archives (`vm-timeline ingest`) and backfills pass none.

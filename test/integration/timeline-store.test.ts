@@ -257,7 +257,11 @@ describe('TableTimelineStore on Azurite', () => {
       obs(id, '2026-11-01T08:02:00.250Z', 'running', 'al-end', { ...op, source: 'activityLog' }),
     ];
     expect(await ctx.store.recordMany(records)).toEqual({ recorded: 1, duplicate: 1, rejected: 0 });
-    expect(await ctx.store.recordMany(records.map((o) => ({ ...o })))).toEqual({ recorded: 0, duplicate: 2, rejected: 0 });
+    expect(await ctx.store.recordMany(records.map((o) => ({ ...o })))).toEqual({
+      recorded: 0,
+      duplicate: 2,
+      rejected: 0,
+    });
     expect(await ctx.store.record({ ...records[1]! })).toBe('duplicate');
     const timeline = await ctx.store.getTimeline(id);
     expect(

@@ -42,7 +42,7 @@ async function cruise(files: Readonly<Record<string, string>>, baseDir?: string)
       ['src', 'functions', 'kit'].filter((d) => baseDir !== undefined || d in topFolders(files)),
       {
         validate: true,
-      ruleSet: { forbidden: rules.forbidden },
+        ruleSet: { forbidden: rules.forbidden },
         tsPreCompilationDeps: true,
         moduleSystems: ['cjs', 'es6'],
         doNotFollow: { path: 'node_modules' },
