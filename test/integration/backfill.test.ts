@@ -114,7 +114,9 @@ describe('Activity Log backfill (emulator over HTTP, Azurite)', () => {
       while (!(await backfillSlice({ subscriptionId: sub, ...slice }, dayDeps)).complete);
     for (const resourceId of vmIds) {
       const one = await week.store.getTimeline(resourceId);
-      expect(one?.segments.length).toBeGreaterThan(20);
+      // At least five whole days of history fall in the range whatever the hour of the run: 4 segments a day
+      // (starting, running, deallocating, deallocated).
+      expect(one?.segments.length).toBeGreaterThanOrEqual(20);
       expect(await days.store.getTimeline(resourceId)).toEqual(one);
     }
     await dropTables(week);
