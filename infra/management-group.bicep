@@ -11,7 +11,14 @@
 //   letters; test/unit/infra-contract.test.ts checks it). The assignment has its own system-assigned
 //   identity holding one custom role: what that deployment needs (deployments, resource groups, Event Grid
 //   system topics and event subscriptions, assigning the app's identity to the topic), nothing else.
-// - A remediation task deploys it to the subscriptions that exist today.
+// - With `wireHealthEvents` (on by default, as the per-subscription infra always wires Resource Health): a
+//   second DeployIfNotExists policy creates the `Microsoft.ResourceNotifications.HealthResources` system
+//   topic and the same event subscription as app/health-event-subscription.bicep. Its assignment has its
+//   own identity and role: the first one's actions plus
+//   `Microsoft.ResourceNotifications/systemTopics/subscribeToHealthResources/action`, nothing else. A
+//   separate policy (not a second resource in the first template) so that each has its own existence
+//   check: turning health on later wires the subscriptions already compliant for resource events.
+// - A remediation task per policy deploys it to the subscriptions that exist today.
 targetScope = 'managementGroup'
 
 @description('Region of the policy assignment identity and of the DeployIfNotExists deployments.')
@@ -30,6 +37,11 @@ param resourceGroupName string
 @description('System topic name (main.bicep output EVENTGRID_SYSTEM_TOPIC_NAME). A subscription that already has a Microsoft.Resources.Subscriptions topic under another name fails remediation: set this to that name.')
 param systemTopicName string
 param eventSubscriptionName string = 'vm-power-events'
+@description('Resource Health system topic name (main.bicep output EVENTGRID_HEALTH_SYSTEM_TOPIC_NAME).')
+param healthSystemTopicName string
+param healthEventSubscriptionName string = 'vm-health-events'
+@description('Also wire Resource Health events (HealthResources system topic and event subscription) in every subscription.')
+param wireHealthEvents bool = true
 @description('Read with the VM reader custom role (true) or the built-in Reader (false).')
 param useCustomReadRole bool = true
 @description('Assign the VM deallocator custom role at the group (auto-deallocate on).')
@@ -77,6 +89,25 @@ var eventWiringDeployerActions = [
   'Microsoft.EventGrid/systemTopics/write'
   'Microsoft.EventGrid/systemTopics/eventSubscriptions/read'
   'Microsoft.EventGrid/systemTopics/eventSubscriptions/write'
+  'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action'
+  'Microsoft.Web/sites/read'
+  'Microsoft.Web/sites/functions/read'
+  'Microsoft.Storage/storageAccounts/read'
+]
+// The health policy's deployment: the same, plus subscribing to HealthResources (which Event Grid checks
+// when the event subscription on a HealthResources topic is created).
+var healthWiringDeployerActions = [
+  'Microsoft.Resources/deployments/read'
+  'Microsoft.Resources/deployments/write'
+  'Microsoft.Resources/deployments/validate/action'
+  'Microsoft.Resources/deployments/operationStatuses/read'
+  'Microsoft.Resources/subscriptions/resourceGroups/read'
+  'Microsoft.Resources/subscriptions/resourceGroups/write'
+  'Microsoft.EventGrid/systemTopics/read'
+  'Microsoft.EventGrid/systemTopics/write'
+  'Microsoft.EventGrid/systemTopics/eventSubscriptions/read'
+  'Microsoft.EventGrid/systemTopics/eventSubscriptions/write'
+  'Microsoft.ResourceNotifications/systemTopics/subscribeToHealthResources/action'
   'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action'
   'Microsoft.Web/sites/read'
   'Microsoft.Web/sites/functions/read'
@@ -132,6 +163,26 @@ resource eventWiringDeployerRole 'Microsoft.Authorization/roleDefinitions@2022-0
     permissions: [
       {
         actions: eventWiringDeployerActions
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      managementGroup().id
+    ]
+  }
+}
+
+resource healthWiringDeployerRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (wireHealthEvents) {
+  name: guid(managementGroup().id, nameSuffix, 'health-wiring-deployer')
+  properties: {
+    roleName: 'VM Billing Timeline Health Wiring Deployer (${nameSuffix}, ${managementGroup().name})'
+    description: 'vm-billing-timeline policy remediation: create the subscription Resource Health system topic and its event subscription to the app; nothing else.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: healthWiringDeployerActions
         notActions: []
         dataActions: []
         notDataActions: []
@@ -308,6 +359,124 @@ var eventWiringTemplate = {
   ]
 }
 
+var healthWiringTemplate = {
+  '$schema': 'https://schema.management.azure.com/schemas/2018-05-01/subscriptionDeploymentTemplate.json#'
+  contentVersion: '1.0.0.0'
+  parameters: {
+    location: { type: 'string' }
+    resourceGroupName: { type: 'string' }
+    systemTopicName: { type: 'string' }
+    eventSubscriptionName: { type: 'string' }
+    functionAppResourceId: { type: 'string' }
+    identityResourceId: { type: 'string' }
+    storageAccountResourceId: { type: 'string' }
+    deadLetterContainerName: { type: 'string' }
+  }
+  resources: [
+    {
+      type: 'Microsoft.Resources/resourceGroups'
+      apiVersion: '2021-04-01'
+      name: '[parameters(\'resourceGroupName\')]'
+      location: '[parameters(\'location\')]'
+    }
+    {
+      type: 'Microsoft.Resources/deployments'
+      apiVersion: '2021-04-01'
+      name: 'vmtimeline-health-wiring'
+      resourceGroup: '[parameters(\'resourceGroupName\')]'
+      dependsOn: [
+        '[resourceId(\'Microsoft.Resources/resourceGroups\', parameters(\'resourceGroupName\'))]'
+      ]
+      properties: {
+        mode: 'Incremental'
+        expressionEvaluationOptions: { scope: 'inner' }
+        parameters: {
+          systemTopicName: { value: '[parameters(\'systemTopicName\')]' }
+          eventSubscriptionName: { value: '[parameters(\'eventSubscriptionName\')]' }
+          functionAppResourceId: { value: '[parameters(\'functionAppResourceId\')]' }
+          identityResourceId: { value: '[parameters(\'identityResourceId\')]' }
+          storageAccountResourceId: { value: '[parameters(\'storageAccountResourceId\')]' }
+          deadLetterContainerName: { value: '[parameters(\'deadLetterContainerName\')]' }
+        }
+        template: {
+          '$schema': 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#'
+          contentVersion: '1.0.0.0'
+          parameters: {
+            systemTopicName: { type: 'string' }
+            eventSubscriptionName: { type: 'string' }
+            functionAppResourceId: { type: 'string' }
+            identityResourceId: { type: 'string' }
+            storageAccountResourceId: { type: 'string' }
+            deadLetterContainerName: { type: 'string' }
+          }
+          resources: [
+            {
+              // As app/system-topic.bicep with topicType HealthResources.
+              type: 'Microsoft.EventGrid/systemTopics'
+              apiVersion: '2022-06-15'
+              name: '[parameters(\'systemTopicName\')]'
+              location: 'global'
+              identity: {
+                type: 'UserAssigned'
+                userAssignedIdentities: {
+                  '[parameters(\'identityResourceId\')]': {}
+                }
+              }
+              properties: {
+                source: '[subscription().id]'
+                topicType: 'Microsoft.ResourceNotifications.HealthResources'
+              }
+            }
+            {
+              // As app/health-event-subscription.bicep (the contract test compares the two).
+              type: 'Microsoft.EventGrid/systemTopics/eventSubscriptions'
+              apiVersion: '2022-06-15'
+              name: '[format(\'{0}/{1}\', parameters(\'systemTopicName\'), parameters(\'eventSubscriptionName\'))]'
+              dependsOn: [
+                '[resourceId(\'Microsoft.EventGrid/systemTopics\', parameters(\'systemTopicName\'))]'
+              ]
+              properties: {
+                destination: {
+                  endpointType: 'AzureFunction'
+                  properties: {
+                    resourceId: '[format(\'{0}/functions/vmEvents\', parameters(\'functionAppResourceId\'))]'
+                    maxEventsPerBatch: 10
+                    preferredBatchSizeInKilobytes: 64
+                  }
+                }
+                eventDeliverySchema: 'EventGridSchema'
+                filter: {
+                  includedEventTypes: [
+                    'Microsoft.ResourceNotifications.HealthResources.ResourceAnnotated'
+                    'Microsoft.ResourceNotifications.HealthResources.AvailabilityStatusChanged'
+                  ]
+                }
+                retryPolicy: {
+                  maxDeliveryAttempts: 30
+                  eventTimeToLiveInMinutes: 1440
+                }
+                deadLetterWithResourceIdentity: {
+                  identity: {
+                    type: 'UserAssigned'
+                    userAssignedIdentity: '[parameters(\'identityResourceId\')]'
+                  }
+                  deadLetterDestination: {
+                    endpointType: 'StorageBlob'
+                    properties: {
+                      resourceId: '[parameters(\'storageAccountResourceId\')]'
+                      blobContainerName: '[parameters(\'deadLetterContainerName\')]'
+                    }
+                  }
+                }
+              }
+            }
+          ]
+        }
+      }
+    }
+  ]
+}
+
 resource eventWiringPolicy 'Microsoft.Authorization/policyDefinitions@2023-04-01' = {
   name: guid(managementGroup().id, nameSuffix, 'event-wiring')
   properties: {
@@ -386,12 +555,100 @@ resource eventWiringAssignment 'Microsoft.Authorization/policyAssignments@2023-0
   }
 }
 
+resource healthWiringPolicy 'Microsoft.Authorization/policyDefinitions@2023-04-01' = if (wireHealthEvents) {
+  name: guid(managementGroup().id, nameSuffix, 'health-wiring')
+  properties: {
+    displayName: 'VM Billing Timeline: Resource Health events to the app (${nameSuffix})'
+    description: 'Creates in each subscription the Microsoft.ResourceNotifications.HealthResources Event Grid system topic and the event subscription that sends Resource Health events to the vm-billing-timeline vmEvents function.'
+    policyType: 'Custom'
+    mode: 'All'
+    parameters: {
+      location: { type: 'String' }
+      resourceGroupName: { type: 'String' }
+      systemTopicName: { type: 'String' }
+      eventSubscriptionName: { type: 'String' }
+      functionAppResourceId: { type: 'String' }
+      identityResourceId: { type: 'String' }
+      storageAccountResourceId: { type: 'String' }
+      deadLetterContainerName: { type: 'String' }
+    }
+    policyRule: {
+      if: {
+        field: 'type'
+        equals: 'Microsoft.Resources/subscriptions'
+      }
+      then: {
+        effect: 'deployIfNotExists'
+        details: {
+          type: 'Microsoft.EventGrid/systemTopics/eventSubscriptions'
+          name: '[concat(parameters(\'systemTopicName\'), \'/\', parameters(\'eventSubscriptionName\'))]'
+          existenceScope: 'subscription'
+          resourceGroupName: '[parameters(\'resourceGroupName\')]'
+          deploymentScope: 'subscription'
+          roleDefinitionIds: [
+            healthWiringDeployerRole.id
+          ]
+          deployment: {
+            location: '[parameters(\'location\')]'
+            properties: {
+              mode: 'incremental'
+              template: healthWiringTemplate
+              parameters: {
+                location: { value: '[parameters(\'location\')]' }
+                resourceGroupName: { value: '[parameters(\'resourceGroupName\')]' }
+                systemTopicName: { value: '[parameters(\'systemTopicName\')]' }
+                eventSubscriptionName: { value: '[parameters(\'eventSubscriptionName\')]' }
+                functionAppResourceId: { value: '[parameters(\'functionAppResourceId\')]' }
+                identityResourceId: { value: '[parameters(\'identityResourceId\')]' }
+                storageAccountResourceId: { value: '[parameters(\'storageAccountResourceId\')]' }
+                deadLetterContainerName: { value: '[parameters(\'deadLetterContainerName\')]' }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+resource healthWiringAssignment 'Microsoft.Authorization/policyAssignments@2023-04-01' = if (wireHealthEvents) {
+  name: take(guid(managementGroup().id, nameSuffix, 'health-wiring'), 24) // at most 24 characters at this scope
+  location: location
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    displayName: 'VM Billing Timeline: Resource Health events to the app (${nameSuffix})'
+    policyDefinitionId: healthWiringPolicy.id
+    parameters: {
+      location: { value: location }
+      resourceGroupName: { value: resourceGroupName }
+      systemTopicName: { value: healthSystemTopicName }
+      eventSubscriptionName: { value: healthEventSubscriptionName }
+      functionAppResourceId: { value: functionAppResourceId }
+      identityResourceId: { value: identityResourceId }
+      storageAccountResourceId: { value: storageAccountResourceId }
+      deadLetterContainerName: { value: deadLetterContainerName }
+    }
+  }
+}
+
 // The assignment's own identity: only the event wiring deployer role, at the group.
 resource eventWiringDeployerAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(managementGroup().id, eventWiringAssignment.id, eventWiringDeployerRole.id)
   properties: {
     roleDefinitionId: eventWiringDeployerRole.id
     principalId: eventWiringAssignment.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The health assignment's own identity: only the health wiring deployer role, at the group.
+resource healthWiringDeployerAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (wireHealthEvents) {
+  name: guid(managementGroup().id, healthWiringAssignment.id, healthWiringDeployerRole.id)
+  properties: {
+    roleDefinitionId: healthWiringDeployerRole.id
+    principalId: healthWiringAssignment.identity.principalId
     principalType: 'ServicePrincipal'
   }
 }
@@ -411,5 +668,17 @@ resource remediation 'Microsoft.PolicyInsights/remediations@2021-10-01' = if (re
   }
 }
 
+resource healthRemediation 'Microsoft.PolicyInsights/remediations@2021-10-01' = if (remediateExisting && wireHealthEvents) {
+  name: 'vmtimeline-health-wiring-${uniqueString(deployment().name)}'
+  dependsOn: [
+    healthWiringDeployerAssignment
+  ]
+  properties: {
+    policyAssignmentId: healthWiringAssignment.id
+    resourceDiscoveryMode: 'ExistingNonCompliant'
+  }
+}
+
 output policyAssignmentId string = eventWiringAssignment.id
 output policyAssignmentPrincipalId string = eventWiringAssignment.identity.principalId
+output healthPolicyAssignmentId string = wireHealthEvents ? healthWiringAssignment.id : ''

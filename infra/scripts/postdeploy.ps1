@@ -13,7 +13,7 @@ if ($env:AZURE_SUBSCRIPTION_ID) { az account set --subscription $env:AZURE_SUBSC
 $deadLetter = if ($env:EVENTGRID_DEAD_LETTER_CONTAINER) { $env:EVENTGRID_DEAD_LETTER_CONTAINER } else { 'eventgrid-deadletters' }
 
 if ($env:WATCH_MANAGEMENT_GROUP) {
-  foreach ($name in 'AZURE_MANAGED_IDENTITY_PRINCIPAL_ID', 'ROLE_NAME_SUFFIX') {
+  foreach ($name in 'AZURE_MANAGED_IDENTITY_PRINCIPAL_ID', 'ROLE_NAME_SUFFIX', 'EVENTGRID_HEALTH_SYSTEM_TOPIC_NAME') {
     if (-not [Environment]::GetEnvironmentVariable($name)) { throw "postdeploy: $name is not set (run azd provision)" }
   }
   $readRole = if ($env:WATCHED_READ_ROLE) { $env:WATCHED_READ_ROLE } else { 'VmReader' }
@@ -34,6 +34,7 @@ if ($env:WATCH_MANAGEMENT_GROUP) {
         "deadLetterContainerName=$deadLetter" `
         "resourceGroupName=$($env:AZURE_RESOURCE_GROUP)" `
         "systemTopicName=$($env:EVENTGRID_SYSTEM_TOPIC_NAME)" `
+        "healthSystemTopicName=$($env:EVENTGRID_HEALTH_SYSTEM_TOPIC_NAME)" `
         "useCustomReadRole=$customRead" `
         "grantVirtualMachineDeallocate=$deallocate" `
         "nameSuffix=$($env:ROLE_NAME_SUFFIX)" `
@@ -43,7 +44,7 @@ if ($env:WATCH_MANAGEMENT_GROUP) {
     Write-Warning "postdeploy: attempt $attempt failed; retrying in 30 s"
     Start-Sleep -Seconds 30
   }
-  Write-Host "postdeploy: management group $($env:WATCH_MANAGEMENT_GROUP): read role, event-wiring policy and remediation deployed"
+  Write-Host "postdeploy: management group $($env:WATCH_MANAGEMENT_GROUP): read role, event-wiring policies (resource and Resource Health events) and remediations deployed"
   exit 0
 }
 if (-not $env:SUBSCRIPTION_IDS) { throw "postdeploy: SUBSCRIPTION_IDS is not set (run azd provision)" }

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 if [ -n "${AZURE_SUBSCRIPTION_ID:-}" ]; then az account set --subscription "$AZURE_SUBSCRIPTION_ID"; fi
 
 if [ -n "${WATCH_MANAGEMENT_GROUP:-}" ]; then
-  : "${AZURE_MANAGED_IDENTITY_PRINCIPAL_ID:?}" "${ROLE_NAME_SUFFIX:?}"
+  : "${AZURE_MANAGED_IDENTITY_PRINCIPAL_ID:?}" "${ROLE_NAME_SUFFIX:?}" "${EVENTGRID_HEALTH_SYSTEM_TOPIC_NAME:?}"
   custom_read=true
   [ "${WATCHED_READ_ROLE:-VmReader}" = VmReader ] || custom_read=false
   deallocate=false
@@ -36,6 +36,7 @@ if [ -n "${WATCH_MANAGEMENT_GROUP:-}" ]; then
       deadLetterContainerName="${EVENTGRID_DEAD_LETTER_CONTAINER:-eventgrid-deadletters}" \
       resourceGroupName="$AZURE_RESOURCE_GROUP" \
       systemTopicName="$EVENTGRID_SYSTEM_TOPIC_NAME" \
+      healthSystemTopicName="$EVENTGRID_HEALTH_SYSTEM_TOPIC_NAME" \
       useCustomReadRole="$custom_read" \
       grantVirtualMachineDeallocate="$deallocate" \
       nameSuffix="$ROLE_NAME_SUFFIX" \
@@ -49,7 +50,7 @@ if [ -n "${WATCH_MANAGEMENT_GROUP:-}" ]; then
     attempt=$((attempt + 1))
     sleep 30
   done
-  echo "postdeploy: management group $WATCH_MANAGEMENT_GROUP: read role, event-wiring policy and remediation deployed"
+  echo "postdeploy: management group $WATCH_MANAGEMENT_GROUP: read role, event-wiring policies (resource and Resource Health events) and remediations deployed"
   exit 0
 fi
 : "${SUBSCRIPTION_IDS:?}" "${EVENTGRID_HEALTH_SYSTEM_TOPIC_NAME:?}"

@@ -966,82 +966,170 @@ describe('management-group mode', () => {
     ];
   }
 
-  it("the policy's deployment creates exactly the event subscription the per-subscription infra creates", () => {
-    // The per-subscription module dead-letters with the app's identity unless it reuses a foreign topic
-    // (`deadLetterWithAppIdentity ? {…} : null`); the policy always creates the topic with that identity,
-    // so it is compared with the module's `true` branch.
-    const perSubscription = appIdentityBranch(
-      eventWiringLines(propertiesBlockAfter(read('infra/app/event-subscription.bicep'), 'resource vmEvents')),
-    );
-    const policy = eventWiringLines(
-      propertiesBlockAfter(
-        mg(),
-        "type: 'Microsoft.EventGrid/systemTopics/eventSubscriptions'\n              apiVersion",
-      ),
-    );
-    // Anchors (the comparison cannot pass on two empty blocks).
-    expect(perSubscription).toContain('maxDeliveryAttempts: 30');
-    expect(perSubscription).toContain('resourceId: <functionAppResourceId/functions/vmEvents>');
-    expect(perSubscription).toContain('blobContainerName: <deadLetterContainerName>');
-    expect(perSubscription.length).toBeGreaterThan(30);
-    expect(policy).toEqual(perSubscription);
-    // Same API version of the event subscription and the system topic.
-    const apiVersion = (text: string, type: string) =>
-      new RegExp(`${type.replace(/[./]/g, '\\$&')}(?:@|'\\s*apiVersion:\\s*')([0-9-]+)`).exec(text)?.[1];
-    for (const type of [
-      'Microsoft.EventGrid/systemTopics/eventSubscriptions',
-      'Microsoft.EventGrid/systemTopics',
-    ])
-      expect(apiVersion(mg().replace(/type: '([^']+)'\n\s*apiVersion: '/g, '$1@'), type)).toBe(
-        apiVersion(read('infra/app/event-subscription.bicep') + read('infra/app/system-topic.bicep'), type),
-      );
-  });
-
-  it("the policy's deployment creates the subscription system topic as app/system-topic.bicep does", () => {
-    const topic = propertiesBlockAfter(mg(), "type: 'Microsoft.EventGrid/systemTopics'\n");
-    expect(topic).toMatch(/source:\s*'\[subscription\(\)\.id\]'/);
-    expect(topic).toMatch(/topicType:\s*'Microsoft\.Resources\.Subscriptions'/);
-    const resource = mg().slice(mg().indexOf("type: 'Microsoft.EventGrid/systemTopics'\n"));
-    expect(resource).toMatch(/^[\s\S]{0,200}location:\s*'global'/);
-    expect(resource).toMatch(/^[\s\S]{0,400}type:\s*'UserAssigned'/);
-  });
-
-  it('is a DeployIfNotExists policy on every subscription, with its own identity holding only what the deployment needs', () => {
+  /** The template a policy deploys (`var <name>Template = {…}` up to the next top-level declaration). */
+  function template(name: string): string {
     const text = mg();
-    const policy = bicepResource(text, 'eventWiringPolicy');
-    expect(policy).toMatch(/if:\s*\{\s*field:\s*'type'\s*equals:\s*'Microsoft\.Resources\/subscriptions'/);
-    expect(policy).toMatch(/effect:\s*'deployIfNotExists'/);
-    expect(policy).toMatch(/deploymentScope:\s*'subscription'/);
-    expect(policy).toMatch(/existenceScope:\s*'subscription'/);
-    expect(policy).toMatch(/type:\s*'Microsoft\.EventGrid\/systemTopics\/eventSubscriptions'/);
-    expect(policy).toMatch(/roleDefinitionIds:\s*\[\s*eventWiringDeployerRole\.id\s*\]/);
-    const assignment = bicepResource(text, 'eventWiringAssignment');
-    expect(assignment).toMatch(/identity:\s*\{\s*type:\s*'SystemAssigned'/);
-    expect(assignment).toMatch(/policyDefinitionId:\s*eventWiringPolicy\.id/);
-    expect(bicepResource(text, 'eventWiringDeployerAssignment')).toMatch(
-      /roleDefinitionId:\s*eventWiringDeployerRole\.id[\s\S]*principalId:\s*eventWiringAssignment\.identity\.principalId/,
-    );
-    expect(bicepResource(text, 'remediation')).toMatch(/policyAssignmentId:\s*eventWiringAssignment\.id/);
+    const start = text.indexOf(`var ${name} = {`);
+    if (start < 0) throw new Error(`no var ${name}`);
+    const end = text.indexOf('\nresource ', start);
+    const next = text.indexOf('\nvar ', start + 1);
+    return text.slice(start, next > 0 && next < end ? next : end);
+  }
 
-    const deployer = bicepStringArray(text, 'eventWiringDeployerActions');
-    for (const action of deployer) expect(action, 'no wildcard').not.toContain('*');
-    // Exactly the resource types the template deploys, plus what deploying them needs.
-    const deployedTypes = matchesOf(
-      text.slice(text.indexOf('var eventWiringTemplate')),
-      /type:\s*'(Microsoft\.[A-Za-z]+\/[A-Za-z/]+)'/g,
-    );
-    expect(new Set(deployedTypes).size).toBe(4);
-    for (const type of new Set(deployedTypes)) {
-      // A resource group's actions sit under the subscription (Microsoft.Resources/subscriptions/resourceGroups/write).
-      const action = `${type.replace('Microsoft.Resources/resourceGroups', 'Microsoft.Resources/subscriptions/resourceGroups')}/write`;
-      expect(covered(deployer, action), action).toBe(true);
-    }
-    for (const action of [
-      ...actionsNeverGranted,
-      'Microsoft.Authorization/policyAssignments/write',
-      'Microsoft.Compute/virtualMachines/read',
+  // Each policy against the per-subscription module it mirrors.
+  const wirings = [
+    {
+      what: 'resource events',
+      template: 'eventWiringTemplate',
+      module: 'infra/app/event-subscription.bicep',
+      moduleResource: 'resource vmEvents',
+      topicType: 'Microsoft.Resources.Subscriptions',
+      policy: 'eventWiringPolicy',
+      assignment: 'eventWiringAssignment',
+      role: 'eventWiringDeployerRole',
+      roleAssignment: 'eventWiringDeployerAssignment',
+      actions: 'eventWiringDeployerActions',
+      remediation: 'remediation',
+      anchors: [
+        'operatorType: \'StringBeginsWith\'',
+        "'Microsoft.Resources.ResourceActionSuccess'",
+      ],
+    },
+    {
+      what: 'Resource Health events',
+      template: 'healthWiringTemplate',
+      module: 'infra/app/health-event-subscription.bicep',
+      moduleResource: 'resource healthEvents',
+      topicType: 'Microsoft.ResourceNotifications.HealthResources',
+      policy: 'healthWiringPolicy',
+      assignment: 'healthWiringAssignment',
+      role: 'healthWiringDeployerRole',
+      roleAssignment: 'healthWiringDeployerAssignment',
+      actions: 'healthWiringDeployerActions',
+      remediation: 'healthRemediation',
+      anchors: [
+        "'Microsoft.ResourceNotifications.HealthResources.ResourceAnnotated'",
+        "'Microsoft.ResourceNotifications.HealthResources.AvailabilityStatusChanged'",
+      ],
+    },
+  ] as const;
+
+  for (const wiring of wirings) {
+    it(`the policy's deployment creates exactly the event subscription the per-subscription infra creates (${wiring.what})`, () => {
+      // The per-subscription module dead-letters with the app's identity unless it reuses a foreign topic
+      // (`deadLetterWithAppIdentity ? {…} : null`); the policy always creates the topic with that identity,
+      // so it is compared with the module's `true` branch.
+      const perSubscription = appIdentityBranch(
+        eventWiringLines(propertiesBlockAfter(read(wiring.module), wiring.moduleResource)),
+      );
+      const policy = eventWiringLines(
+        propertiesBlockAfter(
+          template(wiring.template),
+          "type: 'Microsoft.EventGrid/systemTopics/eventSubscriptions'\n              apiVersion",
+        ),
+      );
+      // Anchors (the comparison cannot pass on two empty blocks): destination, retries, dead letters, filter.
+      for (const line of [
+        'maxDeliveryAttempts: 30',
+        'eventTimeToLiveInMinutes: 1440',
+        'resourceId: <functionAppResourceId/functions/vmEvents>',
+        'blobContainerName: <deadLetterContainerName>',
+        'userAssignedIdentity: <identityResourceId>',
+        ...wiring.anchors,
+      ])
+        expect(perSubscription).toContain(line);
+      expect(policy).toEqual(perSubscription);
+      // Same API version of the event subscription and the system topic.
+      const apiVersion = (text: string, type: string) =>
+        new RegExp(`${type.replace(/[./]/g, '\\$&')}(?:@|'\\s*apiVersion:\\s*')([0-9-]+)`).exec(text)?.[1];
+      for (const type of [
+        'Microsoft.EventGrid/systemTopics/eventSubscriptions',
+        'Microsoft.EventGrid/systemTopics',
+      ])
+        expect(apiVersion(template(wiring.template).replace(/type: '([^']+)'\n\s*apiVersion: '/g, '$1@'), type)).toBe(
+          apiVersion(read(wiring.module) + read('infra/app/system-topic.bicep'), type),
+        );
+    });
+
+    it(`the policy's deployment creates the ${wiring.topicType} system topic as app/system-topic.bicep does`, () => {
+      const text = template(wiring.template);
+      const topic = propertiesBlockAfter(text, "type: 'Microsoft.EventGrid/systemTopics'\n");
+      expect(topic).toMatch(/source:\s*'\[subscription\(\)\.id\]'/);
+      expect(topic).toContain(`topicType: '${wiring.topicType}'`);
+      const resource = text.slice(text.indexOf("type: 'Microsoft.EventGrid/systemTopics'\n"));
+      expect(resource).toMatch(/^[\s\S]{0,200}location:\s*'global'/);
+      expect(resource).toMatch(/^[\s\S]{0,400}type:\s*'UserAssigned'/);
+      // The per-subscription infra creates that topic type too.
+      expect(read('infra/app/watched-subscription.bicep')).toContain(`topicType: '${wiring.topicType}'`);
+    });
+
+    it(`is a DeployIfNotExists policy on every subscription (${wiring.what}), with its own identity holding only what the deployment needs`, () => {
+      const text = mg();
+      const policy = bicepResource(text, wiring.policy);
+      expect(policy).toMatch(/if:\s*\{\s*field:\s*'type'\s*equals:\s*'Microsoft\.Resources\/subscriptions'/);
+      expect(policy).toMatch(/effect:\s*'deployIfNotExists'/);
+      expect(policy).toMatch(/deploymentScope:\s*'subscription'/);
+      expect(policy).toMatch(/existenceScope:\s*'subscription'/);
+      expect(policy).toMatch(/type:\s*'Microsoft\.EventGrid\/systemTopics\/eventSubscriptions'/);
+      expect(policy).toContain(`template: ${wiring.template}`);
+      expect(policy).toMatch(new RegExp(`roleDefinitionIds:\\s*\\[\\s*${wiring.role}\\.id\\s*\\]`));
+      const assignment = bicepResource(text, wiring.assignment);
+      expect(assignment).toMatch(/identity:\s*\{\s*type:\s*'SystemAssigned'/);
+      expect(assignment).toContain(`policyDefinitionId: ${wiring.policy}.id`);
+      expect(bicepResource(text, wiring.roleAssignment)).toMatch(
+        new RegExp(
+          `roleDefinitionId:\\s*${wiring.role}\\.id[\\s\\S]*principalId:\\s*${wiring.assignment}\\.identity\\.principalId`,
+        ),
+      );
+      expect(bicepResource(text, wiring.remediation)).toContain(`policyAssignmentId: ${wiring.assignment}.id`);
+      expect(bicepResource(text, wiring.role)).toMatch(new RegExp(`actions:\\s*${wiring.actions}\\b`));
+
+      const deployer = bicepStringArray(text, wiring.actions);
+      for (const action of deployer) expect(action, 'no wildcard').not.toContain('*');
+      // Exactly the resource types the template deploys, plus what deploying them needs.
+      const deployedTypes = matchesOf(template(wiring.template), /type:\s*'(Microsoft\.[A-Za-z]+\/[A-Za-z/]+)'/g);
+      expect(new Set(deployedTypes).size).toBe(4);
+      for (const type of new Set(deployedTypes)) {
+        // A resource group's actions sit under the subscription (Microsoft.Resources/subscriptions/resourceGroups/write).
+        const action = `${type.replace('Microsoft.Resources/resourceGroups', 'Microsoft.Resources/subscriptions/resourceGroups')}/write`;
+        expect(covered(deployer, action), action).toBe(true);
+      }
+      // Subscribing to Resource Health is the health policy's only extra (Event Grid checks it when the
+      // event subscription on a HealthResources topic is created); the resource policy has none.
+      const subscribeToHealth = 'Microsoft.ResourceNotifications/systemTopics/subscribeToHealthResources/action';
+      expect(covered(deployer, subscribeToHealth)).toBe(wiring.topicType !== 'Microsoft.Resources.Subscriptions');
+      for (const action of [
+        ...actionsNeverGranted,
+        'Microsoft.Authorization/policyAssignments/write',
+        'Microsoft.Compute/virtualMachines/read',
+      ])
+        expect(covered(deployer, action), action).toBe(false);
+    });
+  }
+
+  it('wires Resource Health only behind wireHealthEvents, each policy with its own role (least privilege)', () => {
+    const text = mg();
+    expect(text).toMatch(/^param wireHealthEvents bool = true$/m);
+    for (const symbol of [
+      'healthWiringDeployerRole',
+      'healthWiringPolicy',
+      'healthWiringAssignment',
+      'healthWiringDeployerAssignment',
     ])
-      expect(covered(deployer, action), action).toBe(false);
+      expect(bicepResource(text, symbol), symbol).toMatch(/= if \(wireHealthEvents\) \{/);
+    expect(bicepResource(text, 'healthRemediation')).toMatch(/= if \(remediateExisting && wireHealthEvents\) \{/);
+    const resourceActions = bicepStringArray(text, 'eventWiringDeployerActions');
+    const healthActions = bicepStringArray(text, 'healthWiringDeployerActions');
+    expect(healthActions.filter((a) => !resourceActions.includes(a))).toEqual([
+      'Microsoft.ResourceNotifications/systemTopics/subscribeToHealthResources/action',
+    ]);
+    expect(resourceActions.filter((a) => !healthActions.includes(a))).toEqual([]);
+    // The health assignment deploys the health topic's name and event subscription name.
+    const assignment = bicepResource(text, 'healthWiringAssignment');
+    expect(assignment).toMatch(/systemTopicName:\s*\{\s*value:\s*healthSystemTopicName\s*\}/);
+    expect(assignment).toMatch(/eventSubscriptionName:\s*\{\s*value:\s*healthEventSubscriptionName\s*\}/);
+    expect(text).toMatch(/^param healthEventSubscriptionName string = 'vm-health-events'$/m);
+    expect(read('infra/eventgrid.bicep')).toMatch(/param healthEventSubscriptionName string = 'vm-health-events'/);
   });
 
   it('assigns the read role once at the group, assignable there, reading the group and every read the app makes', () => {
@@ -1061,7 +1149,7 @@ describe('management-group mode', () => {
     expect(bicepStringArray(text, 'vmDeallocatorActions').sort()).toEqual(
       bicepStringArray(read('infra/app/watched-subscription.bicep'), 'vmDeallocatorActions').sort(),
     );
-    for (const role of ['vmReaderRole', 'vmDeallocatorRole', 'eventWiringDeployerRole'])
+    for (const role of ['vmReaderRole', 'vmDeallocatorRole', 'eventWiringDeployerRole', 'healthWiringDeployerRole'])
       expect(bicepResource(text, role)).toMatch(/assignableScopes:\s*\[\s*managementGroup\(\)\.id\b[^\]]*\]/);
     for (const [symbol, role] of [
       ['vmReaderAssignment', 'vmReaderRole.id'],
