@@ -6,6 +6,7 @@ import {
   backfillSlice as backfillOne,
   type BackfillSliceResult,
 } from '../src/app/backfill';
+import { recordBackfillProgress } from '../src/app/coverage-backfill';
 
 /** One message `{ subscriptionId, from, to }` per subscription and time slice of its Activity Log. */
 export const backfillQueue = output.storageQueue({
@@ -16,7 +17,8 @@ export const backfillQueue = output.storageQueue({
 /**
  * Queue trigger: reads one slice of a subscription's Activity Log into observations, resuming where its
  * stored progress stopped. Near its time budget it sends the same message again (the next invocation
- * resumes); a transient failure throws so the queue redelivers; a malformed message is dropped.
+ * resumes); a transient failure throws so the queue redelivers; a malformed message is dropped. Each run
+ * brings the subscription's coverage row (backfill column) up to date from the stored progress.
  */
 export function backfillSliceHandler(contextOf: ContextFactory) {
   return async function backfillSlice(
@@ -30,12 +32,21 @@ export function backfillSliceHandler(contextOf: ContextFactory) {
       return undefined;
     }
     const ctx = await contextOf();
-    const result = await backfillOne(
-      slice,
-      { ...ctx, reader: ctx.management, log },
-      { budgetInMs: ctx.config.reconcileBudgetSeconds * 1000 },
-    );
+    const deps = { ...ctx, reader: ctx.management, log };
+    let result: BackfillSliceResult;
+    try {
+      result = await backfillOne(slice, deps, { budgetInMs: ctx.config.reconcileBudgetSeconds * 1000 });
+    } catch (error) {
+      const dequeueCount = context.triggerMetadata?.['dequeueCount'];
+      await recordBackfillProgress(deps, slice.subscriptionId, {
+        error,
+        dequeueCount: typeof dequeueCount === 'number' ? dequeueCount : undefined,
+      });
+      throw error;
+    }
     if (!result.complete) context.extraOutputs.set(backfillQueue, [message]);
+    // The coverage report's backfill column: running with the day reached, done, or failed.
+    await recordBackfillProgress(deps, slice.subscriptionId);
     return result;
   };
 }

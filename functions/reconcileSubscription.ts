@@ -1,7 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { hostContext, type ContextFactory, type FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
-import { recordReconcileFailure, recordReconcileOutcome } from '../src/app/coverage';
+import { checkEventWiringWhenDue, recordReconcileFailure, recordReconcileOutcome } from '../src/app/coverage';
 import {
   reconcileSubscription as reconcileOne,
   type ReconcileSummary,
@@ -16,7 +16,8 @@ export function subscriptionIdOf(message: unknown): string | undefined {
 }
 
 /**
- * Queue trigger: reconciles one subscription and records the outcome in coverage. A malformed message is
+ * Queue trigger: reconciles one subscription and records the outcome in coverage (and, about once a day,
+ * the Event Grid wiring an ARM read finds there). A malformed message is
  * logged and dropped (retrying cannot fix it); a failure is recorded (as poisoned on the last delivery)
  * and thrown so the queue redelivers it.
  */
@@ -46,7 +47,9 @@ export function reconcileSubscriptionHandler(contextOf: ContextFactory) {
       ).catch(() => log.warn('coverage not recorded', { subscriptionId }));
       throw error;
     }
-    await recordReconcileOutcome(deps, summary);
+    const outcome = await recordReconcileOutcome(deps, summary);
+    // About once a day per subscription, within its own small budget: is the event wiring there?
+    await checkEventWiringWhenDue({ ...deps, wiring: ctx.management }, subscriptionId, outcome);
     return summary;
   };
 }

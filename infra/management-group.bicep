@@ -65,6 +65,8 @@ var vmReaderActions = [
   'Microsoft.Insights/metrics/read'
   'Microsoft.Insights/metricDefinitions/read'
   'Microsoft.ResourceHealth/availabilityStatuses/read'
+  'Microsoft.EventGrid/systemTopics/read'
+  'Microsoft.EventGrid/systemTopics/eventSubscriptions/read'
 ]
 var vmDeallocatorActions = [
   'Microsoft.Compute/virtualMachines/read'

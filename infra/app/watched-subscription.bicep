@@ -44,7 +44,8 @@ var reader = 'acdd72a7-3385-48ef-bd42-f606fba81ae7' // Reader: read everything i
 // Action names as in "Azure permissions" (learn.microsoft.com/azure/role-based-access-control/permissions/
 // compute, monitor, management-and-governance). Reads the app makes (src/adapters/arm.ts): VM list with
 // statusOnly and full, instance views, scale sets, their instances and instance views, the subscription
-// list; planned: the Activity Log (eventtypes/management/values) and metrics (metrics:getBatch).
+// list; the Activity Log (eventtypes/management/values), metrics (metrics:getBatch); the Event Grid
+// system topics and their event subscriptions (coverage's daily read of the event wiring; reads only).
 var vmReaderActions = [
   'Microsoft.Compute/*/read'
   'Microsoft.Resources/subscriptions/read'
@@ -52,6 +53,8 @@ var vmReaderActions = [
   'Microsoft.Insights/metrics/read'
   'Microsoft.Insights/metricDefinitions/read'
   'Microsoft.ResourceHealth/availabilityStatuses/read'
+  'Microsoft.EventGrid/systemTopics/read'
+  'Microsoft.EventGrid/systemTopics/eventSubscriptions/read'
 ]
 // Auto-deallocate (src/adapters/arm.ts deallocate): read the VM, deallocate it, poll the operation.
 var vmDeallocatorActions = [

@@ -15,6 +15,8 @@ import {
 import { EmulatedFleet, scaleSetResourceId, vmResourceId } from './arm-fleet';
 import {
   wireDescendant,
+  wireSystemTopic,
+  wireTopicEventSubscription,
   wireError,
   wireScaleSet,
   wireScaleSetVm,
@@ -41,6 +43,10 @@ export const ArmRequestKind = {
   scaleSetVmInstanceView: 'scaleSetVmInstanceView',
   activityLog: 'activityLog',
   listDescendants: 'listDescendants',
+  /** Event Grid system topics of a subscription (SystemTopics_ListBySubscription). */
+  listSystemTopics: 'listSystemTopics',
+  /** Event subscriptions of one system topic (SystemTopicEventSubscriptions_ListBySystemTopic). */
+  listTopicEventSubscriptions: 'listTopicEventSubscriptions',
   unknown: 'unknown',
 } as const;
 export type ArmRequestKind = (typeof ArmRequestKind)[keyof typeof ArmRequestKind];
@@ -190,6 +196,7 @@ interface Route {
 
 const providers = '/providers/microsoft\\.compute';
 const insights = '/providers/microsoft\\.insights';
+const eventGrid = '/providers/microsoft\\.eventgrid';
 const sub = '/subscriptions/([^/]+)';
 const rg = '/resourcegroups/([^/]+)';
 
@@ -234,6 +241,16 @@ const routes: readonly Route[] = [
     kind: ArmRequestKind.listScaleSetVms,
     method: 'GET',
     pattern: new RegExp(`^${sub}${rg}${providers}/virtualmachinescalesets/([^/]+)/virtualmachines$`, 'i'),
+  },
+  {
+    kind: ArmRequestKind.listSystemTopics,
+    method: 'GET',
+    pattern: new RegExp(`^${sub}${eventGrid}/systemtopics$`, 'i'),
+  },
+  {
+    kind: ArmRequestKind.listTopicEventSubscriptions,
+    method: 'GET',
+    pattern: new RegExp(`^${sub}${rg}${eventGrid}/systemtopics/([^/]+)/eventsubscriptions$`, 'i'),
   },
   {
     kind: ArmRequestKind.activityLog,
@@ -526,7 +543,9 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
       kind === ArmRequestKind.listScaleSets ||
       kind === ArmRequestKind.listScaleSetVms ||
       kind === ArmRequestKind.listSubscriptions ||
-      kind === ArmRequestKind.listDescendants;
+      kind === ArmRequestKind.listDescendants ||
+      kind === ArmRequestKind.listSystemTopics ||
+      kind === ArmRequestKind.listTopicEventSubscriptions;
     const pageIndex = isListing && offset !== undefined ? Math.floor(offset / emulator.pageSize) : undefined;
 
     const subscriptionFault = tenantWide ? undefined : faultOf(subscriptionId);
@@ -710,6 +729,17 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
           endTime: new Date(now()).toISOString(),
         });
         return;
+      case ArmRequestKind.listSystemTopics:
+        page(fleet.listSystemTopics(s), wireSystemTopic);
+        return;
+      case ArmRequestKind.listTopicEventSubscriptions: {
+        const topic = fleet.getSystemTopic(
+          `/subscriptions/${s}/resourceGroups/${g}/providers/Microsoft.EventGrid/systemTopics/${n}`,
+        );
+        if (!topic) return notFound('Microsoft.EventGrid/systemTopics', n, g);
+        page(topic.eventSubscriptions, (e) => wireTopicEventSubscription(topic, e));
+        return;
+      }
       case ArmRequestKind.listScaleSets:
         page(fleet.listScaleSets(s), (ss) => wireScaleSet(ss, fleet.listScaleSetInstances(ss.id).length));
         return;

@@ -54,6 +54,31 @@ export type EmulatedDescendant =
   | { kind: 'managementGroup'; group: EmulatedManagementGroup }
   | { kind: 'subscription'; subscription: EmulatedSubscription; parentId: string };
 
+/** An Event Grid system topic of a subscription (`Microsoft.EventGrid/systemTopics`). */
+export interface EmulatedSystemTopic {
+  /** `/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.EventGrid/systemTopics/{name}`. */
+  id: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  /** e.g. `Microsoft.Resources.Subscriptions`, `Microsoft.ResourceNotifications.HealthResources`. */
+  topicType: string;
+  /** The topic's source: the subscription id path for the two subscription-wide types. */
+  source: string;
+  eventSubscriptions: EmulatedTopicEventSubscription[];
+}
+
+/** An event subscription of a system topic. */
+export interface EmulatedTopicEventSubscription {
+  name: string;
+  /** `AzureFunction` (destination `resourceId`), `WebHook`, `StorageQueue`, ... */
+  endpointType: string;
+  /** The destination resource (for `AzureFunction`: `{function app id}/functions/{name}`). */
+  destinationResourceId?: string | undefined;
+  includedEventTypes: string[];
+  provisioningState: string;
+}
+
 /** Mutable attributes of a VM or scale-set instance. */
 export interface EmulatedVmAttributes {
   powerState: EmulatedPowerState;
@@ -159,6 +184,8 @@ export class EmulatedFleet {
   /** The subscriptions' Activity Log (management records, 90 days). */
   readonly activityLog: EmulatedActivityLog;
   private readonly managementGroups = new Map<string, EmulatedManagementGroup>();
+  /** Event Grid system topics, by lower-cased id. */
+  private readonly systemTopics = new Map<string, EmulatedSystemTopic>();
 
   constructor(private readonly now: () => number = Date.now) {
     this.activityLog = new EmulatedActivityLog(now);
@@ -224,6 +251,54 @@ export class EmulatedFleet {
     const root = this.getManagementGroup(groupId);
     if (root !== undefined) visit(root.groupId);
     return result;
+  }
+
+  /** Adds (or replaces) an Event Grid system topic of a subscription (source: the subscription). */
+  addSystemTopic(input: {
+    subscriptionId: string;
+    resourceGroup: string;
+    name: string;
+    topicType: string;
+  }): EmulatedSystemTopic {
+    this.addSubscription(input.subscriptionId);
+    const topic: EmulatedSystemTopic = {
+      ...input,
+      id: `/subscriptions/${input.subscriptionId}/resourceGroups/${input.resourceGroup}/providers/Microsoft.EventGrid/systemTopics/${input.name}`,
+      source: `/subscriptions/${input.subscriptionId}`,
+      eventSubscriptions: [],
+    };
+    this.systemTopics.set(key(topic.id), topic);
+    return topic;
+  }
+
+  /** Adds (or replaces by name) an event subscription of a system topic. */
+  addTopicEventSubscription(
+    topicId: string,
+    input: Omit<EmulatedTopicEventSubscription, 'provisioningState'> & { provisioningState?: string },
+  ): EmulatedTopicEventSubscription {
+    const topic = this.systemTopics.get(key(topicId));
+    if (topic === undefined) throw new Error(`no system topic ${topicId}`);
+    const added = { ...input, provisioningState: input.provisioningState ?? 'Succeeded' };
+    topic.eventSubscriptions = [
+      ...topic.eventSubscriptions.filter((e) => key(e.name) !== key(input.name)),
+      added,
+    ];
+    return added;
+  }
+
+  removeTopicEventSubscription(topicId: string, name: string): void {
+    const topic = this.systemTopics.get(key(topicId));
+    if (topic !== undefined)
+      topic.eventSubscriptions = topic.eventSubscriptions.filter((e) => key(e.name) !== key(name));
+  }
+
+  getSystemTopic(id: string): EmulatedSystemTopic | undefined {
+    return this.systemTopics.get(key(id));
+  }
+
+  /** A subscription's system topics, in the order they were added. */
+  listSystemTopics(subscriptionId: string): EmulatedSystemTopic[] {
+    return [...this.systemTopics.values()].filter((t) => key(t.subscriptionId) === key(subscriptionId));
   }
 
   removeSubscription(subscriptionId: string): void {

@@ -2,7 +2,15 @@
  * JSON shapes of the Azure Compute REST API (as documented for api-version 2024-07-01 and later),
  * built from the emulated fleet.
  */
-import type { EmulatedDescendant, EmulatedScaleSet, EmulatedSubscription, EmulatedVm } from './arm-fleet';
+import { createHash } from 'node:crypto';
+import type {
+  EmulatedDescendant,
+  EmulatedScaleSet,
+  EmulatedSubscription,
+  EmulatedSystemTopic,
+  EmulatedTopicEventSubscription,
+  EmulatedVm,
+} from './arm-fleet';
 
 export interface WireStatus {
   code: string;
@@ -203,6 +211,67 @@ export function wireDescendant(descendant: EmulatedDescendant): Record<string, u
       displayName: subscription.displayName,
       parent: { id: `${managementGroupPath}/${parentId}` },
     },
+  };
+}
+
+/** A GUID derived from a text (the same text, the same GUID). */
+function stableGuid(text: string): string {
+  const hex = createHash('sha256').update(text.toLowerCase()).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * One `SystemTopic` of `GET /subscriptions/{s}/providers/Microsoft.EventGrid/systemTopics` (shape of the
+ * SystemTopics_ListBySubscription example, api-version 2022-06-15); the subscription-wide topic types
+ * are `location: global`.
+ */
+export function wireSystemTopic(topic: EmulatedSystemTopic): Record<string, unknown> {
+  return {
+    properties: {
+      provisioningState: 'Succeeded',
+      source: topic.source,
+      topicType: topic.topicType,
+      metricResourceId: stableGuid(topic.id),
+    },
+    location: 'global',
+    tags: null,
+    id: topic.id,
+    name: topic.name,
+    type: 'Microsoft.EventGrid/systemTopics',
+  };
+}
+
+/**
+ * One `EventSubscription` of `GET .../systemTopics/{name}/eventSubscriptions` (shape of the
+ * SystemTopicEventSubscriptions_Get example, api-version 2022-06-15, the list's items).
+ */
+export function wireTopicEventSubscription(
+  topic: EmulatedSystemTopic,
+  subscription: EmulatedTopicEventSubscription,
+): Record<string, unknown> {
+  const destination: Record<string, unknown> = { endpointType: subscription.endpointType };
+  if (subscription.destinationResourceId !== undefined)
+    destination['properties'] =
+      subscription.endpointType === 'AzureFunction'
+        ? {
+            resourceId: subscription.destinationResourceId,
+            maxEventsPerBatch: 10,
+            preferredBatchSizeInKilobytes: 64,
+          }
+        : { resourceId: subscription.destinationResourceId };
+  return {
+    properties: {
+      topic: topic.id,
+      provisioningState: subscription.provisioningState,
+      destination,
+      filter: { includedEventTypes: subscription.includedEventTypes },
+      labels: [],
+      eventDeliverySchema: 'EventGridSchema',
+      retryPolicy: { maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 },
+    },
+    id: `${topic.id}/eventSubscriptions/${subscription.name}`,
+    name: subscription.name,
+    type: 'Microsoft.EventGrid/systemTopics/eventSubscriptions',
   };
 }
 

@@ -22,6 +22,7 @@ import type {
   VmDetails,
 } from '../app/ports';
 import type { ActivityLogPage, ActivityLogReader } from '../app/backfill';
+import type { EventWiringReader, SystemTopicInfo, TopicEventSubscriptionInfo } from '../app/coverage-ports';
 import type { InstanceViewStatus } from '../domain/power-state';
 import { parseComputeResourceId, ResourceKind } from '../domain/resource-id';
 import {
@@ -44,6 +45,9 @@ export const subscriptionsApiVersion = '2022-12-01';
 
 /** api-version of the Management Groups API (`GET .../managementGroups/{groupId}/descendants`). */
 export const managementGroupsApiVersion = '2023-04-01';
+
+/** api-version of Event Grid system topics and their event subscriptions (as infra/app/*.bicep). */
+export const eventGridApiVersion = '2022-06-15';
 
 /** ARM's answer when the subscription itself is gone (not one resource in it). */
 const subscriptionNotFound = 'SubscriptionNotFound';
@@ -84,7 +88,7 @@ export interface DeallocateOptions extends ManagementOptions {
   hibernate?: boolean;
 }
 
-export interface ArmManagementClient extends ManagementClient, ActivityLogReader {
+export interface ArmManagementClient extends ManagementClient, ActivityLogReader, EventWiringReader {
   readonly stats: ArmManagementStats;
   readonly endpoint: string;
   /** True when the endpoint is a loopback emulator (no credential sent). */
@@ -284,10 +288,80 @@ export function createArmClient(options: ArmClientOptions): ArmManagementClient 
     );
   }
 
+  /** Never send the credential elsewhere than the management endpoint. */
+  function checkedNextLink(nextLink: string): string {
+    if (new URL(nextLink).origin !== new URL(endpoint).origin)
+      throw new ManagementRequestError(
+        'nextLink points outside the management endpoint',
+        undefined,
+        'InvalidNextLink',
+      );
+    return nextLink;
+  }
+
+  /** The `value` arrays of a paged ARM listing, following `nextLink`. */
+  async function* pagedValues(
+    firstUrl: string,
+    abortSignal: AbortSignal | undefined,
+  ): AsyncGenerator<Record<string, unknown>[]> {
+    let url: string | undefined = firstUrl;
+    while (url !== undefined) {
+      const body = (await getJson(url, abortSignal)) as { value?: unknown; nextLink?: unknown } | undefined;
+      const value = Array.isArray(body?.value) ? (body.value as unknown[]) : [];
+      yield value.filter(
+        (item): item is Record<string, unknown> => item !== null && typeof item === 'object',
+      );
+      url =
+        typeof body?.nextLink === 'string' && body.nextLink !== ''
+          ? checkedNextLink(body.nextLink)
+          : undefined;
+    }
+  }
+
+  const textOf = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+  const objectOf = (value: unknown): Record<string, unknown> =>
+    value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+
   return {
     stats,
     endpoint,
     isEmulator,
+
+    async *listSystemTopics(subscriptionId, callOptions = {}): AsyncGenerator<SystemTopicInfo[]> {
+      const url = `${endpoint}/subscriptions/${encodeURIComponent(subscriptionId)}/providers/Microsoft.EventGrid/systemTopics?api-version=${eventGridApiVersion}`;
+      for await (const page of pagedValues(url, callOptions.abortSignal)) {
+        yield page.flatMap((item) => {
+          const id = textOf(item['id']);
+          const topicType = textOf(objectOf(item['properties'])['topicType']);
+          return id === undefined || topicType === undefined ? [] : [{ id, topicType }];
+        });
+      }
+    },
+
+    async *listTopicEventSubscriptions(
+      systemTopicId,
+      callOptions = {},
+    ): AsyncGenerator<TopicEventSubscriptionInfo[]> {
+      if (
+        !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.EventGrid\/systemTopics\/[^/]+$/i.test(
+          systemTopicId,
+        )
+      )
+        throw new ManagementRequestError('not a system topic id', undefined, 'InvalidResourceId');
+      const url = `${endpoint}${systemTopicId.split('/').map(encodeURIComponent).join('/')}/eventSubscriptions?api-version=${eventGridApiVersion}`;
+      for await (const page of pagedValues(url, callOptions.abortSignal)) {
+        yield page.map((item) => {
+          const properties = objectOf(item['properties']);
+          const destination = objectOf(properties['destination']);
+          return {
+            name: textOf(item['name']) ?? '',
+            endpointType: textOf(destination['endpointType']),
+            destinationResourceId: textOf(objectOf(destination['properties'])['resourceId']),
+            provisioningState: textOf(properties['provisioningState']),
+          };
+        });
+      }
+    },
 
     async getInstanceView(resourceId, callOptions = {}) {
       const resource = requireResource(resourceId, [ResourceKind.vm, ResourceKind.scaleSetInstance]);

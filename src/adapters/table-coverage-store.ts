@@ -8,12 +8,13 @@ import {
   BackfillState,
   CoveragePresence,
   ReconcileOutcome,
+  WiringCheck,
   type CoverageChanges,
   type CoverageStore,
   type SubscriptionCoverage,
 } from '../app/coverage-ports';
 import { statusOf } from './storage';
-import { msColumn, textColumn } from './table-columns';
+import { msColumn, numberColumn, textColumn } from './table-columns';
 
 export const coveragePartitionKey = 'subscription';
 
@@ -30,6 +31,8 @@ const timeFields = [
   'lastCompleteAt',
   'lastEventAt',
   'poisonedAt',
+  'wiringCheckedAt',
+  'backfillReachedAt',
 ] as const;
 
 function oneOf<T extends string>(values: Record<string, T>, value: unknown): T | undefined {
@@ -54,6 +57,14 @@ function fromRow(row: Row): SubscriptionCoverage {
     lastEventAt: msColumn(row['lastEventAt']),
     poisonedAt: msColumn(row['poisonedAt']),
     poisonReason: textColumn(row['poisonReason']),
+    backfillSlices: numberColumn(row['backfillSlices']),
+    backfillSlicesDone: numberColumn(row['backfillSlicesDone']),
+    backfillReachedAt: msColumn(row['backfillReachedAt']),
+    backfillError: textColumn(row['backfillError']),
+    wiringCheckedAt: msColumn(row['wiringCheckedAt']),
+    resourceEventsWiring: oneOf(WiringCheck, row['resourceEventsWiring']),
+    healthEventsWiring: oneOf(WiringCheck, row['healthEventsWiring']),
+    wiringError: textColumn(row['wiringError']),
   };
 }
 
@@ -63,7 +74,10 @@ function toColumns(changes: CoverageChanges): Record<string, unknown> {
     if (value === undefined) continue;
     if (value === null) columns[name] = '';
     else if ((timeFields as readonly string[]).includes(name)) columns[name] = new Date(value as number);
-    else if (typeof value === 'string' && (name === 'lastError' || name === 'poisonReason'))
+    else if (
+      typeof value === 'string' &&
+      (name === 'lastError' || name === 'poisonReason' || name === 'wiringError' || name === 'backfillError')
+    )
       columns[name] = value.slice(0, maxErrorLength);
     else columns[name] = value;
   }

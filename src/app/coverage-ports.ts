@@ -36,7 +36,9 @@ export type ReconcileOutcome = (typeof ReconcileOutcome)[keyof typeof ReconcileO
 
 /**
  * The Activity Log backfill of a subscription. The timer sets `pending` when a subscription appears (or
- * comes back); the backfill (issue 13) moves it on through `running` to `done` or `failed`.
+ * comes back); each backfill slice run moves it on from its `VmBackfill` progress: `running` (with the
+ * day reached), `done` (every slice read), `failed` (a slice refused with 403, or a slice message gone to
+ * the poison queue).
  */
 export const BackfillState = {
   pending: 'pending',
@@ -53,6 +55,59 @@ export type BackfillState = (typeof BackfillState)[keyof typeof BackfillState];
  */
 export const EventWiring = { receiving: 'receiving', silent: 'silent', none: 'none' } as const;
 export type EventWiring = (typeof EventWiring)[keyof typeof EventWiring];
+
+/**
+ * What an ARM read of the subscription's Event Grid wiring found, per topic type (the `Microsoft.Resources.Subscriptions`
+ * and `Microsoft.ResourceNotifications.HealthResources` system topics): `wired`: a topic of that type has a
+ * provisioned event subscription delivering to a `vmEvents` Azure Function; `missing`: no topic of that type,
+ * or none of its event subscriptions delivers to `vmEvents`; `forbidden`: the identity may not read Event
+ * Grid there (403); `unknown`: the read failed otherwise (throttled, 5xx) or was cut short by its budget.
+ * This is the proof the event-inferred `EventWiring` cannot give.
+ */
+export const WiringCheck = {
+  wired: 'wired',
+  missing: 'missing',
+  forbidden: 'forbidden',
+  unknown: 'unknown',
+} as const;
+export type WiringCheck = (typeof WiringCheck)[keyof typeof WiringCheck];
+
+/** The system topic types whose event subscriptions carry the app's events. */
+export const WiredTopicType = {
+  resources: 'Microsoft.Resources.Subscriptions',
+  health: 'Microsoft.ResourceNotifications.HealthResources',
+} as const;
+export type WiredTopicType = (typeof WiredTopicType)[keyof typeof WiredTopicType];
+
+/** One system topic of a subscription (SystemTopics_ListBySubscription). */
+export interface SystemTopicInfo {
+  id: string;
+  topicType: string;
+}
+
+/** One event subscription of a system topic (SystemTopicEventSubscriptions_ListBySystemTopic). */
+export interface TopicEventSubscriptionInfo {
+  name: string;
+  /** `AzureFunction`, `WebHook`, ... */
+  endpointType?: string | undefined;
+  /** The destination resource id (`{function app id}/functions/{name}` for `AzureFunction`). */
+  destinationResourceId?: string | undefined;
+  provisioningState?: string | undefined;
+}
+
+/** Reads a subscription's Event Grid wiring (Reader covers both: `Microsoft.EventGrid/systemTopics/read`, `.../eventSubscriptions/read`). */
+export interface EventWiringReader {
+  /** The subscription's system topics, page by page following `nextLink`. */
+  listSystemTopics(
+    subscriptionId: string,
+    options?: { abortSignal?: AbortSignal },
+  ): AsyncIterable<SystemTopicInfo[]>;
+  /** The event subscriptions of one system topic (by resource id), page by page. */
+  listTopicEventSubscriptions(
+    systemTopicId: string,
+    options?: { abortSignal?: AbortSignal },
+  ): AsyncIterable<TopicEventSubscriptionInfo[]>;
+}
 
 /** One `VmCoverage` row. Times are epoch ms. */
 export interface SubscriptionCoverage {
@@ -76,6 +131,18 @@ export interface SubscriptionCoverage {
   /** When the subscription's message last went to the poison queue, and why. */
   poisonedAt?: number | undefined;
   poisonReason?: string | undefined;
+  /** Backfill progress (from `VmBackfill`): slices planned and done, the oldest time read back to without a gap. */
+  backfillSlices?: number | undefined;
+  backfillSlicesDone?: number | undefined;
+  backfillReachedAt?: number | undefined;
+  /** Why the backfill failed. */
+  backfillError?: string | undefined;
+  /** The last ARM read of the Event Grid wiring (at most about once a day per subscription). */
+  wiringCheckedAt?: number | undefined;
+  resourceEventsWiring?: WiringCheck | undefined;
+  healthEventsWiring?: WiringCheck | undefined;
+  /** Why the last wiring read was not conclusive (403, 5xx, budget). */
+  wiringError?: string | undefined;
 }
 
 /** Fields to change; `null` clears a field. */

@@ -15,9 +15,13 @@ import {
   CoveragePresence,
   EventWiring,
   ReconcileOutcome,
+  WiredTopicType,
+  WiringCheck,
   type CoverageChanges,
   type CoverageStore,
+  type EventWiringReader,
   type SubscriptionCoverage,
+  type TopicEventSubscriptionInfo,
 } from './coverage-ports';
 import type { Clock, Logger, ManagementClient, ManagementOptions } from './ports';
 import type { ReconcileSummary } from './reconcile-subscription';
@@ -172,6 +176,152 @@ export async function recordReconcileFailure(
   return changes.lastOutcome as ReconcileOutcome;
 }
 
+/** Time between two ARM reads of a subscription's Event Grid wiring (it changes rarely). */
+export const wiringCheckIntervalInMs = 24 * 60 * 60_000;
+
+/** Budget of one wiring read: pages (topics plus the two topics' event subscriptions) and time. */
+export const wiringCheckBudget = { maxPages: 10, timeInMs: 20_000 } as const;
+
+/** The function our event subscriptions deliver to. */
+export const eventFunctionName = 'vmEvents';
+
+/** A provisioned event subscription that delivers to a `vmEvents` Azure Function (of any function app). */
+export function deliversToEventFunction(subscription: TopicEventSubscriptionInfo): boolean {
+  const state = subscription.provisioningState ?? 'Succeeded';
+  return (
+    subscription.endpointType?.toLowerCase() === 'azurefunction' &&
+    (subscription.destinationResourceId ?? '')
+      .toLowerCase()
+      .endsWith(`/functions/${eventFunctionName.toLowerCase()}`) &&
+    state.toLowerCase() === 'succeeded'
+  );
+}
+
+export interface WiringFound {
+  resourceEvents: WiringCheck;
+  healthEvents: WiringCheck;
+  /** Why a type is `forbidden` / `unknown`. */
+  error?: string | undefined;
+  /** Pages read. */
+  pages: number;
+}
+
+const statusOf = (error: unknown): number | undefined => {
+  const status = (error as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+};
+
+class WiringBudgetExceeded extends Error {
+  override name = 'WiringBudgetExceeded';
+}
+
+/**
+ * Reads the subscription's Event Grid wiring: its system topics of the two types, then each one's event
+ * subscriptions, within `maxPages` pages (a read cut short says `unknown`, never `missing`).
+ */
+export async function readEventWiring(
+  reader: EventWiringReader,
+  subscriptionId: string,
+  options: { maxPages?: number; abortSignal?: AbortSignal } = {},
+): Promise<WiringFound> {
+  const maxPages = options.maxPages ?? wiringCheckBudget.maxPages;
+  const callOptions = options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal };
+  let pages = 0;
+  const countPage = (): void => {
+    pages += 1;
+    if (pages > maxPages) throw new WiringBudgetExceeded(`wiring read stopped after ${maxPages} pages`);
+  };
+  const failed = (error: unknown): { check: WiringCheck; error: string } => ({
+    check: statusOf(error) === 403 ? WiringCheck.forbidden : WiringCheck.unknown,
+    error: `${ensureError(error).message}${statusOf(error) === undefined ? '' : ` (${statusOf(error)})`}`,
+  });
+
+  const topics = new Map<WiredTopicType, string[]>();
+  try {
+    for await (const page of reader.listSystemTopics(subscriptionId, callOptions)) {
+      countPage();
+      for (const topic of page) {
+        const type = Object.values(WiredTopicType).find(
+          (t) => t.toLowerCase() === topic.topicType.toLowerCase(),
+        );
+        if (type !== undefined) topics.set(type, [...(topics.get(type) ?? []), topic.id]);
+      }
+    }
+  } catch (error) {
+    const { check, error: reason } = failed(error);
+    return { resourceEvents: check, healthEvents: check, error: reason, pages };
+  }
+
+  const errors: string[] = [];
+  const checkType = async (type: WiredTopicType): Promise<WiringCheck> => {
+    try {
+      for (const topicId of topics.get(type) ?? []) {
+        for await (const page of reader.listTopicEventSubscriptions(topicId, callOptions)) {
+          countPage();
+          if (page.some(deliversToEventFunction)) return WiringCheck.wired;
+        }
+      }
+      return WiringCheck.missing;
+    } catch (error) {
+      const result = failed(error);
+      errors.push(result.error);
+      return result.check;
+    }
+  };
+  const resourceEvents = await checkType(WiredTopicType.resources);
+  const healthEvents = await checkType(WiredTopicType.health);
+  return { resourceEvents, healthEvents, error: errors.length > 0 ? errors.join('; ') : undefined, pages };
+}
+
+/** Outcomes after which the wiring is worth reading (not a throttled, failing, forbidden or vanished subscription). */
+const wiringReadAfter: ReadonlySet<ReconcileOutcome | undefined> = new Set([
+  ReconcileOutcome.complete,
+  ReconcileOutcome.incomplete,
+]);
+
+/**
+ * After a subscription's reconcile run: reads its Event Grid wiring when the last read is older than
+ * `intervalInMs` (about once a day), within its budget, and stores what it found on the coverage row.
+ * Never throws (a failure is logged): the reconcile's own outcome stands.
+ */
+export async function checkEventWiringWhenDue(
+  deps: CoverageDependencies & { wiring: EventWiringReader },
+  subscriptionId: string,
+  outcome: ReconcileOutcome | undefined,
+  options: { intervalInMs?: number; maxPages?: number; timeInMs?: number } = {},
+): Promise<WiringFound | undefined> {
+  if (!wiringReadAfter.has(outcome)) return undefined;
+  try {
+    const row = await deps.coverage.get(subscriptionId);
+    const now = deps.now();
+    const interval = options.intervalInMs ?? wiringCheckIntervalInMs;
+    if (row?.wiringCheckedAt !== undefined && now - row.wiringCheckedAt < interval) return undefined;
+    const found = await readEventWiring(deps.wiring, subscriptionId, {
+      maxPages: options.maxPages ?? wiringCheckBudget.maxPages,
+      abortSignal: AbortSignal.timeout(options.timeInMs ?? wiringCheckBudget.timeInMs),
+    });
+    await deps.coverage.merge(subscriptionId, {
+      wiringCheckedAt: now,
+      resourceEventsWiring: found.resourceEvents,
+      healthEventsWiring: found.healthEvents,
+      wiringError: found.error ?? null,
+    });
+    const fields = {
+      subscriptionId,
+      resourceEvents: found.resourceEvents,
+      healthEvents: found.healthEvents,
+      pages: found.pages,
+    };
+    if (found.resourceEvents === WiringCheck.wired && found.healthEvents === WiringCheck.wired)
+      deps.log.info('event wiring found', fields);
+    else deps.log.warn('event wiring not found', { ...fields, reason: found.error });
+    return found;
+  } catch (error) {
+    deps.log.warn('event wiring not checked', { subscriptionId, error: ensureError(error).message });
+    return undefined;
+  }
+}
+
 /**
  * Notes when each subscription's last event arrived, writing at most once per `intervalInMs` per
  * subscription and process (an event burst costs one write). Holds one number per subscription.
@@ -246,8 +396,27 @@ export interface CoverageReportRow {
   lastEventAt: string | null;
   eventWiring: EventWiring;
   backfill: BackfillState | null;
+  /** Where the backfill got to (null before its first slice run): slices done of planned, the day reached. */
+  backfillProgress: {
+    slices: number;
+    slicesDone: number;
+    /** Oldest time read back to without a gap, and its UTC day. */
+    reachedAt: string | null;
+    reachedDay: string | null;
+    error: string | null;
+  } | null;
   poisonedAt: string | null;
   poisonReason: string | null;
+  /**
+   * The event wiring found by the last ARM read (about daily; `null` before the first): per topic type,
+   * `wired` / `missing` / `forbidden` / `unknown`. Proof of the wiring, where `eventWiring` is a hint.
+   */
+  wiringFound: {
+    resourceEvents: WiringCheck | null;
+    healthEvents: WiringCheck | null;
+    checkedAt: string | null;
+    error: string | null;
+  };
 }
 
 export interface CoverageReport {
@@ -264,6 +433,8 @@ export interface CoverageReport {
     backfillPending: number;
     /** Present subscriptions with no event in the last day (or never). */
     withoutRecentEvents: number;
+    /** Present subscriptions whose last wiring read found either event subscription missing. */
+    wiringMissing: number;
   };
 }
 
@@ -299,8 +470,24 @@ export async function coverageReport(
     lastEventAt: iso(row.lastEventAt),
     eventWiring: wiringOf(row, now),
     backfill: row.backfill ?? null,
+    backfillProgress:
+      row.backfillSlices === undefined
+        ? null
+        : {
+            slices: row.backfillSlices,
+            slicesDone: row.backfillSlicesDone ?? 0,
+            reachedAt: iso(row.backfillReachedAt),
+            reachedDay: iso(row.backfillReachedAt)?.slice(0, 10) ?? null,
+            error: row.backfillError ?? null,
+          },
     poisonedAt: iso(row.poisonedAt),
     poisonReason: row.poisonReason ?? null,
+    wiringFound: {
+      resourceEvents: row.resourceEventsWiring ?? null,
+      healthEvents: row.healthEventsWiring ?? null,
+      checkedAt: iso(row.wiringCheckedAt),
+      error: row.wiringError ?? null,
+    },
   }));
   const present = subscriptions.filter((r) => r.presence === CoveragePresence.present);
   return {
@@ -313,6 +500,11 @@ export async function coverageReport(
       attention: present.filter((r) => r.lastOutcome !== ReconcileOutcome.complete).length,
       backfillPending: present.filter((r) => r.backfill === BackfillState.pending).length,
       withoutRecentEvents: present.filter((r) => r.eventWiring !== EventWiring.receiving).length,
+      wiringMissing: present.filter(
+        (r) =>
+          r.wiringFound.resourceEvents === WiringCheck.missing ||
+          r.wiringFound.healthEvents === WiringCheck.missing,
+      ).length,
     },
   };
 }

@@ -1,6 +1,6 @@
 /* global document, location, sessionStorage, fetch, URLSearchParams, setInterval -- a browser script */
 // The coverage panel of the dashboard: one line per watched subscription from GET /api/coverage (last
-// complete reconcile, last run, last event, backfill, error), refreshed every 30 s. Self-contained (its
+// complete reconcile, last run, last event, the event wiring an ARM read found, backfill, error), refreshed every 30 s. Self-contained (its
 // own section of index.html), with the function key the page was opened with.
 'use strict';
 
@@ -26,6 +26,25 @@
     return td;
   }
 
+  // "wired/missing": resource events / Resource Health events, as the last ARM read found them.
+  function wiringCell(found) {
+    if (!found || !found.checkedAt) return cell('–', '', 'not read yet');
+    const text = `${found.resourceEvents || '–'}/${found.healthEvents || '–'}`;
+    const ok = found.resourceEvents === 'wired' && found.healthEvents === 'wired';
+    return cell(
+      text,
+      ok ? '' : 'warn',
+      `read ${when(found.checkedAt)} UTC${found.error ? `: ${found.error}` : ''}`,
+    );
+  }
+
+  function backfillCell(s) {
+    const p = s.backfillProgress;
+    const text =
+      s.backfill === 'running' && p && p.reachedDay ? `running (${p.reachedDay})` : s.backfill || '–';
+    return cell(text, s.backfill === 'failed' ? 'bad' : '', p ? `${p.slicesDone}/${p.slices} slices` : '');
+  }
+
   function render(report) {
     const rows = report.subscriptions.map((s) => {
       const tr = document.createElement('tr');
@@ -38,14 +57,15 @@
         cell(s.lastOutcome || '–', s.lastOutcome && s.lastOutcome !== 'complete' ? 'bad' : ''),
         cell(when(s.lastEventAt)),
         cell(s.eventWiring, s.eventWiring === 'receiving' ? '' : 'warn'),
-        cell(s.backfill || '–'),
-        cell(s.poisonReason || s.lastError || ''),
+        wiringCell(s.wiringFound),
+        backfillCell(s),
+        cell(s.poisonReason || s.lastError || (s.wiringFound && s.wiringFound.error) || ''),
       );
       return tr;
     });
     body.replaceChildren(...rows);
     const t = report.totals;
-    summary.textContent = `${t.present} watched, ${t.gone} gone · ${t.complete} complete, ${t.attention} need attention · ${t.backfillPending} backfill pending · ${t.withoutRecentEvents} without an event for a day`;
+    summary.textContent = `${t.present} watched, ${t.gone} gone · ${t.complete} complete, ${t.attention} need attention · ${t.backfillPending} backfill pending · ${t.withoutRecentEvents} without an event for a day · ${t.wiringMissing} with wiring missing`;
     panel.dataset.loaded = 'true';
   }
 

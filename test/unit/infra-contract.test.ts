@@ -237,6 +237,9 @@ const actionsTheAppReads: Readonly<Record<string, string>> = {
   'Microsoft.Resources/subscriptions/read': 'listSubscriptions (GET /subscriptions)',
   'Microsoft.Insights/eventtypes/values/read': 'Activity Log (eventtypes/management/values), planned',
   'Microsoft.Insights/metrics/read': 'metrics (metrics:getBatch), planned',
+  'Microsoft.EventGrid/systemTopics/read': 'listSystemTopics (the coverage wiring read)',
+  'Microsoft.EventGrid/systemTopics/eventSubscriptions/read':
+    'listTopicEventSubscriptions (the coverage wiring read)',
 };
 /** What auto-deallocate does (src/adapters/arm.ts deallocate): read, deallocate, poll the operation. */
 const actionsAutoDeallocateNeeds = [
@@ -990,10 +993,7 @@ describe('management-group mode', () => {
       roleAssignment: 'eventWiringDeployerAssignment',
       actions: 'eventWiringDeployerActions',
       remediation: 'remediation',
-      anchors: [
-        'operatorType: \'StringBeginsWith\'',
-        "'Microsoft.Resources.ResourceActionSuccess'",
-      ],
+      anchors: ["operatorType: 'StringBeginsWith'", "'Microsoft.Resources.ResourceActionSuccess'"],
     },
     {
       what: 'Resource Health events',
@@ -1046,9 +1046,9 @@ describe('management-group mode', () => {
         'Microsoft.EventGrid/systemTopics/eventSubscriptions',
         'Microsoft.EventGrid/systemTopics',
       ])
-        expect(apiVersion(template(wiring.template).replace(/type: '([^']+)'\n\s*apiVersion: '/g, '$1@'), type)).toBe(
-          apiVersion(read(wiring.module) + read('infra/app/system-topic.bicep'), type),
-        );
+        expect(
+          apiVersion(template(wiring.template).replace(/type: '([^']+)'\n\s*apiVersion: '/g, '$1@'), type),
+        ).toBe(apiVersion(read(wiring.module) + read('infra/app/system-topic.bicep'), type));
     });
 
     it(`the policy's deployment creates the ${wiring.topicType} system topic as app/system-topic.bicep does`, () => {
@@ -1081,13 +1081,18 @@ describe('management-group mode', () => {
           `roleDefinitionId:\\s*${wiring.role}\\.id[\\s\\S]*principalId:\\s*${wiring.assignment}\\.identity\\.principalId`,
         ),
       );
-      expect(bicepResource(text, wiring.remediation)).toContain(`policyAssignmentId: ${wiring.assignment}.id`);
+      expect(bicepResource(text, wiring.remediation)).toContain(
+        `policyAssignmentId: ${wiring.assignment}.id`,
+      );
       expect(bicepResource(text, wiring.role)).toMatch(new RegExp(`actions:\\s*${wiring.actions}\\b`));
 
       const deployer = bicepStringArray(text, wiring.actions);
       for (const action of deployer) expect(action, 'no wildcard').not.toContain('*');
       // Exactly the resource types the template deploys, plus what deploying them needs.
-      const deployedTypes = matchesOf(template(wiring.template), /type:\s*'(Microsoft\.[A-Za-z]+\/[A-Za-z/]+)'/g);
+      const deployedTypes = matchesOf(
+        template(wiring.template),
+        /type:\s*'(Microsoft\.[A-Za-z]+\/[A-Za-z/]+)'/g,
+      );
       expect(new Set(deployedTypes).size).toBe(4);
       for (const type of new Set(deployedTypes)) {
         // A resource group's actions sit under the subscription (Microsoft.Resources/subscriptions/resourceGroups/write).
@@ -1096,8 +1101,11 @@ describe('management-group mode', () => {
       }
       // Subscribing to Resource Health is the health policy's only extra (Event Grid checks it when the
       // event subscription on a HealthResources topic is created); the resource policy has none.
-      const subscribeToHealth = 'Microsoft.ResourceNotifications/systemTopics/subscribeToHealthResources/action';
-      expect(covered(deployer, subscribeToHealth)).toBe(wiring.topicType !== 'Microsoft.Resources.Subscriptions');
+      const subscribeToHealth =
+        'Microsoft.ResourceNotifications/systemTopics/subscribeToHealthResources/action';
+      expect(covered(deployer, subscribeToHealth)).toBe(
+        wiring.topicType !== 'Microsoft.Resources.Subscriptions',
+      );
       for (const action of [
         ...actionsNeverGranted,
         'Microsoft.Authorization/policyAssignments/write',
@@ -1117,7 +1125,9 @@ describe('management-group mode', () => {
       'healthWiringDeployerAssignment',
     ])
       expect(bicepResource(text, symbol), symbol).toMatch(/= if \(wireHealthEvents\) \{/);
-    expect(bicepResource(text, 'healthRemediation')).toMatch(/= if \(remediateExisting && wireHealthEvents\) \{/);
+    expect(bicepResource(text, 'healthRemediation')).toMatch(
+      /= if \(remediateExisting && wireHealthEvents\) \{/,
+    );
     const resourceActions = bicepStringArray(text, 'eventWiringDeployerActions');
     const healthActions = bicepStringArray(text, 'healthWiringDeployerActions');
     expect(healthActions.filter((a) => !resourceActions.includes(a))).toEqual([
@@ -1129,7 +1139,9 @@ describe('management-group mode', () => {
     expect(assignment).toMatch(/systemTopicName:\s*\{\s*value:\s*healthSystemTopicName\s*\}/);
     expect(assignment).toMatch(/eventSubscriptionName:\s*\{\s*value:\s*healthEventSubscriptionName\s*\}/);
     expect(text).toMatch(/^param healthEventSubscriptionName string = 'vm-health-events'$/m);
-    expect(read('infra/eventgrid.bicep')).toMatch(/param healthEventSubscriptionName string = 'vm-health-events'/);
+    expect(read('infra/eventgrid.bicep')).toMatch(
+      /param healthEventSubscriptionName string = 'vm-health-events'/,
+    );
   });
 
   it('assigns the read role once at the group, assignable there, reading the group and every read the app makes', () => {
@@ -1149,7 +1161,12 @@ describe('management-group mode', () => {
     expect(bicepStringArray(text, 'vmDeallocatorActions').sort()).toEqual(
       bicepStringArray(read('infra/app/watched-subscription.bicep'), 'vmDeallocatorActions').sort(),
     );
-    for (const role of ['vmReaderRole', 'vmDeallocatorRole', 'eventWiringDeployerRole', 'healthWiringDeployerRole'])
+    for (const role of [
+      'vmReaderRole',
+      'vmDeallocatorRole',
+      'eventWiringDeployerRole',
+      'healthWiringDeployerRole',
+    ])
       expect(bicepResource(text, role)).toMatch(/assignableScopes:\s*\[\s*managementGroup\(\)\.id\b[^\]]*\]/);
     for (const [symbol, role] of [
       ['vmReaderAssignment', 'vmReaderRole.id'],
