@@ -286,12 +286,6 @@ export class EmulatedFleet {
     return added;
   }
 
-  removeTopicEventSubscription(topicId: string, name: string): void {
-    const topic = this.systemTopics.get(key(topicId));
-    if (topic !== undefined)
-      topic.eventSubscriptions = topic.eventSubscriptions.filter((e) => key(e.name) !== key(name));
-  }
-
   getSystemTopic(id: string): EmulatedSystemTopic | undefined {
     return this.systemTopics.get(key(id));
   }

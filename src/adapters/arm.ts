@@ -47,7 +47,7 @@ export const subscriptionsApiVersion = '2022-12-01';
 export const managementGroupsApiVersion = '2023-04-01';
 
 /** api-version of Event Grid system topics and their event subscriptions (as infra/app/*.bicep). */
-export const eventGridApiVersion = '2022-06-15';
+const eventGridApiVersion = '2022-06-15';
 
 /** ARM's answer when the subscription itself is gone (not one resource in it). */
 const subscriptionNotFound = 'SubscriptionNotFound';

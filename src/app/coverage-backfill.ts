@@ -18,7 +18,7 @@ export interface BackfillProgressSummary {
 }
 
 /** The backfill state of a subscription from its plan and slice rows; undefined when none is planned. */
-export async function backfillProgressOf(
+async function backfillProgressOf(
   backfills: Pick<BackfillStore, 'getPlan' | 'listSlices'>,
   subscriptionId: string,
 ): Promise<BackfillProgressSummary | undefined> {

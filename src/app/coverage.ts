@@ -177,16 +177,16 @@ export async function recordReconcileFailure(
 }
 
 /** Time between two ARM reads of a subscription's Event Grid wiring (it changes rarely). */
-export const wiringCheckIntervalInMs = 24 * 60 * 60_000;
+const wiringCheckIntervalInMs = 24 * 60 * 60_000;
 
 /** Budget of one wiring read: pages (topics plus the two topics' event subscriptions) and time. */
-export const wiringCheckBudget = { maxPages: 10, timeInMs: 20_000 } as const;
+const wiringCheckBudget = { maxPages: 10, timeInMs: 20_000 } as const;
 
 /** The function our event subscriptions deliver to. */
-export const eventFunctionName = 'vmEvents';
+const eventFunctionName = 'vmEvents';
 
 /** A provisioned event subscription that delivers to a `vmEvents` Azure Function (of any function app). */
-export function deliversToEventFunction(subscription: TopicEventSubscriptionInfo): boolean {
+function deliversToEventFunction(subscription: TopicEventSubscriptionInfo): boolean {
   const state = subscription.provisioningState ?? 'Succeeded';
   return (
     subscription.endpointType?.toLowerCase() === 'azurefunction' &&

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { eventSubscriptionId, outcomeOf } from '../../src/app/coverage';
+import { eventSubscriptionId, outcomeOf, readEventWiring } from '../../src/app/coverage';
+import type { EventWiringReader } from '../../src/app/coverage-ports';
 import type { ReconcileSummary } from '../../src/app/reconcile-subscription';
 import { ConfigError, loadConfig } from '../../src/config';
 
@@ -73,5 +74,66 @@ describe('the subscription of an event', () => {
     expect(eventSubscriptionId({ subject: `/subscriptions/${sub}/resourceGroups/rg` })).toBe(sub);
     expect(eventSubscriptionId({ topic: 'elsewhere' })).toBeUndefined();
     expect(eventSubscriptionId(null)).toBeUndefined();
+  });
+});
+
+describe('readEventWiring (a fake of our EventWiringReader port)', () => {
+  const topicId = (name: string) =>
+    `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.EventGrid/systemTopics/${name}`;
+  const vmEvents = (name: string, provisioningState = 'Succeeded') => ({
+    name,
+    endpointType: 'AzureFunction',
+    destinationResourceId:
+      '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Web/sites/app/functions/vmEvents',
+    provisioningState,
+  });
+  function reader(
+    topics: { id: string; topicType: string }[],
+    subscriptions: Record<string, unknown[] | Error>,
+  ): EventWiringReader {
+    return {
+      // eslint-disable-next-line @typescript-eslint/require-await
+      async *listSystemTopics() {
+        for (const topic of topics) yield [topic];
+      },
+      // eslint-disable-next-line @typescript-eslint/require-await
+      async *listTopicEventSubscriptions(id) {
+        const found = subscriptions[id] ?? [];
+        if (found instanceof Error) throw found;
+        yield found as never[];
+      },
+    };
+  }
+  const forbidden = Object.assign(new Error('Management request refused'), { statusCode: 403 });
+
+  it('wired only by a provisioned AzureFunction destination ending in /functions/vmEvents, matching the topic type case-insensitively', async () => {
+    const found = await readEventWiring(
+      reader(
+        [
+          { id: topicId('a'), topicType: 'microsoft.resources.subscriptions' },
+          { id: topicId('h'), topicType: 'Microsoft.ResourceNotifications.HealthResources' },
+        ],
+        {
+          [topicId('a')]: [{ name: 'hook', endpointType: 'WebHook' }, vmEvents('vm-power-events')],
+          [topicId('h')]: [
+            vmEvents('vm-health-events', 'Failed'),
+            { ...vmEvents('x'), endpointType: 'WebHook' },
+          ],
+        },
+      ),
+      sub,
+    );
+    expect(found).toMatchObject({ resourceEvents: 'wired', healthEvents: 'missing', error: undefined });
+  });
+
+  it('a 403 on one topic type says forbidden for that type only; no topic at all says missing', async () => {
+    const found = await readEventWiring(
+      reader([{ id: topicId('h'), topicType: 'Microsoft.ResourceNotifications.HealthResources' }], {
+        [topicId('h')]: forbidden,
+      }),
+      sub,
+    );
+    expect(found).toMatchObject({ resourceEvents: 'missing', healthEvents: 'forbidden' });
+    expect(found.error).toContain('403');
   });
 });
