@@ -281,6 +281,29 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const { fleet } = emulator;
   const metrics = await startMetricsEmulator(fleet);
   fleet.addSubscription(sandboxSubscriptionId, 'Sandbox subscription');
+  // The event wiring the deployment creates (coverage's daily ARM read finds it): both system topics, each
+  // with its event subscription to `vmEvents`. The sandbox's webhook delivery stands in for Event Grid's.
+  for (const [name, topicType, subscription] of [
+    ['evgst-vmtimeline-sandbox', 'Microsoft.Resources.Subscriptions', 'vm-power-events'],
+    [
+      'evgst-vmtimeline-health-sandbox',
+      'Microsoft.ResourceNotifications.HealthResources',
+      'vm-health-events',
+    ],
+  ] as const) {
+    const topic = fleet.addSystemTopic({
+      subscriptionId: sandboxSubscriptionId,
+      resourceGroup: 'rg-vmtimeline',
+      name,
+      topicType,
+    });
+    fleet.addTopicEventSubscription(topic.id, {
+      name: subscription,
+      endpointType: 'AzureFunction',
+      destinationResourceId: `/subscriptions/${sandboxSubscriptionId}/resourceGroups/rg-vmtimeline/providers/Microsoft.Web/sites/func-vmtimeline-sandbox/functions/vmEvents`,
+      includedEventTypes: [],
+    });
+  }
   const initial = { powerState: EmulatedPowerState.deallocated };
   for (const spec of fleetSpec) fleet.addVm({ ...initial, ...spec, subscriptionId: sandboxSubscriptionId });
   const scaleSetId = fleet.addScaleSet({

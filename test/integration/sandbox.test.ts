@@ -8,6 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/adapters/logger';
 import { postEvents } from '../../kit/local/event-delivery';
 import { startSandbox, type Sandbox } from '../../kit/local/sandbox';
+import { createArmClient } from '../../src/adapters/arm';
+import { readEventWiring } from '../../src/app/coverage';
 
 interface Delivered {
   id: string;
@@ -93,6 +95,15 @@ describe('sandbox subscription', () => {
       ),
     ).toBe(true);
     expect(fleet.listScaleSets(sandbox.subscriptionId)[0]?.name).toBe('vmss-api');
+  });
+
+  it('carries the event wiring a deployment creates, which coverage reads as wired', async () => {
+    sandbox = await startSandbox({ log: silentLogger, seed: 3 });
+    const arm = createArmClient({ endpoint: sandbox.armEndpoint });
+    expect(await readEventWiring(arm, sandbox.subscriptionId)).toMatchObject({
+      resourceEvents: 'wired',
+      healthEvents: 'wired',
+    });
   });
 
   it('keeps changing the fleet and delivers the events of its live operations', async () => {
