@@ -59,7 +59,8 @@ async function backfillProgressOf(
 /**
  * After a backfill slice run (or its failure): brings the subscription's coverage row up to date from
  * the stored progress. A failure on the message's last delivery (`dequeueCount >= maxDequeueCount`)
- * marks the backfill failed with the reason. Never throws: the slice's own outcome stands.
+ * marks the backfill failed with the reason. A subscription with no coverage row (not listed by the
+ * reconcile timer) gets none. Never throws: the slice's own outcome stands.
  */
 export async function recordBackfillProgress(
   deps: CoverageDependencies & { backfills: Pick<BackfillStore, 'getPlan' | 'listSlices'> },
@@ -76,6 +77,8 @@ export async function recordBackfillProgress(
       progress.error = `slice message poisoned: ${ensureError(failure.error).message}`;
     }
     const row = await deps.coverage.get(subscriptionId);
+    // Only a watched subscription (one the reconcile timer listed) has a coverage row to bring up to date.
+    if (row === undefined) return progress;
     const changes: CoverageChanges = {
       backfill: progress.state,
       backfillSlices: progress.slices,
@@ -84,7 +87,7 @@ export async function recordBackfillProgress(
       backfillError: progress.error ?? null,
     };
     // A failed backfill stays failed until a later slice run finds it done (a resent message succeeded).
-    if (row?.backfill === BackfillState.failed && progress.state === BackfillState.running && !poisoned) {
+    if (row.backfill === BackfillState.failed && progress.state === BackfillState.running && !poisoned) {
       delete changes.backfill;
       delete changes.backfillError;
     }

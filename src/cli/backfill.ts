@@ -1,5 +1,6 @@
 /** `vm-timeline backfill`: the Activity Log backfill run inline, one subscription after the other. */
 import { backfillSubscriptions, type BackfillSummary } from '../app/backfill';
+import { recordBackfillProgress } from '../app/coverage-backfill';
 import { ExitCode, stringOption, stringsOption, UsageError, type Command } from './command';
 import { json, table } from './format';
 
@@ -70,6 +71,8 @@ export const backfillCommand: Command = {
           ),
       },
     );
+    // The coverage report's backfill column of each watched subscription, from the progress just stored.
+    for (const summary of summaries) await recordBackfillProgress(ctx, summary.subscriptionId);
     const ok = summaries.every((s) => s.error === undefined && !s.forbidden);
     if (invocation.json) {
       invocation.print(json({ subscriptions: summaries }));

@@ -17,6 +17,8 @@ import { runCli } from '../support/cli';
 const healthy = '30000000-0000-0000-0000-000000000001';
 const throttled = '30000000-0000-0000-0000-000000000002';
 const refused = '30000000-0000-0000-0000-000000000003';
+const byCli = '30000000-0000-0000-0000-000000000004';
+const unwatched = '30000000-0000-0000-0000-000000000005';
 
 function invocation(dequeueCount?: number): InvocationContext {
   return new InvocationContext({
@@ -125,5 +127,30 @@ describe('coverage: the backfill column follows the backfill progress', () => {
     expect(text.stdout).toMatch(new RegExp(`${healthy}\\s+present.*\\sdone\\s`));
     expect(text.stdout).toMatch(new RegExp(`${throttled}\\s+present.*\\sfailed\\s+slice message poisoned`));
     expect(text.stdout).toMatch(new RegExp(`${refused}\\s+present.*\\sfailed\\s`));
+  });
+
+  it('vm-timeline backfill moves the column too, and gives no row to a subscription coverage does not list', async () => {
+    for (const subscriptionId of [byCli, unwatched])
+      emulator.fleet.addVm({ subscriptionId, resourceGroup: 'rg', name: 'vm-1' });
+    await ctx.coverage.merge(byCli, {
+      presence: 'present',
+      firstSeenAt: Date.now(),
+      backfill: 'pending',
+      backfillChangedAt: Date.now(),
+    });
+    const run = await runCli(
+      ['backfill', '--subscription', byCli, '--subscription', unwatched, '--days', '10'],
+      undefined,
+      {
+        TIMELINE_STORAGE: process.env['TIMELINE_STORAGE'] ?? '',
+        TABLE_NAME_PREFIX: process.env['TABLE_NAME_PREFIX'] ?? '',
+        ARM_ENDPOINT: emulator.url,
+      },
+    );
+    expect(run.code).toBe(0);
+    const row = await ctx.coverage.get(byCli);
+    expect(row?.backfill).toBe('done');
+    expect(row?.backfillSlicesDone).toBe(row?.backfillSlices);
+    expect(await ctx.coverage.get(unwatched)).toBeUndefined();
   });
 });
