@@ -179,6 +179,9 @@ export async function recordReconcileFailure(
 /** Time between two ARM reads of a subscription's Event Grid wiring (it changes rarely). */
 const wiringCheckIntervalInMs = 24 * 60 * 60_000;
 
+/** Time before an inconclusive wiring read (`unknown`) is tried again. */
+const wiringRetryIntervalInMs = 60 * 60_000;
+
 /** Budget of one wiring read: pages (topics plus the two topics' event subscriptions) and time. */
 const wiringCheckBudget = { maxPages: 10, timeInMs: 20_000 } as const;
 
@@ -294,7 +297,11 @@ export async function checkEventWiringWhenDue(
   try {
     const row = await deps.coverage.get(subscriptionId);
     const now = deps.now();
-    const interval = options.intervalInMs ?? wiringCheckIntervalInMs;
+    // An inconclusive read (throttled, 5xx, budget) is tried again sooner than a conclusive one.
+    const inconclusive =
+      row?.resourceEventsWiring === WiringCheck.unknown || row?.healthEventsWiring === WiringCheck.unknown;
+    const interval =
+      options.intervalInMs ?? (inconclusive ? wiringRetryIntervalInMs : wiringCheckIntervalInMs);
     if (row?.wiringCheckedAt !== undefined && now - row.wiringCheckedAt < interval) return undefined;
     const found = await readEventWiring(deps.wiring, subscriptionId, {
       maxPages: options.maxPages ?? wiringCheckBudget.maxPages,

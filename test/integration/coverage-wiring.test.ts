@@ -204,13 +204,23 @@ describe('coverage: the event wiring an ARM read finds', () => {
     expect(refused?.wiringError).toContain('403');
   });
 
-  it('reads the wiring at most once a day per subscription', async () => {
+  it('reads the wiring at most once a day per subscription (hourly after an inconclusive read)', async () => {
     emulator.resetCounters();
     for (const subscriptionId of [wired, missing, forbidden])
       await reconcileSubscription({ subscriptionId }, invocation('reconcileSubscription'));
     expect(emulator.requests.listVmStatuses).toBeGreaterThanOrEqual(3);
     expect(emulator.requests.listSystemTopics).toBe(0);
     expect(emulator.requests.listTopicEventSubscriptions).toBe(0);
+
+    // Two hours later: a conclusive read stands for the day; an inconclusive one is tried again (hourly).
+    const twoHoursAgo = Date.now() - 2 * 60 * 60_000;
+    await ctx.coverage.merge(wired, { wiringCheckedAt: twoHoursAgo });
+    await ctx.coverage.merge(missing, { wiringCheckedAt: twoHoursAgo, healthEventsWiring: 'unknown' });
+    for (const subscriptionId of [wired, missing])
+      await reconcileSubscription({ subscriptionId }, invocation('reconcileSubscription'));
+    expect(emulator.requests.listSystemTopics).toBe(1);
+    expect(await ctx.coverage.get(missing)).toMatchObject({ healthEventsWiring: 'missing' });
+    expect((await ctx.coverage.get(wired))?.wiringCheckedAt).toBe(twoHoursAgo);
   });
 
   it('a read cut short by its page budget says unknown, never missing', async () => {
