@@ -12,7 +12,7 @@ import { reconcileSubscription } from '../../functions/reconcileSubscription';
 import { readEventWiring } from '../../src/app/coverage';
 import { appContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
-import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
+import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { testSettings } from '../support/app';
 import { runCli } from '../support/cli';
 

@@ -4,16 +4,15 @@
  * of 5), lands in `<queue>-poison`, and coverage (the row, `GET /api/coverage`) shows it poisoned with
  * the reason.
  */
-import path from 'node:path';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/adapters/logger';
-import { appContext, type AppContext } from '../../src/composition';
+import { createAppContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
-import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
-import { startLocalHost, type LocalHost } from '../../src/local/host';
-import { decodeMessage, maxDequeueCount, StorageLocalQueues } from '../../src/local/queues';
-import { captureRegistrations } from '../../src/local/registrations';
+import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
+import { startLocalHost, type LocalHost } from '../../kit/local/host';
+import { decodeMessage, maxDequeueCount, StorageLocalQueues } from '../../kit/local/queues';
+import { appRegistrations } from '../../kit/local/registrations';
 import { testSettings, uniquePrefix } from '../support/app';
 import { tableConnectionString } from '../support/azurite';
 
@@ -32,23 +31,25 @@ describe('a reconcile message that keeps failing ends in the poison queue, and c
     arm = await startArmEmulator();
     arm.fleet.addVm({ subscriptionId, resourceGroup: 'rg', name: 'vm-1' });
     const settings = { ...testSettings(arm.url), SUBSCRIPTION_IDS: subscriptionId };
-    Object.assign(process.env, settings);
-    // The context the function handlers use (created once per process, tables ensured then).
-    ctx = await appContext(loadConfig);
-    const functions = path.resolve(__dirname, '..', '..', 'functions');
-    const captured = await captureRegistrations(async () => {
-      for (const name of ['reconcileSubscription', 'coverage'])
-        await import(path.join(functions, `${name}.ts`));
-    });
-    for (const registration of captured.registrations)
-      if (registration.kind === 'storageQueue') registration.options.queueName = queueName;
+    ctx = createAppContext(loadConfig(settings), { log: silentLogger });
+    await ctx.ensureTables();
+    // The app's own registrations (their handlers on this context), the queue function on a queue of
+    // its own.
+    const registrations = appRegistrations(['reconcileSubscription', 'coverage'], () =>
+      Promise.resolve(ctx),
+    ).map((registration) =>
+      registration.kind === 'storageQueue'
+        ? { ...registration, options: { ...registration.options, queueName } }
+        : registration,
+    );
     const queues = new StorageLocalQueues(tableConnectionString());
     host = await startLocalHost({
-      captured,
+      registrations,
       queues,
       log: silentLogger,
       port: 0,
       functionKey,
+      env: settings,
       timers: false,
       maxQueuePollIntervalInMs: 100,
     });
