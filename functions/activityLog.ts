@@ -2,7 +2,7 @@ import type { InvocationContext, Timer } from '@azure/functions';
 import { hostContext, type ContextFactory, type FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import { readRecentActivityLog } from '../src/app/backfill';
-import { resolveSubscriptions } from '../src/app/reconcile-subscription';
+import { resolveSubscriptions } from '../src/app/reconcile';
 
 /**
  * Timer on `%ACTIVITY_LOG_SCHEDULE%`: reads each watched subscription's recent Activity Log (since the

@@ -5,7 +5,7 @@ import { checkEventWiringWhenDue, recordReconcileFailure, recordReconcileOutcome
 import {
   reconcileSubscription as reconcileOne,
   type ReconcileSummary,
-} from '../src/app/reconcile-subscription';
+} from '../src/app/reconcile';
 import { isSubscriptionId, queueMessageFields } from '../src/app/queue-message';
 import { reconcileOptionsFrom } from '../src/composition';
 

@@ -30,7 +30,7 @@ import type { AlertRules } from './domain/alerts';
 import type { AvailabilityMetricsClient, Logger } from './app/ports';
 import type { Config } from './config';
 import type { AlertOptions } from './app/evaluate-alerts';
-import type { ReconcileOptions } from './app/reconcile-subscription';
+import type { ReconcileOptions } from './app/reconcile';
 
 export interface AppContext extends IngestDependencies {
   config: Readonly<Config>;

@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { silentLogger } from '../../src/adapters/logger';
 import { ingestEvent } from '../../src/app/ingest-event';
-import { reconcileSubscription } from '../../src/app/reconcile-subscription';
+import { reconcileSubscription } from '../../src/app/reconcile';
 import { createAppContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import type { Segment } from '../../src/domain/segments';

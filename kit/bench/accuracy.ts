@@ -26,7 +26,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { silentLogger } from '../../src/adapters/logger';
 import { ingestEvent } from '../../src/app/ingest-event';
 import { IngestOutcome } from '../../src/app/ingest-outcome';
-import { reconcileSubscription } from '../../src/app/reconcile-subscription';
+import { reconcileSubscription } from '../../src/app/reconcile';
 import { createAppContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import { usageOf } from '../../src/domain/usage';

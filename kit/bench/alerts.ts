@@ -25,7 +25,7 @@ import { alertPartitions } from '../../src/adapters/table-alert-store';
 import { silentLogger } from '../../src/adapters/logger';
 import type { AlertPublisher } from '../../src/app/alert-ports';
 import { evaluateAlerts, type AlertOptions } from '../../src/app/evaluate-alerts';
-import { reconcileSubscription } from '../../src/app/reconcile-subscription';
+import { reconcileSubscription } from '../../src/app/reconcile';
 import { createAppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import type { AlertEvent } from '../../src/domain/alerts';

@@ -23,7 +23,7 @@ import { silentLogger } from '../../src/adapters/logger';
 import { currentEntity } from '../../src/adapters/table-entities';
 import { discoverWatchedSubscriptions, recordReconcileOutcome } from '../../src/app/coverage';
 import type { CurrentState } from '../../src/app/ports';
-import { reconcileSubscription } from '../../src/app/reconcile-subscription';
+import { reconcileSubscription } from '../../src/app/reconcile';
 import { createAppContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import { billingOf } from '../../src/domain/billing';

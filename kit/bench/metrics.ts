@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { silentLogger } from '../../src/adapters/logger';
-import { reconcileSubscription } from '../../src/app/reconcile-subscription';
+import { reconcileSubscription } from '../../src/app/reconcile';
 import { createAppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import { startArmEmulator } from '../emulator/arm-emulator';

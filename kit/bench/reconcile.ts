@@ -27,7 +27,7 @@ import { createArmClient } from '../../src/adapters/arm';
 import { silentLogger } from '../../src/adapters/logger';
 import { currentEntity, observationEntity, segmentEntity } from '../../src/adapters/table-entities';
 import type { CurrentState, ReconcileRunStore, TimelineStore } from '../../src/app/ports';
-import { reconcileSubscription, type ReconcileSummary } from '../../src/app/reconcile-subscription';
+import { reconcileSubscription, type ReconcileSummary } from '../../src/app/reconcile';
 import { createAppContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import { billingOf } from '../../src/domain/billing';

@@ -24,7 +24,7 @@ import {
   type TopicEventSubscriptionInfo,
 } from './coverage-ports';
 import type { Clock, Logger, ManagementClient, ManagementOptions } from './ports';
-import type { ReconcileSummary } from './reconcile-subscription';
+import type { ReconcileSummary } from './reconcile';
 import { listWatchedSubscriptions, type WatchScope } from './watched-subscriptions';
 
 export interface CoverageDependencies {

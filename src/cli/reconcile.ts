@@ -1,5 +1,5 @@
 /** `vm-timeline reconcile`: the reconciler's use case run inline, one subscription after the other. */
-import { reconcileAll, type ReconcileSummary } from '../app/reconcile-subscription';
+import { reconcileAll, type ReconcileSummary } from '../app/reconcile';
 import { reconcileOptionsFrom } from '../composition';
 import { ExitCode, stringsOption, type Command } from './command';
 import { json, table } from './format';

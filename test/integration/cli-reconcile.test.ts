@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReconcileSummary } from '../../src/app/reconcile-subscription';
+import type { ReconcileSummary } from '../../src/app/reconcile';
 import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { uniquePrefix } from '../support/app';
 import { tableConnectionString } from '../support/azurite';

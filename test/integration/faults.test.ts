@@ -12,7 +12,7 @@ import { silentLogger } from '../../src/adapters/logger';
 import { createArmClient } from '../../src/adapters/arm';
 import { TableTimelineStore } from '../../src/adapters/table-timeline-store';
 import { ingestEvent } from '../../src/app/ingest-event';
-import { reconcileSubscription } from '../../src/app/reconcile-subscription';
+import { reconcileSubscription } from '../../src/app/reconcile';
 import { createAppContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import { usageOf } from '../../src/domain/usage';

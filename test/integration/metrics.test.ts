@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetricsClient } from '../../src/adapters/metrics-batch';
-import { reconcileSubscription } from '../../src/app/reconcile-subscription';
+import { reconcileSubscription } from '../../src/app/reconcile';
 import type { AppContext } from '../../src/composition';
 import { stoppedByOf } from '../../src/domain/alerts';
 import { vmKey } from '../../src/domain/resource-id';

@@ -10,7 +10,7 @@ import {
   reconcileSubscription,
   type ReconcileOptions,
   type ReconcileSummary,
-} from '../../src/app/reconcile-subscription';
+} from '../../src/app/reconcile';
 import type { AppContext } from '../../src/composition';
 import type { Observation } from '../../src/domain/observation';
 import { vmKey } from '../../src/domain/resource-id';

@@ -9,7 +9,7 @@ import {
   type EvaluationSummary,
 } from '../../src/app/evaluate-alerts';
 import { ingestEvent } from '../../src/app/ingest-event';
-import { reconcileSubscription } from '../../src/app/reconcile-subscription';
+import { reconcileSubscription } from '../../src/app/reconcile';
 import { listStopped } from '../../src/app/stopped';
 import { main } from '../../kit/cli';
 import type { AppContext } from '../../src/composition';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { eventSubscriptionId, outcomeOf, readEventWiring } from '../../src/app/coverage';
 import type { EventWiringReader } from '../../src/app/coverage-ports';
-import type { ReconcileSummary } from '../../src/app/reconcile-subscription';
+import type { ReconcileSummary } from '../../src/app/reconcile';
 import { ConfigError, loadConfig } from '../../src/config';
 
 const sub = '10000000-0000-0000-0000-000000000001';

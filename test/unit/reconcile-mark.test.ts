@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { highCostGetRemaining, pacingDelayInMs } from '../../src/app/reconcile/budget';
 import {
   detailsFingerprint,
-  highCostGetRemaining,
   lastSeenOf,
-  pacingDelayInMs,
   reconcileDedupeId,
   type KnownVm,
-} from '../../src/app/reconcile-mark';
+} from '../../src/app/reconcile/mark';
 
 const known = (lastAt: number, lastSeenAt?: number): KnownVm => ({
   resourceId: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm',

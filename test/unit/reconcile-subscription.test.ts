@@ -9,7 +9,7 @@ import type {
   ReconcileRunStore,
   TimelineStore,
 } from '../../src/app/ports';
-import { reconcileSubscription } from '../../src/app/reconcile-subscription';
+import { reconcileSubscription } from '../../src/app/reconcile';
 import type { Observation } from '../../src/domain/observation';
 import { vmKey } from '../../src/domain/resource-id';
 

@@ -1,9 +1,10 @@
 /**
- * Pure helpers of the reconciler: when a VM was last seen in its recorded state, the stable id of a
- * reconcile observation, the details fingerprint, and the remaining-quota header parsing used for pacing.
+ * What the reconciler keeps of a VM while it runs, and the pure helpers over it: when a VM was last seen
+ * in its recorded state (from its row and the last complete run's mark), the stable id of a reconcile
+ * observation, the details fingerprint.
  */
-import type { PowerState } from '../domain/power-state';
-import type { ReconcileMark, VmDetails } from './ports';
+import type { PowerState } from '../../domain/power-state';
+import type { ReconcileMark, VmDetails } from '../ports';
 
 /** What the reconciler keeps of one `VmCurrent` row while it runs (small: 100,000 of them fit in memory). */
 export interface KnownVm {
@@ -61,30 +62,4 @@ export function detailsFingerprint(details: VmDetails | undefined): string {
   const tags = normalisedTags(details.tags);
   if (parts.every((p) => p === '') && tags.length === 0) return '';
   return JSON.stringify([...parts, tags]);
-}
-
-/**
- * The smallest HighCostGet count left, from the `x-ms-ratelimit-remaining-*` headers
- * (`Microsoft.Compute/HighCostGet3Min;107,Microsoft.Compute/HighCostGet30Min;587`); undefined when absent.
- */
-export function highCostGetRemaining(
-  remaining: Readonly<Record<string, string>> | undefined,
-): number | undefined {
-  let lowest: number | undefined;
-  for (const value of Object.values(remaining ?? {})) {
-    for (const match of value.matchAll(/HighCostGet[^;,]*;\s*(\d+)/gi)) {
-      const count = Number(match[1]);
-      if (Number.isFinite(count)) lowest = lowest === undefined ? count : Math.min(lowest, count);
-    }
-  }
-  return lowest;
-}
-
-/** HighCostGet refills at 300 a minute: one token every 200 ms. */
-export const highCostGetRefillInMs = 200;
-
-/** How long to wait before the next listing page, given the HighCostGet count left. */
-export function pacingDelayInMs(remaining: number | undefined, threshold: number): number {
-  if (remaining === undefined || remaining >= threshold) return 0;
-  return (threshold - remaining) * highCostGetRefillInMs;
 }
