@@ -79,7 +79,7 @@ function hasLiveState(known: KnownVm | undefined): known is KnownVm & { state: P
 }
 
 /** True when listed details exist and differ from the row's. */
-export function detailsChanged(listed: VmDetails | undefined, known: KnownVm): boolean {
+function detailsChanged(listed: VmDetails | undefined, known: KnownVm): boolean {
   return listed !== undefined && detailsFingerprint(listed) !== known.details;
 }
 
