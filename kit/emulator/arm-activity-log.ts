@@ -226,6 +226,53 @@ export class EmulatedActivityLog {
     );
   }
 
+  /**
+   * Adds a Resource Health record (category ResourceHealth) in the shape of the documented sample
+   * (learn.microsoft.com/azure/azure-monitor/platform/activity-log-schema, "Resource health category"),
+   * with the annotation in `properties.details`. `at` is when Resource Health wrote it (after the change).
+   */
+  addHealthRecord(input: {
+    resourceId: string;
+    annotationName: string;
+    at: number;
+    cause?: 'PlatformInitiated' | 'UserInitiated';
+    lagInMs?: number;
+  }): WireActivityLogRecord {
+    const correlationId = randomUUID();
+    return this.addRecord(
+      {
+        channels: 'Admin, Operation',
+        correlationId,
+        description: '',
+        eventDataId: randomUUID(),
+        eventName: localized('', ''),
+        category: localized('ResourceHealth', 'Resource Health'),
+        eventTimestamp: wireTimestamp(input.at),
+        level: 'Critical',
+        operationId: '',
+        operationName: localized(
+          'Microsoft.Resourcehealth/healthevent/Activated/action',
+          'Health Event Activated',
+        ),
+        resourceProviderName: localized('Microsoft.Resourcehealth/healthevent/action'),
+        resourceId: input.resourceId,
+        status: localized('Active'),
+        subStatus: localized('', ''),
+        properties: {
+          stage: 'Active',
+          title: 'Virtual Machine health status changed to unavailable',
+          details: input.annotationName,
+          healthStatus: 'Unavailable',
+          healthEventType: 'Downtime',
+          healthEventCause: input.cause ?? 'UserInitiated',
+          healthEventCategory: 'Unplanned',
+        },
+        relatedEvents: [],
+      },
+      input.lagInMs,
+    );
+  }
+
   /** Adds one record (wire JSON with `resourceId` and `eventTimestamp`), queryable `lagInMs` after it. */
   addRecord(record: WireActivityLogRecord, lagInMs = 5 * 60_000): WireActivityLogRecord {
     const resourceId =

@@ -27,6 +27,8 @@ const counters = [
   'rejected',
   'requests',
   'throttled',
+  'metricReads',
+  'narrowed',
   'vms',
 ] as const;
 

@@ -10,13 +10,16 @@
  * - `readRecentActivityLog`: the recurring read of the recent log (since the last read, at most the last
  *   hour plus the log's lag), same recording.
  * Records are idempotent (same `eventDataId` → duplicate), so re-reading a page or a slice adds nothing.
+ * With the availability metric configured, the stops a flush leaves known only within a window (a
+ * Resource Health record, a reconciler's first sighting) are narrowed by the reconciler's batched read.
  */
 import { readActivityLogRecord } from '../domain/activity-log';
 import type { Observation } from '../domain/observation';
 import { vmKey } from '../domain/resource-id';
+import { narrowBackfilledStops } from './backfill-narrowing';
 import { forEachLimited } from './concurrency';
 import { ensureError } from './errors';
-import type { Clock, Logger, ManagementStats, TimelineStore } from './ports';
+import type { AvailabilityMetricsClient, Clock, Logger, ManagementStats, TimelineStore } from './ports';
 import { isSubscriptionId, queueMessageFields } from './queue-message';
 
 const dayInMs = 86_400_000;
@@ -65,6 +68,10 @@ export interface BackfillCounts {
   rejected: number;
   requests: number;
   throttled: number;
+  /** `metrics:getBatch` reads made to narrow stops known only within a window. */
+  metricReads: number;
+  /** Stops narrowed to the minute where the availability metric shows them. */
+  narrowed: number;
 }
 
 /** Progress of one slice (the `VmBackfill` row `slice|<from>`). */
@@ -111,6 +118,8 @@ export interface BackfillDependencies {
   log: Logger;
   now: Clock;
   sleep?: (ms: number) => Promise<void>;
+  /** The VM availability metric; when absent, stops keep their windows. */
+  metrics?: AvailabilityMetricsClient | undefined;
 }
 
 export interface BackfillOptions {
@@ -231,6 +240,8 @@ export function emptyCounts(): BackfillCounts {
     rejected: 0,
     requests: 0,
     throttled: 0,
+    metricReads: 0,
+    narrowed: 0,
   };
 }
 
@@ -251,6 +262,7 @@ class LogReading {
     private readonly deps: BackfillDependencies,
     private readonly options: BackfillOptions,
     private readonly counts: BackfillCounts,
+    private readonly range: { from: number; to: number },
   ) {
     this.startedAt = deps.now();
     this.vms = options.seenVms ?? new Set<string>();
@@ -288,9 +300,11 @@ class LogReading {
     this.#buffer.clear();
     this.#buffered = 0;
     const failures: Error[] = [];
+    const changed: string[] = [];
     await forEachLimited(batches, this.options.concurrency ?? defaults.concurrency, async (batch) => {
       try {
         const result = await this.deps.store.recordMany(batch);
+        if (result.recorded > 0 && batch[0] !== undefined) changed.push(batch[0].resourceId);
         this.counts.observations += result.recorded;
         this.counts.duplicates += result.duplicate;
         this.counts.rejected += result.rejected ?? 0;
@@ -303,6 +317,32 @@ class LogReading {
       }
     });
     if (failures[0] !== undefined) throw failures[0];
+    await this.narrow(changed);
+  }
+
+  /** The metric narrows the stops of the VMs whose history this flush changed (precision only: never fails the slice). */
+  async narrow(resourceIds: readonly string[]): Promise<void> {
+    const metrics = this.deps.metrics;
+    if (metrics === undefined || resourceIds.length === 0) return;
+    // A range that reaches now also covers what the reconciler saw after it was planned (a first sighting).
+    const reachesNow = this.range.to >= this.deps.now() - activityLogLagInMs;
+    const narrowing = await narrowBackfilledStops(
+      resourceIds,
+      { from: this.range.from, to: reachesNow ? Infinity : this.range.to + 1 },
+      { ...this.deps, metrics },
+      this.options.concurrency ?? defaults.concurrency,
+    );
+    this.counts.metricReads += narrowing.metricReads;
+    this.counts.narrowed += narrowing.narrowed;
+    if (narrowing.candidates > 0 || narrowing.regionUnknown > 0)
+      this.deps.log.info('backfill stops narrowed', {
+        candidates: narrowing.candidates,
+        narrowed: narrowing.narrowed,
+        metricReads: narrowing.metricReads,
+        failedReads: narrowing.failedReads,
+        pastRetention: narrowing.pastRetention,
+        regionUnknown: narrowing.regionUnknown,
+      });
   }
 
   nearBudget(): boolean {
@@ -366,7 +406,7 @@ export async function backfillSlice(
     updatedAt: deps.now(),
   };
   const counts = emptyCounts();
-  const reading = new LogReading(deps, options, counts);
+  const reading = new LogReading(deps, options, counts, range);
   const before = { requests: deps.reader.stats.requests, throttled: deps.reader.stats.throttled };
   const save = async (): Promise<void> => {
     for (const name of Object.keys(counts) as (keyof BackfillCounts)[]) progress[name] += counts[name];
@@ -455,7 +495,7 @@ export async function readRecentActivityLog(
   const last = await deps.backfills.getRecentReadTo(subscriptionId);
   const from = Math.max(to - 60 * 60_000, (last ?? 0) - activityLogLagInMs);
   const counts = emptyCounts();
-  const reading = new LogReading(deps, options, counts);
+  const reading = new LogReading(deps, options, counts, { from, to });
   const before = { requests: deps.reader.stats.requests, throttled: deps.reader.stats.throttled };
   let nextLink: string | undefined;
   let forbidden = false;

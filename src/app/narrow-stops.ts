@@ -1,8 +1,9 @@
 /**
- * Use case: stops the reconciler found only within a window, narrowed with the VM availability metric.
- * One `metrics:getBatch` read per 50 VMs of one subscription, region and resource type; the narrowed
- * window is recorded as an observation of the same state (never a new transition), with the metric's
- * reason (1 → 0: from inside the guest; values stop: control plane).
+ * Use case: stops the reconciler (or the Activity Log backfill) found only within a window, narrowed with
+ * the VM availability metric. One `metrics:getBatch` read per 50 VMs of one subscription, region and
+ * resource type whose windows fit in one read's span; the narrowed window is recorded as an observation
+ * of the same state (never a new transition), with the metric's reason (1 → 0: from inside the guest;
+ * values stop: control plane). The metric is kept 93 days: an older window is not asked for.
  */
 import { narrowStop, StopKind } from '../domain/availability';
 import { ReasonSource } from '../domain/change-reason';
@@ -11,9 +12,16 @@ import { ObservationSource, type Observation } from '../domain/observation';
 import { PowerState } from '../domain/power-state';
 import { parseComputeResourceId, ResourceKind, vmKey } from '../domain/resource-id';
 import { ensureError } from './errors';
-import type { AvailabilityMetricsClient, Logger, ManagementOptions, TimelineStore } from './ports';
+import type { AvailabilityMetricsClient, Clock, Logger, ManagementOptions, TimelineStore } from './ports';
 
 export const maxResourcesPerMetricsBatch = 50;
+/** Platform metrics are kept 93 days at PT1M: a stop older than that is not asked for. */
+export const metricsRetentionInMs = 93 * 86_400_000;
+/**
+ * Longest span one read asks for (a window longer than this is read for its last part only, where a stop
+ * before its latest possible time shows): keeps a reply of 50 VMs at PT1M to 50 × 1,380 points.
+ */
+export const maxMetricsSpanInMs = 23 * 3_600_000;
 
 /** A stop known within `[windowFrom, at]`. */
 export interface StopCandidate {
@@ -25,6 +33,8 @@ export interface StopCandidate {
   at: number;
   /** Dedupe id of the reconcile observation (the narrowing's own id derives from it). */
   dedupeId: string;
+  /** Source of the narrowing observation (default `reconcile`; the backfill's are `activityLog`). */
+  source?: ObservationSource | undefined;
 }
 
 export interface NarrowSummary {
@@ -32,6 +42,8 @@ export interface NarrowSummary {
   narrowed: number;
   metricReads: number;
   failedReads: number;
+  /** Candidates not asked for: their whole window is past the metric's 93 days. */
+  pastRetention: number;
 }
 
 /** Only a VM left in Stopped (allocated) can have been shut down from inside the guest. */
@@ -47,9 +59,39 @@ function typeOf(resourceId: string): string | undefined {
   return undefined;
 }
 
+/** The part of a candidate's window one read asks for: its last `maxMetricsSpanInMs`, inside the retention. */
+function readFrom(c: StopCandidate, now: number): number {
+  return Math.max(c.windowFrom, c.at - maxMetricsSpanInMs, now - metricsRetentionInMs);
+}
+
+/**
+ * Batches of one group: at most 50 VMs whose windows (ordered by their end) fit in one read's span. The
+ * reconciler's windows all end at its run, so its stops batch by 50; a backfill's spread over weeks.
+ */
+function batchesOf(members: readonly StopCandidate[], now: number): StopCandidate[][] {
+  const batches: StopCandidate[][] = [];
+  let batch: StopCandidate[] = [];
+  let from = Infinity;
+  for (const c of [...members].sort((a, b) => a.at - b.at)) {
+    const start = Math.min(from, readFrom(c, now));
+    if (
+      batch.length === maxResourcesPerMetricsBatch ||
+      (batch.length > 0 && c.at - start > maxMetricsSpanInMs)
+    ) {
+      batches.push(batch);
+      batch = [];
+      from = Infinity;
+    }
+    batch.push(c);
+    from = Math.min(from, readFrom(c, now));
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+
 export async function narrowStops(
   candidates: readonly StopCandidate[],
-  deps: { metrics: AvailabilityMetricsClient; store: TimelineStore; log: Logger },
+  deps: { metrics: AvailabilityMetricsClient; store: TimelineStore; log: Logger; now?: Clock },
   options: ManagementOptions = {},
 ): Promise<NarrowSummary> {
   const summary: NarrowSummary = {
@@ -57,19 +99,24 @@ export async function narrowStops(
     narrowed: 0,
     metricReads: 0,
     failedReads: 0,
+    pastRetention: 0,
   };
+  const now = (deps.now ?? Date.now)();
   const groups = new Map<string, StopCandidate[]>();
   for (const c of candidates) {
     const type = typeOf(c.resourceId);
     if (type === undefined || !couldBeGuestShutdown(c.state)) continue;
+    if (c.at <= now - metricsRetentionInMs) {
+      summary.pastRetention += 1;
+      continue;
+    }
     const group = `${c.subscriptionId.toLowerCase()}|${c.region.toLowerCase()}|${type}`;
     groups.set(group, [...(groups.get(group) ?? []), c]);
   }
   for (const [group, members] of groups) {
     const [subscriptionId = '', region = '', resourceType = ''] = group.split('|');
-    for (let i = 0; i < members.length; i += maxResourcesPerMetricsBatch) {
-      const batch = members.slice(i, i + maxResourcesPerMetricsBatch);
-      const from = Math.min(...batch.map((c) => c.windowFrom));
+    for (const batch of batchesOf(members, now)) {
+      const from = Math.min(...batch.map((c) => readFrom(c, now)));
       const to = Math.max(...batch.map((c) => c.at));
       let series: Awaited<ReturnType<AvailabilityMetricsClient['getAvailability']>>;
       summary.metricReads += 1;
@@ -99,7 +146,7 @@ export async function narrowStops(
           resourceId: c.resourceId,
           at: narrowed.at,
           state: c.state,
-          source: ObservationSource.reconcile,
+          source: c.source ?? ObservationSource.reconcile,
           dedupeId: `${c.dedupeId}|metric`,
           reason: {
             source: ReasonSource.availabilityMetric,

@@ -4,6 +4,9 @@
  * guest emits 0), no value = not emitting (a stop or deallocate through the control plane stops the
  * metric). Pure.
  */
+import type { ObservationSource } from './observation';
+import { PowerState } from './power-state';
+import type { Segment } from './segments';
 
 export const minuteInMs = 60_000;
 
@@ -61,4 +64,37 @@ export function narrowStop(
   if (after.length > 0 && after.every((p) => p.average === undefined))
     return { windowFrom: from, at, kind: StopKind.controlPlane };
   return undefined;
+}
+
+/** A stop the timeline knows only within `[windowFrom, at]`, which the metric may narrow. */
+export interface StopWithinWindow {
+  windowFrom: number;
+  at: number;
+  state: PowerState;
+  /** Source of the observation that opened the stopped segment. */
+  source: ObservationSource;
+}
+
+/** Operations of Resource Health records in the Activity Log (`Microsoft.Resourcehealth/healthevent/…`). */
+const healthRecordOperation = /^microsoft\.resourcehealth\//i;
+
+/**
+ * The stops of a timeline that no management operation explains and nothing places yet: a change from
+ * running (or starting) to Stopped (allocated) opened by the reconciler (its first sighting of a VM the
+ * backfill later gave a past) or by a Resource Health record of the Activity Log, without a reason. Its
+ * window is the segment's own, else the start of the state it followed: the change came after that.
+ */
+export function stopsWithinWindows(segments: readonly Segment[]): StopWithinWindow[] {
+  const stops: StopWithinWindow[] = [];
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i] as Segment;
+    const previous = segments[i - 1] as Segment;
+    if (segment.state !== PowerState.stopped || segment.reason !== undefined) continue;
+    if (previous.state !== PowerState.running && previous.state !== PowerState.starting) continue;
+    if (segment.operation !== undefined && !healthRecordOperation.test(segment.operation)) continue;
+    const windowFrom = Math.max(segment.startWindowFrom ?? previous.start, previous.start);
+    if (windowFrom < segment.start)
+      stops.push({ windowFrom, at: segment.start, state: segment.state, source: segment.source });
+  }
+  return stops;
 }

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { narrowStops, type StopCandidate } from '../../src/app/narrow-stops';
 import type { AvailabilityMetricsClient, AvailabilityRequest } from '../../src/app/ports';
-import { narrowStop, type AvailabilityPoint } from '../../src/domain/availability';
+import { narrowStop, stopsWithinWindows, type AvailabilityPoint } from '../../src/domain/availability';
+import { billingOf } from '../../src/domain/billing';
+import type { Segment } from '../../src/domain/segments';
 import { vmKey } from '../../src/domain/resource-id';
 import { vmResourceId } from '../support/events';
 import { MemoryTimelineStore, noLog } from '../support/fakes';
@@ -95,7 +97,7 @@ describe('narrowStops', () => {
       dedupeId: 'r-we-7',
     });
 
-    const summary = await narrowStops(candidates, { metrics, store, log: noLog });
+    const summary = await narrowStops(candidates, { metrics, store, log: noLog, now: () => t('13:10') });
 
     expect(summary).toMatchObject({ candidates: 104, metricReads: 4, narrowed: 1, failedReads: 0 });
     expect(metrics.calls.map((c) => [c.region, c.resourceIds.length])).toEqual([
@@ -120,7 +122,88 @@ describe('narrowStops', () => {
       metrics,
       store: new MemoryTimelineStore(),
       log: noLog,
+      now: () => t('13:10'),
     });
     expect(summary).toMatchObject({ metricReads: 1, failedReads: 1, narrowed: 0 });
+  });
+
+  it("asks nothing for a stop past the metric's 93 days, and reads only the last 23 hours of a long window", async () => {
+    const day = 86_400_000;
+    const now = t('13:10');
+    const metrics = new FakeMetrics(new Map());
+    const old = { ...candidate('old', 'westeurope'), windowFrom: now - 100 * day, at: now - 94 * day };
+    const long = { ...candidate('long', 'westeurope'), windowFrom: now - 10 * day, at: t('13:03') };
+    const summary = await narrowStops([old, long], {
+      metrics,
+      store: new MemoryTimelineStore(),
+      log: noLog,
+      now: () => now,
+    });
+    expect(summary).toMatchObject({ candidates: 2, pastRetention: 1, metricReads: 1 });
+    expect(metrics.calls.map((c) => [c.resourceIds.length, c.from, c.to])).toEqual([
+      [1, t('13:03') - 23 * 60 * minute, t('13:03')],
+    ]);
+  });
+
+  it('batches stops spread over days by the span one read covers, 50 at most', async () => {
+    const day = 86_400_000;
+    const spread = Array.from({ length: 60 }, (_, i) => ({
+      ...candidate(`d-${i}`, 'westeurope'),
+      windowFrom: t('10:00') - (i % 3) * day,
+      at: t('11:00') - (i % 3) * day,
+    }));
+    const metrics = new FakeMetrics(new Map());
+    const summary = await narrowStops(spread, {
+      metrics,
+      store: new MemoryTimelineStore(),
+      log: noLog,
+      now: () => t('13:10'),
+    });
+    // Three days, 20 stops each: one read per day (each well under 50), every read inside 23 hours.
+    expect(summary.metricReads).toBe(3);
+    expect(metrics.calls.map((c) => c.resourceIds.length)).toEqual([20, 20, 20]);
+    for (const call of metrics.calls) expect(call.to - call.from).toBeLessThanOrEqual(23 * 60 * minute);
+  });
+});
+
+describe('stopsWithinWindows', () => {
+  const segment = (state: Segment['state'], start: string, extra: Partial<Segment> = {}): Segment => ({
+    state,
+    billing: billingOf(state),
+    start: t(start),
+    source: 'activityLog',
+    ...extra,
+  });
+
+  it('finds stops no operation explains (a Resource Health record, a first sighting), with the honest window', () => {
+    const stops = stopsWithinWindows([
+      segment('running', '08:00', { operation: 'Microsoft.Compute/virtualMachines/start/action' }),
+      segment('stopped', '10:31', {
+        operation: 'Microsoft.Resourcehealth/healthevent/Activated/action:VirtualMachineStoppedInternally',
+      }),
+      segment('running', '11:00', { operation: 'Microsoft.Compute/virtualMachines/start/action' }),
+      segment('stopped', '13:00', { source: 'reconcile', startWindowFrom: t('12:55') }),
+    ]);
+    expect(stops).toEqual([
+      { windowFrom: t('08:00'), at: t('10:31'), state: 'stopped', source: 'activityLog' },
+      { windowFrom: t('12:55'), at: t('13:00'), state: 'stopped', source: 'reconcile' },
+    ]);
+  });
+
+  it('leaves stops an operation explains, stops already placed by a reason, and stops not from running', () => {
+    expect(
+      stopsWithinWindows([
+        segment('running', '08:00'),
+        segment('stopping', '09:00', { operation: 'Microsoft.Compute/virtualMachines/powerOff/action' }),
+        segment('stopped', '09:01', { operation: 'Microsoft.Compute/virtualMachines/powerOff/action' }),
+        segment('running', '10:00'),
+        segment('stopped', '11:00', {
+          source: 'reconcile',
+          reason: { source: 'availabilityMetric', name: 'GuestShutdown', at: t('11:00') },
+        }),
+        segment('deallocated', '12:00'),
+        segment('stopped', '13:00', { source: 'reconcile' }),
+      ]),
+    ).toEqual([]);
   });
 });
