@@ -1,8 +1,10 @@
 /**
  * The sandbox subscription of `npm start` when no real one is configured: the management emulator
  * (`kit/emulator/`) with a small fleet (8 VMs and a 3-instance scale set) that keeps changing: starts,
- * restarts, power-offs, deallocations, hibernation, creates, deletes, scale-set-wide actions, and guest-OS
- * shutdowns that raise no event. Operations that raise an event in Azure are delivered to the Event Grid
+ * restarts, power-offs, deallocations, hibernation, creates, deletes, scale-set-wide actions, and the
+ * changes that raise no management event: guest-OS shutdowns, Spot evictions and platform reboots (host
+ * crashes), which Resource Health annotates (9 times in 10, late, sometimes twice). Operations that raise
+ * an event in Azure are delivered to the Event Grid
  * webhook over HTTP (late, sometimes twice, in no order; see `event-delivery.ts`); the others only the
  * reconciler sees. `seedHistory` replays a few days of past operations so the dashboard has something to
  * show at once.
@@ -33,6 +35,13 @@ export const SandboxOperation = {
   hibernate: 'hibernate',
   /** Shut down from inside the guest OS: Stopped (allocated), still billed, and no event. */
   guestShutdown: 'guestShutdown',
+  /** Spot eviction (policy Deallocate): the platform deallocates, no management event. */
+  evict: 'evict',
+  /**
+   * The host crashed: the platform stops the VM (values of the availability metric stop) and, live,
+   * reboots it a few minutes later; no management event.
+   */
+  hostCrash: 'hostCrash',
   delete: 'delete',
   create: 'create',
 } as const;
@@ -68,6 +77,19 @@ const fleetSpec: readonly (Omit<VmInput, 'subscriptionId'> & { name: string })[]
     name: 'test-01',
     vmSize: 'Standard_B2s',
     tags: { env: 'test', team: 'platform' },
+  },
+  {
+    resourceGroup: 'rg-dev',
+    name: 'spot-01',
+    vmSize: 'Standard_F4s_v2',
+    priority: 'Spot',
+    tags: { env: 'dev', team: 'platform' },
+  },
+  {
+    resourceGroup: 'rg-dev',
+    name: 'batch-01',
+    vmSize: 'Standard_D4s_v5',
+    tags: { env: 'dev', team: 'platform' },
   },
 ];
 const scaleSet = {
@@ -113,6 +135,11 @@ const history: readonly HistoryStep[] = [
   { vm: 'test-01', op: SandboxOperation.delete, day: -1, at: '12:00' },
   { vm: 'build-01', op: SandboxOperation.start, hoursAgo: 9 },
   { vm: 'build-01', op: SandboxOperation.powerOff, hoursAgo: 5 },
+  // Stops without a management event, each annotated by Resource Health (the dashboard shows why).
+  { vm: 'spot-01', op: SandboxOperation.start, day: -1, at: '06:30' },
+  { vm: 'spot-01', op: SandboxOperation.evict, hoursAgo: 4 },
+  { vm: 'batch-01', op: SandboxOperation.start, day: -1, at: '07:10' },
+  { vm: 'batch-01', op: SandboxOperation.hostCrash, hoursAgo: 3 },
 ];
 
 export interface SandboxOptions {
@@ -176,12 +203,88 @@ function operationName(vm: EmulatedVm | undefined, op: SandboxOperation, scaleSe
   }
 }
 
-/** Share of guest shutdowns Resource Health annotates (the rest raise nothing at all). */
+const annotationOf: Readonly<Partial<Record<SandboxOperation, string>>> = {
+  guestShutdown: 'VirtualMachineStoppedInternally',
+  evict: 'VirtualMachinePreempted',
+  hostCrash: 'VirtualMachineHostCrashed',
+};
+
+/** Share of silent changes Resource Health annotates (the rest raise nothing at all). */
 export const annotatedShare = 0.9;
+
+/** The annotations the sandbox raises, with the context and category Resource Health gives them. */
+const annotationTexts: Readonly<
+  Record<string, { reason: string; summary: string; context: string; category: string }>
+> = {
+  VirtualMachineStoppedInternally: {
+    reason: 'Stopped by user or process',
+    summary:
+      'This virtual machine is stopping as requested by an authorized user or process, or due to a guest activity from within the virtual machine.',
+    context: 'Customer Initiated',
+    category: 'Not Applicable',
+  },
+  VirtualMachinePreempted: {
+    reason: 'Preempted',
+    summary: 'This Spot virtual machine was evicted by the platform (capacity or price).',
+    context: 'Platform Initiated',
+    category: 'Unplanned',
+  },
+  VirtualMachineHostCrashed: {
+    reason: 'Host crashed',
+    summary: 'The host of this virtual machine crashed; the platform is recovering the virtual machine.',
+    context: 'Platform Initiated',
+    category: 'Unplanned',
+  },
+};
+
+const targetResourceType = (resourceUri: string): string =>
+  /virtualMachineScaleSets/i.test(resourceUri)
+    ? 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines'
+    : 'Microsoft.Compute/virtualMachines';
+
+/**
+ * An `AvailabilityStatusChanged` event as the HealthResources system topic delivers it (Event Grid
+ * schema; the shape of the documented sample, docs-health-AvailabilityStatusChanged-eventgrid.json).
+ */
+export function sandboxAvailabilityEvent(
+  resourceUri: string,
+  previousAvailabilityState: string,
+  availabilityState: string,
+  at: number,
+): Record<string, unknown> {
+  const id = randomUUID();
+  const occurredTime = new Date(at).toISOString();
+  return {
+    id,
+    topic: `/subscriptions/${sandboxSubscriptionId}`,
+    subject: resourceUri,
+    data: {
+      resourceInfo: {
+        id: `${resourceUri}/providers/Microsoft.ResourceHealth/availabilityStatuses/${id}`,
+        name: id,
+        type: 'Microsoft.ResourceHealth/availabilityStatuses',
+        properties: {
+          targetResourceId: resourceUri,
+          targetResourceType: targetResourceType(resourceUri),
+          occurredTime,
+          previousAvailabilityState,
+          availabilityState,
+        },
+      },
+      operationalInfo: { resourceEventTime: occurredTime },
+      apiVersion: '2023-12-01',
+    },
+    eventType: 'Microsoft.ResourceNotifications.HealthResources.AvailabilityStatusChanged',
+    dataVersion: '1',
+    metadataVersion: '1',
+    eventTime: occurredTime,
+  };
+}
 
 /**
  * A `ResourceAnnotated` event as the HealthResources system topic delivers it (Event Grid schema, the
- * shape of learn.microsoft.com/azure/event-grid/event-schema-health-resources).
+ * shape of learn.microsoft.com/azure/event-grid/event-schema-health-resources), with the annotation's
+ * own reason, summary, context and category.
  */
 export function sandboxHealthEvent(
   resourceUri: string,
@@ -190,6 +293,12 @@ export function sandboxHealthEvent(
 ): Record<string, unknown> {
   const id = randomUUID();
   const occurredTime = new Date(at).toISOString();
+  const texts = annotationTexts[annotation] ?? {
+    reason: annotation,
+    summary: annotation,
+    context: 'Platform Initiated',
+    category: 'Unplanned',
+  };
   return {
     id,
     topic: `/subscriptions/${sandboxSubscriptionId}`,
@@ -203,16 +312,10 @@ export function sandboxHealthEvent(
         type: 'Microsoft.ResourceHealth/resourceAnnotations',
         properties: {
           targetResourceId: resourceUri,
-          targetResourceType: /virtualMachineScaleSets/i.test(resourceUri)
-            ? 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines'
-            : 'Microsoft.Compute/virtualMachines',
+          targetResourceType: targetResourceType(resourceUri),
           occurredTime,
           annotationName: annotation,
-          reason: 'Stopped by user or process',
-          summary:
-            'This virtual machine is stopping as requested by an authorized user or process, or due to a guest activity from within the virtual machine.',
-          context: 'Customer Initiated',
-          category: 'Not Applicable',
+          ...texts,
         },
       },
       operationalInfo: { resourceEventTime: occurredTime },
@@ -335,7 +438,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     caller: string,
     correlationId?: string,
   ): void => {
-    if (op === SandboxOperation.guestShutdown) return;
+    if (
+      op === SandboxOperation.guestShutdown ||
+      op === SandboxOperation.evict ||
+      op === SandboxOperation.hostCrash
+    )
+      return;
     const durationInMs = 20_000 + Math.floor(logRandom() * 160_000);
     fleet.activityLog.addOperation({
       resourceId: vm.id,
@@ -351,15 +459,35 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     });
   };
 
-  /** Applies an operation to the fleet; the event Azure would raise, or undefined (guest shutdown). */
+  /**
+   * Resource Health's events for a change without a management event: the annotation (9 times in 10, or
+   * as `annotate` says) and, for the platform's, the availability change a second later (as often).
+   */
+  const healthEvents = (
+    vm: EmulatedVm,
+    op: SandboxOperation,
+    at: number,
+    annotate?: boolean,
+  ): Record<string, unknown>[] => {
+    const annotation = annotationOf[op];
+    if (annotation === undefined) return [];
+    const events: Record<string, unknown>[] = [];
+    if (annotate ?? healthRandom() < annotatedShare) events.push(sandboxHealthEvent(vm.id, annotation, at));
+    if (op !== SandboxOperation.guestShutdown && (annotate ?? healthRandom() < annotatedShare))
+      events.push(sandboxAvailabilityEvent(vm.id, 'Available', 'Unavailable', at + 1000));
+    return events;
+  };
+
+  /** Applies an operation to the fleet; the events Azure would raise (none for an unannotated silent change). */
   const apply = (
     vm: EmulatedVm,
     op: SandboxOperation,
     at: number,
     annotate?: boolean,
-  ): Record<string, unknown> | undefined => {
-    const event = applyToFleet(vm, op, at, annotate);
-    const data = event?.['data'] as { correlationId?: string; claims?: Record<string, string> } | undefined;
+  ): Record<string, unknown>[] => {
+    const event = applyToFleet(vm, op, at);
+    if (event === undefined) return healthEvents(vm, op, at, annotate);
+    const data = event['data'] as { correlationId?: string; claims?: Record<string, string> } | undefined;
     logOperation(
       vm,
       op,
@@ -367,15 +495,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       data?.claims?.['http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn'] ?? callers[0],
       data?.correlationId,
     );
-    return event;
+    return [event];
   };
 
-  /** `annotate`: whether Resource Health annotates a guest shutdown (default: 9 times in 10). */
+  /** Applies an operation to the fleet; its management event, or undefined for a silent change. */
   const applyToFleet = (
     vm: EmulatedVm,
     op: SandboxOperation,
     at: number,
-    annotate?: boolean,
   ): Record<string, unknown> | undefined => {
     stats.operations += 1;
     const caller = pick(callers) ?? callers[0];
@@ -391,9 +518,16 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         fleet.setPowerState(vm.id, EmulatedPowerState.stopped, { by: PowerChangeBy.guest });
         stats.silentChanges += 1;
         // No management event; Resource Health annotates it, but not always (a documented known issue).
-        return (annotate ?? healthRandom() < annotatedShare)
-          ? sandboxHealthEvent(vm.id, 'VirtualMachineStoppedInternally', at)
-          : undefined;
+        return undefined;
+      case SandboxOperation.evict:
+        // The eviction policy Deallocate: not billed; the platform's doing, so the metric's values stop.
+        fleet.setPowerState(vm.id, EmulatedPowerState.deallocated);
+        stats.silentChanges += 1;
+        return undefined;
+      case SandboxOperation.hostCrash:
+        fleet.setPowerState(vm.id, EmulatedPowerState.stopped);
+        stats.silentChanges += 1;
+        return undefined;
       case SandboxOperation.deallocate:
         fleet.setPowerState(vm.id, EmulatedPowerState.deallocated);
         break;
@@ -415,10 +549,31 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     return sandboxEvent(vm.id, operationName(vm, op), at, caller);
   };
 
-  const publish = (event: Record<string, unknown> | undefined): void => {
-    if (!event || !delivery) return;
-    stats.eventsPublished += 1;
-    delivery.publish(event);
+  const publish = (events: readonly Record<string, unknown>[]): void => {
+    if (!delivery) return;
+    for (const event of events) {
+      stats.eventsPublished += 1;
+      delivery.publish(event);
+    }
+  };
+  const reboots = new Set<NodeJS.Timeout>();
+
+  /** A live host crash: the platform brings the VM back a few intervals later, if nothing else moved it. */
+  const rebootLater = (vm: EmulatedVm, crashedAt: number): void => {
+    const timer = setTimeout(
+      () => {
+        reboots.delete(timer);
+        const last = fleet.powerChanges(vm.id).at(-1);
+        if (fleet.getVm(vm.id) === undefined || last?.at !== crashedAt) return;
+        const at = now();
+        fleet.setPowerState(vm.id, EmulatedPowerState.running);
+        stats.silentChanges += 1;
+        if (healthRandom() < annotatedShare)
+          publish([sandboxAvailabilityEvent(vm.id, 'Unavailable', 'Available', at)]);
+      },
+      (options.intervalInMs ?? 15_000) * (2 + random()),
+    );
+    reboots.add(timer);
   };
 
   /** One plausible live change. */
@@ -435,7 +590,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       for (const vm of fleet.listScaleSetInstances(scaleSetId))
         fleet.setPowerState(vm.id, running ? EmulatedPowerState.deallocated : EmulatedPowerState.running);
       stats.operations += 1;
-      publish(sandboxEvent(scaleSetId, operationName(undefined, op, true), at, callers[2]));
+      publish([sandboxEvent(scaleSetId, operationName(undefined, op, true), at, callers[2])]);
       return;
     }
     if (roll < 0.1 && standalone.length > 6) {
@@ -466,6 +621,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
             SandboxOperation.deallocate,
             SandboxOperation.restart,
             SandboxOperation.guestShutdown,
+            SandboxOperation.hostCrash,
+            ...(vm.priority === 'Spot' ? [SandboxOperation.evict, SandboxOperation.evict] : []),
             ...(vm.instanceId === undefined ? [SandboxOperation.hibernate] : []),
           ]
         : vm.powerState === EmulatedPowerState.stopped
@@ -473,6 +630,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
           : [SandboxOperation.start];
     const op = pick(options) ?? SandboxOperation.start;
     publish(apply(vm, op, at));
+    if (op === SandboxOperation.hostCrash) rebootLater(vm, at);
   };
 
   return {
@@ -522,9 +680,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       for (const s of steps) {
         const vm = byName(s.vm);
         if (!vm) continue;
-        // The seeded guest shutdown (dev-01) is always annotated, so the dashboard shows its reason.
-        const event = apply(vm, s.op, s.time, true);
-        if (event) events.push(event);
+        // The seeded silent changes are always annotated, so the dashboard shows each kind's reason; the
+        // seeded host crash is not rebooted (its recovery failed), so it stays on the timeline.
+        events.push(...apply(vm, s.op, s.time, true));
       }
       // As Event Grid would: out of order, some twice, several per POST.
       const deliveries = [...events, ...events.filter(() => random() < 0.15)];
@@ -535,6 +693,11 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
           deliveries[i] as Record<string, unknown>,
         ];
       }
+      // Availability changes come last (Resource Health writes them after the annotation): the dashboard
+      // then names the annotation, which says more than "Unavailable".
+      const availabilityLast = (e: Record<string, unknown>): number =>
+        String(e['eventType']).endsWith('.AvailabilityStatusChanged') ? 1 : 0;
+      deliveries.sort((a, b) => availabilityLast(a) - availabilityLast(b));
       for (let i = 0; i < deliveries.length; i += 10) {
         const batch = deliveries.slice(i, i + 10);
         let status = 0;
@@ -573,6 +736,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     stats: () => ({ ...stats, eventsDelivered: stats.eventsDelivered + (delivery?.delivered ?? 0) }),
     async stop() {
       if (liveTimer) clearTimeout(liveTimer);
+      for (const timer of reboots) clearTimeout(timer);
       await delivery?.stop();
       await emulator.close();
       await metrics.close();

@@ -298,20 +298,22 @@ export function decideHealth(
   if (current?.state !== undefined && current.since !== undefined) {
     const { state, since } = current;
     const from = current.sinceWindowFrom;
-    // The metric's reason is a bound; an annotation, when it arrives, says more.
-    const explained =
-      current.reason !== undefined && current.reason.source !== ReasonSource.availabilityMetric;
-    if (couldLeadTo(reason, state) && !explained) {
+    // The metric's reason is a bound and an availability change a symptom: an annotation, when it
+    // arrives, says more.
+    const explained = current.reason?.source === ReasonSource.resourceHealth;
+    const inWindow = from !== undefined && reason.at > from && reason.at < since;
+    const near =
+      inWindow ||
+      (reason.at >= (from ?? since) - reasonToleranceInMs && reason.at <= since + reasonToleranceInMs);
+    // Only an annotation near the open change can explain it (one long after it is about a later change).
+    if (couldLeadTo(reason, state) && !explained && near) {
       if (
         current.operation !== undefined &&
         (current.sinceSource === 'event' || current.sinceSource === 'activityLog')
       )
         return { kind: 'ignore', reason: 'change already explained by a management operation' };
-      if (from !== undefined && reason.at > from && reason.at < since)
-        return { kind: 'explain', state, at: reason.at, windowFrom: from };
-      const lowest = (from ?? since) - reasonToleranceInMs;
-      if (reason.at >= lowest && reason.at <= since + reasonToleranceInMs)
-        return { kind: 'explain', state, at: since, windowFrom: from };
+      if (inWindow) return { kind: 'explain', state, at: reason.at, windowFrom: from };
+      return { kind: 'explain', state, at: since, windowFrom: from };
     }
     if (current.reason !== undefined && sameReason(current.reason, reason)) return { kind: 'duplicate' };
     if (reason.at < knownUntil(current))

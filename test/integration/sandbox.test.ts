@@ -20,7 +20,9 @@ interface Delivered {
     operationName: string;
     httpRequest: { url: string };
     /** HealthResources events. */
-    resourceInfo?: { properties: { annotationName: string; targetResourceId: string } };
+    resourceInfo?: {
+      properties: { annotationName?: string; targetResourceId?: string; availabilityState?: string };
+    };
   };
 }
 
@@ -121,9 +123,22 @@ describe('sandbox subscription', () => {
     expect(stats.operations).toBeGreaterThanOrEqual(10);
     for (const event of hook.deliveries.flat()) {
       if (event.eventType === 'Microsoft.ResourceNotifications.HealthResources.ResourceAnnotated') {
-        // A guest shutdown: no management event, a Resource Health annotation (most of the time).
-        expect(event.data.resourceInfo?.properties.annotationName).toBe('VirtualMachineStoppedInternally');
-        expect(event.data.resourceInfo?.properties.targetResourceId).toMatch(/\/virtualMachines\//i);
+        // A guest shutdown, a Spot eviction or a host crash: no management event, a Resource Health
+        // annotation (most of the time).
+        const properties = event.data.resourceInfo?.properties;
+        expect(properties?.annotationName).toMatch(
+          /^VirtualMachine(StoppedInternally|Preempted|HostCrashed)$/,
+        );
+        expect(properties?.targetResourceId).toMatch(/\/virtualMachines\//i);
+        if (properties?.annotationName === 'VirtualMachinePreempted') {
+          const evicted = sandbox.emulator.fleet.getVm(properties.targetResourceId ?? '');
+          expect(evicted?.priority).toBe('Spot');
+        }
+        continue;
+      }
+      if (event.eventType === 'Microsoft.ResourceNotifications.HealthResources.AvailabilityStatusChanged') {
+        // The platform's changes (eviction, host crash and its reboot) also change the availability.
+        expect(event.data.resourceInfo?.properties.availabilityState).toMatch(/^(Available|Unavailable)$/);
         continue;
       }
       expect(event.eventType).toMatch(/^Microsoft\.Resources\.Resource(Action|Write|Delete)Success$/);
