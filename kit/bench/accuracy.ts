@@ -335,8 +335,8 @@ async function main(argv: readonly string[]): Promise<number> {
   });
   // Stops that raise no operation event: before / after Resource Health annotations and the metric.
   const stops = await runHealthAccuracy({
-    vms: Math.round(parameter(argv, '--stops-vms', 'ACCURACY_STOPS_VMS', 40)),
-    days: parameter(argv, '--stops-days', 'ACCURACY_STOPS_DAYS', 3),
+    vms: Math.round(parameter(argv, '--stops-vms', 'ACCURACY_STOPS_VMS', 120)),
+    days: parameter(argv, '--stops-days', 'ACCURACY_STOPS_DAYS', 1),
     intervalInMinutes: parameter(argv, '--interval', 'ACCURACY_INTERVAL_MINUTES', 5),
     seed: Math.round(parameter(argv, '--seed', 'ACCURACY_SEED', 1)),
     storage: process.env['ACCURACY_STORAGE']?.trim(),

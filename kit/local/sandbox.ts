@@ -1,6 +1,6 @@
 /**
  * The sandbox subscription of `npm start` when no real one is configured: the management emulator
- * (`kit/emulator/`) with a small fleet (8 VMs and a 3-instance scale set) that keeps changing: starts,
+ * (`kit/emulator/`) with a small fleet (10 VMs and a 3-instance scale set) that keeps changing: starts,
  * restarts, power-offs, deallocations, hibernation, creates, deletes, scale-set-wide actions, and the
  * changes that raise no management event: guest-OS shutdowns, Spot evictions and platform reboots (host
  * crashes), which Resource Health annotates (9 times in 10, late, sometimes twice). Operations that raise

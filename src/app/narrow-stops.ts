@@ -5,7 +5,7 @@
  * of the same state (never a new transition), with the metric's reason (1 → 0: from inside the guest;
  * values stop: control plane). The metric is kept 93 days: an older window is not asked for.
  */
-import { narrowStop, StopKind } from '../domain/availability';
+import { minuteInMs, narrowStop, StopKind } from '../domain/availability';
 import { ReasonSource } from '../domain/change-reason';
 import { MetricReasonName } from '../domain/health';
 import { ObservationSource, type Observation } from '../domain/observation';
@@ -59,9 +59,12 @@ function typeOf(resourceId: string): string | undefined {
   return undefined;
 }
 
-/** The part of a candidate's window one read asks for: its last `maxMetricsSpanInMs`, inside the retention. */
+/**
+ * The part of a candidate's window one read asks for: its last `maxMetricsSpanInMs`, inside the retention,
+ * from the minute before it (a stop in the window's first minute shows against that minute's 1).
+ */
 function readFrom(c: StopCandidate, now: number): number {
-  return Math.max(c.windowFrom, c.at - maxMetricsSpanInMs, now - metricsRetentionInMs);
+  return Math.max(c.windowFrom - minuteInMs, c.at - maxMetricsSpanInMs, now - metricsRetentionInMs);
 }
 
 /**

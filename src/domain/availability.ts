@@ -35,7 +35,8 @@ export interface NarrowedWindow {
 
 /**
  * Narrows a stop known within `[windowFrom, at]` with the series. The VM ran at the start of the last
- * minute whose value is 1 (it emitted 1 in it), so the stop is after that minute's start. A following
+ * minute whose value is 1 (it emitted 1 in it), so the stop is after that minute's start; the minute that
+ * ends where the window begins counts too (a stop in the window's first minute shows against it). A following
  * minute of 0 (unavailable the whole minute) bounds it from above at that minute's start. A following gap
  * (no value) says "control plane" but bounds nothing from above: a gap may also be a value not published
  * yet. Undefined when the series says nothing inside the window. Bounds only ever shrink.
@@ -46,7 +47,7 @@ export function narrowStop(
   at: number,
 ): NarrowedWindow | undefined {
   const inside = [...points]
-    .filter((p) => p.at + minuteInMs > windowFrom && p.at < at)
+    .filter((p) => p.at + minuteInMs >= windowFrom && p.at < at)
     .sort((a, b) => a.at - b.at);
   let lastRunning = -1;
   for (let i = 0; i < inside.length; i++) if (inside[i]?.average === 1) lastRunning = i;

@@ -59,6 +59,17 @@ class FakeMetrics implements AvailabilityMetricsClient {
   }
 }
 
+describe('narrowStop at the window start', () => {
+  it('narrows a guest shutdown in the first minute of the window against the minute before it', () => {
+    // The reconciler saw it running at 12:58:00; the guest shut down at 12:58:10.
+    expect(narrowStop(series('12:57', [1, 0.17, 0, 0, 0]), t('12:58'), t('13:03'))).toEqual({
+      windowFrom: t('12:58'),
+      at: t('12:59'),
+      kind: 'guest',
+    });
+  });
+});
+
 describe('narrowStops', () => {
   function candidate(name: string, region: string): StopCandidate {
     return {
