@@ -203,6 +203,18 @@ describe.skipIf(!haveChromium)('dashboard (local app, sandbox, chromium)', () =>
     await eventually(() => page.locator('#tooltip').textContent()).toMatch(
       /stopped.*shut down from inside the guest OS at \d\d:\d\d UTC \(Resource Health annotation\).*source: resourceHealth/,
     );
+    // The sandbox's Spot eviction and host crash: no management event either; the tooltip names each cause.
+    for (const [name, cause] of [
+      ['spot-01', /deallocated.*platform: Spot eviction at \d\d:\d\d UTC \(Resource Health annotation\)/],
+      ['batch-01', /stopped.*platform: host crash at \d\d:\d\d UTC \(Resource Health annotation\)/],
+    ] as const) {
+      await page.fill('#search', name);
+      await eventually(async () => (await barNames(page)).join(',')).toBe(name);
+      await page.locator(`#timelines .bar[data-vm="${name}"] .seg`).last().hover();
+      await eventually(() => page.locator('#tooltip').textContent()).toMatch(cause);
+    }
+    await page.fill('#search', '');
+    await eventually(async () => (await barNames(page)).length).toBe(50);
 
     // Drill-down: the VM's own timeline (the per-VM route), newest first.
     await page.locator('#timelines .vm-name[data-vm="dev-01"] button').click();
