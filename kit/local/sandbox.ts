@@ -87,7 +87,7 @@ const fleetSpec: readonly (Omit<VmInput, 'subscriptionId'> & { name: string })[]
   },
   {
     resourceGroup: 'rg-dev',
-    name: 'batch-01',
+    name: 'hpc-01',
     vmSize: 'Standard_D4s_v5',
     tags: { env: 'dev', team: 'platform' },
   },
@@ -138,8 +138,8 @@ const history: readonly HistoryStep[] = [
   // Stops without a management event, each annotated by Resource Health (the dashboard shows why).
   { vm: 'spot-01', op: SandboxOperation.start, day: -1, at: '06:30' },
   { vm: 'spot-01', op: SandboxOperation.evict, hoursAgo: 4 },
-  { vm: 'batch-01', op: SandboxOperation.start, day: -1, at: '07:10' },
-  { vm: 'batch-01', op: SandboxOperation.hostCrash, hoursAgo: 3 },
+  { vm: 'hpc-01', op: SandboxOperation.start, day: -1, at: '07:10' },
+  { vm: 'hpc-01', op: SandboxOperation.hostCrash, hoursAgo: 3 },
 ];
 
 export interface SandboxOptions {

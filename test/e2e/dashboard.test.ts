@@ -206,7 +206,7 @@ describe.skipIf(!haveChromium)('dashboard (local app, sandbox, chromium)', () =>
     // The sandbox's Spot eviction and host crash: no management event either; the tooltip names each cause.
     for (const [name, cause] of [
       ['spot-01', /deallocated.*platform: Spot eviction at \d\d:\d\d UTC \(Resource Health annotation\)/],
-      ['batch-01', /stopped.*platform: host crash at \d\d:\d\d UTC \(Resource Health annotation\)/],
+      ['hpc-01', /stopped.*platform: host crash at \d\d:\d\d UTC \(Resource Health annotation\)/],
     ] as const) {
       await page.fill('#search', name);
       await eventually(async () => (await barNames(page)).join(',')).toBe(name);

@@ -31,7 +31,7 @@ import {
 import { observation } from '../support/histories';
 
 const web = vmId('web-01');
-const batch = vmId('batch-01', 'RG-Batch');
+const batch = vmId('hpc-01', 'RG-Batch');
 const short = vmId('vm-short');
 const late = vmId('vm-late');
 const windowed = vmId('vm-window');
@@ -192,7 +192,7 @@ describe('cost exports: your own prices, and the timeline checked against the in
       currency: string;
     };
     expect(report.currency).toBe('USD');
-    // web-01: team a on the 3rd at 0.2/h, team b on the 4th at 0.1/h; batch-01 (team a) 12 h at 0.1/h.
+    // web-01: team a on the 3rd at 0.2/h, team b on the 4th at 0.1/h; hpc-01 (team a) 12 h at 0.1/h.
     expect(report.rows.find((r) => r.key === 'a')?.cost).toBeCloseTo(24 * 0.2 + 12 * 0.1, 9);
     expect(report.rows.find((r) => r.key === 'b')?.cost).toBeCloseTo(24 * 0.1, 9);
     // vm-noexport has no rate on the 3rd: listed, never priced at 0.
@@ -229,7 +229,7 @@ describe('cost exports: your own prices, and the timeline checked against the in
       reason: null,
     });
     expect(byKey['web-01 2026-11-04']?.verdict).toBe('agrees');
-    expect(byKey['batch-01 2026-11-03']?.verdict).toBe('agrees');
+    expect(byKey['hpc-01 2026-11-03']?.verdict).toBe('agrees');
     expect(byKey['vm-short 2026-11-03']?.verdict).toBe('agrees');
     expect(byKey['vm-short 2026-11-04']).toMatchObject({
       timelineHours: 0,

@@ -98,7 +98,7 @@ describe('sandbox: Resource Health events for the stops that raise no management
         /^shut down from inside the guest OS at \d\d:\d\d UTC \(Resource Health annotation\)$/,
       ],
       ['spot-01', 'deallocated', /^platform: Spot eviction at \d\d:\d\d UTC \(Resource Health annotation\)$/],
-      ['batch-01', 'stopped', /^platform: host crash at \d\d:\d\d UTC \(Resource Health annotation\)$/],
+      ['hpc-01', 'stopped', /^platform: host crash at \d\d:\d\d UTC \(Resource Health annotation\)$/],
     ] as const;
     for (const [name, state, wording] of expected) {
       expect(fleet.getVm(vmId(name))?.powerState).toBe(state);

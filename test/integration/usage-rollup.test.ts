@@ -23,7 +23,7 @@ const day = 86_400;
 describe('usage rollups on Azurite', () => {
   let ctx: AppContext;
   const a = vmId('web-01');
-  const b = vmId('batch-01', 'RG-Batch');
+  const b = vmId('hpc-01', 'RG-Batch');
   beforeAll(async () => {
     ctx = await testContext();
     await ctx.store.record(obs(a, '2026-09-01T00:00:00Z', 'running', 'a1'));

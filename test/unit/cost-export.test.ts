@@ -90,7 +90,7 @@ describe('export values', () => {
 
 describe('FOCUS 1.0 exports', () => {
   const web = vmId('web-01');
-  const batch = vmId('batch-01', 'RG-Batch');
+  const batch = vmId('hpc-01', 'RG-Batch');
   const reserved = vmId('res-01');
   const sql = vmId('sql-01');
   const vmss = scaleSetId('vmss-api');
@@ -228,7 +228,7 @@ describe('FOCUS 1.0 exports', () => {
     expect(rates).toEqual({
       'web-01 2026-11-03': [24, 0.1],
       'web-01 2026-11-04': [6.5, 0.1],
-      'batch-01 2026-11-03': [12, 0.25],
+      'hpc-01 2026-11-03': [12, 0.25],
       'res-01 2026-11-03': [24, 0.05],
       'win-ahb 2026-11-03': [24, 0.096],
       'sql-01 2026-11-03': [10, 0.1],
