@@ -33,7 +33,7 @@ export interface StopCandidate {
   at: number;
   /** Dedupe id of the reconcile observation (the narrowing's own id derives from it). */
   dedupeId: string;
-  /** Source of the narrowing observation (default `reconcile`; the backfill's are `activityLog`). */
+  /** Source of the narrowing observation (default `reconcile`; the backfill's keep the source of the change). */
   source?: ObservationSource | undefined;
 }
 
