@@ -8,9 +8,9 @@ import { backfillSubscriptions, type BackfillDependencies } from '../../src/app/
 import { reconcileSubscription } from '../../src/app/reconcile-subscription';
 import type { AppContext } from '../../src/composition';
 import { describeChange } from '../../src/domain/health';
-import { startArmEmulator, type ArmEmulator } from '../../src/emulator/arm-emulator';
-import { EmulatedFleet, type EmulatedPowerState, type PowerChangeBy } from '../../src/emulator/arm-fleet';
-import { startMetricsEmulator, type MetricsEmulator } from '../../src/emulator/metrics-emulator';
+import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
+import { EmulatedFleet, type EmulatedPowerState, type PowerChangeBy } from '../../kit/emulator/arm-fleet';
+import { startMetricsEmulator, type MetricsEmulator } from '../../kit/emulator/metrics-emulator';
 import { dropTables, testContext, testSettings } from '../support/app';
 
 const minute = 60_000;

@@ -15,7 +15,7 @@ import {
   sandboxHealthEvent,
   startSandbox,
   type Sandbox,
-} from '../../src/local/sandbox';
+} from '../../kit/local/sandbox';
 import { dropTables, testContext, testSettings } from '../support/app';
 
 const fixture = (name: string): Record<string, unknown> =>
