@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/adapters/logger';
 import { backfillSubscriptions, type BackfillDependencies } from '../../src/app/backfill';
-import { reconcileSubscription } from '../../src/app/reconcile-subscription';
+import { reconcileSubscription } from '../../src/app/reconcile';
 import type { AppContext } from '../../src/composition';
 import { describeChange } from '../../src/domain/health';
 import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
