@@ -32,6 +32,7 @@ import { startLocalApp, type LocalApp } from '../local/local-app';
 import {
   atMost,
   benchStorage,
+  exactly,
   intSetting,
   pool,
   sig3,
@@ -40,7 +41,7 @@ import {
   type BenchStorage,
 } from './benchmark';
 import { watchTableTraffic, type TrafficCounts } from './table-traffic';
-import { seed, seedVm, type SeedVm } from './usage';
+import { checkSeedAgainstIngest, seed, seedVm, type SeedVm } from './usage';
 
 const executablePath = '/usr/bin/chromium';
 /** A schedule that never comes during a run (1 January, midnight): no timer competes with the page. */
@@ -153,6 +154,15 @@ export async function runDashboardBenchmark({ progress }: BenchmarkContext): Pro
       return vm;
     });
     const seedMs = await seed(ctx, vms, start, days, asOf, concurrency, progress);
+    // A sample (every VM in Stopped (allocated) of the first 400, and 40 spread over the fleet) recorded
+    // again through the store's write path must come out the same.
+    const sample = vms.filter(
+      (_, i) => (i < 400 && i % 20 === 7) || i % Math.max(1, Math.floor(vmCount / 40)) === 0,
+    );
+    const seedCheck = await checkSeedAgainstIngest(ctx, tables.connectionString, sample, start, days, asOf);
+    progress(
+      `seed check: ${seedCheck.vms} VMs recorded again through the store, ${seedCheck.differing.length} differ`,
+    );
     await ctx.daily.setRolledThrough(dayStartOf(asOf));
     const index = await syncStoppedIndex({ alerts: ctx.alerts, store: ctx.store, log: silentLogger }, asOf);
     progress(`stopped index: ${index.stopped} VMs in Stopped (allocated)`);
@@ -240,6 +250,7 @@ export async function runDashboardBenchmark({ progress }: BenchmarkContext): Pro
         vms: vmCount,
         days,
         seedSeconds: sig3(seedMs / 1000),
+        seedCheck,
         firstLoad: first,
         secondLoad: warm,
         rowsOnScreen: rows,
@@ -256,6 +267,7 @@ export async function runDashboardBenchmark({ progress }: BenchmarkContext): Pro
         timeRatio: sig3(baseline.projectedSeconds / Math.max(0.001, first.seconds)),
       },
       targets: [
+        exactly('seededVmsDifferingFromIngest', seedCheck.differing.length, 0),
         atMost('firstScreenSeconds', first.seconds, 3),
         atMost('apiRequestsPerLoad', first.apiRequests, 5),
         atMost('apiRequestsPerRefreshNothingChanged', refresh.apiRequests, 2),
