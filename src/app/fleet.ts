@@ -24,6 +24,7 @@ import { parseComputeResourceId, vmKey } from '../domain/resource-id';
 import { addUsage, usageFields, usageOf, zeroUsage, type UsageSeconds } from '../domain/usage';
 import { forEachLimited } from './concurrency';
 import { InputError } from './errors';
+import { TopK } from './top-k';
 import type { CurrentState, TimeRange, Timeline } from './ports';
 import { checkRange, segmentView, type SegmentView } from './queries';
 import { listStopped, type StoppedQueryDependencies } from './stopped';
@@ -418,34 +419,39 @@ function matches(current: CurrentState, name: string, query: FleetQuery): boolea
   return true;
 }
 
-function facetsOf(currents: readonly CurrentState[]): FleetFacets {
-  const subscriptions = new Set<string>();
-  const groups = new Set<string>();
-  const tags = new Map<string, Set<string>>();
-  const states: Record<string, number> = {};
-  for (const c of currents) {
-    subscriptions.add(c.subscriptionId.toLowerCase());
+/** The facets of the fleet (subscriptions, resource groups, tags, state counts), a row at a time. */
+class Facets {
+  readonly #subscriptions = new Set<string>();
+  readonly #groups = new Set<string>();
+  readonly #tags = new Map<string, Set<string>>();
+  readonly #states: Record<string, number> = {};
+
+  add(c: CurrentState): void {
+    this.#subscriptions.add(c.subscriptionId.toLowerCase());
     const group = parseComputeResourceId(c.resourceId)?.resourceGroup;
-    if (group !== undefined) groups.add(group.toLowerCase());
+    if (group !== undefined) this.#groups.add(group.toLowerCase());
     const state = c.state ?? 'unknown';
-    states[state] = (states[state] ?? 0) + 1;
+    this.#states[state] = (this.#states[state] ?? 0) + 1;
     for (const [name, value] of Object.entries(c.details?.tags ?? {})) {
-      let values = tags.get(name);
+      let values = this.#tags.get(name);
       if (values === undefined) {
-        if (tags.size >= maxFacetValues) continue;
+        if (this.#tags.size >= maxFacetValues) continue;
         values = new Set();
-        tags.set(name, values);
+        this.#tags.set(name, values);
       }
       if (values.size < maxFacetValues) values.add(value);
     }
   }
-  const sorted = (values: Iterable<string>) => [...values].sort(collator.compare);
-  return {
-    subscriptions: sorted(subscriptions),
-    resourceGroups: sorted(groups),
-    tags: sorted(tags.keys()).map((name) => ({ name, values: sorted(tags.get(name) ?? []) })),
-    states,
-  };
+
+  result(): FleetFacets {
+    const sorted = (values: Iterable<string>) => [...values].sort(collator.compare);
+    return {
+      subscriptions: sorted(this.#subscriptions),
+      resourceGroups: sorted(this.#groups),
+      tags: sorted(this.#tags.keys()).map((name) => ({ name, values: sorted(this.#tags.get(name) ?? []) })),
+      states: this.#states,
+    };
+  }
 }
 
 function nameOf(current: CurrentState): string {
@@ -513,10 +519,10 @@ export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Pro
   const groupBy = query.groupBy?.kind === GroupKind.vm ? undefined : query.groupBy;
   const pageSize = query.pageSize ?? defaultFleetPageSize;
   const sortName = groupBy === undefined ? sort : `${sort}:${groupByText(groupBy)}`;
-  if (query.continuation !== undefined) decodeToken(query.continuation, sortName);
+  const after = query.continuation === undefined ? undefined : decodeToken(query.continuation, sortName).t;
 
-  // The current rows, the rollup mark and the range's rolled-up days (complete days only: a partial
-  // edge day's row is prorated; later days have no rows yet), read at the same time.
+  // The rollup mark and the range's rolled-up days (complete days only: a partial edge day's row is
+  // prorated; later days have no rows yet) are read while the first page of current rows comes.
   const rolledThroughPromise = deps.daily.getRolledThrough();
   const rows = new Map<string, Map<number, UsageSeconds>>();
   const wholeDays: number[] = [];
@@ -529,37 +535,68 @@ export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Pro
           days = new Map();
           rows.set(r.vmKey, days);
         }
-        days.set(day, r);
+        days.set(day, usageOnly(r));
       }
     }
   });
-  const all: CurrentState[] = [];
+  // Awaited below; a failure of the listing before that must not leave these rejections unhandled.
+  daysRead.catch(() => undefined);
+  rolledThroughPromise.catch(() => undefined);
+  let rolledThrough: number | undefined;
+  let ready = false;
+  const whenReady = async (): Promise<void> => {
+    if (ready) return;
+    rolledThrough = await rolledThroughPromise;
+    await daysRead;
+    ready = true;
+  };
+
+  // The current rows stream through once, a page at a time: each VM of the selection is figured, added
+  // to the totals (and its group), and offered to the page; nothing else of it is kept. The page is the
+  // pageSize + 1 first VMs after the continuation in sort order (the extra one says whether more follow).
+  const facets = query.continuation === undefined && query.states === undefined ? new Facets() : undefined;
+  const total = { ...figuresOf(zeroUsage, 0), vms: 0, stoppedVms: 0 };
+  let totalUsage: UsageSeconds = { ...zeroUsage };
+  const groups = new Map<string | null, FleetGroup>();
+  const tuple = vmTuple(sort);
+  const top = new TopK<{ item: Candidate; tuple: Tuple }>(pageSize + 1, (a, b) =>
+    compareTuples(a.tuple, b.tuple),
+  );
   let changedAt = '';
   const states = query.states === undefined ? {} : { states: query.states };
   for await (const page of deps.source.listFleet(states)) {
+    await whenReady();
     for (const row of page) {
-      all.push(row.current);
+      const current = row.current;
       if (compareStamps(row.changedAt, changedAt) > 0) changedAt = row.changedAt;
+      facets?.add(current);
+      const name = nameOf(current);
+      if (!matches(current, name, query)) continue;
+      const key = vmKey(current.resourceId);
+      const usage = estimateUsage(current, rows.get(key), from, to, asOf, rolledThrough);
+      const figures = figuresOf(usage, stoppedSecondsOf(current, from, to, asOf));
+      const stopped = current.state === PowerState.stopped;
+      totalUsage = addUsage(totalUsage, usage);
+      total.vms += 1;
+      total.stoppedSeconds += figures.stoppedSeconds;
+      if (stopped) total.stoppedVms += 1;
+      if (groupBy !== undefined) {
+        const groupKey = groupKeyOf(groupBy, current.resourceId, current.details);
+        const g = groups.get(groupKey) ?? { key: groupKey, vms: 0, stoppedVms: 0, ...figuresOf(zeroUsage, 0) };
+        for (const f of usageFields) g[f] += figures[f];
+        g.billedHours = g.billedSeconds / 3600;
+        g.stoppedSeconds += figures.stoppedSeconds;
+        g.vms += 1;
+        if (stopped) g.stoppedVms += 1;
+        groups.set(groupKey, g);
+        continue;
+      }
+      const candidate: Candidate = { current, key, name, figures };
+      const t = tuple(candidate);
+      if (after === undefined || compareTuples(t, after) > 0) top.offer({ item: candidate, tuple: t });
     }
   }
-  const rolledThrough = await rolledThroughPromise;
-  await daysRead;
-
-  const selected: Candidate[] = [];
-  for (const current of all) {
-    const name = nameOf(current);
-    if (matches(current, name, query))
-      selected.push({ current, key: vmKey(current.resourceId), name, figures: figuresOf(zeroUsage, 0) });
-  }
-  const total = { ...figuresOf(zeroUsage, 0), vms: selected.length, stoppedVms: 0 };
-  let totalUsage: UsageSeconds = { ...zeroUsage };
-  for (const c of selected) {
-    const usage = estimateUsage(c.current, rows.get(c.key), from, to, asOf, rolledThrough);
-    c.figures = figuresOf(usage, stoppedSecondsOf(c.current, from, to, asOf));
-    totalUsage = addUsage(totalUsage, usage);
-    total.stoppedSeconds += c.figures.stoppedSeconds;
-    if (c.current.state === PowerState.stopped) total.stoppedVms += 1;
-  }
+  await whenReady();
   Object.assign(total, totalUsage, { billedHours: totalUsage.billedSeconds / 3600 });
 
   const answer: FleetPage = {
@@ -573,29 +610,20 @@ export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Pro
     total,
     continuation: null,
   };
-  if (query.continuation === undefined && query.states === undefined) answer.facets = facetsOf(all);
+  if (facets !== undefined) answer.facets = facets.result();
 
   if (groupBy !== undefined) {
-    const groups = new Map<string | null, FleetGroup>();
-    for (const c of selected) {
-      const key = groupKeyOf(groupBy, c.current.resourceId, c.current.details);
-      const g = groups.get(key) ?? { key, vms: 0, stoppedVms: 0, ...figuresOf(zeroUsage, 0) };
-      for (const f of usageFields) g[f] += c.figures[f];
-      g.billedHours = g.billedSeconds / 3600;
-      g.stoppedSeconds += c.figures.stoppedSeconds;
-      g.vms += 1;
-      if (c.current.state === PowerState.stopped) g.stoppedVms += 1;
-      groups.set(key, g);
-    }
     const paged = page([...groups.values()], groupTuple(sort), sortName, pageSize, query.continuation);
     answer.groups = paged.items;
     answer.continuation = paged.continuation;
     return answer;
   }
 
-  const paged = page(selected, vmTuple(sort), sortName, pageSize, query.continuation);
+  const kept = top.sorted();
+  const onPage = kept.slice(0, pageSize);
+  const last = onPage[onPage.length - 1];
   const withSegments = query.segments !== false;
-  const vms: FleetVm[] = paged.items.map((c) => ({
+  const vms: FleetVm[] = onPage.map(({ item: c }) => ({
     ...vmListItem(c.current),
     usage: c.figures,
     usageFrom: 'rollups',
@@ -626,8 +654,20 @@ export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Pro
   }
   await Promise.all(work);
   answer.vms = vms;
-  answer.continuation = paged.continuation;
+  answer.continuation =
+    kept.length > pageSize && last !== undefined ? encodeToken({ s: sortName, t: last.tuple }) : null;
   return answer;
+}
+
+/** The usage columns of a day row (what the listing keeps of it per VM and day). */
+function usageOnly(r: UsageSeconds): UsageSeconds {
+  return {
+    billedSeconds: r.billedSeconds,
+    notBilledSeconds: r.notBilledSeconds,
+    unknownSeconds: r.unknownSeconds,
+    billedSecondsMin: r.billedSecondsMin,
+    billedSecondsMax: r.billedSecondsMax,
+  };
 }
 
 function groupByText(groupBy: GroupBy): string {

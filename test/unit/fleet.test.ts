@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { estimateUsage } from '../../src/app/fleet';
+import {
+  estimateUsage,
+  fleetPage,
+  FleetSort,
+  type DayUsage,
+  type FleetCurrentRow,
+  type FleetDependencies,
+} from '../../src/app/fleet';
 import type { CurrentState } from '../../src/app/ports';
+import { vmKey } from '../../src/domain/resource-id';
 import { zeroUsage, type UsageSeconds } from '../../src/domain/usage';
 
 const day = 86_400_000;
@@ -90,5 +98,103 @@ describe('estimateUsage (the fleet listing figures)', () => {
     expect(u.notBilledSeconds).toBeCloseTo(6 * 3600, 6);
     expect(u.billedSecondsMin).toBe(86_400);
     expect(u.billedSecondsMax).toBe(86_400 + 6 * 3600);
+  });
+});
+
+describe('fleetPage over a fleet streamed page by page', () => {
+  const asOf = d0 + 3 * day + 6 * h;
+  const vmCount = 1_234;
+  const id = (i: number) =>
+    `/subscriptions/s-${i % 3}/resourceGroups/rg-${i % 5}/providers/Microsoft.Compute/virtualMachines/vm-${i}`;
+  const states = ['running', 'deallocated', 'stopped'] as const;
+  const currentOf = (i: number): CurrentState => ({
+    resourceId: id(i),
+    subscriptionId: `s-${i % 3}`,
+    state: states[i % 3],
+    since: d0 + 2 * day + ((i * 7919) % 86_400) * 1000,
+    last: { at: d0, source: 'event', dedupeId: `e${i}` },
+    details: { tags: { team: `t-${i % 4}` } },
+  });
+  let pagesListed = 0;
+  const deps: FleetDependencies = {
+    source: {
+      async *listFleet() {
+        for (let p = 0; p * 100 < vmCount; p++) {
+          await Promise.resolve();
+          pagesListed += 1;
+          const rows: FleetCurrentRow[] = [];
+          for (let i = p * 100; i < Math.min(vmCount, p * 100 + 100); i++)
+            rows.push({ current: currentOf(i), changedAt: '2026-08-01T00:00:00.0000000Z' });
+          yield rows;
+        }
+      },
+      changedSince: () => Promise.resolve(false),
+      getTimeline: () => Promise.resolve(undefined),
+    },
+    daily: {
+      async *listDayUsage(dayText: string) {
+        await Promise.resolve();
+        const rows: DayUsage[] = [];
+        for (let i = 0; i < vmCount; i++) {
+          const billed = (i * 104_729 + dayText.length) % 86_401;
+          rows.push({
+            vmKey: vmKey(id(i)),
+            billedSeconds: billed,
+            notBilledSeconds: 86_400 - billed,
+            unknownSeconds: 0,
+            billedSecondsMin: billed,
+            billedSecondsMax: billed,
+          });
+        }
+        yield rows;
+      },
+      getRolledThrough: () => Promise.resolve(d0 + 3 * day),
+    },
+    alerts: {
+      async *listEpisodes() {
+        await Promise.resolve();
+        yield [];
+      },
+    },
+    store: { getCurrent: () => Promise.resolve(undefined) },
+    alertRules: { graceInMinutes: 60, expectedStoppedPatterns: [] },
+  };
+  const query = { from: d0, to: d0 + 3 * day, asOf, segments: false };
+
+  it.each(Object.values(FleetSort))(
+    'pages sorted by %s, each VM once, in the order of the whole selection sorted at once',
+    async (sort) => {
+      const whole = await fleetPage(deps, { ...query, sort, pageSize: vmCount });
+      expect(whole.vms?.length).toBe(vmCount);
+      expect(whole.continuation).toBeNull();
+      const paged: string[] = [];
+      let continuation: string | undefined;
+      pagesListed = 0;
+      let requests = 0;
+      do {
+        const page = await fleetPage(deps, { ...query, sort, pageSize: 97, continuation });
+        requests += 1;
+        paged.push(...(page.vms ?? []).map((vm) => vm.key));
+        expect(page.total.vms).toBe(vmCount);
+        continuation = page.continuation ?? undefined;
+      } while (continuation !== undefined);
+      expect(requests).toBe(Math.ceil(vmCount / 97));
+      expect(pagesListed).toBe(requests * Math.ceil(vmCount / 100));
+      expect(paged).toEqual(whole.vms?.map((vm) => vm.key));
+    },
+  );
+
+  it('puts Stopped (allocated) first, then the most billed, and totals every VM of the selection', async () => {
+    const page = await fleetPage(deps, { ...query, pageSize: 200, tag: 'team', tagValue: 't-1' });
+    const vms = page.vms ?? [];
+    expect(page.total.vms).toBe(Math.ceil((vmCount - 1) / 4));
+    const firstRunning = vms.findIndex((vm) => vm.state !== 'stopped');
+    expect(firstRunning).toBeGreaterThan(0);
+    expect(vms.slice(firstRunning).every((vm) => vm.state !== 'stopped')).toBe(true);
+    for (let i = 1; i < firstRunning; i++)
+      expect(vms[i - 1]?.usage.stoppedSeconds ?? 0).toBeGreaterThanOrEqual(vms[i]?.usage.stoppedSeconds ?? 0);
+    for (let i = firstRunning + 1; i < vms.length; i++)
+      expect(vms[i - 1]?.usage.billedSeconds ?? 0).toBeGreaterThanOrEqual(vms[i]?.usage.billedSeconds ?? 0);
+    expect(page.facets?.states).toEqual({ running: 412, deallocated: 411, stopped: 411 });
   });
 });
