@@ -297,11 +297,15 @@ interface Accumulator {
   usage: UsageSeconds;
   cost: number;
   unpricedBilledSeconds: number;
-  vms: Set<string>;
+  /**
+   * VMs counted in the group. A VM is summed within one chunk, so a count is enough: a set of their ids
+   * would hold the whole fleet in memory until the report ends.
+   */
+  vms: number;
 }
 
 function newAccumulator(): Accumulator {
-  return { usage: { ...zeroUsage }, cost: 0, unpricedBilledSeconds: 0, vms: new Set() };
+  return { usage: { ...zeroUsage }, cost: 0, unpricedBilledSeconds: 0, vms: 0 };
 }
 
 function figures(acc: Accumulator, prices: PriceTable | undefined): UsageFigures {
@@ -336,8 +340,11 @@ class Assembler {
   add(vms: Iterable<VmUsage>): void {
     const chunk: Array<[string | null, Accumulator]> = [];
     for (const vm of vms) {
+      // The groups this VM counts in (a tag changed within the range: more than one), each counted once.
+      const touched = new Set<Accumulator>();
       for (const bucket of vm.buckets.values())
         this.#add(
+          touched,
           groupKeyOf(this.#groupBy, vm.resourceId, bucket.details),
           vm.resourceId,
           bucket.details,
@@ -346,10 +353,11 @@ class Assembler {
         );
       const residual = this.#windowSeconds - vm.coveredSeconds;
       if (residual > 1e-6)
-        this.#add(groupKeyOf(this.#groupBy, vm.resourceId, vm.current), vm.resourceId, vm.current, {
+        this.#add(touched, groupKeyOf(this.#groupBy, vm.resourceId, vm.current), vm.resourceId, vm.current, {
           ...zeroUsage,
           unknownSeconds: residual,
         });
+      for (const acc of touched) acc.vms += 1;
       if (this.#streaming) {
         const acc = this.#groups.get(vm.resourceId);
         if (acc !== undefined) chunk.push([vm.resourceId, acc]);
@@ -386,10 +394,11 @@ class Assembler {
   #row(key: string | null, acc: Accumulator): UsageReportRow {
     return this.#groupBy.kind === GroupKind.vm
       ? { resourceId: key ?? '', ...figures(acc, this.query.prices) }
-      : { key, vms: acc.vms.size, ...figures(acc, this.query.prices) };
+      : { key, vms: acc.vms, ...figures(acc, this.query.prices) };
   }
 
   #add(
+    touched: Set<Accumulator>,
     key: string | null,
     resourceId: string,
     details: VmAttributes | undefined,
@@ -400,7 +409,7 @@ class Assembler {
     const acc = this.#groups.get(key) ?? newAccumulator();
     this.#groups.set(key, acc);
     acc.usage = addUsage(acc.usage, u);
-    acc.vms.add(resourceId);
+    touched.add(acc);
     this.#total.usage = addUsage(this.#total.usage, u);
     // The total counts usage, not VMs: a set of every VM would be the whole fleet in memory.
     if (prices === undefined || u.billedSeconds === 0) return;
