@@ -27,7 +27,7 @@ import { InputError } from './errors';
 import { TopK } from './top-k';
 import type { CurrentState, TimeRange, Timeline } from './ports';
 import { checkRange, segmentView, type SegmentView } from './queries';
-import { listStopped, type StoppedQueryDependencies } from './stopped';
+import { stoppedStatusOf, type StoppedQueryDependencies } from './stopped';
 
 /** A `VmCurrent` row with the storage's stamp of its last change (opaque, ordered as text of one format). */
 export interface FleetCurrentRow {
@@ -582,7 +582,12 @@ export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Pro
       if (stopped) total.stoppedVms += 1;
       if (groupBy !== undefined) {
         const groupKey = groupKeyOf(groupBy, current.resourceId, current.details);
-        const g = groups.get(groupKey) ?? { key: groupKey, vms: 0, stoppedVms: 0, ...figuresOf(zeroUsage, 0) };
+        const g = groups.get(groupKey) ?? {
+          key: groupKey,
+          vms: 0,
+          stoppedVms: 0,
+          ...figuresOf(zeroUsage, 0),
+        };
         for (const f of usageFields) g[f] += figures[f];
         g.billedHours = g.billedSeconds / 3600;
         g.stoppedSeconds += figures.stoppedSeconds;
@@ -640,16 +645,27 @@ export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Pro
       }),
     );
   }
-  if (vms.some((vm) => vm.state === PowerState.stopped)) {
+  // Alert states of the page's VMs in Stopped (allocated): the episode index (one query) with the current
+  // rows the listing read, not a point read of every stopped VM of the fleet.
+  const stoppedOnPage = new Map<string, { vm: FleetVm; current: CurrentState }>();
+  onPage.forEach(({ item }, i) => {
+    const vm = vms[i];
+    if (vm !== undefined && item.current.state === PowerState.stopped)
+      stoppedOnPage.set(item.current.resourceId.toLowerCase(), { vm, current: item.current });
+  });
+  if (stoppedOnPage.size > 0) {
     work.push(
-      listStopped(deps, asOf).then((report) => {
-        const byId = new Map(report.vms.map((s) => [s.resourceId.toLowerCase(), s.alertState]));
-        for (const vm of vms) {
-          const alertState =
-            vm.state === PowerState.stopped ? byId.get(vm.resourceId.toLowerCase()) : undefined;
-          if (alertState !== undefined) vm.alertState = alertState;
+      (async () => {
+        for await (const records of deps.alerts.listEpisodes()) {
+          for (const record of records) {
+            const onPageVm =
+              record.endedAt === undefined ? stoppedOnPage.get(record.resourceId.toLowerCase()) : undefined;
+            if (onPageVm === undefined) continue;
+            const status = stoppedStatusOf(record, onPageVm.current, deps.alertRules, asOf);
+            if (status.endedAt === undefined) onPageVm.vm.alertState = status.alertState;
+          }
         }
-      }),
+      })(),
     );
   }
   await Promise.all(work);
