@@ -72,6 +72,14 @@ export interface Transition {
   cause: Cause;
   /** Id of the event raised for it; undefined when the operation raises none. */
   eventId?: string | undefined;
+  /**
+   * With operation durations (`FleetOptions.operationDurations`): when the operation was accepted (its
+   * Started / Accepted records) and when it completed (its Succeeded record and its event). Billing
+   * changes at `at`: the start of a start, power-off or deallocate (Starting is billed, Deallocating is
+   * not, per the billing table), the completion of a delete (the table names no Deleting power state).
+   */
+  operationStartedAt?: number | undefined;
+  completedAt?: number | undefined;
 }
 
 export interface TruthVm {
@@ -110,7 +118,15 @@ export interface FleetOptions {
   dropRate?: number;
   /** Share of events delivered twice (default 0.1). */
   duplicateRate?: number;
+  /**
+   * Operations take 20 s to 3 min (seeded apart from the habits, so the transitions stay those of the
+   * same seed without durations); their events carry the completion time. Default: instantaneous.
+   */
+  operationDurations?: boolean;
 }
+
+/** An operation's duration: 20 s to 3 min. */
+export const operationDurationInMs = { min: 20_000, max: 180_000 } as const;
 
 const minute = 60_000;
 const hour = 60 * minute;
@@ -237,6 +253,7 @@ export function simulateFleet(options: FleetOptions): FleetHistory {
   let events = 0;
   let duplicates = 0;
   const callers = ['alice@contoso.com', 'bob@contoso.com', 'automation@contoso.com'];
+  const durationRnd = seededRandom(options.seed + 7);
   for (let i = 0; i < options.vms; i += 1) {
     const resourceId = benchVmResourceId(`acc-${String(i).padStart(4, '0')}`, 'rg-accuracy');
     const vm = simulateVm(habitOf(i), options.from, options.to, rnd);
@@ -245,11 +262,22 @@ export function simulateFleet(options: FleetOptions): FleetHistory {
       if (operation === undefined) return t;
       const eventId = `acc-${i}-${n}`;
       events += 1;
+      let timing: Pick<Transition, 'operationStartedAt' | 'completedAt'> = {};
+      if (options.operationDurations === true) {
+        const { min, max } = operationDurationInMs;
+        let durationInMs = Math.round(min + durationRnd() * (max - min));
+        if (t.cause === Cause.delete) {
+          // A delete bills until it completes: it started `durationInMs` earlier, after the last change.
+          const previousAt = vm.transitions[n - 1]?.at ?? options.from;
+          durationInMs = Math.min(durationInMs, Math.max(1_000, t.at - previousAt - 1_000));
+          timing = { operationStartedAt: t.at - durationInMs, completedAt: t.at };
+        } else timing = { operationStartedAt: t.at, completedAt: t.at + durationInMs };
+      }
       const generated = resourceEvent({
         id: eventId,
         resourceId,
         operation,
-        time: t.at,
+        time: timing.completedAt ?? t.at,
         caller: callers[n % callers.length] ?? 'alice@contoso.com',
         schema: n % 4 === 3 ? 'cloudEvents' : 'eventGrid',
       });
@@ -261,13 +289,14 @@ export function simulateFleet(options: FleetOptions): FleetHistory {
         dropped.add(eventId);
       } else {
         const delay = deliveryDelayInMs(rnd);
-        deliveries.push({ at: t.at + delay, eventId, resourceId, raw: generated.raw });
+        const eventAt = timing.completedAt ?? t.at;
+        deliveries.push({ at: eventAt + delay, eventId, resourceId, raw: generated.raw });
         if (rnd() < duplicateRate) {
           duplicates += 1;
-          deliveries.push({ at: t.at + delay * (2 + rnd() * 2), eventId, resourceId, raw: generated.raw });
+          deliveries.push({ at: eventAt + delay * (2 + rnd() * 2), eventId, resourceId, raw: generated.raw });
         }
       }
-      return { ...t, eventId };
+      return { ...t, eventId, ...timing };
     });
     vms.push({ resourceId, habit: vm.habit, initial: vm.initial, transitions });
   }

@@ -24,10 +24,8 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, cpus } from 'node:os';
 import { silentLogger } from '../../src/adapters/logger';
-import { ingestEvent } from '../../src/app/ingest-event';
-import { IngestOutcome } from '../../src/app/ingest-outcome';
 import { reconcileSubscription } from '../../src/app/reconcile';
-import { createAppContext, type AppContext } from '../../src/composition';
+import { createAppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import { usageOf } from '../../src/domain/usage';
 import { startArmEmulator, type ArmEmulator } from '../emulator/arm-emulator';
@@ -40,6 +38,7 @@ import {
   type TruthVm,
 } from './accuracy-fleet';
 import { runHealthAccuracy } from './accuracy-health';
+import { ingestWithRetry, runHistoryAccuracy } from './accuracy-history';
 import { pool, sig3, benchStorage, type BenchStorage } from './benchmark';
 import { benchSubscriptionId } from './events';
 import { seededRandom } from '../emulator/seeded-random';
@@ -96,16 +95,6 @@ function explainedErrorSeconds(vm: TruthVm, delivered: ReadonlySet<string>, inte
     previous = t.state;
   }
   return (changes * intervalInMs) / 2 / 1000;
-}
-
-async function ingestWithRetry(raw: unknown, ctx: AppContext): Promise<IngestOutcome> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return (await ingestEvent(raw, ctx)).outcome;
-    } catch (error) {
-      if (attempt >= 5) throw error;
-    }
-  }
 }
 
 export async function runAccuracy(options: AccuracyOptions): Promise<Record<string, unknown>> {
@@ -324,30 +313,66 @@ export async function runAccuracy(options: AccuracyOptions): Promise<Record<stri
   }
 }
 
+const parts = ['fleet', 'stops', 'history'] as const;
+type Part = (typeof parts)[number];
+
+function partsOf(argv: readonly string[]): Set<Part> {
+  const index = argv.indexOf('--parts');
+  const raw = (index >= 0 ? argv[index + 1] : process.env['ACCURACY_PARTS'])?.trim() || parts.join(',');
+  const chosen = raw.split(',').map((p) => p.trim());
+  const unknown = chosen.filter((p) => !(parts as readonly string[]).includes(p));
+  if (unknown.length > 0) throw new RangeError(`--parts takes a list of ${parts.join(', ')}`);
+  return new Set(chosen as Part[]);
+}
+
 async function main(argv: readonly string[]): Promise<number> {
-  const report = await runAccuracy({
-    vms: Math.round(parameter(argv, '--vms', 'ACCURACY_VMS', 100)),
-    days: parameter(argv, '--days', 'ACCURACY_DAYS', 30),
-    intervalInMinutes: parameter(argv, '--interval', 'ACCURACY_INTERVAL_MINUTES', 5),
-    seed: Math.round(parameter(argv, '--seed', 'ACCURACY_SEED', 1)),
-    storage: process.env['ACCURACY_STORAGE']?.trim(),
-    progress: (message) => process.stderr.write(`[accuracy] ${message}\n`),
-  });
+  const chosen = partsOf(argv);
+  const progress = (message: string) => process.stderr.write(`[accuracy] ${message}\n`);
+  const interval = parameter(argv, '--interval', 'ACCURACY_INTERVAL_MINUTES', 5);
+  const seed = Math.round(parameter(argv, '--seed', 'ACCURACY_SEED', 1));
+  const storage = process.env['ACCURACY_STORAGE']?.trim();
+  const report: Record<string, unknown> = {};
+  const targets: Array<{ holds: boolean }> = [];
+  if (chosen.has('fleet')) {
+    const fleet = await runAccuracy({
+      vms: Math.round(parameter(argv, '--vms', 'ACCURACY_VMS', 100)),
+      days: parameter(argv, '--days', 'ACCURACY_DAYS', 30),
+      intervalInMinutes: interval,
+      seed,
+      storage,
+      progress,
+    });
+    Object.assign(report, fleet);
+    targets.push(...(fleet['targets'] as Array<{ holds: boolean }>));
+  }
   // Stops that raise no operation event: before / after Resource Health annotations and the metric.
-  const stops = await runHealthAccuracy({
-    vms: Math.round(parameter(argv, '--stops-vms', 'ACCURACY_STOPS_VMS', 120)),
-    days: parameter(argv, '--stops-days', 'ACCURACY_STOPS_DAYS', 1),
-    intervalInMinutes: parameter(argv, '--interval', 'ACCURACY_INTERVAL_MINUTES', 5),
-    seed: Math.round(parameter(argv, '--seed', 'ACCURACY_SEED', 1)),
-    storage: process.env['ACCURACY_STORAGE']?.trim(),
-    progress: (message) => process.stderr.write(`[accuracy] ${message}\n`),
-  });
-  report['stopsWithoutEvents'] = stops;
+  if (chosen.has('stops')) {
+    const stops = await runHealthAccuracy({
+      vms: Math.round(parameter(argv, '--stops-vms', 'ACCURACY_STOPS_VMS', 120)),
+      days: parameter(argv, '--stops-days', 'ACCURACY_STOPS_DAYS', 1),
+      intervalInMinutes: interval,
+      seed,
+      storage,
+      progress,
+    });
+    report['stopsWithoutEvents'] = stops;
+    targets.push(...(stops['targets'] as Array<{ holds: boolean }>));
+  }
+  // Operations that take minutes, the Activity Log, and a deployment that backfills its history.
+  if (chosen.has('history')) {
+    const history = await runHistoryAccuracy({
+      vms: Math.round(parameter(argv, '--history-vms', 'ACCURACY_HISTORY_VMS', 20)),
+      historyDays: parameter(argv, '--history-days', 'ACCURACY_HISTORY_DAYS', 90),
+      deployDay: parameter(argv, '--deploy-day', 'ACCURACY_DEPLOY_DAY', 60),
+      intervalInMinutes: interval,
+      seed,
+      storage,
+      progress,
+    });
+    report['history'] = history;
+    targets.push(...(history['targets'] as Array<{ holds: boolean }>));
+  }
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  const targets = [
-    ...(report['targets'] as Array<{ holds: boolean }>),
-    ...(stops['targets'] as Array<{ holds: boolean }>),
-  ];
   return targets.every((t) => t.holds) ? 0 : 1;
 }
 
