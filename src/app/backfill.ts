@@ -129,7 +129,7 @@ export interface BackfillOptions {
   pacingThreshold?: number;
   /** VMs recorded at once (default 8). */
   concurrency?: number;
-  /** Observations buffered before they are written (default 20,000). */
+  /** Observations buffered before they are written (default 20,000; 100,000 in `backfillSubscriptions`). */
   maxBufferedObservations?: number;
   /** Called after every page (CLI progress). */
   onPage?: (progress: SliceProgress) => void;
@@ -153,7 +153,17 @@ export interface BackfillSliceResult {
   read: boolean;
 }
 
-const defaults = { budgetInMs: 240_000, pacingThreshold: 50, concurrency: 8, maxBuffered: 20_000 };
+const defaults = {
+  budgetInMs: 240_000,
+  pacingThreshold: 50,
+  concurrency: 8,
+  maxBuffered: 20_000,
+  /**
+   * The inline run (`backfillSubscriptions`) buffers across slices: 100,000 observations (a 1,000-VM
+   * subscription's 89 days in about two flushes; a few tens of MB).
+   */
+  maxBufferedInline: 100_000,
+};
 
 /**
  * Default length of a slice: a week. Each slice records every VM's observations once it is read, and
@@ -261,8 +271,10 @@ class LogReading {
   constructor(
     private readonly deps: BackfillDependencies,
     private readonly options: BackfillOptions,
-    private readonly counts: BackfillCounts,
-    private readonly range: { from: number; to: number },
+    /** Where records and flush results are counted (the slice being read: a run over slices moves it). */
+    public counts: BackfillCounts,
+    /** The time range of what is buffered (the stops a flush narrows lie in it): a run over slices widens it. */
+    public range: { from: number; to: number },
   ) {
     this.startedAt = deps.now();
     this.vms = options.seenVms ?? new Set<string>();
@@ -373,11 +385,25 @@ export async function backfillSlice(
   deps: BackfillDependencies,
   options: BackfillOptions = {},
 ): Promise<BackfillSliceResult> {
+  const [result] = await readSlices([slice], deps, options);
+  if (result === undefined) throw new Error('backfill slice not read');
+  return result;
+}
+
+type Slice = { subscriptionId: string; from: number; to: number };
+
+/** Where a slice starts: its stored progress, or its result at once (done already, or past retention). */
+async function openSlice(
+  slice: Slice,
+  deps: BackfillDependencies,
+): Promise<
+  { result: BackfillSliceResult } | { progress: SliceProgress; range: { from: number; to: number } }
+> {
   const stored = await deps.backfills.getSlice(slice.subscriptionId, slice.from);
   // A slice done up to an earlier end (today's, read again later) is read again: records are idempotent.
   const finished = stored !== undefined && stored.status !== SliceStatus.pending;
   if (finished && (stored.to >= slice.to || stored.status === SliceStatus.forbidden))
-    return { progress: stored, complete: true, read: false };
+    return { result: { progress: stored, complete: true, read: false } };
   if (finished) {
     Object.assign(stored, emptyCounts());
     stored.status = SliceStatus.pending;
@@ -396,7 +422,7 @@ export async function backfillSlice(
       updatedAt: deps.now(),
     };
     await deps.backfills.putSlice(expired);
-    return { progress: expired, complete: true, read: false };
+    return { result: { progress: expired, complete: true, read: false } };
   }
   const progress: SliceProgress = stored ?? {
     ...slice,
@@ -405,64 +431,110 @@ export async function backfillSlice(
     vms: 0,
     updatedAt: deps.now(),
   };
-  const counts = emptyCounts();
-  const reading = new LogReading(deps, options, counts, range);
+  return { progress, range };
+}
+
+/**
+ * Reads slices of one subscription one after the other into one buffer, recorded when it is full, near
+ * the budget or after the last slice: a run over many slices (the CLI's) reads each VM's partition once
+ * per flush instead of once per slice. A slice's progress is stored only after the flush that holds every
+ * page read up to its `nextLink`, so a stopped run resumes each slice where its stored records end (slices
+ * read but not yet flushed are read again). Returns one result per slice reached; the last is incomplete
+ * when the run stopped near its budget.
+ */
+async function readSlices(
+  slices: readonly Slice[],
+  deps: BackfillDependencies,
+  options: BackfillOptions,
+): Promise<BackfillSliceResult[]> {
+  const results: BackfillSliceResult[] = [];
+  const reading = new LogReading(deps, options, emptyCounts(), { from: Infinity, to: -Infinity });
+  /** Slices read since the last flush, with what they counted since their last save. */
+  let unsaved: Array<{ progress: SliceProgress; counts: BackfillCounts }> = [];
   const before = { requests: deps.reader.stats.requests, throttled: deps.reader.stats.throttled };
-  const save = async (): Promise<void> => {
-    for (const name of Object.keys(counts) as (keyof BackfillCounts)[]) progress[name] += counts[name];
-    Object.assign(counts, emptyCounts());
-    progress.requests += deps.reader.stats.requests - before.requests;
-    progress.throttled += deps.reader.stats.throttled - before.throttled;
+  const countRequests = (counts: BackfillCounts): void => {
+    counts.requests += deps.reader.stats.requests - before.requests;
+    counts.throttled += deps.reader.stats.throttled - before.throttled;
     before.requests = deps.reader.stats.requests;
     before.throttled = deps.reader.stats.throttled;
-    progress.vms = Math.max(progress.vms, reading.vms.size);
-    progress.updatedAt = deps.now();
-    await deps.backfills.putSlice(progress);
   };
-  const fields = { subscriptionId: slice.subscriptionId, from: new Date(slice.from).toISOString() };
-  try {
-    for (;;) {
-      const requestedAt = deps.now();
-      const page = await deps.reader.readActivityLogPage(slice.subscriptionId, range, progress.nextLink);
-      reading.slowestPageInMs = Math.max(reading.slowestPageInMs, deps.now() - requestedAt);
-      counts.pages += 1;
-      const oldest = reading.take(page.records, deps.now());
-      if (oldest !== undefined) progress.reachedAt = Math.min(progress.reachedAt ?? Infinity, oldest);
-      const last = page.nextLink === undefined;
-      if (last || reading.full || reading.nearBudget()) {
-        // Progress moves to the next page only once this page's observations are stored.
-        await reading.flush();
+  /** Records the buffer, then stores the progress of every slice read since (the flush covers their pages). */
+  const flushAndSave = async (): Promise<void> => {
+    await reading.flush();
+    for (const { progress, counts } of unsaved) {
+      for (const name of Object.keys(counts) as (keyof BackfillCounts)[]) progress[name] += counts[name];
+      Object.assign(counts, emptyCounts());
+      progress.vms = Math.max(progress.vms, reading.vms.size);
+      progress.updatedAt = deps.now();
+      await deps.backfills.putSlice(progress);
+    }
+    unsaved = unsaved.filter((u) => u.progress.status === SliceStatus.pending);
+    reading.range = { from: Infinity, to: -Infinity };
+  };
+  for (const [index, slice] of slices.entries()) {
+    if (index > 0 && reading.nearBudget()) break;
+    const opened = await openSlice(slice, deps);
+    if ('result' in opened) {
+      results.push(opened.result);
+      continue;
+    }
+    const { progress, range } = opened;
+    const counts = emptyCounts();
+    unsaved.push({ progress, counts });
+    reading.counts = counts;
+    reading.range = {
+      from: Math.min(reading.range.from, range.from),
+      to: Math.max(reading.range.to, range.to),
+    };
+    const lastSlice = index === slices.length - 1;
+    const fields = { subscriptionId: slice.subscriptionId, from: new Date(slice.from).toISOString() };
+    try {
+      for (;;) {
+        const requestedAt = deps.now();
+        const page = await deps.reader.readActivityLogPage(slice.subscriptionId, range, progress.nextLink);
+        reading.slowestPageInMs = Math.max(reading.slowestPageInMs, deps.now() - requestedAt);
+        counts.pages += 1;
+        countRequests(counts);
+        const oldest = reading.take(page.records, deps.now());
+        if (oldest !== undefined) progress.reachedAt = Math.min(progress.reachedAt ?? Infinity, oldest);
+        const last = page.nextLink === undefined;
+        // Stored only by the next flush, which records this page first.
         progress.nextLink = page.nextLink;
         if (last) progress.status = SliceStatus.done;
-        await save();
-      } else {
-        progress.nextLink = page.nextLink;
+        if ((last && lastSlice) || reading.full || reading.nearBudget()) await flushAndSave();
+        options.onPage?.({ ...progress, ...sum(progress, counts) });
+        if (last) {
+          deps.log.info('backfill slice read', { ...fields, records: progress.records + counts.records });
+          results.push({ progress, complete: true, read: true });
+          break;
+        }
+        if (reading.nearBudget()) {
+          deps.log.warn('backfill stopped near its time budget', fields);
+          results.push({ progress, complete: false, read: true });
+          return results;
+        }
+        await reading.pace();
       }
-      options.onPage?.({ ...progress, ...sum(progress, counts) });
-      if (last) {
-        deps.log.info('backfill slice done', { ...fields, records: progress.records, vms: progress.vms });
-        return { progress, complete: true, read: true };
+    } catch (value) {
+      const error = ensureError(value);
+      if (statusCodeOf(error) === 403) {
+        // The identity may not read this subscription's log: reported, not retried.
+        countRequests(counts);
+        progress.status = SliceStatus.forbidden;
+        progress.error = error.message;
+        delete progress.nextLink;
+        await flushAndSave();
+        deps.log.error('activity log not readable', { ...fields, error: error.message });
+        results.push({ progress, complete: true, read: true });
+        return results;
       }
-      if (reading.nearBudget()) {
-        deps.log.warn('backfill stopped near its time budget', fields);
-        return { progress, complete: false, read: true };
-      }
-      await reading.pace();
+      // Transient: keep what was read up to the last flush; the message is redelivered and resumes there.
+      deps.log.warn('backfill slice interrupted', { ...fields, error: error.message });
+      throw error;
     }
-  } catch (value) {
-    const error = ensureError(value);
-    if (statusCodeOf(error) === 403) {
-      // The identity may not read this subscription's log: reported, not retried.
-      progress.status = SliceStatus.forbidden;
-      progress.error = error.message;
-      await save();
-      deps.log.error('activity log not readable', { ...fields, error: error.message });
-      return { progress, complete: true, read: true };
-    }
-    // Transient: keep what was read up to the last flush; the message is redelivered and resumes there.
-    deps.log.warn('backfill slice interrupted', { ...fields, error: error.message });
-    throw error;
   }
+  if (unsaved.length > 0) await flushAndSave();
+  return results;
 }
 
 function sum(progress: SliceProgress, counts: BackfillCounts): BackfillCounts {
@@ -556,22 +628,29 @@ export async function backfillSubscriptions(
     try {
       const messages = await planBackfill(subscriptionId, days, deps, true);
       summary.slices = messages.length;
-      for (const message of messages) {
-        const slice = backfillMessageOf(message);
-        if (slice === undefined) continue;
-        let result: BackfillSliceResult;
-        do result = await backfillSlice(slice, deps, { ...options, seenVms });
-        while (!result.complete);
-        summary.slicesDone += 1;
-        if (!result.read) continue;
-        for (const name of Object.keys(emptyCounts()) as (keyof BackfillCounts)[])
-          summary[name] += result.progress[name];
-        if (result.progress.reachedAt !== undefined)
-          summary.reachedAt = Math.min(summary.reachedAt ?? Infinity, result.progress.reachedAt);
-        if (result.progress.status === SliceStatus.forbidden) {
-          summary.forbidden = true;
-          summary.error = result.progress.error;
-          break;
+      let pending = messages.flatMap((m) => backfillMessageOf(m) ?? []);
+      const run: BackfillOptions = {
+        ...options,
+        seenVms,
+        maxBufferedObservations: options.maxBufferedObservations ?? defaults.maxBufferedInline,
+      };
+      while (pending.length > 0 && !summary.forbidden) {
+        // One buffer across the slices: each VM's partition is read once per flush, not once per slice.
+        const results = await readSlices(pending, deps, run);
+        const completed = results.filter((r) => r.complete);
+        pending = pending.slice(completed.length);
+        for (const result of completed) {
+          summary.slicesDone += 1;
+          if (!result.read) continue;
+          for (const name of Object.keys(emptyCounts()) as (keyof BackfillCounts)[])
+            summary[name] += result.progress[name];
+          if (result.progress.reachedAt !== undefined)
+            summary.reachedAt = Math.min(summary.reachedAt ?? Infinity, result.progress.reachedAt);
+          if (result.progress.status === SliceStatus.forbidden) {
+            summary.forbidden = true;
+            summary.error = result.progress.error;
+            break;
+          }
         }
       }
     } catch (value) {

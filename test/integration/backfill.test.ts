@@ -143,6 +143,57 @@ describe('Activity Log backfill (emulator over HTTP, Azurite)', () => {
     await dropTables(other);
   });
 
+  it('an inline run records each VM once per flush across its slices; one stopped after a flush resumes there to the same timelines', async () => {
+    const clean = await testContext(testSettings(arm.url));
+    let recordManyCalls = 0;
+    const recordMany = clean.store.recordMany.bind(clean.store);
+    const countingStore = Object.assign(Object.create(clean.store) as typeof clean.store, {
+      recordMany: (observations: Parameters<typeof recordMany>[0]) => {
+        recordManyCalls += 1;
+        return recordMany(observations);
+      },
+    });
+    const [whole] = await backfillSubscriptions([sub], 13, {
+      ...clean,
+      store: countingStore,
+      reader: clean.management,
+      log: silentLogger,
+    });
+    expect(whole?.error).toBeUndefined();
+    expect(whole?.slices).toBeGreaterThanOrEqual(2);
+    // One flush for the whole run: each VM's partition read once, not once per slice.
+    expect(recordManyCalls).toBe(vmIds.length);
+
+    // A run that fails on a page past the middle, buffering 20 observations (a flush per page): what was
+    // flushed stays, the rest is read again.
+    expect(whole?.pages).toBeGreaterThanOrEqual(3);
+    const failAt = Math.ceil((whole?.pages ?? 0) / 2) + 1;
+    const stopped = await testContext(testSettings(arm.url));
+    let pages = 0;
+    const failing = {
+      stats: stopped.management.stats,
+      readActivityLogPage: (...args: Parameters<typeof stopped.management.readActivityLogPage>) => {
+        pages += 1;
+        if (pages === failAt) return Promise.reject(new Error('connection reset'));
+        return stopped.management.readActivityLogPage(...args);
+      },
+    };
+    // One clock for both runs: the same slices (today's, read again later, would be read again).
+    const stoppedDeps = { ...stopped, reader: failing, log: silentLogger, now: () => now };
+    const [first] = await backfillSubscriptions([sub], 13, stoppedDeps, { maxBufferedObservations: 20 });
+    expect(first?.error).toBe('connection reset');
+    const saved = await stopped.backfills.listSlices(sub);
+    expect(saved.some((s) => s.nextLink !== undefined || s.status === 'done')).toBe(true);
+    const [resumed] = await backfillSubscriptions([sub], 13, stoppedDeps, { maxBufferedObservations: 20 });
+    expect(resumed?.error).toBeUndefined();
+    // Resumed where the stored progress ended: fewer pages than a whole run.
+    expect(pages - failAt).toBeLessThan(whole?.pages ?? 0);
+    for (const resourceId of vmIds)
+      expect(await stopped.store.getTimeline(resourceId)).toEqual(await clean.store.getTimeline(resourceId));
+    await dropTables(clean);
+    await dropTables(stopped);
+  });
+
   it('waits out 429 Retry-After and reports a subscription whose log it may not read (403) without retrying', async () => {
     arm.faults.throttleNext(1, { kinds: ['activityLog'], retryAfterInSeconds: 1 });
     const recent = await readRecentActivityLog(sub, deps);
