@@ -10,7 +10,7 @@
  * writing Started, Accepted and Succeeded records 3-20 minutes late.
  *
  * Figures: management requests (= pages + throttling retries), records per second vs the floor's,
- * Table requests by kind (each day-slice re-reads the VM's partition: counted), peak memory (this
+ * Table requests by kind (each flush re-reads the VM's partition: counted), peak memory (this
  * process holds the emulator's records too). Targets: requests = pages + throttled; the stored
  * timelines equal the floor's for a sample of VMs.
  *
