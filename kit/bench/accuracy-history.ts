@@ -3,7 +3,9 @@
  * history whose operations take 20 s to 3 min (billing changes when an operation starts: Starting is
  * billed, Deallocating is not; a delete bills until it completes), Event Grid events at completion, and
  * each operation's Activity Log records (Started, Accepted, Succeeded; one correlation id, the event's)
- * queryable 3-20 minutes after their time, in the ARM emulator's Activity Log served over HTTP.
+ * and a Resource Health record for each stop that raises no operation (guest shutdown:
+ * `VirtualMachineStoppedInternally`; Spot eviction: `VirtualMachinePreempted`), queryable 3-20 minutes
+ * after their time, in the ARM emulator's Activity Log served over HTTP.
  *
  * The app is deployed on day `deployDay`: at that time the subscription is reconciled, then backfilled
  * through the real use case (`backfillSubscriptions`, the CLI's inline run of `backfillSlice`) from the
@@ -41,7 +43,7 @@ import { createAppContext, type AppContext } from '../src/composition';
 import { loadConfig } from '../src/config';
 import type { Segment } from '../src/domain/segments';
 import { usageOf } from '../src/domain/usage';
-import { ActivityLogOperation } from '../src/emulator/arm-activity-log';
+import { ActivityLogOperation, wireTimestamp } from '../src/emulator/arm-activity-log';
 import { startArmEmulator, type ArmEmulator } from '../src/emulator/arm-emulator';
 import { EmulatedPowerState, type EmulatedFleet } from '../src/emulator/arm-fleet';
 import { seededRandom } from '../src/emulator/seeded-random';
@@ -135,12 +137,53 @@ function syncFleet(fleet: EmulatedFleet, history: FleetHistory, at: number): voi
   }
 }
 
-/** Every operation's Started, Accepted and Succeeded records, 3-20 minutes late, with the event's correlation id. */
+/** Resource Health's annotation of a stop that raises no operation (guest shutdown, Spot eviction). */
+const healthAnnotation: Partial<Record<Cause, string>> = {
+  guestShutdown: 'VirtualMachineStoppedInternally',
+  eviction: 'VirtualMachinePreempted',
+};
+
+/** A `ResourceHealth` record of the log (shape of the activity-log.md sample: `properties.eventProperties`). */
+function healthRecord(resourceId: string, at: number, details: string, n: number): Record<string, unknown> {
+  const localized = (value: string) => ({ value, localizedValue: value });
+  return {
+    resourceId,
+    eventTimestamp: wireTimestamp(at),
+    eventDataId: `health-${n}`,
+    correlationId: `health-corr-${n}`,
+    category: localized('ResourceHealth'),
+    operationName: localized('Microsoft.Resourcehealth/healthevent/Updated/action'),
+    level: 'Critical',
+    status: localized('Updated'),
+    properties: {
+      eventProperties: JSON.stringify({
+        title: 'Virtual machine stopped',
+        details,
+        type: 'Downtime',
+        cause: details === 'VirtualMachinePreempted' ? 'PlatformInitiated' : 'UserInitiated',
+        currentHealthStatus: 'Unavailable',
+        previousHealthStatus: 'Available',
+      }),
+    },
+  };
+}
+
+/**
+ * Every operation's Started, Accepted and Succeeded records with the event's correlation id, and a
+ * Resource Health record for each stop that raises no operation (the log holds both), 3-20 minutes late.
+ */
 function writeActivityLog(arm: ArmEmulator, history: FleetHistory, seed: number): number {
   const lag = seededRandom(seed + 11);
+  const lagInMs = () => 3 * minute + Math.floor(lag() * 17 * minute);
   let records = 0;
   for (const vm of history.vms)
     for (const t of vm.transitions) {
+      const annotation = healthAnnotation[t.cause];
+      if (annotation !== undefined) {
+        arm.fleet.activityLog.addRecord(healthRecord(vm.resourceId, t.at, annotation, records), lagInMs());
+        records += 1;
+        continue;
+      }
       const operation = logOperation[t.cause];
       if (operation === undefined || t.operationStartedAt === undefined || t.completedAt === undefined)
         continue;
@@ -151,7 +194,7 @@ function writeActivityLog(arm: ArmEmulator, history: FleetHistory, seed: number)
         durationInMs: t.completedAt - t.operationStartedAt,
         hibernate: t.cause === Cause.hibernate,
         ...(t.eventId === undefined ? {} : { correlationId: `corr-${t.eventId}` }),
-        lagInMs: () => 3 * minute + Math.floor(lag() * 17 * minute),
+        lagInMs,
       });
       records += 3;
     }
