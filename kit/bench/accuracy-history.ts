@@ -30,23 +30,24 @@
  * `--history-days 90`, about 25 minutes on a loaded 2-core machine.
  */
 import { randomBytes } from 'node:crypto';
-import { silentLogger } from '../src/adapters/logger';
+import { silentLogger } from '../../src/adapters/logger';
 import {
   backfillSubscriptions,
   readRecentActivityLog,
   type BackfillDependencies,
   type BackfillSummary,
-} from '../src/app/backfill';
-import { ingestEvent, type IngestOutcome } from '../src/app/ingest-event';
-import { reconcileSubscription } from '../src/app/reconcile-subscription';
-import { createAppContext, type AppContext } from '../src/composition';
-import { loadConfig } from '../src/config';
-import type { Segment } from '../src/domain/segments';
-import { usageOf } from '../src/domain/usage';
-import { ActivityLogOperation, wireTimestamp } from '../src/emulator/arm-activity-log';
-import { startArmEmulator, type ArmEmulator } from '../src/emulator/arm-emulator';
-import { EmulatedPowerState, type EmulatedFleet } from '../src/emulator/arm-fleet';
-import { seededRandom } from '../src/emulator/seeded-random';
+} from '../../src/app/backfill';
+import { ingestEvent } from '../../src/app/ingest-event';
+import type { IngestOutcome } from '../../src/app/ingest-outcome';
+import { reconcileSubscription } from '../../src/app/reconcile-subscription';
+import { createAppContext, type AppContext } from '../../src/composition';
+import { loadConfig } from '../../src/config';
+import type { Segment } from '../../src/domain/segments';
+import { usageOf } from '../../src/domain/usage';
+import { ActivityLogOperation, wireTimestamp } from '../emulator/arm-activity-log';
+import { startArmEmulator, type ArmEmulator } from '../emulator/arm-emulator';
+import { EmulatedPowerState, type EmulatedFleet } from '../emulator/arm-fleet';
+import { seededRandom } from '../emulator/seeded-random';
 import {
   Cause,
   simulateFleet,
