@@ -39,7 +39,7 @@ import {
 } from '../../src/app/backfill';
 import { ingestEvent } from '../../src/app/ingest-event';
 import type { IngestOutcome } from '../../src/app/ingest-outcome';
-import { reconcileSubscription } from '../../src/app/reconcile-subscription';
+import { reconcileSubscription } from '../../src/app/reconcile';
 import { createAppContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import type { Segment } from '../../src/domain/segments';
