@@ -13,7 +13,7 @@ export const serveCommand: Command = {
     'Example: vm-timeline serve -- --fast   (then open the Dashboard URL it prints)',
   ].join('\n'),
   options: {},
-  positionals: { min: 0, max: 20 },
+  arguments: ['[host-options...]'],
   async run(invocation) {
     // The options every command takes name the app settings the local host reads.
     const settings = {

@@ -44,7 +44,7 @@ export const backfillCommand: Command = {
     },
     days: { type: 'string', value: '<n>', description: 'days of history, 1-89 (default BACKFILL_DAYS)' },
   },
-  positionals: { min: 0, max: 0 },
+  arguments: [],
   async run(invocation) {
     const daysText = stringOption(invocation.options, 'days');
     const days = daysText === undefined ? undefined : Number(daysText);

@@ -74,7 +74,7 @@ export const checkInvoiceCommand: Command = {
       description: 'also keep the rows in the VmInvoiceCheck table (the dashboard shows the agreement)',
     },
   },
-  positionals: { min: 0, max: 0 },
+  arguments: [],
   async run(invocation) {
     const location = requiredOption(invocation.options, 'export');
     const from = dayOption(requiredOption(invocation.options, 'from'), '--from');

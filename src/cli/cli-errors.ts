@@ -66,10 +66,6 @@ export function describeError(error: unknown, storageEndpoint?: string): Describ
   ) {
     return { message: firstLine(e.message), exitCode: ExitCode.usage };
   }
-  const parseArgsCode = (e as { code?: unknown }).code;
-  if (typeof parseArgsCode === 'string' && parseArgsCode.startsWith('ERR_PARSE_ARGS_')) {
-    return { message: parseArgsMessage(e.message), exitCode: ExitCode.usage };
-  }
   if (e instanceof NotFoundError) return { message: firstLine(e.message), exitCode: ExitCode.failure };
   if (storageEndpoint !== undefined && isUnreachable(e)) {
     return {
@@ -78,15 +74,4 @@ export function describeError(error: unknown, storageEndpoint?: string): Describ
     };
   }
   return { message: firstLine(e.message), exitCode: ExitCode.failure };
-}
-
-/** node:util parseArgs messages carry advice about `--`; keep the first sentence. */
-function parseArgsMessage(message: string): string {
-  const unknown = /^Unknown option '([^']+)'/.exec(message);
-  if (unknown?.[1] !== undefined) return `unknown option ${unknown[1]}`;
-  const missingValue = /^Option '(?:-\w, )?(--[^ ]+) <value>' argument missing/.exec(message);
-  if (missingValue?.[1] !== undefined) return `${missingValue[1]} needs a value`;
-  const positional = /^Unexpected argument '([^']+)'/.exec(message);
-  if (positional?.[1] !== undefined) return `unexpected argument ${positional[1]}`;
-  return firstLine(message).replace(/\.\s.*$/, '');
 }

@@ -52,8 +52,8 @@ export interface Command {
   /** Longer help, printed by `<command> --help`. */
   description: string;
   options: Readonly<Record<string, OptionSpec>>;
-  /** Number of positional arguments accepted. */
-  positionals: { min: number; max: number };
+  /** Positional arguments, as commander declares them: `<file>` required, `[file]` optional, `[files...]` any number. */
+  arguments: readonly string[];
   run(invocation: Invocation): Promise<ExitCode>;
 }
 

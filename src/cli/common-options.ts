@@ -28,7 +28,6 @@ export const commonOptions: Readonly<Record<string, OptionSpec>> = {
     description:
       'log what the use cases do to stderr (readable lines, JSON with LOG_FORMAT=json; level $LOG_LEVEL, default info)',
   },
-  help: { type: 'boolean', short: 'h', description: 'show this help' },
 };
 
 /** App settings named by the options, over the environment (options win). */

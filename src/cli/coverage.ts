@@ -27,7 +27,7 @@ export const coverageCommand: Command = {
     'Example: vm-timeline coverage --json',
   ].join('\n'),
   options: {},
-  positionals: { min: 0, max: 0 },
+  arguments: [],
   async run(invocation) {
     const ctx = invocation.context();
     await ctx.ensureTables();

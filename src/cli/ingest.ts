@@ -117,7 +117,7 @@ export const ingestCommand: Command = {
     'Example: vm-timeline ingest samples/events.json --json   (or: cat events.ndjson | vm-timeline ingest -)',
   ].join('\n'),
   options: {},
-  positionals: { min: 1, max: 1 },
+  arguments: ['<file|->'],
   async run(invocation) {
     const source = invocation.args[0] ?? '-';
     const events = parseEvents(await readText(source, invocation.io));

@@ -1,14 +1,14 @@
 /**
  * `vm-timeline`: the operators' command line over the same use cases as the Functions app.
- * `main(argv, io)` parses the arguments, runs one command from the table below and returns the exit
- * code (0 ok, 1 runtime failure, 2 usage error). Errors are one line on stderr, never a stack trace.
+ * `main(argv, io)` parses the arguments with commander (commands, options, help, usage errors), runs one
+ * command from the table below and returns the exit code (0 ok, 1 runtime failure, 2 usage error).
+ * Errors are one line on stderr, never a stack trace.
  */
-import { parseArgs } from 'node:util';
+import { Command as Program, CommanderError, InvalidArgumentError, Option, type Argument } from 'commander';
 import type { AppContext } from '../composition';
 import { describeError } from './cli-errors';
 import {
   ExitCode,
-  UsageError,
   type CliIo,
   type Command,
   type Invocation,
@@ -44,154 +44,177 @@ export const appCommands: readonly Command[] = [
   checkInvoiceCommand,
 ];
 
+const commonGroup = 'Options of every command:';
+/** Help width when the output is not a terminal (the command descriptions are written for it). */
+const defaultHelpWidth = 100;
+
 function processIo(): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
 }
 
-/** Words of `text` in lines of at most `width` characters. */
-function wrap(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    if (line !== '' && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else line = line === '' ? word : `${line} ${word}`;
-  }
-  if (line !== '') lines.push(line);
-  return lines;
+/** commander's message as one line: without its "error: ", a suggestion ("(Did you mean --from?)") joined. */
+function oneLine(message: string): string {
+  return message
+    .replace(/^error: /, '')
+    .trimEnd()
+    .replace(/\n/g, ' ');
 }
 
-function optionLines(options: Readonly<Record<string, OptionSpec>>): string[] {
-  const flagWidth = 28;
-  return Object.entries(options).flatMap(([name, spec]) => {
-    const flag = `${spec.short === undefined ? '    ' : `-${spec.short}, `}--${name}${spec.value === undefined ? '' : ` ${spec.value}`}`;
-    const [first = '', ...more] = wrap(spec.description, 70);
-    const indent = ' '.repeat(flagWidth + 4);
-    const head =
-      flag.length > flagWidth
-        ? [`  ${flag}`, `${indent}${first}`]
-        : [`  ${flag.padEnd(flagWidth)}  ${first}`];
-    return [...head, ...more.map((line) => `${indent}${line}`)];
+/** An argument as the help shows it: `<file>`, `[files...]`. */
+function shown(argument: Argument): string {
+  const name = `${argument.name()}${argument.variadic ? '...' : ''}`;
+  return argument.required ? `<${name}>` : `[${name}]`;
+}
+
+/** The flags of these options, as typed (`--from`, `-h`). */
+function flagsOf(options: Readonly<Record<string, OptionSpec>>): string[] {
+  return Object.entries(options).flatMap(([name, spec]) => [
+    `--${name}`,
+    ...(spec.short === undefined ? [] : [`-${spec.short}`]),
+  ]);
+}
+
+/**
+ * The commander option of a spec. A value that is one of the command's flags is refused (`--from --to x`
+ * would else read `--to` as the date); a repeatable option collects its values in a list.
+ */
+function toOption(name: string, spec: OptionSpec, flags: ReadonlySet<string>): Option {
+  const flag = `${spec.short === undefined ? '' : `-${spec.short}, `}--${name}`;
+  const option = new Option(
+    spec.type === 'string' ? `${flag} ${spec.value ?? '<value>'}` : flag,
+    spec.description,
+  );
+  if (spec.type === 'boolean') return option;
+  return option.argParser((value: string, previous: unknown) => {
+    if (flags.has(value)) throw new InvalidArgumentError(`--${name} needs a value (${value} is an option)`);
+    if (spec.multiple !== true) return value;
+    return [...(Array.isArray(previous) ? (previous as string[]) : []), value];
   });
 }
 
-export function toolHelp(commands: readonly Command[]): string {
-  const width = Math.max(...commands.map((c) => `${c.name} ${c.synopsis}`.length));
-  return [
-    `Usage: ${toolName} <command> [options]`,
-    '',
-    'Records Azure VM power-state timelines (billed / not billed) in Table Storage and queries them.',
-    '',
-    'Commands:',
-    ...commands.map((c) => `  ${`${c.name} ${c.synopsis}`.padEnd(width)}  ${c.summary}`),
-    '',
-    'Options of every command:',
-    ...optionLines(commonOptions),
-    '',
-    `Run '${toolName} <command> --help' for the options of one command.`,
-    'Exit codes: 0 ok, 1 runtime failure, 2 usage error.',
-    '',
-  ].join('\n');
-}
-
-export function commandHelp(command: Command): string {
-  return [
-    `Usage: ${toolName} ${command.name} ${command.synopsis} [options]`,
-    '',
-    command.description,
-    '',
-    ...(Object.keys(command.options).length > 0 ? ['Options:', ...optionLines(command.options), ''] : []),
-    'Options of every command:',
-    ...optionLines(commonOptions),
-    '',
-  ].join('\n');
-}
-
-const valueOptions: ReadonlySet<string> = new Set(
-  Object.entries(commonOptions)
-    .filter(([, spec]) => spec.type === 'string')
-    .map(([name]) => `--${name}`),
-);
-
-/** Index of the command name: the first argument that is neither an option nor a common option's value. */
-function commandIndex(argv: readonly string[]): number {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '--') return i + 1 < argv.length ? i + 1 : -1;
-    if (!arg.startsWith('-')) return i;
-    if (valueOptions.has(arg)) i++;
+/** Adds the options to a commander command; returns them by our name (commander keys them in camelCase). */
+function addOptions(
+  target: Program,
+  options: Readonly<Record<string, OptionSpec>>,
+  flags: ReadonlySet<string>,
+  group?: string,
+): Map<string, Option> {
+  const added = new Map<string, Option>();
+  for (const [name, spec] of Object.entries(options)) {
+    const option = toOption(name, spec, flags);
+    if (group !== undefined) option.helpGroup(group);
+    target.addOption(option);
+    added.set(name, option);
   }
-  return -1;
+  return added;
 }
 
-function parseCommandArgs(
+function valuesOf(
+  target: Program,
+  options: ReadonlyMap<string, Option>,
+): Record<string, OptionValues[string]> {
+  const values: Record<string, OptionValues[string]> = {};
+  for (const [name, option] of options) {
+    const value: unknown = target.getOptionValue(option.attributeName());
+    if (value !== undefined) values[name] = value as OptionValues[string];
+  }
+  return values;
+}
+
+/**
+ * The command line as commander sees it: the tool with the options of every command (also accepted
+ * before the command name), each command with its own options, arguments and help. `exit` receives
+ * the exit code of a command that ran (commander's own errors and help end in a CommanderError).
+ */
+function program(commands: readonly Command[], io: CliIo, exit: (code: ExitCode) => void): Program {
+  const helpWidth = () => (io.stdout as { columns?: number }).columns ?? defaultHelpWidth;
+  const tool = new Program(toolName)
+    .usage('<command> [options]')
+    .description(
+      'Records Azure VM power-state timelines (billed / not billed) in Table Storage and queries them.',
+    )
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      outputError: (text, write) => write(`${toolName}: ${oneLine(text)}\n`),
+      getOutHelpWidth: helpWidth,
+      getErrHelpWidth: helpWidth,
+    })
+    // The command list shows each command with its arguments (its usage line adds the required options).
+    .configureHelp({
+      subcommandTerm: (command) => [command.name(), ...command.registeredArguments.map(shown)].join(' '),
+    })
+    .addHelpOption(new Option('-h, --help', 'show this help').helpGroup(commonGroup))
+    .helpCommand(false)
+    .showHelpAfterError(`Run '${toolName} --help' for usage.`)
+    .addHelpText(
+      'after',
+      [
+        '',
+        `Run '${toolName} <command> --help' for the options of one command.`,
+        'Exit codes: 0 ok, 1 runtime failure, 2 usage error.',
+      ].join('\n'),
+    );
+  const commonFlags = new Set([...flagsOf(commonOptions), '-h', '--help']);
+  const toolOptions = addOptions(tool, commonOptions, commonFlags, commonGroup);
+
+  for (const command of commands) {
+    const flags = new Set([...commonFlags, ...flagsOf(command.options)]);
+    const sub = tool
+      .command(command.name)
+      .usage(`${command.synopsis} [options]`.trimStart())
+      .summary(command.summary)
+      .description(command.summary)
+      .addHelpText('after', `\n${command.description}`)
+      .showHelpAfterError(`Run '${toolName} ${command.name} --help' for usage.`);
+    for (const argument of command.arguments) sub.argument(argument);
+    const own = addOptions(sub, command.options, flags);
+    const common = addOptions(sub, commonOptions, flags, commonGroup);
+    sub.action(async () => {
+      // The options of every command count after the command name and before it (there they are the tool's).
+      const options: OptionValues = {
+        ...valuesOf(tool, toolOptions),
+        ...valuesOf(sub, common),
+        ...valuesOf(sub, own),
+      };
+      exit(await runCommand(command, sub.args, options, io));
+    });
+  }
+
+  // No command, or a word that is none: the message and the whole help on stderr.
+  const noCommand = (name: string | undefined) => {
+    io.stderr.write(
+      `${toolName}: ${name === undefined ? 'missing command' : `unknown command ${JSON.stringify(name)}`}\n`,
+    );
+    tool.outputHelp({ error: true });
+    exit(ExitCode.usage);
+  };
+  tool
+    .command('help')
+    .argument('[command]')
+    .description('show the help of a command')
+    .action((name?: string) => {
+      const topic = name === undefined ? tool : tool.commands.find((c) => c.name() === name);
+      if (topic === undefined) noCommand(name);
+      else topic.outputHelp();
+    });
+  tool.argument('[command]').allowExcessArguments().action(noCommand);
+  return tool;
+}
+
+/** Runs a command whose arguments were parsed: its exit code, or one line for what it threw. */
+async function runCommand(
   command: Command,
-  args: string[],
-): { options: OptionValues; positionals: string[] } {
-  const options = { ...commonOptions, ...command.options };
-  const parsed = parseArgs({
-    args,
-    options: Object.fromEntries(
-      Object.entries(options).map(([name, spec]) => [
-        name,
-        {
-          type: spec.type,
-          ...(spec.short === undefined ? {} : { short: spec.short }),
-          ...(spec.multiple === undefined ? {} : { multiple: true }),
-        },
-      ]),
-    ),
-    strict: true,
-    allowPositionals: true,
-  });
-  return { options: parsed.values, positionals: parsed.positionals };
-}
-
-export async function main(
-  argv: readonly string[],
-  io: CliIo = processIo(),
-  commands: readonly Command[] = appCommands,
-): Promise<number> {
-  const printError = (message: string) => io.stderr.write(`${toolName}: ${message}\n`);
-  const index = commandIndex(argv);
-  const name = index < 0 ? undefined : argv[index];
-  const rest = index < 0 ? [...argv] : [...argv.slice(0, index), ...argv.slice(index + 1)];
-
-  if (name === undefined || name === 'help') {
-    const topic =
-      name === 'help' ? commands.find((c) => c.name === rest.find((a) => !a.startsWith('-'))) : undefined;
-    const wantsHelp = name === 'help' || rest.includes('--help') || rest.includes('-h');
-    if (wantsHelp) {
-      io.stdout.write(topic === undefined ? toolHelp(commands) : commandHelp(topic));
-      return ExitCode.ok;
-    }
-    printError('missing command');
-    io.stderr.write(toolHelp(commands));
-    return ExitCode.usage;
-  }
-  const command = commands.find((c) => c.name === name);
-  if (command === undefined) {
-    printError(`unknown command ${JSON.stringify(name)}`);
-    io.stderr.write(toolHelp(commands));
-    return ExitCode.usage;
-  }
-
+  args: readonly string[],
+  options: OptionValues,
+  io: CliIo,
+): Promise<ExitCode> {
   let context: AppContext | undefined;
   try {
-    const { options, positionals } = parseCommandArgs(command, rest);
-    if (options['help'] === true) {
-      io.stdout.write(commandHelp(command));
-      return ExitCode.ok;
-    }
-    if (positionals.length < command.positionals.min)
-      throw new UsageError(
-        `missing argument: ${command.synopsis.split(' ')[positionals.length] ?? ''}`.trim(),
-      );
-    if (positionals.length > command.positionals.max)
-      throw new UsageError(`unexpected argument ${positionals[command.positionals.max] ?? ''}`);
     const invocation: Invocation = {
-      args: positionals,
+      args,
       options,
       json: options['json'] === true,
       io,
@@ -206,8 +229,24 @@ export async function main(
     return await command.run(invocation);
   } catch (error) {
     const { message, exitCode } = describeError(error, context?.tables.endpoint);
-    printError(message);
+    io.stderr.write(`${toolName}: ${message}\n`);
     if (exitCode === ExitCode.usage) io.stderr.write(`Run '${toolName} ${command.name} --help' for usage.\n`);
     return exitCode;
+  }
+}
+
+export async function main(
+  argv: readonly string[],
+  io: CliIo = processIo(),
+  commands: readonly Command[] = appCommands,
+): Promise<number> {
+  let exitCode: ExitCode = ExitCode.ok;
+  try {
+    await program(commands, io, (code) => (exitCode = code)).parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    // Help asked for (exit 0), or a usage error commander has printed.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    throw error;
   }
 }

@@ -125,7 +125,7 @@ export const pricesCommand: Command = {
       description: `Retail Prices API endpoint (default ${retailPricesEndpoint})`,
     },
   },
-  positionals: { min: 0, max: 0 },
+  arguments: [],
   async run(invocation) {
     const fromExport = stringOption(invocation.options, 'from-export');
     if (fromExport !== undefined) {

@@ -56,7 +56,7 @@ export const reconcileCommand: Command = {
       description: 'refresh size, location, OS type, priority and tags now, whatever their age',
     },
   },
-  positionals: { min: 0, max: 0 },
+  arguments: [],
   async run(invocation) {
     const ctx = invocation.context();
     await ctx.ensureTables();

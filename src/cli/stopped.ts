@@ -17,7 +17,7 @@ export const stoppedCommand: Command = {
     'Example: vm-timeline stopped --json',
   ].join('\n'),
   options: {},
-  positionals: { min: 0, max: 0 },
+  arguments: [],
   async run(invocation) {
     const ctx = invocation.context();
     const report = await listStopped(ctx, Date.now());

@@ -50,7 +50,7 @@ export const timelineCommand: Command = {
     },
     to: { type: 'string', value: '<ISO>', description: 'only segments starting before this instant' },
   },
-  positionals: { min: 1, max: 1 },
+  arguments: ['<resourceId>'],
   async run(invocation) {
     const resourceId = invocation.args[0] ?? '';
     const resource = parseComputeResourceId(resourceId);

@@ -111,7 +111,7 @@ export const usageCommand: Command = {
     },
     csv: { type: 'boolean', description: 'print CSV' },
   },
-  positionals: { min: 0, max: 0 },
+  arguments: [],
   async run(invocation) {
     const from = parseInstant(requiredOption(invocation.options, 'from'), '--from') ?? 0;
     const to = parseInstant(requiredOption(invocation.options, 'to'), '--to') ?? 0;

@@ -62,6 +62,6 @@ describe('the vm-timeline bin', () => {
     );
 
     expect(failure?.code).toBe(2);
-    expect(failure?.stderr?.split('\n')[0]).toBe('vm-timeline: unknown option --bogus');
+    expect(failure?.stderr?.split('\n')[0]).toBe("vm-timeline: unknown option '--bogus'");
   });
 });

@@ -50,16 +50,22 @@ describe('vm-timeline main', () => {
   });
 
   it.each([
-    [['usage', '--from', '2025-03-10', '--frm', 'x'], 'vm-timeline: unknown option --frm'],
+    [
+      ['usage', '--from', '2025-03-10', '--frm', 'x'],
+      "vm-timeline: unknown option '--frm' (Did you mean --from?)",
+    ],
     [['usage', '--from', '2025-03-10'], 'vm-timeline: --to is required'],
     [
       ['usage', '--from', 'yesterday', '--to', '2025-03-10'],
       'vm-timeline: --from must be an ISO 8601 date or date-time, got "yesterday"',
     ],
     [['usage', '--from', '2025-03-10', '--to', '2025-03-09'], 'vm-timeline: --to must be after --from'],
-    [['usage', '--from'], 'vm-timeline: --from needs a value'],
-    [['timeline'], 'vm-timeline: missing argument: <resourceId>'],
-    [['timeline', vmId, 'extra'], 'vm-timeline: unexpected argument extra'],
+    [['usage', '--from'], "vm-timeline: option '--from <ISO>' argument missing"],
+    [['timeline'], "vm-timeline: missing required argument 'resourceId'"],
+    [
+      ['timeline', vmId, 'extra'],
+      "vm-timeline: too many arguments for 'timeline'. Expected 1 argument but got 2.",
+    ],
     [
       ['timeline', 'not-an-id'],
       'vm-timeline: <resourceId> must be the resource id of a VM or of a scale-set instance',
