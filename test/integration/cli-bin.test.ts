@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -63,5 +63,19 @@ describe('the vm-timeline bin', () => {
 
     expect(failure?.code).toBe(2);
     expect(failure?.stderr?.split('\n')[0]).toBe("vm-timeline: unknown option '--bogus'");
+  });
+
+  it('ends normally when the reader of its output has gone (vm-timeline --help | head)', async () => {
+    const child = spawn(process.execPath, [path.join(root, 'bin/vm-timeline.js'), '--help'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 });
