@@ -1,11 +1,16 @@
 /**
  * NCRONTAB schedules as the Functions timer trigger reads them: six fields
  * `{second} {minute} {hour} {day} {month} {day-of-week}` (a five-field expression gets second 0), with
- * `*`, values, ranges `a-b`, steps `*\/n` and `a-b/n`, lists `a,b`, month and day names (`Jan`, `Mon`), and
- * day-of-week 0-6 from Sunday (7 is Sunday too). As in NCrontab, a day and a day-of-week that are both
- * restricted must both match. The `hh:mm:ss` interval form is accepted too. Times are UTC (the Functions
- * host's default time zone).
+ * `*`, values, ranges `a-b`, steps `*\/n`, `a-b/n` and `a/n`, lists `a,b`, month and day names (`Jan`,
+ * `January`, `Mon`), and day-of-week 0-6 from Sunday (7 is Sunday too). As in NCrontab, a day and a
+ * day-of-week that are both restricted must both match. The `hh:mm:ss` interval form is accepted too. Times
+ * are UTC (the Functions host's default time zone; WEBSITE_TIME_ZONE is not read here).
+ *
+ * The occurrences come from croner; this module checks the NCRONTAB grammar first (croner also reads
+ * Quartz-style `L`, `W`, `#`, `?` and `@daily`, which the Functions host refuses) and turns names into
+ * numbers, so every expression croner sees is one NCrontab reads the same way.
  */
+import { Cron } from 'croner';
 
 export class ScheduleError extends Error {
   override name = 'ScheduleError';
@@ -25,8 +30,21 @@ interface FieldSpec {
   names?: readonly string[];
 }
 
-const months = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
-const days = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+const months = [
+  'january',
+  'february',
+  'march',
+  'april',
+  'may',
+  'june',
+  'july',
+  'august',
+  'september',
+  'october',
+  'november',
+  'december',
+];
+const days = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
 
 const fieldSpecs: readonly FieldSpec[] = [
   { name: 'second', min: 0, max: 59 },
@@ -37,9 +55,15 @@ const fieldSpecs: readonly FieldSpec[] = [
   { name: 'day-of-week', min: 0, max: 7, names: days },
 ];
 
+/** One list item of a field: `*`, a value or a range `a-b`, with an optional step `/n`. */
+const itemPattern = /^(\*|[a-z0-9]+(?:-[a-z0-9]+)?)(?:\/([0-9]+))?$/i;
+
+/** A value of a field as a number: digits, or a month or day name (as in NCrontab, any start of the name). */
 function value(text: string, spec: FieldSpec, expression: string): number {
-  const named = spec.names?.indexOf(text.toLowerCase().slice(0, 3)) ?? -1;
-  if (named >= 0 && /^[a-z]+$/i.test(text)) return spec.min === 1 ? named + 1 : named;
+  if (/^[a-z]+$/i.test(text)) {
+    const named = spec.names?.findIndex((name) => name.startsWith(text.toLowerCase())) ?? -1;
+    if (named >= 0) return spec.min === 1 ? named + 1 : named;
+  }
   if (!/^\d+$/.test(text)) throw new ScheduleError(`invalid ${spec.name} "${text}" in "${expression}"`);
   const n = Number(text);
   if (n < spec.min || n > spec.max)
@@ -47,30 +71,27 @@ function value(text: string, spec: FieldSpec, expression: string): number {
   return n;
 }
 
-/** The set of allowed values of one field. */
-function parseField(text: string, spec: FieldSpec, expression: string): { values: Set<number> } {
-  const values = new Set<number>();
-  for (const part of text.split(',')) {
-    const [range = '', stepText] = part.split('/');
-    const step = stepText === undefined ? 1 : Number(stepText);
-    if (!Number.isInteger(step) || step < 1 || (stepText !== undefined && !/^\d+$/.test(stepText)))
-      throw new ScheduleError(`invalid step in ${spec.name} "${part}" of "${expression}"`);
-    let from: number;
-    let to: number;
-    if (range === '*') {
-      [from, to] = [spec.min, spec.name === 'day-of-week' ? 6 : spec.max];
-    } else if (range.includes('-')) {
-      const [a = '', b = ''] = range.split('-');
-      [from, to] = [value(a, spec, expression), value(b, spec, expression)];
-      if (from > to) throw new ScheduleError(`reversed range ${spec.name} "${range}" in "${expression}"`);
-    } else {
-      from = value(range, spec, expression);
-      to = stepText === undefined ? from : spec.max;
-    }
-    for (let v = from; v <= to; v += step) values.add(spec.name === 'day-of-week' && v === 7 ? 0 : v);
-  }
-  return { values };
+/** One list item checked against the NCRONTAB grammar, with names turned into numbers. */
+function numericItem(part: string, spec: FieldSpec, expression: string): string {
+  const match = itemPattern.exec(part);
+  if (!match) throw new ScheduleError(`invalid ${spec.name} "${part}" in "${expression}"`);
+  const [, range = '', step] = match;
+  if (step !== undefined && Number(step) < 1)
+    throw new ScheduleError(`invalid step in ${spec.name} "${part}" of "${expression}"`);
+  if (range === '*') return step === undefined ? '*' : `*/${step}`;
+  const [a, b] = range.split('-').map((v) => value(v, spec, expression)) as [number, number?];
+  // A reversed range reads as the same range in order, as NCrontab swaps it (`20-10` is `10-20`).
+  const [from, to] = b === undefined ? [a, undefined] : [Math.min(a, b), Math.max(a, b)];
+  if (step === undefined) return to === undefined ? `${from}` : `${from}-${to}`;
+  // `a/n` steps from a to the field's end (croner reads only `*/n` and `a-b/n`).
+  return `${from}-${to ?? spec.max}/${step}`;
 }
+
+const numericField = (text: string, spec: FieldSpec, expression: string): string =>
+  text
+    .split(',')
+    .map((part) => numericItem(part, spec, expression))
+    .join(',');
 
 function intervalSchedule(expression: string): Schedule | undefined {
   const match = /^(\d{1,2}):(\d{2}):(\d{2})$/.exec(expression);
@@ -91,45 +112,23 @@ export function parseSchedule(expression: string): Schedule {
     throw new ScheduleError(
       `"${expression}" is not an NCRONTAB expression (6 fields: second minute hour day month day-of-week)`,
     );
-  type Field = ReturnType<typeof parseField>;
-  const fields = parts.map((p, i) => parseField(p, fieldSpecs[i] as FieldSpec, expression));
-  const [second, minute, hour, day, month, weekday] = fields as [Field, Field, Field, Field, Field, Field];
-  const f = { second, minute, hour, day, month, weekday };
-
-  const dayMatches = (d: Date): boolean =>
-    f.month.values.has(d.getUTCMonth() + 1) &&
-    f.day.values.has(d.getUTCDate()) &&
-    f.weekday.values.has(d.getUTCDay());
-
-  return {
-    expression: text,
-    next(after: number): number {
-      // Walk from the next whole second, jumping over days, hours and minutes that cannot match.
-      let t = Math.floor(after / 1000) * 1000 + 1000;
-      const limit = after + 5 * 366 * 86_400_000;
-      while (t <= limit) {
-        const d = new Date(t);
-        if (!dayMatches(d)) {
-          t = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1);
-        } else if (!f.hour.values.has(d.getUTCHours())) {
-          t = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours() + 1);
-        } else if (!f.minute.values.has(d.getUTCMinutes())) {
-          t = Date.UTC(
-            d.getUTCFullYear(),
-            d.getUTCMonth(),
-            d.getUTCDate(),
-            d.getUTCHours(),
-            d.getUTCMinutes() + 1,
-          );
-        } else if (!f.second.values.has(d.getUTCSeconds())) {
-          t += 1000;
-        } else {
-          return t;
-        }
-      }
-      throw new ScheduleError(`"${expression}" has no occurrence in the next five years`);
-    },
+  const pattern = parts.map((p, i) => numericField(p, fieldSpecs[i] as FieldSpec, expression)).join(' ');
+  let cron: Cron;
+  try {
+    // domAndDow: a restricted day and day-of-week must both match, as in NCrontab (Vixie cron takes either).
+    cron = new Cron(pattern, { mode: '6-part', domAndDow: true, timezone: 'Etc/UTC' });
+  } catch (error) {
+    const reason = (error instanceof Error ? error.message : String(error)).replace(/^CronPattern: /, '');
+    throw new ScheduleError(`"${expression}" is not an NCRONTAB expression: ${reason}`);
+  }
+  const next = (after: number): number => {
+    const occurrence = cron.nextRun(new Date(after));
+    if (!occurrence)
+      throw new ScheduleError(`"${expression}" has no occurrence after ${new Date(after).toISOString()}`);
+    return occurrence.getTime();
   };
+  if (!cron.nextRun()) throw new ScheduleError(`"${expression}" never occurs`);
+  return { expression: text, next };
 }
 
 /** Resolves %NAME% settings references (the Functions host's app-setting syntax) from `env`. */
@@ -140,4 +139,21 @@ export function resolveSettings(text: string, env: Readonly<Record<string, strin
       throw new ScheduleError(`the app setting ${name} is not set`);
     return resolved;
   });
+}
+
+/**
+ * A timer's schedule as the Functions host reads it: `%NAME%` settings resolved from `env`, then the
+ * NCRONTAB expression; an expression that is not one is refused with the app setting it came from.
+ */
+export function readSchedule(template: string, env: Readonly<Record<string, string | undefined>>): Schedule {
+  const expression = resolveSettings(template, env);
+  try {
+    return parseSchedule(expression);
+  } catch (error) {
+    const settings = [...template.matchAll(/%([^%]+)%/g)].map(([, name]) => name);
+    if (!(error instanceof ScheduleError) || settings.length === 0) throw error;
+    throw new ScheduleError(`the app setting ${settings.join(', ')} is not a schedule: ${error.message}`, {
+      cause: error,
+    });
+  }
 }

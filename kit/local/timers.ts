@@ -5,7 +5,7 @@
  */
 import type { Timer } from '@azure/functions';
 import type { Logger } from '../../src/app/ports';
-import { parseSchedule, resolveSettings, type Schedule } from './ncrontab';
+import { readSchedule, type Schedule } from './ncrontab';
 
 export interface ScheduledTimer {
   name: string;
@@ -41,7 +41,7 @@ export function startTimers(
   const byName = new Map<string, { definition: TimerDefinition; scheduled: ScheduledTimer; last?: number }>();
 
   for (const definition of definitions) {
-    const schedule = parseSchedule(resolveSettings(definition.schedule, env));
+    const schedule = readSchedule(definition.schedule, env);
     const scheduled: ScheduledTimer = { name: definition.name, schedule, nextAt: undefined };
     timers.push(scheduled);
     byName.set(definition.name, { definition, scheduled });
