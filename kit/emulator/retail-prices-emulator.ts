@@ -2,16 +2,35 @@
  * A loopback emulator of the Azure Retail Prices API's documented response shape: `GET /api/retail/prices`
  * with `$filter` (`serviceName eq '…' and armRegionName eq '…' and priceType eq '…'`), `currencyCode` and
  * `$skip`; answers `{ BillingCurrency, CustomerEntityId, CustomerEntityType, Items, NextPageLink, Count }`
- * in pages of `pageSize` items (100 like the service), `NextPageLink` null on the last page.
+ * in pages of `pageSize` items (100 like the service), `NextPageLink` null on the last page. `throttleNext`
+ * answers the next requests 429 (or 503) with `Retry-After`, as a throttled service does.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RetailPriceItem } from '../../src/adapters/retail-prices';
 
+export interface RetailPricesAnswer {
+  /** Path and query of the request. */
+  url: string;
+  status: number;
+  /** When the request arrived (epoch ms). */
+  at: number;
+}
+
+export interface ThrottleOptions {
+  /** 429 (default) or 503. */
+  status?: 429 | 503;
+  retryAfterInSeconds?: number;
+}
+
 export interface RetailPricesEmulator {
   readonly url: string;
   readonly requests: string[];
+  /** Every request with its answer's status, in order. */
+  readonly answers: RetailPricesAnswer[];
   items: RetailPriceItem[];
+  /** Answers the next `count` requests 429 (or 503) with `Retry-After` (default 1 s). */
+  throttleNext(count: number, options?: ThrottleOptions): void;
   stop(): Promise<void>;
 }
 
@@ -27,17 +46,37 @@ export async function startRetailPricesEmulator(
   options: { pageSize?: number } = {},
 ): Promise<RetailPricesEmulator> {
   const pageSize = options.pageSize ?? 100;
+  const throttles: Array<Required<ThrottleOptions>> = [];
   const emulator: RetailPricesEmulator = {
     url: '',
     requests: [],
+    answers: [],
     items,
+    throttleNext(count, o = {}) {
+      for (let i = 0; i < count; i++)
+        throttles.push({ status: o.status ?? 429, retryAfterInSeconds: o.retryAfterInSeconds ?? 1 });
+    },
     stop: () => Promise.resolve(),
   };
   const server: Server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-    emulator.requests.push(url.pathname + url.search);
+    const answer = { url: url.pathname + url.search, status: 200, at: Date.now() };
+    emulator.requests.push(answer.url);
+    emulator.answers.push(answer);
     if (url.pathname !== '/api/retail/prices') {
+      answer.status = 404;
       response.writeHead(404, { 'content-type': 'application/json' }).end('{"Error":"not found"}');
+      return;
+    }
+    const throttle = throttles.shift();
+    if (throttle !== undefined) {
+      answer.status = throttle.status;
+      response
+        .writeHead(throttle.status, {
+          'content-type': 'application/json',
+          'retry-after': String(throttle.retryAfterInSeconds),
+        })
+        .end('{"Error":"too many requests"}');
       return;
     }
     const where = clauses(url.searchParams.get('$filter') ?? '');

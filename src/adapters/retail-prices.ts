@@ -3,8 +3,19 @@
  * Virtual Machines per region, following `NextPageLink`. Spot and Low Priority meters are kept apart
  * (by `skuName` / `meterName`), Windows by `productName`.
  * https://learn.microsoft.com/rest/api/cost-management/retail-prices/azure-retail-prices
+ * Requests go through the SDK pipeline, as the other HTTP adapters' do: a 429 or 503 with `Retry-After` is
+ * retried after the wait it asks for, other 5xx and network errors with exponential back-off.
  */
+import {
+  createDefaultHttpClient,
+  createHttpHeaders,
+  createPipelineFromOptions,
+  createPipelineRequest,
+  type HttpClient,
+  type Pipeline,
+} from '@azure/core-rest-pipeline';
 import { PriceOs, PricePriority, type PriceEntry } from '../domain/prices';
+import { isLoopbackEndpoint } from './arm';
 
 export const retailPricesEndpoint = 'https://prices.azure.com/api/retail/prices';
 
@@ -44,6 +55,10 @@ export interface FetchPricesOptions {
   abortSignal?: AbortSignal;
   /** Pages read so far (progress). */
   onPage?: (page: number, items: number) => void;
+  /** Retries of one page (default 4). */
+  maxRetries?: number;
+  /** Base delay of the exponential retry on 5xx / network errors (default 500 ms). */
+  retryDelayInMs?: number;
 }
 
 const regionPattern = /^[a-z][a-z0-9]{1,40}$/;
@@ -78,19 +93,25 @@ export function priceEntryOf(item: RetailPriceItem): PriceEntry | undefined {
   };
 }
 
-async function getPage(url: string, abortSignal: AbortSignal | undefined): Promise<RetailPricesPage> {
-  for (let attempt = 0; ; attempt++) {
-    const response = await fetch(url, {
-      headers: { accept: 'application/json' },
-      signal: abortSignal ?? null,
-    });
-    if (response.ok) return (await response.json()) as RetailPricesPage;
-    if ((response.status === 429 || response.status >= 500) && attempt < 4) {
-      await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
-      continue;
-    }
+async function getPage(
+  pipeline: Pipeline,
+  httpClient: HttpClient,
+  url: string,
+  abortSignal: AbortSignal | undefined,
+): Promise<RetailPricesPage> {
+  const response = await pipeline.sendRequest(
+    httpClient,
+    createPipelineRequest({
+      url,
+      method: 'GET',
+      headers: createHttpHeaders({ accept: 'application/json' }),
+      allowInsecureConnection: isLoopbackEndpoint(url),
+      abortSignal,
+    }),
+  );
+  if (response.status < 200 || response.status > 299)
     throw new RetailPricesError(`retail prices API answered ${response.status}`);
-  }
+  return JSON.parse(response.bodyAsText ?? '{}') as RetailPricesPage;
 }
 
 /** VM consumption rates of the regions, one per size, region, OS and priority (latest effective). */
@@ -99,6 +120,10 @@ export async function fetchVmPrices(options: FetchPricesOptions): Promise<PriceE
   const currency = (options.currency ?? 'USD').toUpperCase();
   if (!/^[A-Z]{3}$/.test(currency)) throw new RetailPricesError('currency must be a 3-letter ISO code');
   const chosen = new Map<string, { entry: PriceEntry; item: RetailPriceItem }>();
+  const pipeline = createPipelineFromOptions({
+    retryOptions: { maxRetries: options.maxRetries ?? 4, retryDelayInMs: options.retryDelayInMs ?? 500 },
+  });
+  const httpClient = createDefaultHttpClient();
   let pages = 0;
   for (const rawRegion of options.regions) {
     const region = rawRegion.trim().toLowerCase();
@@ -109,7 +134,7 @@ export async function fetchVmPrices(options: FetchPricesOptions): Promise<PriceE
     first.searchParams.set('$filter', vmPricesFilter(region));
     let next: string | undefined = first.toString();
     while (next !== undefined) {
-      const page = await getPage(next, options.abortSignal);
+      const page = await getPage(pipeline, httpClient, next, options.abortSignal);
       pages += 1;
       options.onPage?.(pages, page.Items?.length ?? 0);
       for (const item of page.Items ?? []) {

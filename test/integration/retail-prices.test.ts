@@ -112,6 +112,30 @@ describe('Azure Retail Prices API client (loopback emulator)', () => {
     ]);
   });
 
+  it('waits the Retry-After a throttled page asks for (429, then 503) and still reads every page', async () => {
+    const before = emulator.answers.length;
+    const unthrottled = await fetchVmPrices({ regions: ['westeurope'], endpoint: emulator.url });
+    emulator.throttleNext(1, { status: 429, retryAfterInSeconds: 1 });
+    const entries = await fetchVmPrices({
+      regions: ['westeurope'],
+      endpoint: emulator.url,
+      // The second page's first request is answered 503 with Retry-After.
+      onPage: (page) => {
+        if (page === 1) emulator.throttleNext(1, { status: 503, retryAfterInSeconds: 1 });
+      },
+    });
+    const answers = emulator.answers.slice(before + 3); // after the 3 pages of the unthrottled read
+    expect(answers.map((a) => a.status)).toEqual([429, 200, 503, 200, 200]);
+    const [throttled, retried, unavailable, retriedAgain] = answers;
+    // Each retry waits the asked second (the SDK sleeps at least the Retry-After).
+    expect((retried?.at ?? 0) - (throttled?.at ?? 0)).toBeGreaterThanOrEqual(990);
+    expect((retriedAgain?.at ?? 0) - (unavailable?.at ?? 0)).toBeGreaterThanOrEqual(990);
+    expect(retried?.url).toBe(throttled?.url);
+    expect(retriedAgain?.url).toBe(unavailable?.url);
+    expect(entries).toEqual(unthrottled);
+    expect(entries).toHaveLength(5);
+  });
+
   it('writes the price file for several regions in the asked currency through the CLI', async () => {
     const out = path.join(await mkdtemp(path.join(tmpdir(), 'prices-')), 'rates.csv');
     const printed: string[] = [];
