@@ -35,7 +35,7 @@ export function backfillSliceHandler(contextOf: ContextFactory) {
     const deps = { ...ctx, reader: ctx.management, log };
     let result: BackfillSliceResult;
     try {
-      result = await backfillOne(slice, deps, { budgetInMs: ctx.config.reconcileBudgetSeconds * 1000 });
+      result = await backfillOne(slice, deps, { budgetInMs: ctx.config.reconcileBudgetInSeconds * 1000 });
     } catch (error) {
       const dequeueCount = context.triggerMetadata?.['dequeueCount'];
       await recordBackfillProgress(deps, slice.subscriptionId, {

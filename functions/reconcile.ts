@@ -29,7 +29,7 @@ export function reconcileHandler(contextOf: ContextFactory) {
     // A subscription watched for the first time (no backfill recorded) gets its Activity Log history.
     const slices = [];
     for (const subscriptionId of discovery.subscriptionIds)
-      slices.push(...(await planBackfill(subscriptionId, ctx.config.backfillDays, ctx)));
+      slices.push(...(await planBackfill(subscriptionId, ctx.config.backfillInDays, ctx)));
     if (slices.length > 0) context.extraOutputs.set(backfillQueue, slices);
     log.info('reconcile enqueued', {
       subscriptions: messages.length,

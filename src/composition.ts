@@ -97,7 +97,7 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
   let ensured: Promise<void> | undefined;
   const daily = new TableDailyUsageStore(tables.table(names.dailyUsage));
   const alertRules: AlertRules = {
-    graceInMinutes: config.stoppedAlertGraceMinutes,
+    graceInMinutes: config.stoppedAlertGraceInMinutes,
     expectedStoppedPatterns: config.expectedStoppedPatterns,
   };
   const coverage = new TableCoverageStore(tables.table(names.coverage));
@@ -174,20 +174,20 @@ export async function appContext(
 
 /** Options from the app settings (`RECONCILE_BUDGET_SECONDS`, `DETAILS_REFRESH_MINUTES`). */
 export function reconcileOptionsFrom(
-  config: Pick<Config, 'reconcileBudgetSeconds' | 'detailsRefreshMinutes'>,
+  config: Pick<Config, 'reconcileBudgetInSeconds' | 'detailsRefreshInMinutes'>,
 ): ReconcileOptions {
   return {
-    budgetInMs: config.reconcileBudgetSeconds * 1000,
-    detailsRefreshInMinutes: config.detailsRefreshMinutes,
+    budgetInMs: config.reconcileBudgetInSeconds * 1000,
+    detailsRefreshInMinutes: config.detailsRefreshInMinutes,
   };
 }
 
 /** Options of the alert evaluation from the app settings. */
 export function alertOptionsFrom(config: Readonly<Config>): AlertOptions {
   return {
-    graceInMinutes: config.stoppedAlertGraceMinutes,
+    graceInMinutes: config.stoppedAlertGraceInMinutes,
     expectedStoppedPatterns: config.expectedStoppedPatterns,
-    autoDeallocateAfterInMinutes: config.autoDeallocateAfterMinutes,
+    autoDeallocateAfterInMinutes: config.autoDeallocateAfterInMinutes,
     autoDeallocateDryRun: config.autoDeallocateDryRun,
   };
 }

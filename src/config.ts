@@ -32,11 +32,11 @@ export interface Config {
   /** NCRONTAB schedule of the usage rollup timer (documentation; the host reads the setting itself). */
   rollupSchedule: string;
   /** The reconciler refreshes VM details (size, location, OS type, priority, tags) when older than this. */
-  detailsRefreshMinutes: number;
+  detailsRefreshInMinutes: number;
   /** Time budget of one subscription's reconcile run; it stops cleanly between pages before it. */
-  reconcileBudgetSeconds: number;
+  reconcileBudgetInSeconds: number;
   /** Minutes a VM may sit in Stopped (allocated) before it is alerted on. */
-  stoppedAlertGraceMinutes: number;
+  stoppedAlertGraceInMinutes: number;
   /** Resource-id scopes or VM-name patterns (`*` wildcard) of VMs expected to sit stopped. */
   expectedStoppedPatterns: string[];
   /** Event Grid custom topic of the alert CloudEvents; empty: alerts are only logged. */
@@ -44,11 +44,11 @@ export interface Config {
   /** NCRONTAB schedule of the alert timer (documentation; the host reads the setting itself). */
   alertSchedule: string;
   /** Deallocate VMs left Stopped (allocated) this many minutes; 0 = off. */
-  autoDeallocateAfterMinutes: number;
+  autoDeallocateAfterInMinutes: number;
   /** Auto-deallocate only reports what it would do. */
   autoDeallocateDryRun: boolean;
   /** Days of Activity Log history read when a subscription is first watched (1-89). */
-  backfillDays: number;
+  backfillInDays: number;
   /** NCRONTAB schedule of the recurring Activity Log read (documentation; the host reads the setting itself). */
   activityLogSchedule: string;
   /** Blob container URL (optionally with a prefix) of the scheduled cost export; empty: no daily invoice check. */
@@ -159,7 +159,7 @@ function percent(env: Readonly<Record<string, string | undefined>>): number {
   return value;
 }
 
-function backfillDays(env: Readonly<Record<string, string | undefined>>): number {
+function backfillInDays(env: Readonly<Record<string, string | undefined>>): number {
   const days = positiveInteger(env, 'BACKFILL_DAYS');
   // The Activity Log keeps 90 days: a start time past them answers 400.
   if (days > 89) throw new ConfigError('BACKFILL_DAYS must be at most 89 (the Activity Log keeps 90 days)');
@@ -228,14 +228,14 @@ export function loadConfig(
     managementGroupId,
     reconcileSchedule: setting(env, 'RECONCILE_SCHEDULE') ?? settingDefaults.RECONCILE_SCHEDULE,
     rollupSchedule: setting(env, 'ROLLUP_SCHEDULE') ?? settingDefaults.ROLLUP_SCHEDULE,
-    detailsRefreshMinutes: positiveInteger(env, 'DETAILS_REFRESH_MINUTES'),
-    reconcileBudgetSeconds: positiveInteger(env, 'RECONCILE_BUDGET_SECONDS'),
-    stoppedAlertGraceMinutes: wholeNumber(env, 'STOPPED_ALERT_GRACE_MINUTES'),
+    detailsRefreshInMinutes: positiveInteger(env, 'DETAILS_REFRESH_MINUTES'),
+    reconcileBudgetInSeconds: positiveInteger(env, 'RECONCILE_BUDGET_SECONDS'),
+    stoppedAlertGraceInMinutes: wholeNumber(env, 'STOPPED_ALERT_GRACE_MINUTES'),
     expectedStoppedPatterns: parseExpectedStoppedPatterns(setting(env, 'EXPECTED_STOPPED_PATTERNS') ?? ''),
     alertTopicEndpoint: alertTopicEndpoint(setting(env, 'ALERT_TOPIC_ENDPOINT')),
     alertSchedule: setting(env, 'ALERT_SCHEDULE') ?? settingDefaults.ALERT_SCHEDULE,
-    autoDeallocateAfterMinutes: wholeNumber(env, 'AUTO_DEALLOCATE_AFTER_MINUTES'),
-    backfillDays: backfillDays(env),
+    autoDeallocateAfterInMinutes: wholeNumber(env, 'AUTO_DEALLOCATE_AFTER_MINUTES'),
+    backfillInDays: backfillInDays(env),
     activityLogSchedule: setting(env, 'ACTIVITY_LOG_SCHEDULE') ?? settingDefaults.ACTIVITY_LOG_SCHEDULE,
     autoDeallocateDryRun: flag(env, 'AUTO_DEALLOCATE_DRY_RUN'),
     costExportContainer: costExportContainer(setting(env, 'COST_EXPORT_CONTAINER')),

@@ -422,7 +422,7 @@ export async function runReconcileBenchmark({ progress }: BenchmarkContext): Pro
             : {
                 vms: memoryVms,
                 peakRssMb: sig3(memory.maxRssMb),
-                wallTimeMs: memory.summary.durationMs,
+                wallTimeMs: memory.summary.durationInMs,
                 pages: memory.summary.pages,
                 pageSize: 1000,
                 measuredIn:

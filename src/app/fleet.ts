@@ -365,7 +365,7 @@ export function estimateUsage(
     if (known < b && open !== undefined) usage = addUsage(usage, usageOf([open], known, b, asOf));
     const seconds = (known - a) / 1000;
     if (seconds <= 0) continue;
-    const daySeconds = dayInMs / 1000;
+    const dayInSeconds = dayInMs / 1000;
     if (row === undefined) {
       // A rolled-up day without a row: the VM had no observation then (unknown, never billed).
       if (rolledThrough !== undefined && day + dayInMs <= rolledThrough) {
@@ -374,7 +374,7 @@ export function estimateUsage(
       }
       // Not rolled up yet (today): as the day before went, anywhere from nothing to all of it billed.
       const before = days?.get(day - dayInMs);
-      const share = (value: number) => (before === undefined ? 0 : (value / daySeconds) * seconds);
+      const share = (value: number) => (before === undefined ? 0 : (value / dayInSeconds) * seconds);
       usage = addUsage(usage, {
         billedSeconds: share(before?.billedSeconds ?? 0),
         notBilledSeconds: share(before?.notBilledSeconds ?? 0),
@@ -384,8 +384,8 @@ export function estimateUsage(
       });
       continue;
     }
-    const share = seconds / daySeconds;
-    const min = Math.max(0, row.billedSecondsMin - (daySeconds - seconds));
+    const share = seconds / dayInSeconds;
+    const min = Math.max(0, row.billedSecondsMin - (dayInSeconds - seconds));
     const max = Math.min(row.billedSecondsMax, seconds);
     usage = addUsage(usage, {
       billedSeconds: Math.min(max, Math.max(min, row.billedSeconds * share)),

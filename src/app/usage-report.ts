@@ -320,7 +320,7 @@ function figures(acc: Accumulator, prices: PriceTable | undefined): UsageFigures
 /** Sums VMs into groups and the total as chunks of VMs complete; rows of VMs go out as they come. */
 class Assembler {
   readonly #groupBy: GroupBy;
-  readonly #windowSeconds: number;
+  readonly #windowInSeconds: number;
   readonly #groups = new Map<string | null, Accumulator>();
   readonly #total = newAccumulator();
   readonly #unpriced = new Map<string, UnpricedVm>();
@@ -330,7 +330,7 @@ class Assembler {
     private readonly onRow: ((row: UsageReportRow) => void) | undefined,
   ) {
     this.#groupBy = query.groupBy ?? { kind: GroupKind.vm };
-    this.#windowSeconds = (query.to - query.from) / 1000;
+    this.#windowInSeconds = (query.to - query.from) / 1000;
   }
 
   get #streaming(): boolean {
@@ -351,7 +351,7 @@ class Assembler {
           bucket.usage,
           bucket.day,
         );
-      const residual = this.#windowSeconds - vm.coveredSeconds;
+      const residual = this.#windowInSeconds - vm.coveredSeconds;
       if (residual > 1e-6)
         this.#add(touched, groupKeyOf(this.#groupBy, vm.resourceId, vm.current), vm.resourceId, vm.current, {
           ...zeroUsage,

@@ -61,10 +61,10 @@ export const backfillCommand: Command = {
     const progress = (message: string) => invocation.io.stderr.write(`${message}\n`);
     const summaries = await backfillSubscriptions(
       subscriptionIds,
-      days ?? ctx.config.backfillDays,
+      days ?? ctx.config.backfillInDays,
       { ...ctx, reader: ctx.management },
       {
-        budgetInMs: ctx.config.reconcileBudgetSeconds * 1000,
+        budgetInMs: ctx.config.reconcileBudgetInSeconds * 1000,
         onPage: (p) =>
           progress(
             `${p.subscriptionId} ${day(p.from)}: ${p.pages} pages, ${p.records} records, ${p.vms} VMs, reached ${day(p.reachedAt)}`,

@@ -23,10 +23,17 @@ function line(s: ReconcileSummary): string[] {
     String(s.failed),
     String(s.requests),
     String(s.throttled),
-    `${(s.durationMs / 1000).toFixed(1)}s`,
+    `${(s.durationInMs / 1000).toFixed(1)}s`,
     state,
   ];
 }
+
+/** The `--json` names of the summary's fields that differ from the code's (the output's names stay). */
+const jsonNames: Partial<Record<string, string>> = { durationInMs: 'durationMs', pacedInMs: 'pacedMs' };
+
+/** A summary as `--json` prints it: its fields in their order, under their JSON names. */
+const summaryJson = (s: ReconcileSummary): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(s).map(([name, value]) => [jsonNames[name] ?? name, value]));
 
 export const reconcileCommand: Command = {
   name: 'reconcile',
@@ -86,7 +93,7 @@ export const reconcileCommand: Command = {
     );
     const ok = summaries.every((s) => s.error === undefined && (s.complete || s.skipped !== undefined));
     if (invocation.json) {
-      invocation.print(json({ subscriptions: summaries }));
+      invocation.print(json({ subscriptions: summaries.map(summaryJson) }));
     } else {
       const header = [
         'SUBSCRIPTION',

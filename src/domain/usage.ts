@@ -39,7 +39,7 @@ export function addUsage(a: UsageSeconds, b: UsageSeconds): UsageSeconds {
 
 type Placement = 'estimate' | 'min' | 'max';
 
-function overlapMs(start: number, end: number, from: number, to: number): number {
+function overlapInMs(start: number, end: number, from: number, to: number): number {
   return Math.max(0, Math.min(end, to) - Math.max(start, from));
 }
 
@@ -66,7 +66,7 @@ function tally(segments: readonly Segment[], from: number, to: number, asOf: num
     const next = segments[i + 1];
     const start = placedStart(segments[i - 1], segment, placement);
     const end = next === undefined ? (segment.end ?? asOf) : placedStart(segment, next, placement);
-    const overlap = overlapMs(start, end, from, limit);
+    const overlap = overlapInMs(start, end, from, limit);
     if (overlap === 0) continue;
     ms.known += overlap;
     if (segment.billing === Billing.billed) ms.billed += overlap;

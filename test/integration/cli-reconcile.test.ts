@@ -37,6 +37,25 @@ describe('vm-timeline reconcile', () => {
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     const summaries = (JSON.parse(first.stdout) as { subscriptions: ReconcileSummary[] }).subscriptions;
+    // The JSON fields keep their names and order (durationMs, pacedMs), whatever the code calls them.
+    expect(Object.keys(summaries[0] ?? {})).toEqual([
+      'subscriptionId',
+      'runId',
+      'seen',
+      'changed',
+      'new',
+      'deleted',
+      'unknown',
+      'failed',
+      'detailsUpdated',
+      'requests',
+      'throttled',
+      'pages',
+      'complete',
+      'durationMs',
+      'stoppedEarly',
+      'pacedMs',
+    ]);
     expect(summaries.map((s) => [s.subscriptionId, s.new, s.complete])).toEqual([
       [subA, 3, true],
       [subB, 1, true],

@@ -443,6 +443,6 @@ describe('reconcile pacing', () => {
     expect(summary.complete).toBe(true);
     expect(waits.length).toBeGreaterThan(0);
     expect(waits.every((ms) => ms > 0)).toBe(true);
-    expect(summary.pacedMs).toBe(waits.reduce((a, b) => a + b, 0));
+    expect(summary.pacedInMs).toBe(waits.reduce((a, b) => a + b, 0));
   });
 });

@@ -21,9 +21,9 @@ function summary(overrides: Partial<ReconcileSummary>): ReconcileSummary {
     throttled: 0,
     pages: 0,
     complete: false,
-    durationMs: 0,
+    durationInMs: 0,
     stoppedEarly: false,
-    pacedMs: 0,
+    pacedInMs: 0,
     ...overrides,
   };
 }

@@ -227,7 +227,7 @@ describe('reconcileSubscription budget and pacing (fake clock)', () => {
 
     // (30 − 10) tokens × 200 ms after each page.
     expect(clock.slept).toEqual([4_000, 4_000]);
-    expect(summary).toMatchObject({ pacedMs: 8_000, complete: true });
+    expect(summary).toMatchObject({ pacedInMs: 8_000, complete: true });
   });
 
   it('never waits past half the budget left', async () => {

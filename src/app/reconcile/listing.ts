@@ -59,7 +59,7 @@ async function pace(run: RunState): Promise<void> {
   const delay = run.budget.pacingDelayInMs(run.deps.management.stats.remaining);
   if (delay <= 0) return;
   run.deps.log.debug('reconcile pacing', { subscriptionId: run.subscriptionId, delayInMs: delay });
-  run.summary.pacedMs += delay;
+  run.summary.pacedInMs += delay;
   await run.settings.sleep(delay);
 }
 

@@ -96,7 +96,7 @@ export async function reconcileSubscription(
     if (run.complete && mark === undefined)
       deps.log.warn('reconcile mark not advanced', { subscriptionId, unconfirmed: run.unconfirmed.size });
     const endedAt = deps.now();
-    summary.durationMs = endedAt - startedAt;
+    summary.durationInMs = endedAt - startedAt;
     released = true;
     const kept = await deps.runs.release(lease, { mark, detailsAt, endedAt, complete: run.complete });
     if (!kept) deps.log.warn('reconcile lease lost', { subscriptionId, runId });
@@ -115,8 +115,8 @@ export async function reconcileSubscription(
       pages: summary.pages,
       complete: summary.complete,
       stoppedEarly: summary.stoppedEarly,
-      pacedMs: summary.pacedMs,
-      durationMs: summary.durationMs,
+      pacedMs: summary.pacedInMs,
+      durationMs: summary.durationInMs,
     });
     return summary;
   } finally {

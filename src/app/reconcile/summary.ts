@@ -26,10 +26,10 @@ export interface ReconcileSummary {
   pages: number;
   /** Every page of VMs and of every scale set was read: deletions were applied and the mark advanced. */
   complete: boolean;
-  durationMs: number;
+  durationInMs: number;
   stoppedEarly: boolean;
   /** Time spent waiting for the rate limit to refill. */
-  pacedMs: number;
+  pacedInMs: number;
   /** Set when the run did nothing (another run holds the subscription). */
   skipped?: string | undefined;
   /** Set when the run failed as a whole (reconcileAll only). */
@@ -53,7 +53,7 @@ export interface ListingError {
 export const anotherRunInProgress = 'another run in progress';
 
 /** A summary of nothing done yet (or of a run that did nothing). */
-export function emptySummary(subscriptionId: string, runId: string, durationMs: number): ReconcileSummary {
+export function emptySummary(subscriptionId: string, runId: string, durationInMs: number): ReconcileSummary {
   return {
     subscriptionId,
     runId,
@@ -68,8 +68,8 @@ export function emptySummary(subscriptionId: string, runId: string, durationMs: 
     throttled: 0,
     pages: 0,
     complete: false,
-    durationMs,
+    durationInMs,
     stoppedEarly: false,
-    pacedMs: 0,
+    pacedInMs: 0,
   };
 }
