@@ -14,6 +14,7 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { seededRandom } from './emulator/seeded-random';
+import { send } from './send';
 
 export interface FaultRates {
   unavailable?: number;
@@ -131,20 +132,16 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const fault = index >= 0 ? (scripted.splice(index, 1)[0]?.fault ?? 'none') : pick();
     if (fault !== 'none') counts[fault] += 1;
     if (fault === 'unavailable') {
-      const message = JSON.stringify({ error: { code: 'ServerBusy', message: 'injected 503' } });
-      res.writeHead(503, { 'content-type': 'application/json', 'content-length': String(message.length) });
-      res.end(message);
+      send(res, 503, { error: { code: 'ServerBusy', message: 'injected 503' } });
       return;
     }
     if (fault === 'badRequest') {
-      const message = JSON.stringify({
+      send(res, 400, {
         'odata.error': {
           code: 'OutOfRangeInput',
           message: { lang: 'en-US', value: 'One of the request inputs is out of range.' },
         },
       });
-      res.writeHead(400, { 'content-type': 'application/json', 'content-length': String(message.length) });
-      res.end(message);
       return;
     }
     if (fault === 'resetBefore') {

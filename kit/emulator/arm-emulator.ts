@@ -12,6 +12,7 @@ import {
   parseActivityLogFilter,
   type WireActivityLogRecord,
 } from './arm-activity-log';
+import { send } from '../send';
 import { EmulatedFleet, scaleSetResourceId, vmResourceId } from './arm-fleet';
 import {
   wireDescendant,
@@ -432,25 +433,22 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     try {
       handle(req, res);
     } catch {
-      send(res, 500, wireError('InternalServerError', 'The emulator failed to handle the request.'));
+      sendArm(res, 500, wireError('InternalServerError', 'The emulator failed to handle the request.'));
     }
   });
 
-  function send(
+  /** Answers as ARM does: JSON with its request and correlation ids. */
+  function sendArm(
     res: ServerResponse,
     status: number,
     body: unknown,
     headers: Record<string, string> = {},
   ): void {
-    const text = body === undefined ? '' : JSON.stringify(body);
-    res.writeHead(status, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(text),
+    send(res, status, body, {
       'x-ms-request-id': randomUUID(),
       'x-ms-correlation-request-id': randomUUID(),
       ...headers,
     });
-    res.end(text);
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
@@ -488,7 +486,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
       record.status = status;
       if (status === 429) requests.throttled += 1;
       else if (status >= 500) requests.failed += 1;
-      send(res, status, body, { ...rateHeaders, ...headers });
+      sendArm(res, status, body, { ...rateHeaders, ...headers });
     };
     let rateHeaders: Record<string, string> = {};
 

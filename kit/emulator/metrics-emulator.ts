@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { PowerChangeBy, type EmulatedFleet, type EmulatedVm, type PowerChange } from './arm-fleet';
 import { wireError } from './arm-wire';
+import { send } from '../send';
 
 export const maxBatchResources = 50;
 const minuteInMs = 60_000;
@@ -61,16 +62,6 @@ const typeOf = (id: string): string =>
 export async function startMetricsEmulator(fleet: EmulatedFleet): Promise<MetricsEmulator> {
   const requests = { total: 0, throttled: 0, resources: 0 };
   let throttle = { times: 0, retryAfterInSeconds: 0 };
-
-  function send(
-    res: ServerResponse,
-    status: number,
-    body: unknown,
-    headers: Record<string, string> = {},
-  ): void {
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
-    res.end(JSON.stringify(body));
-  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');

@@ -8,6 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RetailPriceItem } from '../../src/adapters/retail-prices';
+import { send } from '../send';
 
 export interface RetailPricesAnswer {
   /** Path and query of the request. */
@@ -65,18 +66,18 @@ export async function startRetailPricesEmulator(
     emulator.answers.push(answer);
     if (url.pathname !== '/api/retail/prices') {
       answer.status = 404;
-      response.writeHead(404, { 'content-type': 'application/json' }).end('{"Error":"not found"}');
+      send(response, 404, { Error: 'not found' });
       return;
     }
     const throttle = throttles.shift();
     if (throttle !== undefined) {
       answer.status = throttle.status;
-      response
-        .writeHead(throttle.status, {
-          'content-type': 'application/json',
-          'retry-after': String(throttle.retryAfterInSeconds),
-        })
-        .end('{"Error":"too many requests"}');
+      send(
+        response,
+        throttle.status,
+        { Error: 'too many requests' },
+        { 'retry-after': String(throttle.retryAfterInSeconds) },
+      );
       return;
     }
     const where = clauses(url.searchParams.get('$filter') ?? '');
@@ -98,16 +99,14 @@ export async function startRetailPricesEmulator(
       nextUrl.searchParams.set('$skip', String(skip + pageSize));
       next = nextUrl.toString();
     }
-    response.writeHead(200, { 'content-type': 'application/json' }).end(
-      JSON.stringify({
-        BillingCurrency: currency,
-        CustomerEntityId: 'Default',
-        CustomerEntityType: 'Retail',
-        Items: page,
-        NextPageLink: next,
-        Count: page.length,
-      }),
-    );
+    send(response, 200, {
+      BillingCurrency: currency,
+      CustomerEntityId: 'Default',
+      CustomerEntityType: 'Retail',
+      Items: page,
+      NextPageLink: next,
+      Count: page.length,
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -37,6 +37,7 @@ import { startQueueTriggers, type QueueTriggerRunner } from './queue-triggers';
 import type { LocalQueues } from './queues';
 import type { Registration } from './registrations';
 import { startTimers, type TimerRunner } from './timers';
+import { send } from '../send';
 
 export interface LocalHostOptions {
   /** The functions to serve (the app's list, or part of it). */
@@ -102,23 +103,6 @@ function readBody(req: IncomingMessage, limitInBytes = maxBodyBytes): Promise<Bu
     });
     req.on('error', reject);
   });
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const buffer = Buffer.isBuffer(body)
-    ? body
-    : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
-  const type =
-    Buffer.isBuffer(body) || typeof body === 'string'
-      ? {}
-      : { 'content-type': 'application/json; charset=utf-8' };
-  res.writeHead(status, { ...type, ...headers, 'content-length': String(buffer.length) });
-  res.end(buffer);
 }
 
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
