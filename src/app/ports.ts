@@ -54,8 +54,9 @@ export interface ManagementOptions {
 }
 
 /**
- * The Azure Resource Manager (Compute) operations the app uses. Every method reads; the only write is
- * `deallocate`, used by optional remediation.
+ * The Azure Resource Manager reads the app makes: Compute listings and instance views, subscriptions,
+ * management groups. All of them read; the one write, `deallocate` of optional remediation, is the
+ * `Deallocator` port (alert-ports.ts).
  */
 export interface ManagementClient {
   /**
@@ -120,11 +121,7 @@ export interface TimeRange {
   to?: number;
 }
 
-/**
- * The timeline tables. `record` is idempotent, order-independent and safe under concurrent writers:
- * the same observations in any order, any number of times, from any number of workers, end in the same
- * stored segments and current state.
- */
+/** What `recordMany` did with a VM's observations. */
 export interface RecordManyResult {
   /** Observations newly stored. */
   recorded: number;
@@ -134,6 +131,11 @@ export interface RecordManyResult {
   rejected?: number;
 }
 
+/**
+ * The timeline tables. `record` is idempotent, order-independent and safe under concurrent writers:
+ * the same observations in any order, any number of times, from any number of workers, end in the same
+ * stored segments and current state.
+ */
 export interface TimelineStore {
   /**
    * Throws `PermanentInputError` when the observation's keys can never be stored (a lone surrogate, a
