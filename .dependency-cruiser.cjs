@@ -62,6 +62,16 @@ module.exports = {
       to: { path: '@azure/' },
     },
     {
+      name: 'sdk-errors-in-adapters',
+      severity: 'error',
+      comment:
+        "The SDKs that throw RestError stay in src/adapters, which map it into the ports' ServiceError: functions/ and composition decide on ServiceFailure.",
+      from: { path: '^functions/|^src/(composition|config)\\.ts$' },
+      to: {
+        path: '@azure/(core-rest-pipeline|core-client|data-tables|storage-blob|storage-queue|arm-compute|eventgrid)(/|$)',
+      },
+    },
+    {
       name: 'composition-below-entry-points',
       severity: 'error',
       comment: 'Composition and config wire adapters; they never import entry points.',

@@ -76,6 +76,25 @@ export default tseslint.config(
     },
   },
 
+  // One error model: above src/adapters, code decides on the ports' ServiceFailure (failureOf), never on
+  // an HTTP status or an error's name (adapters map SDK errors; src/adapters/service-errors.ts).
+  {
+    files: ['src/{app,domain,cli,dashboard}/**/*.ts', 'src/*.ts', 'functions/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "BinaryExpression > MemberExpression[property.name='statusCode']",
+          message: 'HTTP statuses stay in src/adapters: decide on failureOf(error) (ServiceFailure).',
+        },
+        {
+          selector: 'BinaryExpression > Literal[value=/^[A-Za-z]*Error$/]',
+          message: "Decide on failureOf(error) or instanceof, not on an error's name.",
+        },
+      ],
+    },
+  },
+
   // Tests: vitest's expect(...).rejects and mocks make these noisy without finding bugs.
   {
     files: ['test/**/*.ts'],

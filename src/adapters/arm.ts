@@ -25,17 +25,12 @@ import type { ActivityLogPage, ActivityLogReader } from '../app/backfill';
 import type { EventWiringReader, SystemTopicInfo, TopicEventSubscriptionInfo } from '../app/coverage-ports';
 import type { InstanceViewStatus } from '../domain/power-state';
 import { parseComputeResourceId, ResourceKind } from '../domain/resource-id';
-import {
-  ManagementRequestError,
-  ManagementUnavailableError,
-  ThrottledError,
-  isNotFound,
-  retryAfterInMsOf,
-  toManagementError,
-} from './arm-errors';
+import { failureOf, ServiceFailure, ThrottledError } from '../app/errors';
+import { ManagementRequestError, ManagementUnavailableError, toManagementError } from './arm-errors';
+import { retryAfterInMsOf } from './service-errors';
 import { tagsOf } from '../domain/tags';
 
-export { ManagementUnavailableError, ThrottledError } from './arm-errors';
+export { ManagementUnavailableError } from './arm-errors';
 
 /** api-version of the Activity Log (`Microsoft.Insights/eventtypes/management/values`). */
 export const activityLogApiVersion = '2015-04-01';
@@ -49,14 +44,9 @@ export const managementGroupsApiVersion = '2023-04-01';
 /** api-version of Event Grid system topics and their event subscriptions (as infra/app/*.bicep). */
 const eventGridApiVersion = '2022-06-15';
 
-/** ARM's answer when the subscription itself is gone (not one resource in it). */
-const subscriptionNotFound = 'SubscriptionNotFound';
-
 /** A 404 about the resource, not about its subscription (a vanished subscription never means "VM deleted"). */
 function isResourceNotFound(error: unknown): boolean {
-  if (!isNotFound(error)) return false;
-  const mapped = toManagementError(error);
-  return !(mapped instanceof ManagementRequestError && mapped.code === subscriptionNotFound);
+  return failureOf(toManagementError(error)) === ServiceFailure.notFound;
 }
 
 export interface ArmClientOptions {

@@ -15,6 +15,8 @@ import type { TokenCredential } from '@azure/identity';
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import { CostExportError } from '../domain/cost-export';
 import { azuriteAccountKey, azuriteAccountName } from './storage';
+import { failureOf, ServiceError, ServiceFailure } from '../app/errors';
+import { toServiceError } from './service-errors';
 
 const exportFile = /\.(csv|csv\.gz|gz|parquet)$/i;
 
@@ -143,9 +145,11 @@ export async function blobExportEntries(
       });
     }
   } catch (error) {
-    const status = (error as { statusCode?: number }).statusCode;
-    if (status === 404) throw new CostExportError(`${location}: the container does not exist`);
-    if (status === 403 || status === 401)
+    const mapped = toServiceError(error);
+    const failure = failureOf(mapped);
+    if (failure === ServiceFailure.notFound)
+      throw new CostExportError(`${location}: the container does not exist`);
+    if (failure === ServiceFailure.forbidden || (mapped instanceof ServiceError && mapped.statusCode === 401))
       throw new CostExportError(
         `${location}: access denied (the identity needs Storage Blob Data Reader on the container)`,
       );

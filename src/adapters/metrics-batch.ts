@@ -15,25 +15,17 @@ import {
   createPipelineRequest,
   type HttpClient,
   type Pipeline,
+  type PipelineResponse,
 } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import type { AvailabilityMetricsClient, AvailabilityRequest, ManagementOptions } from '../app/ports';
 import type { AvailabilityPoint } from '../domain/availability';
 import { vmKey } from '../domain/resource-id';
 import { isLoopbackEndpoint } from './arm';
+import { serviceErrorOf, toServiceError } from './service-errors';
 
 export const metricsApiVersion = '2023-10-01';
 const metricsScope = 'https://metrics.monitor.azure.com/.default';
-
-export class MetricsReadError extends Error {
-  override name = 'MetricsReadError';
-  constructor(
-    message: string,
-    readonly statusCode: number,
-  ) {
-    super(message);
-  }
-}
 
 export interface MetricsClientOptions {
   /** `https://{region}.metrics.monitor.azure.com`, or an emulator's loopback URL. */
@@ -118,8 +110,14 @@ export function createMetricsClient(options: MetricsClientOptions): Availability
         abortSignal: callOptions.abortSignal,
       });
       httpClient ??= createDefaultHttpClient();
-      const response = await pipeline.sendRequest(httpClient, pipelineRequest);
-      if (response.status !== 200) throw new MetricsReadError('metrics batch read failed', response.status);
+      let response: PipelineResponse;
+      try {
+        response = await pipeline.sendRequest(httpClient, pipelineRequest);
+      } catch (error) {
+        throw toServiceError(error);
+      }
+      if (response.status !== 200)
+        throw serviceErrorOf(response.status, 'metrics batch read failed', { headers: response.headers });
       const body: unknown = JSON.parse(response.bodyAsText ?? '{}');
       const result = new Map<string, AvailabilityPoint[]>();
       const values = isObject(body) && Array.isArray(body['values']) ? body['values'] : [];

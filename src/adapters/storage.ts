@@ -10,8 +10,10 @@ import {
   type TableServiceClientOptions,
 } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
-import { isRestError, type PipelinePolicy } from '@azure/core-rest-pipeline';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
+import { ServiceError, ServiceFailure } from '../app/errors';
+import { sdkFailureOf, toServiceError } from './service-errors';
 
 /** The Azurite development account name, fixed by the emulator. */
 export const azuriteAccountName = 'devstoreaccount1';
@@ -23,9 +25,22 @@ export const azuriteAccountName = 'devstoreaccount1';
 export const azuriteAccountKey =
   'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
-/** HTTP status of a Table Storage error (409 exists, 412 ETag mismatch, 404 missing); undefined otherwise. */
-export function statusOf(error: unknown): number | undefined {
-  return isRestError(error) ? error.statusCode : undefined;
+/**
+ * A Table Storage request that never got an HTTP answer (refused, DNS, timeout). Only the SDK's own
+ * error counts: a management error already mapped by its adapter is not about storage.
+ */
+export function isStorageUnreachable(error: unknown): boolean {
+  return !(error instanceof ServiceError) && sdkFailureOf(error) === ServiceFailure.unreachable;
+}
+
+/** A Table Storage error saying the table does not exist yet (404 `TableNotFound`). */
+export function isTableMissing(error: unknown): boolean {
+  const mapped = toServiceError(error);
+  return (
+    mapped instanceof ServiceError &&
+    mapped.failure === ServiceFailure.notFound &&
+    /TableNotFound/i.test(`${mapped.code ?? ''} ${mapped.message}`)
+  );
 }
 
 export interface RequestCounter {

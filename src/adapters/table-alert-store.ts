@@ -3,7 +3,6 @@
  * 13 digits>`), the alert outbox (PartitionKey `outbox`, RowKey = CloudEvent id) and the index's last
  * re-sync (PartitionKey `meta`, RowKey `sync`). Every state change is ETag-guarded.
  */
-import { isRestError } from '@azure/core-rest-pipeline';
 import { odata, type TableClient, type TableEntity } from '@azure/data-tables';
 import {
   DeliveryState,
@@ -21,17 +20,11 @@ import { ObservationSource } from '../domain/observation';
 import { currentFromRow, pad13, reasonColumn, reasonFrom, type Row } from './table-entities';
 import { tagsFrom } from './table-entities';
 import { msColumn, textColumn } from './table-columns';
-import { statusOf } from './storage';
+import { ServiceFailure } from '../app/errors';
+import { sdkFailureOf } from './service-errors';
+import { isTableMissing } from './storage';
 
 export const alertPartitions = { stopped: 'stopped', outbox: 'outbox', meta: 'meta' } as const;
-
-function isTableMissing(error: unknown): boolean {
-  return (
-    statusOf(error) === 404 &&
-    isRestError(error) &&
-    /TableNotFound/i.test(`${error.code ?? ''} ${error.message}`)
-  );
-}
 
 const date = (value: number | undefined): Date | undefined =>
   value === undefined ? undefined : new Date(value);
@@ -192,7 +185,7 @@ export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
       try {
         await this.alerts.createEntity(entity);
       } catch (error) {
-        if (statusOf(error) !== 409) throw error;
+        if (sdkFailureOf(error) !== ServiceFailure.conflict) throw error;
         // Redelivery: the episode exists; bring its start up to date without touching its alert state.
         await this.alerts.updateEntity(entity, 'Merge', { etag: '*' });
       }
@@ -209,7 +202,11 @@ export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
       const response = await this.alerts.updateEntity(entity, 'Merge', { etag: record.etag });
       return { ...record, ...changes, etag: response.etag ?? record.etag };
     } catch (error) {
-      if (statusOf(error) === 412 || statusOf(error) === 404) return undefined;
+      if (
+        sdkFailureOf(error) === ServiceFailure.preconditionFailed ||
+        sdkFailureOf(error) === ServiceFailure.notFound
+      )
+        return undefined;
       throw error;
     }
   }
@@ -223,8 +220,8 @@ export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
       );
       return true;
     } catch (error) {
-      if (statusOf(error) === 404) return true;
-      if (statusOf(error) === 412) return false;
+      if (sdkFailureOf(error) === ServiceFailure.notFound) return true;
+      if (sdkFailureOf(error) === ServiceFailure.preconditionFailed) return false;
       throw error;
     }
   }
@@ -245,7 +242,7 @@ export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
       const row = await this.alerts.getEntity<Record<string, unknown>>(alertPartitions.meta, 'sync');
       return msColumn(row['syncedAt']);
     } catch (error) {
-      if (statusOf(error) === 404) return undefined;
+      if (sdkFailureOf(error) === ServiceFailure.notFound) return undefined;
       throw error;
     }
   }
@@ -276,7 +273,7 @@ export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
       try {
         await this.alerts.createEntity(entity);
       } catch (error) {
-        if (statusOf(error) !== 409) throw error; // already enqueued: the stored alert wins
+        if (sdkFailureOf(error) !== ServiceFailure.conflict) throw error; // already enqueued: the stored alert wins
       }
     });
   }
@@ -285,7 +282,7 @@ export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
     try {
       return outboxFromRow(await this.alerts.getEntity<Record<string, unknown>>(alertPartitions.outbox, id));
     } catch (error) {
-      if (statusOf(error) === 404) return undefined;
+      if (sdkFailureOf(error) === ServiceFailure.notFound) return undefined;
       throw error;
     }
   }
@@ -302,7 +299,11 @@ export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
       );
       return { ...record, etag: response.etag ?? record.etag };
     } catch (error) {
-      if (statusOf(error) === 412 || statusOf(error) === 404) return undefined;
+      if (
+        sdkFailureOf(error) === ServiceFailure.preconditionFailed ||
+        sdkFailureOf(error) === ServiceFailure.notFound
+      )
+        return undefined;
       throw error;
     }
   }

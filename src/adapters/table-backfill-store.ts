@@ -12,9 +12,10 @@ import {
   type BackfillStore,
   type SliceProgress,
 } from '../app/backfill';
-import { statusOf } from './storage';
 import { pad13 } from './table-entities';
 import { msColumn, numberColumn } from './table-columns';
+import { ServiceFailure } from '../app/errors';
+import { sdkFailureOf } from './service-errors';
 
 type Row = TableEntityResult<Record<string, unknown>>;
 
@@ -88,7 +89,7 @@ export class TableBackfillStore implements BackfillStore {
       });
       return true;
     } catch (error) {
-      if (statusOf(error) === 409) return false;
+      if (sdkFailureOf(error) === ServiceFailure.conflict) return false;
       throw error;
     }
   }
@@ -140,7 +141,7 @@ export class TableBackfillStore implements BackfillStore {
     try {
       return await this.table.getEntity<Record<string, unknown>>(subscriptionId.toLowerCase(), rowKey);
     } catch (error) {
-      if (statusOf(error) === 404) return undefined;
+      if (sdkFailureOf(error) === ServiceFailure.notFound) return undefined;
       throw error;
     }
   }

@@ -13,8 +13,9 @@ import {
   type CoverageStore,
   type SubscriptionCoverage,
 } from '../app/coverage-ports';
-import { statusOf } from './storage';
 import { msColumn, numberColumn, textColumn } from './table-columns';
+import { ServiceFailure } from '../app/errors';
+import { sdkFailureOf } from './service-errors';
 
 export const coveragePartitionKey = 'subscription';
 
@@ -96,7 +97,7 @@ export class TableCoverageStore implements CoverageStore {
         ),
       );
     } catch (error) {
-      if (statusOf(error) === 404) return undefined;
+      if (sdkFailureOf(error) === ServiceFailure.notFound) return undefined;
       throw error;
     }
   }

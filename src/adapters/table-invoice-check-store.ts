@@ -3,11 +3,12 @@
  * resource (RowKey = VM key, as in `VmDailyUsage`; a scale set billed as one resource has its own key),
  * written in entity-group transactions of up to 100 rows per day.
  */
-import { isRestError } from '@azure/core-rest-pipeline';
 import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import type { InvoiceCheckStore, StoredInvoiceCheckRow } from '../app/invoice-agreement';
 import { InvoiceReason, InvoiceVerdict } from '../domain/invoice-check';
 import { vmKey } from '../domain/resource-id';
+import { ServiceFailure } from '../app/errors';
+import { sdkFailureOf } from './service-errors';
 
 const maxTransactionOperations = 100;
 const verdicts = new Set<string>(Object.values(InvoiceVerdict));
@@ -101,7 +102,7 @@ export class TableInvoiceCheckStore implements InvoiceCheckStore {
         if (rows.length > 0) yield rows;
       }
     } catch (error) {
-      if (isRestError(error) && error.statusCode === 404) return; // no check stored yet
+      if (sdkFailureOf(error) === ServiceFailure.notFound) return; // no check stored yet
       throw error;
     }
   }

@@ -12,8 +12,9 @@ import type {
   ReconcileRelease,
   ReconcileRunStore,
 } from '../app/ports';
-import { statusOf } from './storage';
 import { msColumn } from './table-columns';
+import { ServiceFailure } from '../app/errors';
+import { sdkFailureOf } from './service-errors';
 
 export const reconcileRowKey = 'latest';
 
@@ -73,7 +74,7 @@ export class TableReconcileRunStore implements ReconcileRunStore, ReconcileMarkR
       );
       return markFrom(row);
     } catch (error) {
-      if (statusOf(error) === 404) return undefined;
+      if (sdkFailureOf(error) === ServiceFailure.notFound) return undefined;
       throw error;
     }
   }
@@ -90,7 +91,7 @@ export class TableReconcileRunStore implements ReconcileRunStore, ReconcileMarkR
     try {
       row = await this.table.getEntity<Record<string, unknown>>(partitionKey, reconcileRowKey);
     } catch (error) {
-      if (statusOf(error) !== 404) throw error;
+      if (sdkFailureOf(error) !== ServiceFailure.notFound) throw error;
     }
     try {
       if (row === undefined) {
@@ -115,7 +116,11 @@ export class TableReconcileRunStore implements ReconcileRunStore, ReconcileMarkR
       // 409: another run created the row first; 412: another run took the lease between read and write.
       // Or our own write took effect, its answer was lost (reset, timeout) and the SDK's retry of it got
       // the 409 / 412: then the row names this run, and the lease is ours.
-      if (statusOf(error) === 409 || statusOf(error) === 412) return this.#ownLease(subscriptionId, runId);
+      if (
+        sdkFailureOf(error) === ServiceFailure.conflict ||
+        sdkFailureOf(error) === ServiceFailure.preconditionFailed
+      )
+        return this.#ownLease(subscriptionId, runId);
       throw error;
     }
   }
@@ -129,7 +134,7 @@ export class TableReconcileRunStore implements ReconcileRunStore, ReconcileMarkR
         reconcileRowKey,
       );
     } catch (error) {
-      if (statusOf(error) === 404) return undefined;
+      if (sdkFailureOf(error) === ServiceFailure.notFound) return undefined;
       throw error;
     }
     if (row['runId'] !== runId) return undefined;
@@ -163,7 +168,11 @@ export class TableReconcileRunStore implements ReconcileRunStore, ReconcileMarkR
       return true;
     } catch (error) {
       // 412: the lease expired and another run took the row; its mark wins. 404: the row was removed.
-      if (statusOf(error) === 412 || statusOf(error) === 404) return false;
+      if (
+        sdkFailureOf(error) === ServiceFailure.preconditionFailed ||
+        sdkFailureOf(error) === ServiceFailure.notFound
+      )
+        return false;
       throw error;
     }
   }

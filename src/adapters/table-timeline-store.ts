@@ -45,7 +45,8 @@ import {
   type Row,
   type StoredCurrent,
 } from './table-entities';
-import { statusOf } from './storage';
+import { ServiceFailure } from '../app/errors';
+import { sdkFailureOf } from './service-errors';
 
 /** A row's Timestamp as the service wrote it (full precision), '' when absent. */
 function stampOf(row: Record<string, unknown>): string {
@@ -119,7 +120,7 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
     try {
       return await this.#record(observation, options);
     } catch (error) {
-      if (statusOf(error) === 400)
+      if (sdkFailureOf(error) === ServiceFailure.invalid)
         throw new PermanentInputError('storage refused the observation (400 Bad Request)', { cause: error });
       throw error;
     }
@@ -179,7 +180,7 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
       });
       return true;
     } catch (error) {
-      if (statusOf(error) === 404) return false;
+      if (sdkFailureOf(error) === ServiceFailure.notFound) return false;
       throw error;
     }
   }
@@ -290,7 +291,7 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
       // Merge touches only these columns, so it cannot undo a concurrent timeline write.
       await this.currentTable.updateEntity(patch, 'Merge', { etag: '*' });
     } catch (error) {
-      if (statusOf(error) === 404) return false;
+      if (sdkFailureOf(error) === ServiceFailure.notFound) return false;
       throw error;
     }
     // Details history (`d|<epoch ms>` in the VM's timeline partition): usage is attributed to the
@@ -366,8 +367,8 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
       );
       return true;
     } catch (error) {
-      const code = statusOf(error);
-      if (code === 412 || code === 404) return false;
+      const failure = sdkFailureOf(error);
+      if (failure === ServiceFailure.preconditionFailed || failure === ServiceFailure.notFound) return false;
       throw error;
     }
   }
@@ -408,7 +409,7 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
       this.#remember(key, stored);
       return stored;
     } catch (error) {
-      if (statusOf(error) === 404) {
+      if (sdkFailureOf(error) === ServiceFailure.notFound) {
         this.#cache.delete(key);
         return undefined;
       }
@@ -439,13 +440,13 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
     try {
       await this.timeline.submitTransaction(actions);
     } catch (error) {
-      const code = statusOf(error);
+      const failure = sdkFailureOf(error);
       // 409: this observation (or marker) is already stored. 404: the open segment row is missing.
       // Either way the partition and the current row may disagree: re-derive from what is stored.
-      if (code === 409 || code === 404) {
+      if (failure === ServiceFailure.conflict || failure === ServiceFailure.notFound) {
         const outcome = await this.#rederive(key, stored, undefined, {}, attempt);
         if (outcome === 'conflict') return outcome;
-        return code === 409 ? RecordOutcome.duplicate : 'conflict';
+        return failure === ServiceFailure.conflict ? RecordOutcome.duplicate : 'conflict';
       }
       throw error;
     }
@@ -545,7 +546,8 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
       await this.#submitInChunks([...actions, ...actionsAfter]);
     } catch (error) {
       // 409: someone stored it meanwhile; 404: a segment we delete is already gone. Start over.
-      if (statusOf(error) === 409 || statusOf(error) === 404) return 'conflict';
+      if (sdkFailureOf(error) === ServiceFailure.conflict || sdkFailureOf(error) === ServiceFailure.notFound)
+        return 'conflict';
       throw error;
     }
     if (actionsAfter.length > 0) attempt.stored = true;
@@ -607,8 +609,13 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
       etag = response.etag;
     } catch (error) {
       this.#cache.delete(key);
-      const code = statusOf(error);
-      if (code === 412 || code === 409 || code === 404) return false;
+      const failure = sdkFailureOf(error);
+      if (
+        failure === ServiceFailure.preconditionFailed ||
+        failure === ServiceFailure.conflict ||
+        failure === ServiceFailure.notFound
+      )
+        return false;
       throw error;
     }
     this.#remember(key, etag === undefined ? undefined : { current: next, etag, version, key });

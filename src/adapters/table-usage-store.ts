@@ -3,7 +3,6 @@
  * (RowKey = VM key), written in entity-group transactions of up to 100 rows. The rollup's progress mark
  * lives in the same table, in the partition `rollup` (not a day, so day queries never see it).
  */
-import { isRestError } from '@azure/core-rest-pipeline';
 import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import type { DailyUsageRow, DailyUsageStore, DayKeyRange } from '../app/rollup-usage';
 import type { DayUsage, FleetDailySource } from '../app/fleet';
@@ -11,6 +10,8 @@ import type { VmAttributes } from '../domain/daily-usage';
 import { tagsFrom } from './table-entities';
 import { usageFields } from '../domain/usage';
 import { numberColumn, textColumn } from './table-columns';
+import { ServiceFailure } from '../app/errors';
+import { sdkFailureOf } from './service-errors';
 
 const maxTransactionOperations = 100;
 const markPartition = 'rollup';
@@ -97,7 +98,7 @@ export class TableDailyUsageStore implements DailyUsageStore, FleetDailySource {
         if (rows.length > 0) yield rows;
       }
     } catch (error) {
-      if (isRestError(error) && error.statusCode === 404) return; // no rollup table yet
+      if (sdkFailureOf(error) === ServiceFailure.notFound) return; // no rollup table yet
       throw error;
     }
   }
@@ -126,7 +127,7 @@ export class TableDailyUsageStore implements DailyUsageStore, FleetDailySource {
         if (rows.length > 0) yield rows;
       }
     } catch (error) {
-      if (isRestError(error) && error.statusCode === 404) return;
+      if (sdkFailureOf(error) === ServiceFailure.notFound) return;
       throw error;
     }
   }
@@ -141,7 +142,7 @@ export class TableDailyUsageStore implements DailyUsageStore, FleetDailySource {
           ? Date.parse(value)
           : undefined;
     } catch (error) {
-      if (isRestError(error) && error.statusCode === 404) return undefined;
+      if (sdkFailureOf(error) === ServiceFailure.notFound) return undefined;
       throw error;
     }
   }

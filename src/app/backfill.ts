@@ -18,7 +18,7 @@ import type { Observation } from '../domain/observation';
 import { vmKey } from '../domain/resource-id';
 import { narrowBackfilledStops } from './backfill-narrowing';
 import { forEachLimited } from './concurrency';
-import { ensureError } from './errors';
+import { ensureError, failureOf, ServiceFailure } from './errors';
 import type { AvailabilityMetricsClient, Clock, Logger, ManagementStats, TimelineStore } from './ports';
 import { isSubscriptionId, queueMessageFields } from './queue-message';
 
@@ -39,8 +39,9 @@ export interface ActivityLogReadOptions {
 /** Reads a subscription's Activity Log (`Microsoft.Insights/eventtypes/management/values`). */
 export interface ActivityLogReader {
   /**
-   * The first page of `[from, to]` (epoch ms), or the page `nextLink` names. A refused read (403, 400)
-   * throws an error with `statusCode`; throttling beyond the allowed wait throws ThrottledError.
+   * The first page of `[from, to]` (epoch ms), or the page `nextLink` names. A refused read throws a
+   * ServiceError (`forbidden` when the identity may not read the log); throttling beyond the allowed
+   * wait throws ThrottledError.
    */
   readActivityLogPage(
     subscriptionId: string,
@@ -254,11 +255,6 @@ export function emptyCounts(): BackfillCounts {
     metricReads: 0,
     narrowed: 0,
   };
-}
-
-function statusCodeOf(error: Error): number | undefined {
-  const code = (error as { statusCode?: unknown }).statusCode;
-  return typeof code === 'number' ? code : undefined;
 }
 
 /** Reads pages of one range, buffering observations per VM and recording them. */
@@ -519,7 +515,7 @@ async function readSlices(
       }
     } catch (value) {
       const error = ensureError(value);
-      if (statusCodeOf(error) === 403) {
+      if (failureOf(error) === ServiceFailure.forbidden) {
         // The identity may not read this subscription's log: reported, not retried.
         countRequests(counts);
         progress.status = SliceStatus.forbidden;
@@ -585,7 +581,7 @@ export async function readRecentActivityLog(
     if (nextLink === undefined) await deps.backfills.putRecentReadTo(subscriptionId, to);
   } catch (value) {
     const error = ensureError(value);
-    if (statusCodeOf(error) !== 403) throw error;
+    if (failureOf(error) !== ServiceFailure.forbidden) throw error;
     forbidden = true;
     deps.log.error('activity log not readable', { subscriptionId, error: error.message });
   }

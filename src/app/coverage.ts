@@ -9,7 +9,7 @@
  * - A run refused with 403 or 404 SubscriptionNotFound is reported as `forbidden` / `notFound`; the
  *   reconciler records no deletion for an incomplete run, so lost access never reads as "every VM deleted".
  */
-import { ensureError } from './errors';
+import { ensureError, failureOf, ServiceError, ServiceFailure } from './errors';
 import {
   BackfillState,
   CoveragePresence,
@@ -109,20 +109,27 @@ export function outcomeOf(summary: ReconcileSummary): ReconcileOutcome | undefin
   if (summary.complete) return ReconcileOutcome.complete;
   const error = summary.listingError;
   if (error === undefined) return ReconcileOutcome.incomplete;
-  if (error.name === 'ThrottledError' || error.statusCode === 429) return ReconcileOutcome.throttled;
-  if (error.statusCode === 403) return ReconcileOutcome.forbidden;
-  if (error.statusCode === 404 && error.code === 'SubscriptionNotFound') return ReconcileOutcome.notFound;
-  if (error.name === 'ManagementUnavailableError' || (error.statusCode ?? 0) >= 500)
-    return ReconcileOutcome.failing;
-  return ReconcileOutcome.incomplete;
+  switch (error.failure) {
+    case ServiceFailure.throttled:
+      return ReconcileOutcome.throttled;
+    case ServiceFailure.forbidden:
+      return ReconcileOutcome.forbidden;
+    case ServiceFailure.subscriptionNotFound:
+      return ReconcileOutcome.notFound;
+    case ServiceFailure.unavailable:
+    case ServiceFailure.unreachable:
+      return ReconcileOutcome.failing;
+    default:
+      return ReconcileOutcome.incomplete;
+  }
 }
 
 function describe(summary: ReconcileSummary): string | null {
   if (summary.error !== undefined) return summary.error;
   const error = summary.listingError;
   if (error === undefined) return summary.stoppedEarly ? 'stopped near its time budget' : null;
-  const status =
-    error.statusCode === undefined ? '' : ` (${error.statusCode}${error.code ? ` ${error.code}` : ''})`;
+  const statusCode = error.statusCode;
+  const status = statusCode === undefined ? '' : ` (${statusCode}${error.code ? ` ${error.code}` : ''})`;
   return `${error.message}${status}`;
 }
 
@@ -209,10 +216,9 @@ export interface WiringFound {
   pages: number;
 }
 
-const statusOf = (error: unknown): number | undefined => {
-  const status = (error as { statusCode?: unknown } | undefined)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
-};
+/** The HTTP status a service error carries, for the message only. */
+const statusOf = (error: unknown): number | undefined =>
+  error instanceof ServiceError ? error.statusCode : undefined;
 
 class WiringBudgetExceeded extends Error {
   override name = 'WiringBudgetExceeded';
@@ -235,7 +241,7 @@ export async function readEventWiring(
     if (pages > maxPages) throw new WiringBudgetExceeded(`wiring read stopped after ${maxPages} pages`);
   };
   const failed = (error: unknown): { check: WiringCheck; error: string } => ({
-    check: statusOf(error) === 403 ? WiringCheck.forbidden : WiringCheck.unknown,
+    check: failureOf(error) === ServiceFailure.forbidden ? WiringCheck.forbidden : WiringCheck.unknown,
     error: `${ensureError(error).message}${statusOf(error) === undefined ? '' : ` (${statusOf(error)})`}`,
   });
 

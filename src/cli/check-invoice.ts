@@ -5,7 +5,7 @@ import { storeInvoiceCheck } from '../app/invoice-agreement';
 import { checkRange } from '../app/queries';
 import { dayFromName } from '../domain/daily-usage';
 import { csvField } from '../domain/prices';
-import { isTableMissing } from './cli-errors';
+import { isTableMissing } from '../adapters/storage';
 import { ExitCode, requiredOption, stringOption, type Command } from './command';
 import { allRunsOption, readExport, statsLine } from './cost-export';
 import { json, table } from './format';

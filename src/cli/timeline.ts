@@ -8,7 +8,7 @@ import {
   type TimelineView,
 } from '../app/queries';
 import { parseComputeResourceId, ResourceKind } from '../domain/resource-id';
-import { isTableMissing } from './cli-errors';
+import { isTableMissing } from '../adapters/storage';
 import { ExitCode, stringOption, type Command } from './command';
 import { hours, json, table } from './format';
 

@@ -13,7 +13,7 @@ import {
 import { groupByValues, type GroupBy } from '../domain/grouping';
 import { csvField, parsePrices, PriceTable } from '../domain/prices';
 import { zeroUsage } from '../domain/usage';
-import { isTableMissing } from './cli-errors';
+import { isTableMissing } from '../adapters/storage';
 import { ExitCode, requiredOption, stringOption, type Command } from './command';
 import { columns, hours, json, table } from './format';
 import { usageFields } from '../domain/usage';

@@ -1,11 +1,11 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   ManagementUnavailableError,
-  ThrottledError,
   createArmClient,
   isLoopbackEndpoint,
   type ArmManagementClient,
 } from '../../src/adapters/arm';
+import { ThrottledError } from '../../src/app/errors';
 import type { ListedPage, ListedVm } from '../../src/app/ports';
 import { parseInstanceView, PowerState } from '../../src/domain/power-state';
 import { startArmEmulator, type ArmEmulator, type EmulatedPowerState } from '../../kit/emulator/arm-emulator';

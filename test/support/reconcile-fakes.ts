@@ -26,6 +26,8 @@ import type { ReconcileDependencies } from '../../src/app/reconcile/options';
 import type { Observation } from '../../src/domain/observation';
 import type { InstanceViewStatus, PowerState } from '../../src/domain/power-state';
 import { vmKey } from '../../src/domain/resource-id';
+import { failureOfStatus } from '../../src/adapters/service-errors';
+import { failureOf, ServiceError, ServiceFailure } from '../../src/app/errors';
 
 export const sub = '00000000-0000-0000-0000-0000000000aa';
 export const vmId = (name: string): string =>
@@ -113,9 +115,12 @@ export class FakeTimelineStore implements TimelineStore {
   getTimeline = notUsed;
 }
 
-/** An error as the management adapter throws it (name, status, ARM code). */
+/** An error as the management adapter throws it: the ports' ServiceError under its name (status, ARM code). */
 export function managementError(name: string, statusCode?: number, code?: string): Error {
-  return Object.assign(new Error(`${name} ${statusCode ?? ''} ${code ?? ''}`), { name, statusCode, code });
+  const failure = statusCode === undefined ? ServiceFailure.unreachable : failureOfStatus(statusCode, code);
+  const error = new ServiceError(failure, `${name} ${statusCode ?? ''} ${code ?? ''}`, { statusCode, code });
+  error.name = name;
+  return error;
 }
 
 /** What one page of a fake listing does: its VMs, or a failure; how long it takes; the headers after it. */
@@ -153,7 +158,7 @@ export class FakeManagement implements ManagementClient {
       this.stats.requests += 1;
       this.clock.t += page.takesInMs ?? 0;
       if (page.fails !== undefined) {
-        if (page.fails.name === 'ThrottledError') this.stats.throttled += 1;
+        if (failureOf(page.fails) === ServiceFailure.throttled) this.stats.throttled += 1;
         throw page.fails;
       }
       if (page.remaining !== undefined) this.stats.remaining = page.remaining;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { eventSubscriptionId, outcomeOf, readEventWiring } from '../../src/app/coverage';
 import type { EventWiringReader } from '../../src/app/coverage-ports';
+import { ServiceError, ServiceFailure } from '../../src/app/errors';
 import type { ReconcileSummary } from '../../src/app/reconcile';
 import { ConfigError, loadConfig } from '../../src/config';
 
@@ -53,16 +54,36 @@ describe('reconcile outcome in coverage', () => {
     const failed = (listingError: ReconcileSummary['listingError']) => outcomeOf(summary({ listingError }));
     expect(outcomeOf(summary({ complete: true }))).toBe('complete');
     expect(outcomeOf(summary({ skipped: 'another run in progress' }))).toBeUndefined();
-    expect(failed({ name: 'ThrottledError', message: 't', statusCode: 429, retryAfterInMs: 1 })).toBe(
-      'throttled',
-    );
     expect(
-      failed({ name: 'ManagementRequestError', message: 'r', statusCode: 403, code: 'AuthorizationFailed' }),
+      failed({
+        name: 'ThrottledError',
+        message: 't',
+        statusCode: 429,
+        retryAfterInMs: 1,
+        failure: 'throttled',
+      }),
+    ).toBe('throttled');
+    expect(
+      failed({
+        name: 'ManagementRequestError',
+        message: 'r',
+        statusCode: 403,
+        code: 'AuthorizationFailed',
+        failure: 'forbidden',
+      }),
     ).toBe('forbidden');
     expect(
-      failed({ name: 'ManagementRequestError', message: 'r', statusCode: 404, code: 'SubscriptionNotFound' }),
+      failed({
+        name: 'ManagementRequestError',
+        message: 'r',
+        statusCode: 404,
+        code: 'SubscriptionNotFound',
+        failure: 'subscriptionNotFound',
+      }),
     ).toBe('notFound');
-    expect(failed({ name: 'ManagementUnavailableError', message: 'u', statusCode: 503 })).toBe('failing');
+    expect(
+      failed({ name: 'ManagementUnavailableError', message: 'u', statusCode: 503, failure: 'unavailable' }),
+    ).toBe('failing');
     expect(outcomeOf(summary({ stoppedEarly: true }))).toBe('incomplete');
   });
 });
@@ -104,7 +125,9 @@ describe('readEventWiring (a fake of our EventWiringReader port)', () => {
       },
     };
   }
-  const forbidden = Object.assign(new Error('Management request refused'), { statusCode: 403 });
+  const forbidden = new ServiceError(ServiceFailure.forbidden, 'Management request refused', {
+    statusCode: 403,
+  });
 
   it('wired only by a provisioned AzureFunction destination ending in /functions/vmEvents, matching the topic type case-insensitively', async () => {
     const found = await readEventWiring(

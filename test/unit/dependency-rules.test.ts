@@ -106,6 +106,19 @@ describe('dependency rules', { timeout: 60_000 }, () => {
     expect(ruleNames(violations)).toEqual(expect.arrayContaining(['adapters-inward', 'sdk-in-adapters']));
   });
 
+  it('fail a function or the composition root that imports an SDK throwing RestError', async () => {
+    const violations = await cruise({
+      'functions/x.ts':
+        "import { isRestError } from '@azure/core-rest-pipeline';\nexport const x = isRestError;\n",
+      'src/composition.ts':
+        "import { RestError } from '@azure/data-tables';\nexport const wire = RestError;\n",
+    });
+
+    expect(violations.filter((v) => v.rule.name === 'sdk-errors-in-adapters').map((v) => v.from)).toEqual(
+      expect.arrayContaining(['functions/x.ts', 'src/composition.ts']),
+    );
+  });
+
   it('find no violation in this repository', async () => {
     expect(await cruise({}, root)).toEqual([]);
   }, 60_000);

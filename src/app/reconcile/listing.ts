@@ -5,7 +5,7 @@
  * subscription-wide refusal (403, 404 SubscriptionNotFound) halts every further listing of the run.
  */
 import type { ListedPage } from '../ports';
-import { ensureError } from '../errors';
+import { ensureError, failureOf, ServiceError, ServiceFailure } from '../errors';
 import type { RunState } from './run-state';
 import type { ListingError } from './summary';
 
@@ -13,37 +13,38 @@ import type { ListingError } from './summary';
 export type PageHandler = (page: ListedPage, fetchedAt: number) => Promise<void>;
 
 function isThrottled(error: Error): boolean {
-  return error.name === 'ThrottledError';
+  return failureOf(error) === ServiceFailure.throttled;
 }
 
 function retryAfterOf(error: Error): number | undefined {
-  const value = (error as { retryAfterInMs?: unknown }).retryAfterInMs;
-  return typeof value === 'number' ? value : undefined;
+  return error instanceof ServiceError ? error.retryAfterInMs : undefined;
 }
 
 function listingErrorOf(error: Error): ListingError {
-  const { statusCode, code } = error as { statusCode?: unknown; code?: unknown };
+  const service = error instanceof ServiceError ? error : undefined;
   return {
     name: error.name,
     message: error.message,
-    statusCode: typeof statusCode === 'number' ? statusCode : undefined,
-    code: typeof code === 'string' ? code : undefined,
+    statusCode: service?.statusCode,
+    code: service?.code,
     retryAfterInMs: retryAfterOf(error),
+    failure: service?.failure,
   };
 }
 
-/** 403 (the identity lost access) or 404 SubscriptionNotFound: the whole subscription, not one listing. */
-export function isSubscriptionWide(error: ListingError): boolean {
-  return error.statusCode === 403 || (error.statusCode === 404 && error.code === 'SubscriptionNotFound');
-}
+/** Throttled, aborted, forbidden or gone: every other listing of the subscription would fail alike. */
+const haltingFailures: ReadonlySet<ServiceFailure | undefined> = new Set([
+  ServiceFailure.throttled,
+  ServiceFailure.aborted,
+  ServiceFailure.forbidden,
+  ServiceFailure.subscriptionNotFound,
+]);
 
 /** Records why a listing failed (the run's first failure is what coverage reports). */
 function listingFailed(run: RunState, what: string, value: unknown): void {
   const error = ensureError(value);
   const listingError = listingErrorOf(error);
-  // Throttled, aborted, forbidden or gone: every other listing of the subscription would fail alike.
-  if (isThrottled(error) || error.name === 'AbortError' || isSubscriptionWide(listingError))
-    run.halted = true;
+  if (haltingFailures.has(listingError.failure)) run.halted = true;
   run.summary.listingError ??= listingError;
   run.deps.log.warn(isThrottled(error) ? 'reconcile listing throttled' : 'reconcile listing failed', {
     subscriptionId: run.subscriptionId,

@@ -1,4 +1,5 @@
 /** What a reconcile run of one subscription reports (the CLI prints it; coverage records its outcome). */
+import type { ServiceFailure } from '../errors';
 
 export interface ReconcileSummary {
   subscriptionId: string;
@@ -47,6 +48,8 @@ export interface ListingError {
   /** ARM error code (`AuthorizationFailed`, `SubscriptionNotFound`, ...). */
   code?: string | undefined;
   retryAfterInMs?: number | undefined;
+  /** What the failure means (throttled, forbidden, subscriptionNotFound, ...); absent when it is no service failure. */
+  failure?: ServiceFailure | undefined;
 }
 
 /** `skipped` of a run that found the subscription's lease held. */
