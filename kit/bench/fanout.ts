@@ -20,7 +20,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { TransactionAction } from '@azure/data-tables';
 import { silentLogger } from '../../src/adapters/logger';
-import { currentEntity } from '../../src/adapters/table-entities';
+import { currentEntity } from '../../src/adapters/codecs/current';
 import { discoverWatchedSubscriptions, recordReconcileOutcome } from '../../src/app/coverage';
 import type { CurrentState } from '../../src/app/ports';
 import { reconcileSubscription } from '../../src/app/reconcile';

@@ -24,7 +24,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { silentLogger } from '../../src/adapters/logger';
-import { observationEntity } from '../../src/adapters/table-entities';
+import { observationEntity } from '../../src/adapters/codecs/timeline';
 import { ingestEvent } from '../../src/app/ingest-event';
 import type { IngestResult } from '../../src/app/ingest-outcome';
 import { createAppContext, type AppContext } from '../../src/composition';

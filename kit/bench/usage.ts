@@ -24,7 +24,8 @@ import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { odata, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import { silentLogger } from '../../src/adapters/logger';
-import { currentEntity, detailsRowKey, segmentEntity } from '../../src/adapters/table-entities';
+import { currentEntity } from '../../src/adapters/codecs/current';
+import { detailsEntity, segmentEntity } from '../../src/adapters/codecs/timeline';
 import type { CurrentState } from '../../src/app/ports';
 import { rollupUsage, type DailyUsageRow } from '../../src/app/rollup-usage';
 import { usageReport, type GroupedUsageReport } from '../../src/app/usage-report';
@@ -130,22 +131,6 @@ function currentOf(vm: SeedVm): CurrentState {
   return current;
 }
 
-function detailsEntity(vm: SeedVm, change: DetailsChange): TableEntity {
-  const d = change.details;
-  return {
-    partitionKey: vm.key,
-    rowKey: detailsRowKey(change.at),
-    kind: 'details',
-    resourceId: vm.resourceId,
-    at: new Date(change.at),
-    vmSize: d.vmSize ?? '',
-    location: d.location ?? '',
-    osType: d.osType ?? '',
-    priority: d.priority ?? '',
-    tags: JSON.stringify(d.tags ?? {}),
-  };
-}
-
 export async function seed(
   ctx: AppContext,
   vms: SeedVm[],
@@ -164,7 +149,11 @@ export async function seed(
         segmentEntity(vm.key, vm.resourceId, s),
         'Replace',
       ]),
-      ...vm.history.map((c): TransactionAction => ['upsert', detailsEntity(vm, c), 'Replace']),
+      ...vm.history.map((c): TransactionAction => [
+        'upsert',
+        detailsEntity(vm.key, vm.resourceId, c.at, c.details),
+        'Replace',
+      ]),
     ];
     await timeline.submitTransaction(actions);
   });

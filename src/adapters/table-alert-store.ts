@@ -17,9 +17,17 @@ import {
 import type { CurrentState } from '../app/ports';
 import type { AlertEvent } from '../domain/alerts';
 import { ObservationSource } from '../domain/observation';
-import { currentFromRow, pad13, reasonColumn, reasonFrom, type Row } from './table-entities';
-import { tagsFrom } from './table-entities';
-import { msColumn, textColumn } from './table-columns';
+import { currentFromRow } from './codecs/current';
+import {
+  detailsColumns,
+  detailsFrom,
+  msColumn,
+  pad13,
+  reasonColumn,
+  reasonFrom,
+  textColumn,
+  type Row,
+} from './table-columns';
 import { ServiceFailure } from '../app/errors';
 import { sdkFailureOf } from './service-errors';
 import { isTableMissing } from './storage';
@@ -54,12 +62,7 @@ function episodeColumns(changes: EpisodeChanges & Partial<EpisodeStart>): Record
   if ('detected' in changes) set('detected', changes.detected);
   if ('resolved' in changes) set('resolved', changes.resolved);
   if ('details' in changes) {
-    const d = changes.details;
-    set('vmSize', d?.vmSize);
-    set('location', d?.location);
-    set('osType', d?.osType);
-    set('priority', d?.priority);
-    set('tags', d?.tags === undefined ? undefined : JSON.stringify(d.tags));
+    for (const [name, value] of Object.entries(detailsColumns(changes.details))) set(name, value);
   }
   return columns;
 }
@@ -71,13 +74,7 @@ function episodeFromRow(row: Row): EpisodeRecord | undefined {
   const since = msColumn(row['since']);
   if (key === undefined || resourceId === undefined || episodeSince === undefined || since === undefined)
     return undefined;
-  const details = {
-    vmSize: textColumn(row['vmSize']),
-    location: textColumn(row['location']),
-    osType: textColumn(row['osType']),
-    priority: textColumn(row['priority']),
-    tags: tagsFrom(row['tags']),
-  };
+  const details = detailsFrom(row);
   const source = row['sinceSource'];
   return {
     key,
@@ -90,7 +87,7 @@ function episodeFromRow(row: Row): EpisodeRecord | undefined {
     caller: textColumn(row['caller']),
     reason: reasonFrom(row['reason']),
     endedAt: msColumn(row['endedAt']),
-    details: Object.values(details).some((v) => v !== undefined) ? details : undefined,
+    details: Object.keys(details).length > 0 ? details : undefined,
     detected: delivery(row['detected']),
     resolved: delivery(row['resolved']),
     etag: row.etag,

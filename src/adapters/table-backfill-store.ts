@@ -3,7 +3,7 @@
  * (PartitionKey = subscription id lower-cased): the plan (`RowKey = plan`), one row per slice
  * (`slice|<from epoch ms, 13 digits>`) with its progress, and the recurring read's position (`recent`).
  */
-import type { TableClient, TableEntityResult } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { odata } from '@azure/data-tables';
 import {
   emptyCounts,
@@ -12,12 +12,9 @@ import {
   type BackfillStore,
   type SliceProgress,
 } from '../app/backfill';
-import { pad13 } from './table-entities';
-import { msColumn, numberColumn } from './table-columns';
+import { msColumn, numberColumn, pad13, type Row } from './table-columns';
 import { ServiceFailure } from '../app/errors';
 import { sdkFailureOf } from './service-errors';
-
-type Row = TableEntityResult<Record<string, unknown>>;
 
 const counters = [
   'pages',

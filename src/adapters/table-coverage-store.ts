@@ -3,7 +3,7 @@
  * partition (PartitionKey `subscription`, RowKey = subscription id lower-cased), so the whole report is
  * one partition query. Times are stored as DateTime columns; a cleared field is stored as `''`.
  */
-import { odata, type TableClient, type TableEntityResult } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
 import {
   BackfillState,
   CoveragePresence,
@@ -13,7 +13,7 @@ import {
   type CoverageStore,
   type SubscriptionCoverage,
 } from '../app/coverage-ports';
-import { msColumn, numberColumn, textColumn } from './table-columns';
+import { msColumn, numberColumn, textColumn, type Row } from './table-columns';
 import { ServiceFailure } from '../app/errors';
 import { sdkFailureOf } from './service-errors';
 
@@ -21,8 +21,6 @@ export const coveragePartitionKey = 'subscription';
 
 /** Longest error text kept (Table string properties hold at most 32 K characters). */
 const maxErrorLength = 2_000;
-
-type Row = TableEntityResult<Record<string, unknown>>;
 
 const timeFields = [
   'firstSeenAt',

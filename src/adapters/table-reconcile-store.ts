@@ -4,7 +4,7 @@
  * `runId`, taken with an ETag-guarded write) and the mark of the last complete run (`startedAt`,
  * `unconfirmed`, `detailsAt`).
  */
-import type { TableClient, TableEntity, TableEntityResult } from '@azure/data-tables';
+import type { TableClient, TableEntity } from '@azure/data-tables';
 import type {
   ReconcileLease,
   ReconcileMark,
@@ -12,7 +12,7 @@ import type {
   ReconcileRelease,
   ReconcileRunStore,
 } from '../app/ports';
-import { msColumn } from './table-columns';
+import { msColumn, type Row } from './table-columns';
 import { ServiceFailure } from '../app/errors';
 import { sdkFailureOf } from './service-errors';
 
@@ -21,8 +21,6 @@ export const reconcileRowKey = 'latest';
 /** A Table string property holds at most 64 KiB (32 K UTF-16 characters): the JSON is split in chunks. */
 const chunkLength = 30_000;
 const maxChunks = 30;
-
-type Row = TableEntityResult<Record<string, unknown>>;
 
 function unconfirmedFrom(row: Row): Record<string, number> {
   const chunks = typeof row['unconfirmedChunks'] === 'number' ? row['unconfirmedChunks'] : 0;

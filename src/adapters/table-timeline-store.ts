@@ -7,7 +7,7 @@
  * a late or duplicated one re-derives the VM's segments from all its observations. Every current-state
  * write is ETag-guarded, and a writer that loses a race re-derives, so concurrent writers lose nothing.
  */
-import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import {
   RecordOutcome,
   type CurrentState,
@@ -30,21 +30,27 @@ import { applyObservation, deriveSegments, type Segment } from '../domain/segmen
 import {
   currentEntity,
   currentFromRow,
+  detailsPatch,
+  sameCurrentColumns,
+  versionOf,
+  withUsageDirtyFrom,
+  type StoredCurrent,
+} from './codecs/current';
+import {
   detailsChangeFromRow,
-  detailsRowKey,
+  detailsEntity,
+  markerEntity,
   markerRowKey,
   observationEntity,
   observationFromRow,
-  observationRowKey,
-  reasonColumn,
+  resourceIdOfRow,
   rowPrefix,
   sameSegment,
   segmentEntity,
   segmentFromRow,
   segmentRowKey,
-  type Row,
-  type StoredCurrent,
-} from './table-entities';
+} from './codecs/timeline';
+import type { Row } from './table-columns';
 import { ServiceFailure } from '../app/errors';
 import { sdkFailureOf } from './service-errors';
 
@@ -252,7 +258,7 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
     })) {
       const segment = segmentFromRow(row);
       if (segment === undefined) continue;
-      displayId ??= typeof row['resourceId'] === 'string' ? row['resourceId'] : undefined;
+      displayId ??= resourceIdOfRow(row);
       if (range.from !== undefined && segment.end !== undefined && segment.end <= range.from) continue;
       if (range.to !== undefined && segment.start >= range.to) {
         // A change known only within a window that opens before `to` may still fall inside the range.
@@ -272,21 +278,7 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
 
   async updateDetails(resourceId: string, details: VmDetails, detailsAt: number): Promise<boolean> {
     const key = vmKey(resourceId);
-    const { partitionKey, rowKey } = currentKeys(key);
-    const entity = currentEntity(
-      key,
-      {
-        resourceId,
-        subscriptionId: partitionKey,
-        details,
-        detailsAt,
-        last: { at: 0, source: 'event', dedupeId: '' },
-      },
-      0,
-    );
-    const patch: TableEntity = { partitionKey, rowKey, detailsAt: new Date(detailsAt) };
-    for (const name of ['vmSize', 'location', 'osType', 'priority', 'tags'] as const)
-      patch[name] = entity[name] ?? '';
+    const patch = detailsPatch(key, details, detailsAt);
     try {
       // Merge touches only these columns, so it cannot undo a concurrent timeline write.
       await this.currentTable.updateEntity(patch, 'Merge', { etag: '*' });
@@ -296,18 +288,7 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
     }
     // Details history (`d|<epoch ms>` in the VM's timeline partition): usage is attributed to the
     // details that held on each day, so a mid-month tag change splits.
-    const { partitionKey: _pk, rowKey: _rk, detailsAt: _at, ...columns } = patch;
-    await this.timeline.upsertEntity(
-      {
-        ...columns,
-        partitionKey: key,
-        rowKey: detailsRowKey(detailsAt),
-        kind: 'details',
-        resourceId,
-        at: new Date(detailsAt),
-      },
-      'Replace',
-    );
+    await this.timeline.upsertEntity(detailsEntity(key, resourceId, detailsAt, details), 'Replace');
     return true;
   }
 
@@ -346,21 +327,14 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
    */
   async settleUsageDirty(row: UsageCurrentRow, next: number | undefined): Promise<boolean> {
     const raw = row.raw as Row;
-    const entity: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(raw))
-      if (name !== 'etag' && name !== 'timestamp' && !name.startsWith('odata.')) entity[name] = value;
-    if (next === undefined) delete entity['usageDirtyFrom'];
-    else entity['usageDirtyFrom'] = new Date(next);
     try {
-      const response = await this.currentTable.updateEntity(
-        entity as TableEntity<Record<string, unknown>>,
-        'Replace',
-        { etag: row.etag },
-      );
+      const response = await this.currentTable.updateEntity(withUsageDirtyFrom(raw, next), 'Replace', {
+        etag: row.etag,
+      });
       const current: CurrentState = { ...row.current };
       if (next === undefined) delete current.usageDirtyFrom;
       else current.usageDirtyFrom = next;
-      const version = typeof raw['version'] === 'number' ? raw['version'] : 0;
+      const version = versionOf(raw);
       this.#remember(
         row.key,
         response.etag === undefined ? undefined : { current, etag: response.etag, version, key: row.key },
@@ -430,7 +404,7 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
     if (step.needsHistory) return this.#rederive(key, stored, observation, options, attempt);
     const actions: TransactionAction[] = [['create', observationEntity(key, observation)]];
     if (options.marker !== undefined)
-      actions.push(['create', this.#marker(key, options.marker, observation)]);
+      actions.push(['create', markerEntity(key, options.marker, observation)]);
     if (open !== undefined && step.closedAt !== undefined) {
       const closed = segmentEntity(key, observation.resourceId, { ...open, end: step.closedAt });
       actions.push(['update', closed, 'Replace', { etag: '*' }]);
@@ -513,7 +487,7 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
       observations.push(o);
       added += 1;
       actionsAfter.push(['create', observationEntity(key, o)]);
-      if (options.marker !== undefined) actionsAfter.push(['create', this.#marker(key, options.marker, o)]);
+      if (options.marker !== undefined) actionsAfter.push(['create', markerEntity(key, options.marker, o)]);
     }
     duplicate = incoming.length > 0 && added === 0;
     if (options.counts !== undefined) options.counts.recorded += added;
@@ -559,18 +533,10 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
     const dirtyAlready =
       changedFrom === undefined ||
       (stored?.current.usageDirtyFrom !== undefined && stored.current.usageDirtyFrom <= changedFrom);
-    const unchanged = stored !== undefined && sameCurrent(stored.current, current) && dirtyAlready;
+    const unchanged =
+      stored !== undefined && sameCurrentColumns(key, stored.current, current) && dirtyAlready;
     if (!unchanged && !(await this.#writeCurrent(key, current, stored, changedFrom))) return 'conflict';
     return duplicate ? RecordOutcome.duplicate : RecordOutcome.recorded;
-  }
-
-  #marker(key: string, marker: string, observation: Observation): TableEntity {
-    return {
-      partitionKey: key,
-      rowKey: markerRowKey(marker),
-      kind: 'marker',
-      observation: observationRowKey(observation),
-    };
   }
 
   async #readPartition(key: string): Promise<Row[]> {
@@ -634,23 +600,4 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
       if (oldest.done !== true) this.#cache.delete(oldest.value);
     }
   }
-}
-
-function sameCurrent(a: CurrentState, b: CurrentState): boolean {
-  return (
-    a.state === b.state &&
-    a.since === b.since &&
-    a.sinceWindowFrom === b.sinceWindowFrom &&
-    a.sinceSource === b.sinceSource &&
-    a.operation === b.operation &&
-    a.caller === b.caller &&
-    reasonColumn(a.reason) === reasonColumn(b.reason) &&
-    a.last.at === b.last.at &&
-    a.last.source === b.last.source &&
-    a.last.dedupeId === b.last.dedupeId &&
-    a.provisioning?.state === b.provisioning?.state &&
-    a.provisioning?.subState === b.provisioning?.subState &&
-    a.provisioning?.errorCode === b.provisioning?.errorCode &&
-    a.lastSeenAt === b.lastSeenAt
-  );
 }

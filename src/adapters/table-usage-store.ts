@@ -7,7 +7,7 @@ import { odata, type TableClient, type TableEntity, type TransactionAction } fro
 import type { DailyUsageRow, DailyUsageStore, DayKeyRange } from '../app/rollup-usage';
 import type { DayUsage, FleetDailySource } from '../app/fleet';
 import type { VmAttributes } from '../domain/daily-usage';
-import { tagsFrom } from './table-entities';
+import { tagsFrom } from './table-columns';
 import { usageFields } from '../domain/usage';
 import { numberColumn, textColumn } from './table-columns';
 import { ServiceFailure } from '../app/errors';

@@ -1,7 +1,7 @@
 import { odata } from '@azure/data-tables';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createArmClient, type ArmManagementClient } from '../../src/adapters/arm';
-import { observationFromRow, rowPrefix } from '../../src/adapters/table-entities';
+import { observationFromRow, rowPrefix } from '../../src/adapters/codecs/timeline';
 import { ingestEvent } from '../../src/app/ingest-event';
 import type { ReconcileLease, ReconcileRunStore } from '../../src/app/ports';
 import {
