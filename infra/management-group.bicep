@@ -18,7 +18,13 @@
 //   `Microsoft.ResourceNotifications/systemTopics/subscribeToHealthResources/action`, nothing else. A
 //   separate policy (not a second resource in the first template) so that each has its own existence
 //   check: turning health on later wires the subscriptions already compliant for resource events.
-// - A remediation task per policy deploys it to the subscriptions that exist today.
+// - One system topic per source and type (Azure's rule): each of these policies is compliant when the
+//   subscription has a topic of its type under any name (existence check on topicType and source, no
+//   name), so it never tries a second one. A reuse policy per topic type (DeployIfNotExists on
+//   `Microsoft.EventGrid/systemTopics` of that type) adds our event subscription to a topic that exists
+//   already (a customer's or a vendor's), as the per-subscription infra does with EXISTING_SYSTEM_TOPICS.
+//   Its assignment has its own identity holding the same deployer role as the policy of that type.
+// - A remediation task per policy deploys it to the subscriptions (and topics) that exist today.
 targetScope = 'managementGroup'
 
 @description('Region of the policy assignment identity and of the DeployIfNotExists deployments.')
@@ -34,7 +40,7 @@ param storageAccountResourceId string
 param deadLetterContainerName string = 'eventgrid-deadletters'
 @description('Resource group created in each subscription for its system topic (main.bicep output AZURE_RESOURCE_GROUP).')
 param resourceGroupName string
-@description('System topic name (main.bicep output EVENTGRID_SYSTEM_TOPIC_NAME). A subscription that already has a Microsoft.Resources.Subscriptions topic under another name fails remediation: set this to that name.')
+@description('System topic name (main.bicep output EVENTGRID_SYSTEM_TOPIC_NAME) where a subscription has none; a subscription that has one under another name gets our event subscription on it (the reuse policy).')
 param systemTopicName string
 param eventSubscriptionName string = 'vm-power-events'
 @description('Resource Health system topic name (main.bicep output EVENTGRID_HEALTH_SYSTEM_TOPIC_NAME).')
@@ -479,6 +485,150 @@ var healthWiringTemplate = {
   ]
 }
 
+// The reuse policy's template for a Microsoft.Resources.Subscriptions topic.
+// Deployed into the resource group of a system topic that already exists (of any name: a customer's or a
+// vendor's; Azure allows one per source and type), it adds our event subscription to that topic. The
+// event subscription is the per-subscription one (app/event-subscription.bicep with its
+// `deadLetterWithAppIdentity`): a topic not carrying the app's identity gets no dead-lettering.
+var eventReuseWiringTemplate = {
+  '$schema': 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#'
+  contentVersion: '1.0.0.0'
+  parameters: {
+    systemTopicName: { type: 'string' }
+    eventSubscriptionName: { type: 'string' }
+    functionAppResourceId: { type: 'string' }
+    identityResourceId: { type: 'string' }
+    storageAccountResourceId: { type: 'string' }
+    deadLetterContainerName: { type: 'string' }
+    deadLetterWithAppIdentity: { type: 'bool' }
+  }
+  variables: {
+    deadLetterWithAppIdentity: {
+      identity: {
+        type: 'UserAssigned'
+        userAssignedIdentity: '[parameters(\'identityResourceId\')]'
+      }
+      deadLetterDestination: {
+        endpointType: 'StorageBlob'
+        properties: {
+          resourceId: '[parameters(\'storageAccountResourceId\')]'
+          blobContainerName: '[parameters(\'deadLetterContainerName\')]'
+        }
+      }
+    }
+  }
+  resources: [
+    {
+      type: 'Microsoft.EventGrid/systemTopics/eventSubscriptions'
+      apiVersion: '2022-06-15'
+      name: '[format(\'{0}/{1}\', parameters(\'systemTopicName\'), parameters(\'eventSubscriptionName\'))]'
+      properties: {
+        destination: {
+          endpointType: 'AzureFunction'
+          properties: {
+            resourceId: '[format(\'{0}/functions/vmEvents\', parameters(\'functionAppResourceId\'))]'
+            maxEventsPerBatch: 10
+            preferredBatchSizeInKilobytes: 64
+          }
+        }
+        eventDeliverySchema: 'EventGridSchema'
+        filter: {
+          includedEventTypes: [
+            'Microsoft.Resources.ResourceWriteSuccess'
+            'Microsoft.Resources.ResourceWriteFailure'
+            'Microsoft.Resources.ResourceWriteCancel'
+            'Microsoft.Resources.ResourceDeleteSuccess'
+            'Microsoft.Resources.ResourceDeleteFailure'
+            'Microsoft.Resources.ResourceDeleteCancel'
+            'Microsoft.Resources.ResourceActionSuccess'
+            'Microsoft.Resources.ResourceActionFailure'
+            'Microsoft.Resources.ResourceActionCancel'
+          ]
+          enableAdvancedFilteringOnArrays: false
+          advancedFilters: [
+            {
+              operatorType: 'StringBeginsWith'
+              key: 'data.operationName'
+              values: [
+                'Microsoft.Compute/virtualMachines/'
+                'Microsoft.Compute/virtualMachineScaleSets/'
+              ]
+            }
+          ]
+        }
+        retryPolicy: {
+          maxDeliveryAttempts: 30
+          eventTimeToLiveInMinutes: 1440
+        }
+        deadLetterWithResourceIdentity: '[if(parameters(\'deadLetterWithAppIdentity\'), variables(\'deadLetterWithAppIdentity\'), null())]'
+      }
+    }
+  ]
+}
+
+// The reuse policy's template for a Microsoft.ResourceNotifications.HealthResources topic.
+// Deployed into the resource group of a system topic that already exists (of any name: a customer's or a
+// vendor's; Azure allows one per source and type), it adds our event subscription to that topic. The
+// event subscription is the per-subscription one (app/health-event-subscription.bicep with its
+// `deadLetterWithAppIdentity`): a topic not carrying the app's identity gets no dead-lettering.
+var healthReuseWiringTemplate = {
+  '$schema': 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#'
+  contentVersion: '1.0.0.0'
+  parameters: {
+    systemTopicName: { type: 'string' }
+    eventSubscriptionName: { type: 'string' }
+    functionAppResourceId: { type: 'string' }
+    identityResourceId: { type: 'string' }
+    storageAccountResourceId: { type: 'string' }
+    deadLetterContainerName: { type: 'string' }
+    deadLetterWithAppIdentity: { type: 'bool' }
+  }
+  variables: {
+    deadLetterWithAppIdentity: {
+      identity: {
+        type: 'UserAssigned'
+        userAssignedIdentity: '[parameters(\'identityResourceId\')]'
+      }
+      deadLetterDestination: {
+        endpointType: 'StorageBlob'
+        properties: {
+          resourceId: '[parameters(\'storageAccountResourceId\')]'
+          blobContainerName: '[parameters(\'deadLetterContainerName\')]'
+        }
+      }
+    }
+  }
+  resources: [
+    {
+      type: 'Microsoft.EventGrid/systemTopics/eventSubscriptions'
+      apiVersion: '2022-06-15'
+      name: '[format(\'{0}/{1}\', parameters(\'systemTopicName\'), parameters(\'eventSubscriptionName\'))]'
+      properties: {
+        destination: {
+          endpointType: 'AzureFunction'
+          properties: {
+            resourceId: '[format(\'{0}/functions/vmEvents\', parameters(\'functionAppResourceId\'))]'
+            maxEventsPerBatch: 10
+            preferredBatchSizeInKilobytes: 64
+          }
+        }
+        eventDeliverySchema: 'EventGridSchema'
+        filter: {
+          includedEventTypes: [
+            'Microsoft.ResourceNotifications.HealthResources.ResourceAnnotated'
+            'Microsoft.ResourceNotifications.HealthResources.AvailabilityStatusChanged'
+          ]
+        }
+        retryPolicy: {
+          maxDeliveryAttempts: 30
+          eventTimeToLiveInMinutes: 1440
+        }
+        deadLetterWithResourceIdentity: '[if(parameters(\'deadLetterWithAppIdentity\'), variables(\'deadLetterWithAppIdentity\'), null())]'
+      }
+    }
+  ]
+}
+
 resource eventWiringPolicy 'Microsoft.Authorization/policyDefinitions@2023-04-01' = {
   name: guid(managementGroup().id, nameSuffix, 'event-wiring')
   properties: {
@@ -504,10 +654,22 @@ resource eventWiringPolicy 'Microsoft.Authorization/policyDefinitions@2023-04-01
       then: {
         effect: 'deployIfNotExists'
         details: {
-          type: 'Microsoft.EventGrid/systemTopics/eventSubscriptions'
-          name: '[concat(parameters(\'systemTopicName\'), \'/\', parameters(\'eventSubscriptionName\'))]'
+          // Compliant when the subscription has a system topic of this type, whatever its name and
+          // resource group (one per source and type): ours, or one the reuse policy below wires.
+          type: 'Microsoft.EventGrid/systemTopics'
           existenceScope: 'subscription'
-          resourceGroupName: '[parameters(\'resourceGroupName\')]'
+          existenceCondition: {
+            allOf: [
+              {
+                field: 'Microsoft.EventGrid/systemTopics/topicType'
+                equals: 'Microsoft.Resources.Subscriptions'
+              }
+              {
+                field: 'Microsoft.EventGrid/systemTopics/source'
+                equals: '[subscription().id]'
+              }
+            ]
+          }
           deploymentScope: 'subscription'
           roleDefinitionIds: [
             eventWiringDeployerRole.id
@@ -582,10 +744,22 @@ resource healthWiringPolicy 'Microsoft.Authorization/policyDefinitions@2023-04-0
       then: {
         effect: 'deployIfNotExists'
         details: {
-          type: 'Microsoft.EventGrid/systemTopics/eventSubscriptions'
-          name: '[concat(parameters(\'systemTopicName\'), \'/\', parameters(\'eventSubscriptionName\'))]'
+          // Compliant when the subscription has a system topic of this type, whatever its name and
+          // resource group (one per source and type): ours, or one the reuse policy below wires.
+          type: 'Microsoft.EventGrid/systemTopics'
           existenceScope: 'subscription'
-          resourceGroupName: '[parameters(\'resourceGroupName\')]'
+          existenceCondition: {
+            allOf: [
+              {
+                field: 'Microsoft.EventGrid/systemTopics/topicType'
+                equals: 'Microsoft.ResourceNotifications.HealthResources'
+              }
+              {
+                field: 'Microsoft.EventGrid/systemTopics/source'
+                equals: '[subscription().id]'
+              }
+            ]
+          }
           deploymentScope: 'subscription'
           roleDefinitionIds: [
             healthWiringDeployerRole.id
@@ -681,6 +855,218 @@ resource healthRemediation 'Microsoft.PolicyInsights/remediations@2021-10-01' = 
   }
 }
 
+// The reuse policy (subscription events): a Microsoft.Resources.Subscriptions system topic that already exists under any name (a
+// customer's or a vendor's; Azure allows one per source and type, so the policy above finds it and creates
+// none) gets our event subscription. Its existence check is our event subscription on that topic; the
+// deployment goes to the topic's resource group. Our own topic (created above with our event subscription)
+// is compliant; should our event subscription be deleted, this re-creates it, dead-lettering with the
+// app's identity only on our own topic (the one named like ours carries that identity).
+resource eventReuseWiringPolicy 'Microsoft.Authorization/policyDefinitions@2023-04-01' = {
+  name: guid(managementGroup().id, nameSuffix, 'event-wiring-reuse')
+  properties: {
+    displayName: 'VM Billing Timeline: subscription events from an existing system topic to the app (${nameSuffix})'
+    description: 'Adds to each existing Microsoft.Resources.Subscriptions Event Grid system topic, whatever its name, the event subscription that sends subscription events to the vm-billing-timeline vmEvents function.'
+    policyType: 'Custom'
+    mode: 'All'
+    parameters: {
+      systemTopicName: { type: 'String' }
+      eventSubscriptionName: { type: 'String' }
+      functionAppResourceId: { type: 'String' }
+      identityResourceId: { type: 'String' }
+      storageAccountResourceId: { type: 'String' }
+      deadLetterContainerName: { type: 'String' }
+    }
+    policyRule: {
+      if: {
+        allOf: [
+          {
+            field: 'type'
+            equals: 'Microsoft.EventGrid/systemTopics'
+          }
+          {
+            field: 'Microsoft.EventGrid/systemTopics/topicType'
+            equals: 'Microsoft.Resources.Subscriptions'
+          }
+        ]
+      }
+      then: {
+        effect: 'deployIfNotExists'
+        details: {
+          // A child of the evaluated topic: looked up under it by its name.
+          type: 'Microsoft.EventGrid/systemTopics/eventSubscriptions'
+          name: '[parameters(\'eventSubscriptionName\')]'
+          roleDefinitionIds: [
+            eventWiringDeployerRole.id
+          ]
+          deployment: {
+            properties: {
+              mode: 'incremental'
+              template: eventReuseWiringTemplate
+              parameters: {
+                systemTopicName: { value: '[field(\'name\')]' }
+                eventSubscriptionName: { value: '[parameters(\'eventSubscriptionName\')]' }
+                functionAppResourceId: { value: '[parameters(\'functionAppResourceId\')]' }
+                identityResourceId: { value: '[parameters(\'identityResourceId\')]' }
+                storageAccountResourceId: { value: '[parameters(\'storageAccountResourceId\')]' }
+                deadLetterContainerName: { value: '[parameters(\'deadLetterContainerName\')]' }
+                deadLetterWithAppIdentity: { value: '[equals(toLower(field(\'name\')), toLower(parameters(\'systemTopicName\')))]' }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+resource eventReuseWiringAssignment 'Microsoft.Authorization/policyAssignments@2023-04-01' = {
+  name: take(guid(managementGroup().id, nameSuffix, 'event-wiring-reuse'), 24) // at most 24 characters at this scope
+  location: location
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    displayName: 'VM Billing Timeline: subscription events from an existing system topic to the app (${nameSuffix})'
+    policyDefinitionId: eventReuseWiringPolicy.id
+    parameters: {
+      systemTopicName: { value: systemTopicName }
+      eventSubscriptionName: { value: eventSubscriptionName }
+      functionAppResourceId: { value: functionAppResourceId }
+      identityResourceId: { value: identityResourceId }
+      storageAccountResourceId: { value: storageAccountResourceId }
+      deadLetterContainerName: { value: deadLetterContainerName }
+    }
+  }
+}
+
+// The reuse assignment's own identity: the same deployer role, at the group.
+resource eventReuseWiringDeployerAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(managementGroup().id, eventReuseWiringAssignment.id, eventWiringDeployerRole.id)
+  properties: {
+    roleDefinitionId: eventWiringDeployerRole.id
+    principalId: eventReuseWiringAssignment.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource eventReuseRemediation 'Microsoft.PolicyInsights/remediations@2021-10-01' = if (remediateExisting) {
+  name: 'vmtimeline-event-wiring-reuse-${uniqueString(deployment().name)}'
+  dependsOn: [
+    eventReuseWiringDeployerAssignment
+  ]
+  properties: {
+    policyAssignmentId: eventReuseWiringAssignment.id
+    resourceDiscoveryMode: 'ExistingNonCompliant'
+  }
+}
+
+// The reuse policy (Resource Health events): a Microsoft.ResourceNotifications.HealthResources system topic that already exists under any name (a
+// customer's or a vendor's; Azure allows one per source and type, so the policy above finds it and creates
+// none) gets our event subscription. Its existence check is our event subscription on that topic; the
+// deployment goes to the topic's resource group. Our own topic (created above with our event subscription)
+// is compliant; should our event subscription be deleted, this re-creates it, dead-lettering with the
+// app's identity only on our own topic (the one named like ours carries that identity).
+resource healthReuseWiringPolicy 'Microsoft.Authorization/policyDefinitions@2023-04-01' = if (wireHealthEvents) {
+  name: guid(managementGroup().id, nameSuffix, 'health-wiring-reuse')
+  properties: {
+    displayName: 'VM Billing Timeline: Resource Health events from an existing system topic to the app (${nameSuffix})'
+    description: 'Adds to each existing Microsoft.ResourceNotifications.HealthResources Event Grid system topic, whatever its name, the event subscription that sends Resource Health events to the vm-billing-timeline vmEvents function.'
+    policyType: 'Custom'
+    mode: 'All'
+    parameters: {
+      systemTopicName: { type: 'String' }
+      eventSubscriptionName: { type: 'String' }
+      functionAppResourceId: { type: 'String' }
+      identityResourceId: { type: 'String' }
+      storageAccountResourceId: { type: 'String' }
+      deadLetterContainerName: { type: 'String' }
+    }
+    policyRule: {
+      if: {
+        allOf: [
+          {
+            field: 'type'
+            equals: 'Microsoft.EventGrid/systemTopics'
+          }
+          {
+            field: 'Microsoft.EventGrid/systemTopics/topicType'
+            equals: 'Microsoft.ResourceNotifications.HealthResources'
+          }
+        ]
+      }
+      then: {
+        effect: 'deployIfNotExists'
+        details: {
+          // A child of the evaluated topic: looked up under it by its name.
+          type: 'Microsoft.EventGrid/systemTopics/eventSubscriptions'
+          name: '[parameters(\'eventSubscriptionName\')]'
+          roleDefinitionIds: [
+            healthWiringDeployerRole.id
+          ]
+          deployment: {
+            properties: {
+              mode: 'incremental'
+              template: healthReuseWiringTemplate
+              parameters: {
+                systemTopicName: { value: '[field(\'name\')]' }
+                eventSubscriptionName: { value: '[parameters(\'eventSubscriptionName\')]' }
+                functionAppResourceId: { value: '[parameters(\'functionAppResourceId\')]' }
+                identityResourceId: { value: '[parameters(\'identityResourceId\')]' }
+                storageAccountResourceId: { value: '[parameters(\'storageAccountResourceId\')]' }
+                deadLetterContainerName: { value: '[parameters(\'deadLetterContainerName\')]' }
+                deadLetterWithAppIdentity: { value: '[equals(toLower(field(\'name\')), toLower(parameters(\'systemTopicName\')))]' }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+resource healthReuseWiringAssignment 'Microsoft.Authorization/policyAssignments@2023-04-01' = if (wireHealthEvents) {
+  name: take(guid(managementGroup().id, nameSuffix, 'health-wiring-reuse'), 24) // at most 24 characters at this scope
+  location: location
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    displayName: 'VM Billing Timeline: Resource Health events from an existing system topic to the app (${nameSuffix})'
+    policyDefinitionId: healthReuseWiringPolicy.id
+    parameters: {
+      systemTopicName: { value: healthSystemTopicName }
+      eventSubscriptionName: { value: healthEventSubscriptionName }
+      functionAppResourceId: { value: functionAppResourceId }
+      identityResourceId: { value: identityResourceId }
+      storageAccountResourceId: { value: storageAccountResourceId }
+      deadLetterContainerName: { value: deadLetterContainerName }
+    }
+  }
+}
+
+// The reuse assignment's own identity: the same deployer role, at the group.
+resource healthReuseWiringDeployerAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (wireHealthEvents) {
+  name: guid(managementGroup().id, healthReuseWiringAssignment.id, healthWiringDeployerRole.id)
+  properties: {
+    roleDefinitionId: healthWiringDeployerRole.id
+    principalId: healthReuseWiringAssignment.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource healthReuseRemediation 'Microsoft.PolicyInsights/remediations@2021-10-01' = if (remediateExisting && wireHealthEvents) {
+  name: 'vmtimeline-health-wiring-reuse-${uniqueString(deployment().name)}'
+  dependsOn: [
+    healthReuseWiringDeployerAssignment
+  ]
+  properties: {
+    policyAssignmentId: healthReuseWiringAssignment.id
+    resourceDiscoveryMode: 'ExistingNonCompliant'
+  }
+}
+
 output policyAssignmentId string = eventWiringAssignment.id
 output policyAssignmentPrincipalId string = eventWiringAssignment.identity.principalId
 output healthPolicyAssignmentId string = wireHealthEvents ? healthWiringAssignment.id : ''
+output reusePolicyAssignmentId string = eventReuseWiringAssignment.id
+output healthReusePolicyAssignmentId string = wireHealthEvents ? healthReuseWiringAssignment.id : ''

@@ -926,6 +926,20 @@ function propertiesBlockAfter(text: string, marker: string): string {
   throw new Error(`unbalanced properties after ${marker}`);
 }
 
+/** The balanced `{ ... }` that follows the first `{` after `marker`. */
+function blockAfter(text: string, marker: string): string {
+  const at = text.indexOf(marker);
+  if (at < 0) throw new Error(`no ${marker}`);
+  const start = text.indexOf('{', at + marker.length - 1);
+  let depth = 0;
+  for (let i = start; i < text.length; i++) {
+    if (text[i] === '{') depth += 1;
+    if (text[i] === '}') depth -= 1;
+    if (depth === 0) return text.slice(start, i + 1);
+  }
+  throw new Error(`unbalanced block after ${marker}`);
+}
+
 /**
  * The event subscription's properties, one trimmed line each, comments dropped, with the three values
  * that come from parameters (written `${p}` in Bicep, `[parameters('p')]` in the policy's ARM template)
@@ -993,6 +1007,13 @@ describe('management-group mode', () => {
       roleAssignment: 'eventWiringDeployerAssignment',
       actions: 'eventWiringDeployerActions',
       remediation: 'remediation',
+      reuseTemplate: 'eventReuseWiringTemplate',
+      reusePolicy: 'eventReuseWiringPolicy',
+      reuseAssignment: 'eventReuseWiringAssignment',
+      reuseRoleAssignment: 'eventReuseWiringDeployerAssignment',
+      reuseRemediation: 'eventReuseRemediation',
+      topicNameParameter: 'systemTopicName',
+      eventSubscriptionNameParameter: 'eventSubscriptionName',
       anchors: ["operatorType: 'StringBeginsWith'", "'Microsoft.Resources.ResourceActionSuccess'"],
     },
     {
@@ -1007,6 +1028,13 @@ describe('management-group mode', () => {
       roleAssignment: 'healthWiringDeployerAssignment',
       actions: 'healthWiringDeployerActions',
       remediation: 'healthRemediation',
+      reuseTemplate: 'healthReuseWiringTemplate',
+      reusePolicy: 'healthReuseWiringPolicy',
+      reuseAssignment: 'healthReuseWiringAssignment',
+      reuseRoleAssignment: 'healthReuseWiringDeployerAssignment',
+      reuseRemediation: 'healthReuseRemediation',
+      topicNameParameter: 'healthSystemTopicName',
+      eventSubscriptionNameParameter: 'healthEventSubscriptionName',
       anchors: [
         "'Microsoft.ResourceNotifications.HealthResources.ResourceAnnotated'",
         "'Microsoft.ResourceNotifications.HealthResources.AvailabilityStatusChanged'",
@@ -1070,7 +1098,23 @@ describe('management-group mode', () => {
       expect(policy).toMatch(/effect:\s*'deployIfNotExists'/);
       expect(policy).toMatch(/deploymentScope:\s*'subscription'/);
       expect(policy).toMatch(/existenceScope:\s*'subscription'/);
-      expect(policy).toMatch(/type:\s*'Microsoft\.EventGrid\/systemTopics\/eventSubscriptions'/);
+      // One system topic per source and type: compliant when the subscription has one of that type under
+      // any name (ours, or a customer's the reuse policy wires), so remediation never tries a second one.
+      const details = blockAfter(policy, 'details: {');
+      const lookup = details.slice(0, details.indexOf('deployment:'));
+      expect(lookup).toMatch(/^\s*type:\s*'Microsoft\.EventGrid\/systemTopics'$/m);
+      expect(lookup, 'no name: any topic of the type').not.toMatch(/^\s*name:/m);
+      expect(lookup, 'no resource group: anywhere in the subscription').not.toMatch(/resourceGroupName:/);
+      const existence = blockAfter(lookup, 'existenceCondition: {');
+      expect(existence).toMatch(
+        new RegExp(
+          `field:\\s*'Microsoft\\.EventGrid/systemTopics/topicType'\\s*equals:\\s*'${wiring.topicType.replace(/\./g, '\\.')}'`,
+        ),
+      );
+      expect(existence).toMatch(
+        /field:\s*'Microsoft\.EventGrid\/systemTopics\/source'\s*equals:\s*'\[subscription\(\)\.id\]'/,
+      );
+      expect(existence).toMatch(/^\{\s*allOf:/);
       expect(policy).toContain(`template: ${wiring.template}`);
       expect(policy).toMatch(new RegExp(`roleDefinitionIds:\\s*\\[\\s*${wiring.role}\\.id\\s*\\]`));
       const assignment = bicepResource(text, wiring.assignment);
@@ -1112,6 +1156,128 @@ describe('management-group mode', () => {
         'Microsoft.Compute/virtualMachines/read',
       ])
         expect(covered(deployer, action), action).toBe(false);
+    });
+
+    it(`reuses an existing ${wiring.topicType} system topic of any name: the reuse policy adds exactly the per-subscription event subscription to it`, () => {
+      const text = template(wiring.reuseTemplate);
+      // The per-subscription module with its `deadLetterWithAppIdentity` (true: our topic; false: a reused
+      // one), against the reuse template's `if(parameters('deadLetterWithAppIdentity'), variables(...), null())`.
+      const moduleLines = eventWiringLines(propertiesBlockAfter(read(wiring.module), wiring.moduleResource));
+      expect(moduleLines).toContain(': null');
+      const perSubscription = appIdentityBranch(moduleLines);
+      const reuse = eventWiringLines(
+        propertiesBlockAfter(text, "type: 'Microsoft.EventGrid/systemTopics/eventSubscriptions'"),
+      );
+      const conditional =
+        "deadLetterWithResourceIdentity: '[if(parameters(\\'deadLetterWithAppIdentity\\'), variables(\\'deadLetterWithAppIdentity\\'), null())]'";
+      const at = reuse.indexOf(conditional);
+      expect(at, 'dead letters only when the topic carries the app identity').toBeGreaterThan(0);
+      const deadLetter = eventWiringLines(
+        blockAfter(blockAfter(text, 'variables: {'), 'deadLetterWithAppIdentity: {'),
+      );
+      expect(deadLetter[0]).toBe('{');
+      const expanded = [
+        ...reuse.slice(0, at),
+        'deadLetterWithResourceIdentity: {',
+        ...deadLetter.slice(1),
+        ...reuse.slice(at + 1),
+      ];
+      for (const line of [
+        'maxDeliveryAttempts: 30',
+        'resourceId: <functionAppResourceId/functions/vmEvents>',
+        'blobContainerName: <deadLetterContainerName>',
+        'userAssignedIdentity: <identityResourceId>',
+        ...wiring.anchors,
+      ])
+        expect(expanded).toContain(line);
+      expect(expanded).toEqual(perSubscription);
+      // Only the event subscription: never a second topic of that source and type.
+      expect(matchesOf(text, /type:\s*'(Microsoft\.[A-Za-z]+\/[A-Za-z/]+)'/g)).toEqual([
+        'Microsoft.EventGrid/systemTopics/eventSubscriptions',
+      ]);
+      expect(text).toMatch(/deploymentTemplate\.json#/); // deployed at the topic's resource group
+      expect(text).toMatch(/deadLetterWithAppIdentity:\s*\{\s*type:\s*'bool'\s*\}/);
+      const apiVersionOf = (t: string) =>
+        /Microsoft\.EventGrid\/systemTopics\/eventSubscriptions(?:@|'\s*apiVersion:\s*')([0-9-]+)/.exec(t)?.[1];
+      expect(apiVersionOf(text)).toBe(apiVersionOf(read(wiring.module)));
+    });
+
+    it(`is a DeployIfNotExists policy on each existing ${wiring.topicType} topic (reuse), looking for our event subscription, with its own identity and the least-privilege deployer role`, () => {
+      const text = mg();
+      const policy = bicepResource(text, wiring.reusePolicy);
+      const condition = blockAfter(policy, 'if: {');
+      expect(condition).toMatch(/field:\s*'type'\s*equals:\s*'Microsoft\.EventGrid\/systemTopics'/);
+      expect(condition).toMatch(
+        new RegExp(
+          `field:\\s*'Microsoft\\.EventGrid/systemTopics/topicType'\\s*equals:\\s*'${wiring.topicType.replace(/\./g, '\\.')}'`,
+        ),
+      );
+      expect(condition, 'any name').not.toMatch(/'name'|fullName/);
+      expect(policy).toMatch(/effect:\s*'deployIfNotExists'/);
+      const details = blockAfter(policy, 'details: {');
+      const lookup = details.slice(0, details.indexOf('deployment:'));
+      // A child of the evaluated topic, looked up under it by our event subscription's name.
+      expect(lookup).toMatch(/type:\s*'Microsoft\.EventGrid\/systemTopics\/eventSubscriptions'/);
+      expect(lookup).toMatch(/name:\s*'\[parameters\(\\'eventSubscriptionName\\'\)\]'/);
+      expect(lookup).not.toMatch(/existenceScope|deploymentScope/); // the topic's resource group
+      expect(details).toContain(`template: ${wiring.reuseTemplate}`);
+      // Onto the evaluated topic; dead letters only on ours (the topic created with the app's identity).
+      expect(details).toMatch(/systemTopicName:\s*\{\s*value:\s*'\[field\(\\'name\\'\)\]'\s*\}/);
+      expect(details).toMatch(
+        /deadLetterWithAppIdentity:\s*\{\s*value:\s*'\[equals\(toLower\(field\(\\'name\\'\)\), toLower\(parameters\(\\'systemTopicName\\'\)\)\)\]'\s*\}/,
+      );
+      // Every parameter of the template is given by the policy.
+      const given = matchesOf(blockAfter(details, 'parameters: {'), /^\s*(\w+):\s*\{\s*value:/gm);
+      const declared = matchesOf(
+        blockAfter(template(wiring.reuseTemplate), 'parameters: {'),
+        /^\s*(\w+):\s*\{\s*type:/gm,
+      );
+      expect(given.sort()).toEqual(declared.sort());
+      expect(policy).toMatch(new RegExp(`roleDefinitionIds:\\s*\\[\\s*${wiring.role}\\.id\\s*\\]`));
+
+      const assignment = bicepResource(text, wiring.reuseAssignment);
+      expect(assignment).toMatch(/identity:\s*\{\s*type:\s*'SystemAssigned'/);
+      expect(assignment).toContain(`policyDefinitionId: ${wiring.reusePolicy}.id`);
+      expect(assignment).toMatch(
+        new RegExp(`systemTopicName:\\s*\\{\\s*value:\\s*${wiring.topicNameParameter}\\s*\\}`),
+      );
+      expect(assignment).toMatch(
+        new RegExp(`eventSubscriptionName:\\s*\\{\\s*value:\\s*${wiring.eventSubscriptionNameParameter}\\s*\\}`),
+      );
+      // The same names as the policy that creates the topic, so our own topic is compliant.
+      const creating = bicepResource(text, wiring.assignment);
+      for (const name of ['systemTopicName', 'eventSubscriptionName'])
+        expect(creating).toMatch(
+          new RegExp(
+            `${name}:\\s*\\{\\s*value:\\s*${name === 'systemTopicName' ? wiring.topicNameParameter : wiring.eventSubscriptionNameParameter}\\s*\\}`,
+          ),
+        );
+      expect(bicepResource(text, wiring.reuseRoleAssignment)).toMatch(
+        new RegExp(
+          `roleDefinitionId:\\s*${wiring.role}\\.id[\\s\\S]*principalId:\\s*${wiring.reuseAssignment}\\.identity\\.principalId`,
+        ),
+      );
+      expect(bicepResource(text, wiring.reuseRemediation)).toContain(
+        `policyAssignmentId: ${wiring.reuseAssignment}.id`,
+      );
+      // The deployer role covers the reuse deployment and nothing that reads VMs or grants access.
+      const deployer = bicepStringArray(text, wiring.actions);
+      for (const action of [
+        'Microsoft.EventGrid/systemTopics/eventSubscriptions/write',
+        'Microsoft.Resources/deployments/write',
+      ])
+        expect(covered(deployer, action), action).toBe(true);
+      for (const action of [...actionsNeverGranted, 'Microsoft.Compute/virtualMachines/read'])
+        expect(covered(deployer, action), action).toBe(false);
+      // Health only behind wireHealthEvents, as the policy that creates the topic.
+      const gate = wiring.topicType === 'Microsoft.Resources.Subscriptions' ? null : 'wireHealthEvents';
+      for (const symbol of [wiring.reusePolicy, wiring.reuseAssignment, wiring.reuseRoleAssignment])
+        expect(bicepResource(text, symbol), symbol).toMatch(
+          gate === null ? /'\s*=\s*\{/ : /= if \(wireHealthEvents\) \{/,
+        );
+      expect(bicepResource(text, wiring.reuseRemediation)).toMatch(
+        gate === null ? /= if \(remediateExisting\) \{/ : /= if \(remediateExisting && wireHealthEvents\) \{/,
+      );
     });
   }
 
