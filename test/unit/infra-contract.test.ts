@@ -1198,7 +1198,9 @@ describe('management-group mode', () => {
       expect(text).toMatch(/deploymentTemplate\.json#/); // deployed at the topic's resource group
       expect(text).toMatch(/deadLetterWithAppIdentity:\s*\{\s*type:\s*'bool'\s*\}/);
       const apiVersionOf = (t: string) =>
-        /Microsoft\.EventGrid\/systemTopics\/eventSubscriptions(?:@|'\s*apiVersion:\s*')([0-9-]+)/.exec(t)?.[1];
+        /Microsoft\.EventGrid\/systemTopics\/eventSubscriptions(?:@|'\s*apiVersion:\s*')([0-9-]+)/.exec(
+          t,
+        )?.[1];
       expect(apiVersionOf(text)).toBe(apiVersionOf(read(wiring.module)));
     });
 
@@ -1242,7 +1244,9 @@ describe('management-group mode', () => {
         new RegExp(`systemTopicName:\\s*\\{\\s*value:\\s*${wiring.topicNameParameter}\\s*\\}`),
       );
       expect(assignment).toMatch(
-        new RegExp(`eventSubscriptionName:\\s*\\{\\s*value:\\s*${wiring.eventSubscriptionNameParameter}\\s*\\}`),
+        new RegExp(
+          `eventSubscriptionName:\\s*\\{\\s*value:\\s*${wiring.eventSubscriptionNameParameter}\\s*\\}`,
+        ),
       );
       // The same names as the policy that creates the topic, so our own topic is compliant.
       const creating = bicepResource(text, wiring.assignment);
