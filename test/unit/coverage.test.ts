@@ -3,30 +3,13 @@ import { eventSubscriptionId, outcomeOf, readEventWiring } from '../../src/app/c
 import type { EventWiringReader } from '../../src/app/coverage-ports';
 import { ServiceError, ServiceFailure } from '../../src/app/errors';
 import type { ReconcileSummary } from '../../src/app/reconcile';
+import { emptySummary } from '../../src/app/reconcile/summary';
 import { ConfigError, loadConfig } from '../../src/config';
 
 const sub = '10000000-0000-0000-0000-000000000001';
 
 function summary(overrides: Partial<ReconcileSummary>): ReconcileSummary {
-  return {
-    subscriptionId: sub,
-    runId: 'r',
-    seen: 0,
-    changed: 0,
-    new: 0,
-    deleted: 0,
-    unknown: 0,
-    failed: 0,
-    detailsUpdated: 0,
-    requests: 0,
-    throttled: 0,
-    pages: 0,
-    complete: false,
-    durationInMs: 0,
-    stoppedEarly: false,
-    pacedInMs: 0,
-    ...overrides,
-  };
+  return { ...emptySummary(sub, 'r', 0), ...overrides };
 }
 
 describe('WATCH_MANAGEMENT_GROUP setting', () => {
