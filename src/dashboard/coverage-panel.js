@@ -69,18 +69,24 @@
     panel.dataset.loaded = 'true';
   }
 
+  let loading = false;
   async function load() {
     const k = key();
-    if (!k) return;
+    if (!k || loading) return;
+    loading = true;
     try {
       const response = await fetch('/api/coverage', { headers: { 'x-functions-key': k } });
       if (!response.ok) throw new Error(`coverage: HTTP ${response.status}`);
       render(await response.json());
     } catch (error) {
       summary.textContent = error.message;
+    } finally {
+      loading = false;
     }
   }
 
-  setInterval(load, 30_000);
+  // Refreshed with the rest of the page (dashboard.js announces each refresh: auto-refresh's schedule, never
+  // while the tab is hidden, never overlapping a slow load; or the Refresh button), not on a timer of its own.
+  document.addEventListener('dashboard:refresh', () => void load());
   void load();
 })();

@@ -622,6 +622,8 @@
       return state.loading;
     }
     const started = performance.now();
+    // Panels that load on their own (coverage) refresh with the page, not on timers of their own.
+    if (refresh) document.dispatchEvent(new CustomEvent('dashboard:refresh'));
     state.loading = (async () => {
       try {
         state.range = currentRange();

@@ -231,6 +231,12 @@ describe.skipIf(!haveChromium)('dashboard (local app, sandbox, chromium)', () =>
       .poll(() => page.locator('#coverage-panel tbody tr').count(), { timeout: 30_000 })
       .toBeGreaterThan(0);
     expect(await page.locator('#coverage-panel .coverage-summary').textContent()).toMatch(/\d+ watched/);
+    // It refreshes with the page (the Refresh button here), not on a timer of its own.
+    const coverageRequest = page.waitForRequest((r) => new URL(r.url()).pathname === '/api/coverage', {
+      timeout: 10_000,
+    });
+    await page.click('#refresh');
+    await coverageRequest;
     // No invoice check stored yet: no invoice panel.
     expect(await page.locator('#invoice').isHidden()).toBe(true);
 
