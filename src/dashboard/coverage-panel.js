@@ -1,4 +1,4 @@
-/* global document, location, sessionStorage, fetch, URLSearchParams, setInterval -- a browser script */
+/* global document, location, sessionStorage, fetch, URLSearchParams -- a browser script */
 // The coverage panel of the dashboard: one line per watched subscription from GET /api/coverage (last
 // complete reconcile, last run, last event, the event wiring an ARM read found, backfill, error), refreshed every 30 s. Self-contained (its
 // own section of index.html), with the function key the page was opened with.

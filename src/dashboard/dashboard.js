@@ -1,4 +1,4 @@
-/* global document, window, location, history, sessionStorage, fetch, Node, URLSearchParams, performance -- a browser script */
+/* global document, window, location, history, sessionStorage, fetch, Node, URLSearchParams, performance, CustomEvent -- a browser script */
 // The dashboard: reads the HTTP API with the function key it was opened with (?code=, then dropped from
 // the address bar) and draws plain DOM; no framework, no build step. One request per panel and screen:
 // GET /api/fleet answers a page of VMs with their segments (and the totals of the whole selection), the
