@@ -1,5 +1,5 @@
 import { output, type InvocationContext } from '@azure/functions';
-import { hostContext, type ContextFactory, type FunctionRegistration } from './registration';
+import { dequeueCountOf, hostContext, type ContextFactory, type FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
 import {
   backfillMessageOf,
@@ -37,10 +37,9 @@ export function backfillSliceHandler(contextOf: ContextFactory) {
     try {
       result = await backfillOne(slice, deps, { budgetInMs: ctx.config.reconcileBudgetInSeconds * 1000 });
     } catch (error) {
-      const dequeueCount = context.triggerMetadata?.['dequeueCount'];
       await recordBackfillProgress(deps, slice.subscriptionId, {
         error,
-        dequeueCount: typeof dequeueCount === 'number' ? dequeueCount : undefined,
+        dequeueCount: dequeueCountOf(context),
       });
       throw error;
     }

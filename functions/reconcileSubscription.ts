@@ -1,11 +1,8 @@
 import type { InvocationContext } from '@azure/functions';
-import { hostContext, type ContextFactory, type FunctionRegistration } from './registration';
+import { dequeueCountOf, hostContext, type ContextFactory, type FunctionRegistration } from './registration';
 import { invocationLogger } from '../src/adapters/logger';
-import { checkEventWiringWhenDue, recordReconcileFailure, recordReconcileOutcome } from '../src/app/coverage';
-import {
-  reconcileSubscription as reconcileOne,
-  type ReconcileSummary,
-} from '../src/app/reconcile';
+import { reconcileQueuedSubscription } from '../src/app/queued-reconcile';
+import type { ReconcileSummary } from '../src/app/reconcile';
 import { isSubscriptionId, queueMessageFields } from '../src/app/queue-message';
 import { reconcileOptionsFrom } from '../src/composition';
 
@@ -33,24 +30,12 @@ export function reconcileSubscriptionHandler(contextOf: ContextFactory) {
       return undefined;
     }
     const ctx = await contextOf();
-    const deps = { ...ctx, log };
-    let summary: ReconcileSummary;
-    try {
-      summary = await reconcileOne(subscriptionId, deps, reconcileOptionsFrom(ctx.config));
-    } catch (error) {
-      const dequeueCount = context.triggerMetadata?.['dequeueCount'];
-      await recordReconcileFailure(
-        deps,
-        subscriptionId,
-        error,
-        typeof dequeueCount === 'number' ? dequeueCount : undefined,
-      ).catch(() => log.warn('coverage not recorded', { subscriptionId }));
-      throw error;
-    }
-    const outcome = await recordReconcileOutcome(deps, summary);
-    // About once a day per subscription, within its own small budget: is the event wiring there?
-    await checkEventWiringWhenDue({ ...deps, wiring: ctx.management }, subscriptionId, outcome);
-    return summary;
+    return reconcileQueuedSubscription(
+      subscriptionId,
+      { ...ctx, log, wiring: ctx.management },
+      reconcileOptionsFrom(ctx.config),
+      dequeueCountOf(context),
+    );
   };
 }
 

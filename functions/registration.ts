@@ -1,5 +1,6 @@
 import type {
   EventGridFunctionOptions,
+  InvocationContext,
   HttpFunctionOptions,
   StorageQueueFunctionOptions,
   TimerFunctionOptions,
@@ -24,3 +25,9 @@ export type FunctionRegistration =
 export type ContextFactory = () => Promise<AppContext>;
 
 export const hostContext: ContextFactory = () => appContext(loadConfig);
+
+/** How many times the queue has delivered the message being handled (undefined outside a queue trigger). */
+export function dequeueCountOf(context: InvocationContext): number | undefined {
+  const count = context.triggerMetadata?.['dequeueCount'];
+  return typeof count === 'number' ? count : undefined;
+}

@@ -15,14 +15,28 @@ cd "$(dirname "$0")/../.."
 
 if [ -n "${AZURE_SUBSCRIPTION_ID:-}" ]; then az account set --subscription "$AZURE_SUBSCRIPTION_ID"; fi
 
+# retry WHAT HINT COMMAND...: runs COMMAND up to 5 times, 30 s apart (the new function may still be indexing).
+retry() {
+  what=$1 hint=$2 attempt=1
+  shift 2
+  until "$@"; do
+    if [ "$attempt" -ge 5 ]; then
+      echo "postdeploy: $what failed after $attempt attempts" >&2
+      exit 1
+    fi
+    echo "postdeploy: attempt $attempt failed$hint; retrying in 30 s" >&2
+    attempt=$((attempt + 1))
+    sleep 30
+  done
+}
+
 if [ -n "${WATCH_MANAGEMENT_GROUP:-}" ]; then
   : "${AZURE_MANAGED_IDENTITY_PRINCIPAL_ID:?}" "${ROLE_NAME_SUFFIX:?}" "${EVENTGRID_HEALTH_SYSTEM_TOPIC_NAME:?}"
   custom_read=true
   [ "${WATCHED_READ_ROLE:-VmReader}" = VmReader ] || custom_read=false
   deallocate=false
   [ "${AUTO_DEALLOCATE_AFTER_MINUTES:-0}" -gt 0 ] && deallocate=true
-  attempt=1
-  until az deployment mg create \
+  retry 'management group deployment' '' az deployment mg create \
     --name "vmtimeline-mg-${AZURE_ENV_NAME}" \
     --management-group-id "$WATCH_MANAGEMENT_GROUP" \
     --location "$AZURE_LOCATION" \
@@ -41,22 +55,12 @@ if [ -n "${WATCH_MANAGEMENT_GROUP:-}" ]; then
       grantVirtualMachineDeallocate="$deallocate" \
       nameSuffix="$ROLE_NAME_SUFFIX" \
     --output none
-  do
-    if [ "$attempt" -ge 5 ]; then
-      echo "postdeploy: management group deployment failed after $attempt attempts" >&2
-      exit 1
-    fi
-    echo "postdeploy: attempt $attempt failed; retrying in 30 s" >&2
-    attempt=$((attempt + 1))
-    sleep 30
-  done
   echo "postdeploy: management group $WATCH_MANAGEMENT_GROUP: read role, event-wiring policies (resource and Resource Health events) and remediations deployed"
   exit 0
 fi
 : "${SUBSCRIPTION_IDS:?}" "${EVENTGRID_HEALTH_SYSTEM_TOPIC_NAME:?}"
 
-attempt=1
-until az deployment sub create \
+retry 'Event Grid subscriptions' ' (function not indexed yet?)' az deployment sub create \
   --name "vmtimeline-eventgrid-${AZURE_ENV_NAME}" \
   --location "$AZURE_LOCATION" \
   --template-file infra/eventgrid.bicep \
@@ -71,13 +75,4 @@ until az deployment sub create \
     storageAccountResourceId="$AZURE_STORAGE_ACCOUNT_RESOURCE_ID" \
     deadLetterContainerName="${EVENTGRID_DEAD_LETTER_CONTAINER:-eventgrid-deadletters}" \
   --output none
-do
-  if [ "$attempt" -ge 5 ]; then
-    echo "postdeploy: Event Grid subscriptions failed after $attempt attempts" >&2
-    exit 1
-  fi
-  echo "postdeploy: attempt $attempt failed (function not indexed yet?); retrying in 30 s" >&2
-  attempt=$((attempt + 1))
-  sleep 30
-done
 echo "postdeploy: Event Grid subscriptions to vmEvents created for: $SUBSCRIPTION_IDS"
