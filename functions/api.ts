@@ -4,7 +4,8 @@ import { invocationLogger } from '../src/adapters/logger';
 import { ensureError, InputError } from '../src/app/errors';
 import { getTimelineView, maxRangeInDays, NotFoundError, parseInstant } from '../src/app/queries';
 import { listStopped } from '../src/app/stopped';
-import { groupByParameter, usageReport } from '../src/app/usage-report';
+import { groupByParameter } from '../src/app/usage-report';
+import { usageReportJson } from '../src/app/usage-report-json';
 import type { AppContext } from '../src/composition';
 import {
   InvalidKeyError,
@@ -57,15 +58,42 @@ export function resourceIdOfKey(key: string): string {
   return parsed.resourceId;
 }
 
+/** A JSON body sent as it is written (pieces of its text), instead of one value. */
+export class StreamedJson {
+  constructor(readonly pieces: AsyncIterable<string>) {}
+}
+
+/**
+ * The response of a streamed body: its first piece is awaited here (a failure before it still gets an
+ * error status), the rest is sent as the client reads it.
+ */
+async function streamedResponse(body: StreamedJson): Promise<HttpResponseInit> {
+  const pieces = body.pieces[Symbol.asyncIterator]();
+  const first = await pieces.next();
+  const encoder = new TextEncoder();
+  async function* bytes(): AsyncGenerator<Uint8Array> {
+    try {
+      if (first.done !== true) yield encoder.encode(first.value);
+      for (let next = await pieces.next(); next.done !== true; next = await pieces.next())
+        yield encoder.encode(next.value);
+    } finally {
+      // The client left before the end: the producer stops.
+      await pieces.return?.();
+    }
+  }
+  return { status: 200, headers: { 'content-type': 'application/json' }, body: bytes() };
+}
+
 /** Runs a route: 400 `{ error }` for bad parameters, 404 for an unknown VM; other errors propagate (500). */
 export function route(
   name: string,
-  work: (request: HttpRequest, ctx: AppContext) => Promise<unknown>,
+  work: (request: HttpRequest, ctx: AppContext, context: InvocationContext) => Promise<unknown>,
   getContext: () => Promise<AppContext>,
 ): Handler {
   return async (request, context) => {
     try {
-      const body = await work(request, await getContext());
+      const body = await work(request, await getContext(), context);
+      if (body instanceof StreamedJson) return await streamedResponse(body);
       return { status: 200, jsonBody: body };
     } catch (error) {
       if (error instanceof InputError) return { status: 400, jsonBody: { error: error.message } };
@@ -94,10 +122,23 @@ export function apiHandlers(
     ),
     usage: route(
       'usage',
-      (request, ctx) => {
+      (request, ctx, context) => {
         const { from = 0, to = 0 } = range(request, true);
         const groupBy = groupByParameter(request.query.get('groupBy') ?? undefined, 'groupBy');
-        return usageReport({ source: ctx.store, daily: ctx.daily }, { from, to, asOf: ctx.now(), groupBy });
+        // Streamed: the fleet's rows go out as the report reads them (see src/app/usage-report-json.ts).
+        const pieces = usageReportJson(
+          { source: ctx.store, daily: ctx.daily },
+          { from, to, asOf: ctx.now(), groupBy },
+          {
+            onFailure: (error, rowsWritten) =>
+              invocationLogger(context).error('usage report failed after the answer began', {
+                route: 'usage',
+                rowsWritten,
+                error: ensureError(error).message,
+              }),
+          },
+        );
+        return Promise.resolve(new StreamedJson(pieces));
       },
       getContext,
     ),

@@ -19,4 +19,7 @@ function register(registration: FunctionRegistration): void {
   }
 }
 
+// HTTP responses may be streams (`GET /api/usage` writes the fleet's rows as it reads them): Functions
+// host 4.28+ (see README, Deployment).
+app.setup({ enableHttpStream: true });
 for (const registration of functionRegistrations()) register(registration);

@@ -29,6 +29,8 @@ import {
   isLoopbackHost,
   matchRoute,
   routePrefix,
+  sendStreamed,
+  hasStreamBody,
   toHttpRequest,
   type HttpRoute,
 } from './http-routes';
@@ -264,7 +266,9 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       const registration = byName.get(route.name.toLowerCase());
       if (!registration) break;
       const request = toHttpRequest(req, url, await readBody(req), params);
-      const wire = await fromHandlerResult(await invoke(registration, request, deps));
+      const result = await invoke(registration, request, deps);
+      if (hasStreamBody(result)) return sendStreamed(res, result);
+      const wire = await fromHandlerResult(result);
       return send(res, wire.status, wire.body, wire.headers);
     }
     return send(res, methodMismatch ? 405 : 404, '');

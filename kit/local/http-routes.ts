@@ -5,8 +5,14 @@
  * `x-functions-key` or query `code`).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import { HttpRequest, HttpResponse, type HttpFunctionOptions } from '@azure/functions';
+import { once } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  HttpRequest,
+  HttpResponse,
+  type HttpFunctionOptions,
+  type HttpResponseInit,
+} from '@azure/functions';
 import { header } from './eventgrid-webhook';
 
 export const routePrefix = 'api';
@@ -146,6 +152,40 @@ export interface WireResponse {
   status: number;
   headers: Record<string, string>;
   body: Buffer;
+}
+
+/**
+ * True when a handler answered with a stream body (a `ReadableStream`, a `Readable` or another async
+ * iterable, as `app.setup({ enableHttpStream: true })` allows): it is sent as it is read, not buffered.
+ */
+export function hasStreamBody(result: unknown): result is HttpResponseInit {
+  if (result === null || typeof result !== 'object' || result instanceof HttpResponse) return false;
+  const { body } = result as HttpResponseInit;
+  return body !== null && typeof body === 'object' && Symbol.asyncIterator in body;
+}
+
+/**
+ * Sends a stream body as the Functions host does with HTTP streams: status and headers first, then each
+ * chunk as the handler produces it (chunked transfer encoding, no `content-length`), waiting for the
+ * client to take what was written. A client that goes away stops the reading (the stream is cancelled);
+ * a stream that fails throws here, after the headers went out (the caller then aborts the connection, so
+ * the client sees a truncated transfer).
+ */
+export async function sendStreamed(res: ServerResponse, result: HttpResponseInit): Promise<void> {
+  const response = new HttpResponse(result);
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  res.writeHead(response.status, headers);
+  const closed = once(res, 'close').catch(() => undefined);
+  if (response.body !== null) {
+    for await (const chunk of response.body) {
+      if (res.destroyed) break;
+      if (!res.write(chunk)) await Promise.race([once(res, 'drain'), closed]);
+    }
+  }
+  res.end();
 }
 
 /** A handler's result (an `HttpResponse` or an `HttpResponseInit`) as status, headers and bytes. */

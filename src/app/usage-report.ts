@@ -132,9 +132,12 @@ const concurrency = 16;
 export interface UsageReportOptions {
   /**
    * Grouped by VM: each VM's row as soon as its chunk of VMs (a page of `VmCurrent`, in VM key order) is
-   * complete, instead of in `rows`; memory then holds one chunk of VMs, not the fleet.
+   * complete, instead of in `rows`; memory then holds one chunk of VMs, not the fleet. A returned promise
+   * is awaited before the report goes on (a slow reader holds the report back instead of rows piling up).
    */
-  onRow?: (row: UsageReportRow) => void;
+  onRow?: (row: UsageReportRow) => unknown;
+  /** Told after each page of `VmCurrent` rows is read, before its VMs are summed (awaited). */
+  onPage?: () => void | Promise<void>;
 }
 
 export async function usageReport(
@@ -151,7 +154,7 @@ export async function usageReport(
     if (!segmentsOnly && day >= from && day + dayInMs <= to && day + dayInMs <= asOf)
       wholeRolledDays.push(day);
   }
-  const assembler = new Assembler(query, options.onRow);
+  const assembler = new Assembler(query, options.onRow !== undefined);
   let vmsFromSegments = 0;
   // Chunks of VMs in key order; chunk i reads the day rows with keys in (last key of chunk i-1, its
   // last key], the last chunk to the end, so every day row is read once.
@@ -160,10 +163,11 @@ export async function usageReport(
   const run = async (rows: UsageCurrentRow[], through: string | undefined) => {
     const chunk = await chunkUsage(deps, query, rows, wholeRolledDays, { after: previousKey, through });
     vmsFromSegments += chunk.vmsFromSegments;
-    assembler.add(chunk.vms.values());
+    for (const row of assembler.add(chunk.vms.values())) await options.onRow?.(row);
     previousKey = through;
   };
   for await (const page of deps.source.listCurrentRows()) {
+    await options.onPage?.();
     if (pending !== undefined) await run(pending, pending[pending.length - 1]?.key);
     pending = page;
   }
@@ -327,17 +331,18 @@ class Assembler {
 
   constructor(
     private readonly query: UsageQuery,
-    private readonly onRow: ((row: UsageReportRow) => void) | undefined,
+    private readonly streaming: boolean,
   ) {
     this.#groupBy = query.groupBy ?? { kind: GroupKind.vm };
     this.#windowInSeconds = (query.to - query.from) / 1000;
   }
 
   get #streaming(): boolean {
-    return this.onRow !== undefined && this.#groupBy.kind === GroupKind.vm;
+    return this.streaming && this.#groupBy.kind === GroupKind.vm;
   }
 
-  add(vms: Iterable<VmUsage>): void {
+  /** Adds a chunk of VMs; streaming by VM, returns their rows (in key order) instead of keeping them. */
+  add(vms: Iterable<VmUsage>): UsageReportRow[] {
     const chunk: Array<[string | null, Accumulator]> = [];
     for (const vm of vms) {
       // The groups this VM counts in (a tag changed within the range: more than one), each counted once.
@@ -364,8 +369,7 @@ class Assembler {
         this.#groups.delete(vm.resourceId);
       }
     }
-    if (this.#streaming)
-      for (const [key, acc] of chunk.sort(([a], [b]) => byKey(a, b))) this.onRow?.(this.#row(key, acc));
+    return chunk.sort(([a], [b]) => byKey(a, b)).map(([key, acc]) => this.#row(key, acc));
   }
 
   finish(sources: GroupedUsageReport['sources']): GroupedUsageReport {

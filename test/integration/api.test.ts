@@ -1,4 +1,4 @@
-import { HttpRequest, InvocationContext } from '@azure/functions';
+import { HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiHandlers } from '../../functions/api';
 import type { AppContext } from '../../src/composition';
@@ -78,7 +78,8 @@ describe('HTTP API', () => {
       get('/api/usage?from=2026-08-01&to=2026-08-02&groupBy=resourceGroup'),
     );
     expect(response.status).toBe(200);
-    expect(response.jsonBody).toMatchObject({
+    // Streamed: the body is read as a client reads it.
+    expect(await new HttpResponse(response).json()).toMatchObject({
       groupBy: 'resourceGroup',
       rows: [
         { key: 'rg-api', vms: 1, billedSeconds: 16 * 3600, notBilledSeconds: 0, unknownSeconds: 8 * 3600 },
