@@ -7,12 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  HttpRequest,
-  HttpResponse,
-  type HttpFunctionOptions,
-  type HttpResponseInit,
-} from '@azure/functions';
+import { HttpRequest, HttpResponse, type HttpFunctionOptions, type HttpResponseInit } from '@azure/functions';
 import { header } from './eventgrid-webhook';
 
 export const routePrefix = 'api';

@@ -14,7 +14,8 @@ import type { GroupedUsageReport, UsageQuery, UsageReportDependencies, UsageRepo
 import { groupByName, usageReport } from './usage-report';
 
 /** The last line of a body whose report failed after the answer began (a constant: no error text leaks). */
-export const failureTrailer = '\n{"error":"the usage report failed after the answer began; the rows above are incomplete"}\n';
+export const failureTrailer =
+  '\n{"error":"the usage report failed after the answer began; the rows above are incomplete"}\n';
 
 const highWaterInChars = 64 * 1024;
 
