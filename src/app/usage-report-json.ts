@@ -1,7 +1,8 @@
 /**
- * The usage report as one JSON document (the text of `JSON.stringify(report)`), written piece
- * by piece as the report reads the fleet: the opening members once the first page of VMs has been read,
- * grouped by VM each row as its chunk of VMs completes, then the closing members. The reader pulls: the
+ * The usage report as one JSON document (the text of `JSON.stringify(report)`, grouped with a newline
+ * per page of VMs read), written piece by piece as the report reads the fleet: the opening members once
+ * the first page of VMs has been read, grouped by VM each row as its chunk of VMs completes, then the
+ * closing members. The reader pulls: the
  * report waits while more than `highWaterInChars` of text is waiting to be read, so memory holds a chunk
  * of VMs and that much text, whatever the fleet's size.
  *
@@ -12,6 +13,7 @@
  */
 import type { GroupedUsageReport, UsageQuery, UsageReportDependencies, UsageReportRow } from './usage-report';
 import { groupByName, usageReport } from './usage-report';
+import { GroupKind } from '../domain/grouping';
 
 /** The last line of a body whose report failed after the answer began (a constant: no error text leaks). */
 export const failureTrailer =
@@ -63,6 +65,7 @@ async function* pieces(
   const waiting: string[] = [];
   let waitingChars = 0;
   let opened = false;
+  const byVm = (query.groupBy?.kind ?? GroupKind.vm) === GroupKind.vm;
   let rowsWritten = 0;
   let finished = false;
   let cancelled = false;
@@ -87,6 +90,9 @@ async function* pieces(
   };
   const onPage = (): void => {
     if (cancelled) throw new Cancelled();
+    // Grouped, nothing else is written until the end: a newline (JSON whitespace) per page keeps the
+    // connection from looking idle (Azure's load balancer drops an HTTP response idle for 230 s).
+    if (opened && !byVm) put('\n');
     open();
   };
   const onRow = async (row: UsageReportRow): Promise<void> => {

@@ -82,7 +82,7 @@ describe('GET /api/usage streamed (local host, Azurite)', () => {
   });
 
   it.each(['subscription', 'tag:costCenter', 'vmSize'])(
-    'groupBy=%s: the streamed body is the text of the one-body answer',
+    'groupBy=%s: the streamed body is the text of the one-body answer (and newlines)',
     async (groupBy) => {
       served = { ...ctx, now: () => asOf };
       const response = await get(query(groupBy));
@@ -94,7 +94,8 @@ describe('GET /api/usage streamed (local host, Azurite)', () => {
         { from, to, asOf, groupBy: parseGroupBy(groupBy) },
       );
       expect(old.rows.length).toBeGreaterThan(1);
-      expect(await response.text()).toBe(JSON.stringify(old));
+      // The same text, with a newline (JSON whitespace) per page of VMs read after the first.
+      expect((await response.text()).replace(/\n/g, '')).toBe(JSON.stringify(old));
     },
     60_000,
   );
@@ -136,7 +137,7 @@ describe('GET /api/usage streamed (local host, Azurite)', () => {
     };
     const response = await get(query('vm'));
     expect(response.status).toBe(200);
-    const reader = response.body!.getReader();
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     const decoder = new TextDecoder();
     let text = '';
     let pagesWhenRowsArrived: number | undefined;
@@ -173,7 +174,7 @@ describe('GET /api/usage streamed (local host, Azurite)', () => {
     let bytes = 0;
     let rows = 0;
     let tail = '';
-    for await (const chunk of response.body!) {
+    for await (const chunk of response.body as ReadableStream<Uint8Array>) {
       bytes += chunk.length;
       const text = tail + decoder.decode(chunk, { stream: true });
       rows += text.split('"resourceId"').length - 1 - (tail.split('"resourceId"').length - 1);
@@ -224,10 +225,8 @@ describe('GET /api/usage streamed (local host, Azurite)', () => {
       ...ctx,
       now: () => asOf,
       store: listingWrapped(ctx.store, async function* (pages) {
-        for await (const page of pages) {
-          void page;
-          throw new Error('storage unreachable');
-        }
+        for await (const page of pages) if (page.length > 0) throw new Error('storage unreachable');
+        yield* [];
       }),
     };
     const failed = await get(query('vm'));
