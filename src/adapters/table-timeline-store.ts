@@ -18,7 +18,8 @@ import {
   type Timeline,
   type TimelineStore,
 } from '../app/ports';
-import type { UsageCurrentRow, UsageSource } from '../app/rollup-usage';
+import type { UsageCurrentRow } from '../app/rollup-usage';
+import type { RangeReadingUsageSource, VmHistory } from '../app/usage-report';
 import { compareStamps, type FleetCurrentRow, type FleetSource } from '../app/fleet';
 import { advanceCurrent, deriveCurrent, isAfter, openSegmentOf } from '../domain/current';
 import { OperationIndex } from '../domain/activity-log';
@@ -98,7 +99,7 @@ export interface TimelineStoreOptions {
   cacheSize?: number;
 }
 
-export class TableTimelineStore implements TimelineStore, UsageSource, FleetSource {
+export class TableTimelineStore implements TimelineStore, RangeReadingUsageSource, FleetSource {
   /**
    * Current rows this process wrote or read last, with their ETags. Only an optimisation: every write is
    * conditional on the cached ETag, and a stale entry makes that write fail and the VM be re-derived.
@@ -304,6 +305,46 @@ export class TableTimelineStore implements TimelineStore, UsageSource, FleetSour
       if (change !== undefined) changes.push(change);
     }
     return changes;
+  }
+
+  /**
+   * The segments (and with `details` the details history) of every VM whose key lies in `[first, last]`:
+   * one range query of the timeline table per row kind, instead of one query per VM (usage reports read
+   * the edge days of a window of VMs this way).
+   */
+  async getHistoriesInRange(
+    first: string,
+    last: string,
+    options: { details: boolean },
+  ): Promise<Map<string, VmHistory>> {
+    const histories = new Map<string, VmHistory>();
+    const historyOf = (key: string): VmHistory => {
+      const known = histories.get(key);
+      if (known !== undefined) return known;
+      const created: VmHistory = { segments: [], details: [] };
+      histories.set(key, created);
+      return created;
+    };
+    const read = async (low: string, high: string, take: (row: Row) => void) => {
+      const filter = odata`PartitionKey ge ${first} and PartitionKey le ${last} and RowKey ge ${low} and RowKey lt ${high}`;
+      for await (const row of this.timeline.listEntities<Record<string, unknown>>({
+        queryOptions: { filter },
+      }))
+        take(row);
+    };
+    await Promise.all([
+      read(rowPrefix.segment, 's}', (row) => {
+        const segment = segmentFromRow(row);
+        if (segment !== undefined) historyOf(row.partitionKey ?? '').segments.push(segment);
+      }),
+      options.details
+        ? read(rowPrefix.details, 'd}', (row) => {
+            const change = detailsChangeFromRow(row);
+            if (change !== undefined) historyOf(row.partitionKey ?? '').details.push(change);
+          })
+        : Promise.resolve(),
+    ]);
+    return histories;
   }
 
   /** Every `VmCurrent` row with its ETag, page by page (the usage rollup settles dirty markers with it). */

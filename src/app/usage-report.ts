@@ -34,8 +34,28 @@ import {
   type UsageSource,
 } from './rollup-usage';
 
+/** What a range read of the timeline table gives for one VM. */
+export interface VmHistory {
+  segments: Segment[];
+  /** Details history, when asked for. */
+  details: DetailsChange[];
+}
+
+/**
+ * A `UsageSource` that can also read the segments (and details history) of every VM whose key lies in
+ * `[first, last]` in one range read of the timeline table, instead of one query per VM.
+ */
+export interface RangeReadingUsageSource extends UsageSource {
+  getHistoriesInRange(
+    first: string,
+    last: string,
+    options: { details: boolean },
+  ): Promise<Map<string, VmHistory>>;
+}
+
 export interface UsageReportDependencies {
-  source: UsageSource;
+  /** Read VM by VM when it has no `getHistoriesInRange`. */
+  source: UsageSource & Partial<Pick<RangeReadingUsageSource, 'getHistoriesInRange'>>;
   daily: DailyUsageStore;
 }
 
@@ -128,6 +148,12 @@ class VmUsage {
 }
 
 const concurrency = 16;
+/**
+ * VMs that need their segments are read in windows of this many consecutive VMs of a chunk: one range read
+ * of the window when at least a quarter of its VMs need segments (the edge day of a window that does not
+ * start at midnight: most VMs with a change that day), else one query per VM.
+ */
+const rangeReadVms = 100;
 
 export interface UsageReportOptions {
   /**
@@ -195,10 +221,10 @@ async function chunkUsage(
   const vms = new Map<string, VmUsage>();
   /** Per VM: whole days (epoch ms) read from the rollup rows. */
   const fromRows = new Map<string, Set<number>>();
-  const segmentWork: Array<{ row: UsageCurrentRow; usage: VmUsage; days: number[] }> = [];
+  const segmentWork: Array<{ row: UsageCurrentRow; usage: VmUsage; days: number[]; window: number }> = [];
   const synthWork: Array<{ row: UsageCurrentRow; usage: VmUsage; days: number[] }> = [];
   const rolled = new Set(wholeRolledDays);
-  for (const row of currents) {
+  for (const [index, row] of currents.entries()) {
     const { current } = row;
     const usage = new VmUsage(current.resourceId, current.details, byDay);
     vms.set(row.key, usage);
@@ -218,7 +244,8 @@ async function chunkUsage(
       else segmentDays.push(day); // an edge day or today, with a transition on it
     }
     if (rowDays.size > 0) fromRows.set(row.key, rowDays);
-    if (segmentDays.length > 0) segmentWork.push({ row, usage, days: segmentDays });
+    if (segmentDays.length > 0)
+      segmentWork.push({ row, usage, days: segmentDays, window: Math.floor(index / rangeReadVms) });
     if (synthDays.length > 0) synthWork.push({ row, usage, days: synthDays });
   }
 
@@ -264,27 +291,81 @@ async function chunkUsage(
     }
   });
 
-  // Days the rollups do not hold exactly: from segments.
-  await forEachLimited(segmentWork, concurrency, async ({ row, usage, days }) => {
-    const first = days[0] ?? from;
-    const last = days[days.length - 1] ?? from;
-    const a = Math.max(from, first);
-    const b = Math.min(to, last + dayInMs);
-    const timeline = await deps.source.getTimeline(row.current.resourceId, { from: a, to: b });
-    const segments: Segment[] = timeline?.segments ?? [];
-    if (segments.length === 0) return;
-    const history: DetailsChange[] =
-      needDetails && row.current.detailsAt !== undefined
-        ? await deps.source.getDetailsHistory(row.current.resourceId)
-        : [];
+  // Days the rollups do not hold exactly: from segments, a window of VMs in one range read when enough
+  // of its VMs need them, else VM by VM.
+  type Work = (typeof segmentWork)[number];
+  const span = (days: number[]) => ({
+    a: Math.max(from, days[0] ?? from),
+    b: Math.min(to, (days[days.length - 1] ?? from) + dayInMs),
+  });
+  const addDays = ({ row, usage, days }: Work, segments: Segment[], history: DetailsChange[]) => {
+    const { a, b } = span(days);
     const wanted = new Set(days);
     for (const d of dailyUsageOf(segments, a, b, asOf)) {
       if (!wanted.has(d.day)) continue;
       usage.add(detailsForDay(history, d.day + dayInMs, row.current.details), d.usage, d.day);
     }
-  });
+  };
+  const wantsDetails = (work: Work) => needDetails && work.row.current.detailsAt !== undefined;
+  const windows = new Map<number, Work[]>();
+  for (const work of segmentWork) {
+    const list = windows.get(work.window) ?? [];
+    list.push(work);
+    windows.set(work.window, list);
+  }
+  const ranged: Work[][] = [];
+  const single: Work[] = [];
+  for (const [window, works] of windows) {
+    const windowVms = Math.min(rangeReadVms, currents.length - window * rangeReadVms);
+    if (deps.source.getHistoriesInRange !== undefined && works.length >= Math.max(2, windowVms / 4))
+      ranged.push(works);
+    else single.push(...works);
+  }
+  await Promise.all([
+    forEachLimited(ranged, 4, async (works) => {
+      const first = works[0]?.row.key ?? '';
+      const last = works[works.length - 1]?.row.key ?? '';
+      const histories =
+        (await deps.source.getHistoriesInRange?.(first, last, { details: works.some(wantsDetails) })) ??
+        new Map<string, VmHistory>();
+      for (const work of works) {
+        const history = histories.get(work.row.key);
+        const { a, b } = span(work.days);
+        const segments = overlapping(history?.segments ?? [], a, b);
+        if (segments.length === 0) continue;
+        addDays(work, segments, wantsDetails(work) ? (history?.details ?? []) : []);
+      }
+    }),
+    forEachLimited(single, concurrency, async (work) => {
+      const { a, b } = span(work.days);
+      const timeline = await deps.source.getTimeline(work.row.current.resourceId, { from: a, to: b });
+      const segments: Segment[] = timeline?.segments ?? [];
+      if (segments.length === 0) return;
+      const history = wantsDetails(work)
+        ? await deps.source.getDetailsHistory(work.row.current.resourceId)
+        : [];
+      addDays(work, segments, history);
+    }),
+  ]);
 
   return { vms, vmsFromSegments: segmentWork.length };
+}
+
+/**
+ * The segments (in start order) that overlap `[from, to)`, as `getTimeline` with that range gives them:
+ * a segment starting at or after `to` only when its start window opens before `to`, and none after it.
+ */
+function overlapping(segments: readonly Segment[], from: number, to: number): Segment[] {
+  const result: Segment[] = [];
+  for (const segment of segments) {
+    if (segment.end !== undefined && segment.end <= from) continue;
+    if (segment.start >= to) {
+      if (segment.startWindowFrom !== undefined && segment.startWindowFrom < to) result.push(segment);
+      break;
+    }
+    result.push(segment);
+  }
+  return result;
 }
 
 function usageOfRow(r: DailyUsageRow): UsageSeconds {
