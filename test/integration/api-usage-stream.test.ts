@@ -196,6 +196,31 @@ describe('GET /api/usage streamed (local host, Azurite)', () => {
     expect(fleet.heapAtEndInMB - fleet.heapBeforeInMB).toBeLessThan(8);
   }, 120_000);
 
+  it('stops reading the fleet when the client goes away', async () => {
+    const t0 = Date.parse('2026-10-01T00:00:00Z');
+    const fleet = new GeneratedFleet({ vms: 40_000, pageSize: 1_000, t0 });
+    served = {
+      ...ctx,
+      now: () => t0 + 2 * dayInMs,
+      store: fleet as unknown as AppContext['store'],
+      daily: noRollups as AppContext['daily'],
+    };
+    const abort = new AbortController();
+    const response = await fetch(
+      `${host.url}/api/usage?from=${new Date(t0).toISOString()}&to=${new Date(t0 + dayInMs).toISOString()}`,
+      { headers: { 'x-functions-key': functionKey }, signal: abort.signal },
+    );
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while (!text.includes('"resourceId"')) text += new TextDecoder().decode((await reader.read()).value);
+    abort.abort();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const pagesAfterAbort = fleet.pagesRead;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(fleet.pagesRead).toBe(pagesAfterAbort);
+    expect(fleet.pagesRead).toBeLessThan(fleet.pages / 2);
+  }, 60_000);
+
   it('ends a body that fails after the answer began with an error line the client detects, and logs it', async () => {
     served = {
       ...ctx,
