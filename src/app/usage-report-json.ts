@@ -2,14 +2,13 @@
  * The usage report as one JSON document (the text of `JSON.stringify(report)`, grouped with a newline
  * per page of VMs read), written piece by piece as the report reads the fleet: the opening members once
  * the first page of VMs has been read, grouped by VM each row as its chunk of VMs completes, then the
- * closing members. The reader pulls: the
- * report waits while more than `highWaterInChars` of text is waiting to be read, so memory holds a chunk
- * of VMs and that much text, whatever the fleet's size.
+ * closing members. The reader pulls: the report waits while more than `highWaterInChars` of text is
+ * waiting to be read, so memory holds a chunk of VMs and that much text, whatever the fleet's size.
  *
  * A failure before the first page of VMs is read (bad range, storage unreachable) propagates from the
- * first `next()`: nothing was written, the caller can still answer with an error status. A failure after it cannot change what was sent: `onFailure` is told, and the text
- * ends with `failureTrailer` instead of the document's closing members, so the body is never valid JSON
- * and its last line says why.
+ * first `next()`: nothing was written, the caller can still answer with an error status. A failure after
+ * it cannot change what was sent: `onFailure` is told, and the text ends with `failureTrailer` instead of
+ * the document's closing members, so the body is never valid JSON and its last line says why.
  */
 import type { GroupedUsageReport, UsageQuery, UsageReportDependencies, UsageReportRow } from './usage-report';
 import { groupByName, usageReport } from './usage-report';
