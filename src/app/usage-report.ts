@@ -422,7 +422,7 @@ class Assembler {
     return this.streaming && this.#groupBy.kind === GroupKind.vm;
   }
 
-  /** Adds a chunk of VMs; streaming by VM, returns their rows (in key order) instead of keeping them. */
+  /** Adds a chunk of VMs; streaming by VM, returns their rows (by resource id) instead of keeping them. */
   add(vms: Iterable<VmUsage>): UsageReportRow[] {
     const chunk: Array<[string | null, Accumulator]> = [];
     for (const vm of vms) {
