@@ -17,7 +17,7 @@ import { InvalidKeyError, vmKey, type ComputeResource } from '../domain/resource
 import { ensureError, NotConfiguredError, PermanentInputError } from './errors';
 import { classifyHealthEvent } from './ingest-health-event';
 import { IngestOutcome, type IngestDependencies, type IngestResult } from './ingest-outcome';
-import type { ManagementClient } from './ports';
+import type { CurrentState, ManagementClient } from './ports';
 
 /**
  * Options of one ingestion. The Event Grid path (function `vmEvents`, the local webhook) passes
@@ -104,12 +104,49 @@ function eventObservation(
   };
 }
 
-/** Observation from a read made at `readAt` because of `event`: the change happened within `[event time, readAt]`. */
+/**
+ * The earliest time a change a read finds may have happened: when the resource was last seen in its
+ * recorded state (its newest observation, or a later confirmation by the reconciler's last complete run).
+ * Not the event's time: the event reports the operation's completion, and the resource changed while the
+ * operation ran (billing stops when a deallocate begins), so a window from the event's time would exclude
+ * the truth. Undefined for a resource with no recorded power state: nothing is known before the event.
+ */
+type LastSeen = (resourceId: string) => number | undefined;
+
+/**
+ * What the store (and the reconciler's mark, when configured) know of the instances' last sightings. The
+ * mark is read first: a run that completes after it was read wrote its observations before its mark, so a
+ * current row read afterwards holds them (a mark read last could confirm an old state past the change).
+ */
+async function lastSeenOf(
+  subscriptionId: string,
+  currents: () => AsyncIterable<CurrentState[]>,
+  deps: IngestDependencies,
+): Promise<LastSeen> {
+  const mark = deps.marks === undefined ? undefined : await deps.marks.getMark(subscriptionId);
+  const seen = new Map<string, number>();
+  for await (const page of currents())
+    for (const current of page) {
+      if (current.state === undefined) continue;
+      let at = Math.max(current.last.at, current.lastSeenAt ?? Number.NEGATIVE_INFINITY);
+      const key = vmKey(current.resourceId);
+      // The mark confirms the state on the row unless that run left the VM unconfirmed (its own time then).
+      if (mark !== undefined) at = Math.max(at, mark.unconfirmed[key] ?? mark.startedAt);
+      seen.set(key, at);
+    }
+  return (resourceId) => seen.get(vmKey(resourceId));
+}
+
+/**
+ * Observation from a read made at `readAt` because of `event`: the change happened within
+ * `[last seen in the old state, readAt]` (`[event time, readAt]` for a resource never seen before).
+ */
 function readObservation(
   event: ResourceEvent,
   resourceId: string,
   readAt: number,
   state: PowerState | undefined,
+  lastSeen: LastSeen,
 ): Observation {
   const o: Observation = {
     ...eventObservation(event, resourceId),
@@ -118,7 +155,8 @@ function readObservation(
     source: ObservationSource.instanceView,
     dedupeId: event.id,
   };
-  if (event.time < readAt) o.windowFrom = event.time;
+  const from = lastSeen(resourceId) ?? event.time;
+  if (from < readAt) o.windowFrom = from;
   return o;
 }
 
@@ -247,6 +285,11 @@ async function apply(
   }
 }
 
+async function* currentOf(resourceId: string, deps: IngestDependencies): AsyncIterable<CurrentState[]> {
+  const current = await deps.store.getCurrent(resourceId);
+  yield current === undefined ? [] : [current];
+}
+
 function requireManagement(deps: IngestDependencies): ManagementClient {
   if (deps.management === undefined)
     throw new NotConfiguredError('a management endpoint is needed to read instance views');
@@ -260,15 +303,16 @@ async function readInstanceView(
   result: (recorded: number, managementCalls?: number, reason?: string) => IngestResult,
 ): Promise<IngestResult> {
   if (await deps.store.hasMarker(resource.resourceId, event.id)) return result(0);
+  const lastSeen = await lastSeenOf(resource.subscriptionId, () => currentOf(resource.resourceId, deps), deps);
   const statuses = await requireManagement(deps).getInstanceView(resource.resourceId);
   const readAt = deps.now();
   let observation: Observation;
   if (statuses === undefined) {
-    observation = readObservation(event, resource.resourceId, readAt, PowerState.deleted);
+    observation = readObservation(event, resource.resourceId, readAt, PowerState.deleted, lastSeen);
   } else {
     const parsed = parseInstanceView(statuses);
     const state = parsed.powerState === PowerState.unknown ? undefined : parsed.powerState;
-    observation = readObservation(event, resource.resourceId, readAt, state);
+    observation = readObservation(event, resource.resourceId, readAt, state, lastSeen);
     if (parsed.provisioning !== undefined) observation.provisioning = parsed.provisioning;
     if (state === undefined && parsed.provisioning === undefined) {
       deps.log.warn('instance view has no power state', { vmId: resource.resourceId, eventId: event.id });
@@ -296,6 +340,12 @@ async function relistScaleSet(
   let recorded = 0;
   const failures: Error[] = [];
   const seen = new Set<string>();
+  // Read before the listing: what is known of each instance up to the operation.
+  const lastSeen = await lastSeenOf(
+    scaleSet.subscriptionId,
+    () => deps.store.listScaleSetCurrent(scaleSet.resourceId),
+    deps,
+  );
   for await (const page of management.listScaleSetInstances(scaleSet.resourceId)) {
     pages += 1;
     const readAt = deps.now();
@@ -304,7 +354,7 @@ async function relistScaleSet(
       const parsed = parseInstanceView(instance.statuses);
       if (parsed.powerState === PowerState.unknown) continue;
       try {
-        const o = readObservation(event, instance.resourceId, readAt, parsed.powerState);
+        const o = readObservation(event, instance.resourceId, readAt, parsed.powerState, lastSeen);
         if (parsed.provisioning !== undefined) o.provisioning = parsed.provisioning;
         if ((await deps.store.record(o)) === 'recorded') recorded += 1;
       } catch (error) {
@@ -318,7 +368,7 @@ async function relistScaleSet(
     }
   }
   const readAt = deps.now();
-  recorded += await markAbsentInstancesDeleted(event, scaleSet, deps, seen, readAt, failures);
+  recorded += await markAbsentInstancesDeleted(event, scaleSet, deps, seen, readAt, failures, lastSeen);
   if (failures[0] !== undefined) throw failures[0];
   deps.log.info('scale set re-listed', {
     vmId: scaleSet.resourceId,
@@ -361,6 +411,7 @@ async function markAbsentInstancesDeleted(
   present: ReadonlySet<string>,
   at: number,
   failures: Error[],
+  lastSeen: LastSeen = () => undefined,
 ): Promise<number> {
   const prefix = `${vmKey(scaleSet.resourceId)}|virtualmachines|`;
   let recorded = 0;
@@ -375,7 +426,9 @@ async function markAbsentInstancesDeleted(
         source: at === event.time ? ObservationSource.event : ObservationSource.instanceView,
         dedupeId: event.id,
       };
-      if (at > event.time) o.windowFrom = event.time;
+      // Gone at the listing: since it was last seen (the event's time only bounds a listing-less delete).
+      const from = at > event.time ? (lastSeen(current.resourceId) ?? event.time) : undefined;
+      if (from !== undefined && from < at) o.windowFrom = from;
       try {
         if ((await deps.store.record(o)) === 'recorded') recorded += 1;
       } catch (error) {

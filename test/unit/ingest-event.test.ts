@@ -6,7 +6,13 @@ import type { IngestDependencies } from '../../src/app/ingest-outcome';
 import { eventGridMaxEventAgeInMs } from '../../src/domain/events';
 import { deriveSegments } from '../../src/domain/segments';
 import { usageOf } from '../../src/domain/usage';
-import { eventGridEvent, vmEvent, vmOperations, vmResourceId } from '../support/events';
+import {
+  eventGridEvent,
+  scaleSetResourceId,
+  vmEvent,
+  vmOperations,
+  vmResourceId,
+} from '../support/events';
 import { FakeManagement, MemoryRejectedStore, MemoryTimelineStore, noLog } from '../support/fakes';
 
 const now = Date.parse('2026-11-02T00:00:00Z');
@@ -180,5 +186,107 @@ describe('ingestEvent', () => {
       ),
       { numRuns: 100 },
     );
+  });
+
+  describe('a read after an operation whose outcome it shows', () => {
+    // The operation began at 09:00 (billing changed then) and completed at 09:02 (the event's time); the
+    // read is at 09:02:10. The instance was last seen running at 08:00.
+    const at = (hhmmss: string) => Date.parse(`2026-11-01T${hhmmss}Z`);
+    const readDeps = (marks?: IngestDependencies['marks']) => ({ ...deps(), marks, now: () => at('09:02:10') });
+    const deallocated = [{ code: 'PowerState/deallocated' }];
+
+    it('after a scale-set-wide operation, reaches back to when the instance was last seen in its old state', async () => {
+      const d = readDeps();
+      const ss = scaleSetResourceId('pool');
+      const instance = `${ss}/virtualMachines/0`;
+      await ingestEvent(
+        eventGridEvent({
+          id: 'i0-start',
+          resourceUri: instance,
+          operationName: 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/start/action',
+          type: 'ResourceActionSuccess',
+          time: '2026-11-01T08:00:00Z',
+        }),
+        d,
+      );
+      d.management.scaleSetInstances.set(ss.toLowerCase(), [{ resourceId: instance, statuses: deallocated }]);
+      const result = await ingestEvent(
+        eventGridEvent({
+          id: 'ss-deallocate',
+          resourceUri: ss,
+          operationName: 'Microsoft.Compute/virtualMachineScaleSets/deallocate/action',
+          type: 'ResourceActionSuccess',
+          time: '2026-11-01T09:02:00Z',
+        }),
+        d,
+      );
+      expect(result.recorded).toBe(1);
+      const [running, stopped] = (await d.store.getTimeline(instance))?.segments ?? [];
+      expect(running).toMatchObject({ state: 'running', start: at('08:00:00') });
+      // The truth (09:00) lies inside the window: it reaches back to 08:00, not to the event's 09:02.
+      expect(stopped).toMatchObject({
+        state: 'deallocated',
+        start: at('09:02:10'),
+        startWindowFrom: at('08:00:00'),
+      });
+    });
+
+    it('after a single VM’s uncertain operation (write, redeploy), the same', async () => {
+      const d = readDeps();
+      const id = vmResourceId('rw');
+      await ingestEvent(vmEvent('rw', 'start', '2026-11-01T08:00:00Z', 'rw-start'), d);
+      d.management.instanceViews.set(id.toLowerCase(), deallocated);
+      await ingestEvent(
+        eventGridEvent({
+          id: 'rw-write',
+          resourceUri: id,
+          operationName: 'Microsoft.Compute/virtualMachines/write',
+          type: 'ResourceWriteSuccess',
+          time: '2026-11-01T09:02:00Z',
+        }),
+        d,
+      );
+      expect(await d.store.getCurrent(id)).toMatchObject({
+        state: 'deallocated',
+        since: at('09:02:10'),
+        sinceWindowFrom: at('08:00:00'),
+      });
+    });
+
+    it('uses the reconciler’s last confirmation of the old state when it is later', async () => {
+      const startedAt = at('08:30:00');
+      const d = readDeps({ getMark: () => Promise.resolve({ startedAt, unconfirmed: {} }) });
+      const id = vmResourceId('rw2');
+      await ingestEvent(vmEvent('rw2', 'start', '2026-11-01T08:00:00Z', 'rw2-start'), d);
+      d.management.instanceViews.set(id.toLowerCase(), deallocated);
+      await ingestEvent(
+        eventGridEvent({
+          id: 'rw2-redeploy',
+          resourceUri: id,
+          operationName: 'Microsoft.Compute/virtualMachines/redeploy/action',
+          type: 'ResourceActionSuccess',
+          time: '2026-11-01T09:02:00Z',
+        }),
+        d,
+      );
+      expect((await d.store.getCurrent(id))?.sinceWindowFrom).toBe(startedAt);
+    });
+
+    it('keeps the event’s time as the lower bound of an instance seen for the first time', async () => {
+      const d = readDeps();
+      const id = vmResourceId('fresh');
+      d.management.instanceViews.set(id.toLowerCase(), deallocated);
+      await ingestEvent(
+        eventGridEvent({
+          id: 'fresh-write',
+          resourceUri: id,
+          operationName: 'Microsoft.Compute/virtualMachines/write',
+          type: 'ResourceWriteSuccess',
+          time: '2026-11-01T09:02:00Z',
+        }),
+        d,
+      );
+      expect((await d.store.getCurrent(id))?.sinceWindowFrom).toBe(at('09:02:00'));
+    });
   });
 });
