@@ -1,7 +1,8 @@
 /**
  * BackfillStore on Azure Table Storage: the `VmBackfill` table, one partition per subscription
  * (PartitionKey = subscription id lower-cased): the plan (`RowKey = plan`), one row per slice
- * (`slice|<from epoch ms, 13 digits>`) with its progress, and the recurring read's position (`recent`).
+ * (`slice|<from epoch ms, 13 digits>`) with its progress, the recurring read's position (`recent`), and the
+ * scale-set-wide operations the log recorded (`op|<scale set key>|<correlation id>`).
  */
 import type { TableClient } from '@azure/data-tables';
 import { odata } from '@azure/data-tables';
@@ -10,9 +11,13 @@ import {
   SliceStatus,
   type BackfillPlan,
   type BackfillStore,
+  type RecentRead,
   type SliceProgress,
 } from '../app/backfill';
-import { msColumn, numberColumn, pad13, type Row } from './table-columns';
+import type { ScaleSetOperationRecord } from '../domain/activity-log';
+import { parseComputeResourceId, vmKey } from '../domain/resource-id';
+import { mergeScaleSetRecords, type ScaleSetOperation } from '../domain/scale-set-operations';
+import { compact, dateColumn, msColumn, numberColumn, pad13, textColumn, type Row } from './table-columns';
 import { ServiceFailure } from '../app/errors';
 import { sdkFailureOf } from './service-errors';
 
@@ -27,12 +32,18 @@ const counters = [
   'throttled',
   'metricReads',
   'narrowed',
+  'scaleSetRecords',
+  'sharpened',
   'vms',
 ] as const;
 
 const num = (value: unknown): number => numberColumn(value) ?? 0;
 
 const sliceKey = (from: number): string => `slice|${pad13(from)}`;
+
+/** `op|<scale set key>|<correlation id lower-cased>` (the correlation id holds no key-breaking character). */
+const operationKey = (scaleSetId: string, correlationId: string): string =>
+  `op|${vmKey(scaleSetId)}|${correlationId.toLowerCase()}`;
 
 function sliceFromRow(row: Row): SliceProgress | undefined {
   const from = msColumn(row['from']);
@@ -123,15 +134,68 @@ export class TableBackfillStore implements BackfillStore {
     return slices;
   }
 
-  async getRecentReadTo(subscriptionId: string): Promise<number | undefined> {
-    return msColumn((await this.#get(subscriptionId, 'recent'))?.['readTo']);
+  async getRecentRead(subscriptionId: string): Promise<RecentRead | undefined> {
+    const row = await this.#get(subscriptionId, 'recent');
+    const readTo = msColumn(row?.['readTo']);
+    return readTo === undefined ? undefined : { readTo, coveredFrom: msColumn(row?.['coveredFrom']) };
   }
 
-  async putRecentReadTo(subscriptionId: string, to: number): Promise<void> {
+  async putRecentRead(subscriptionId: string, read: RecentRead): Promise<void> {
     await this.table.upsertEntity(
-      { partitionKey: subscriptionId.toLowerCase(), rowKey: 'recent', readTo: new Date(to) },
+      compact({
+        partitionKey: subscriptionId.toLowerCase(),
+        rowKey: 'recent',
+        readTo: new Date(read.readTo),
+        coveredFrom: dateColumn(read.coveredFrom),
+      }),
       'Replace',
     );
+  }
+
+  async recordScaleSetOperations(records: readonly ScaleSetOperationRecord[]): Promise<void> {
+    // One merge per operation, each status in its own column: the same row whatever the order of reads.
+    for (const op of mergeScaleSetRecords(records).values()) {
+      const subscriptionId = parseComputeResourceId(op.scaleSetId)?.subscriptionId;
+      if (subscriptionId === undefined) continue;
+      await this.table.upsertEntity(
+        compact({
+          partitionKey: subscriptionId.toLowerCase(),
+          rowKey: operationKey(op.scaleSetId, op.correlationId),
+          kind: 'scaleSetOperation',
+          scaleSetId: op.scaleSetId,
+          correlationId: op.correlationId,
+          operation: op.operation,
+          startedAt: dateColumn(op.startedAt),
+          acceptedAt: dateColumn(op.acceptedAt),
+          succeededAt: dateColumn(op.succeededAt),
+          failedAt: dateColumn(op.failedAt),
+        }),
+        'Merge',
+      );
+    }
+  }
+
+  async listScaleSetOperations(scaleSetId: string): Promise<ScaleSetOperation[]> {
+    const subscriptionId = parseComputeResourceId(scaleSetId)?.subscriptionId;
+    if (subscriptionId === undefined) return [];
+    const prefix = operationKey(scaleSetId, '');
+    const filter = odata`PartitionKey eq ${subscriptionId.toLowerCase()} and RowKey ge ${prefix} and RowKey lt ${`${prefix.slice(0, -1)}}`}`;
+    const operations: ScaleSetOperation[] = [];
+    for await (const row of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      const operation = textColumn(row['operation']);
+      const correlationId = textColumn(row['correlationId']);
+      if (operation === undefined || correlationId === undefined) continue;
+      operations.push({
+        scaleSetId: textColumn(row['scaleSetId']) ?? scaleSetId,
+        correlationId,
+        operation,
+        startedAt: msColumn(row['startedAt']),
+        acceptedAt: msColumn(row['acceptedAt']),
+        succeededAt: msColumn(row['succeededAt']),
+        failedAt: msColumn(row['failedAt']),
+      });
+    }
+    return operations;
   }
 
   async #get(subscriptionId: string, rowKey: string): Promise<Row | undefined> {

@@ -13,10 +13,12 @@
  * With the availability metric configured, the stops a flush leaves known only within a window (a
  * Resource Health record, a reconciler's first sighting) are narrowed by the reconciler's batched read.
  */
-import { readActivityLogRecord } from '../domain/activity-log';
+import { parseRecordTime, readActivityLogRecord, type ScaleSetOperationRecord } from '../domain/activity-log';
 import type { Observation } from '../domain/observation';
+import type { ScaleSetOperation } from '../domain/scale-set-operations';
 import { vmKey } from '../domain/resource-id';
 import { narrowBackfilledStops } from './backfill-narrowing';
+import { sharpenScaleSetChanges } from './scale-set-sharpening';
 import { forEachLimited } from './concurrency';
 import { ensureError, failureOf, ServiceFailure } from './errors';
 import type { AvailabilityMetricsClient, Clock, Logger, ManagementStats, TimelineStore } from './ports';
@@ -73,6 +75,10 @@ export interface BackfillCounts {
   metricReads: number;
   /** Stops narrowed to the minute where the availability metric shows them. */
   narrowed: number;
+  /** Records of scale-set-wide power operations kept (by operation, in `VmBackfill`). */
+  scaleSetRecords: number;
+  /** Instance changes narrowed to the one scale-set-wide operation that explains them. */
+  sharpened: number;
 }
 
 /** Progress of one slice (the `VmBackfill` row `slice|<from>`). */
@@ -107,9 +113,23 @@ export interface BackfillStore {
   getSlice(subscriptionId: string, from: number): Promise<SliceProgress | undefined>;
   putSlice(progress: SliceProgress): Promise<void>;
   listSlices(subscriptionId: string): Promise<SliceProgress[]>;
+  /** The recurring read's position: where the last one ended, and since when the reads follow each other without a gap. */
+  getRecentRead(subscriptionId: string): Promise<RecentRead | undefined>;
+  putRecentRead(subscriptionId: string, read: RecentRead): Promise<void>;
+  /**
+   * Keeps records of scale-set-wide operations (rows `op|<scale set key>|<correlation id>`, one column per
+   * status): merging, so records read in any order or twice make the same row.
+   */
+  recordScaleSetOperations(records: readonly ScaleSetOperationRecord[]): Promise<void>;
+  /** The operations kept for one scale set (all of its 90 days: a few hundred rows at most). */
+  listScaleSetOperations(scaleSetId: string): Promise<ScaleSetOperation[]>;
+}
+
+export interface RecentRead {
   /** End of the last recurring read (epoch ms). */
-  getRecentReadTo(subscriptionId: string): Promise<number | undefined>;
-  putRecentReadTo(subscriptionId: string, to: number): Promise<void>;
+  readTo: number;
+  /** Start of the stretch the recurring reads have covered without a gap (epoch ms). */
+  coveredFrom?: number | undefined;
 }
 
 export interface BackfillDependencies {
@@ -254,6 +274,8 @@ export function emptyCounts(): BackfillCounts {
     throttled: 0,
     metricReads: 0,
     narrowed: 0,
+    scaleSetRecords: 0,
+    sharpened: 0,
   };
 }
 
@@ -261,6 +283,14 @@ export function emptyCounts(): BackfillCounts {
 class LogReading {
   readonly #buffer = new Map<string, Observation[]>();
   #buffered = 0;
+  /** Records of scale-set-wide operations read since the last flush. */
+  #scaleSetRecords: ScaleSetOperationRecord[] = [];
+  /**
+   * The stretch of the log this reading (with the recurring reads before it, when contiguous) has read:
+   * pages come newest first, so it reaches from the oldest record read (or a range's start once its last
+   * page is read) to the newest range's end.
+   */
+  readonly covered = { from: Infinity, to: -Infinity };
   readonly vms: Set<string>;
   readonly startedAt: number;
   slowestPageInMs = 0;
@@ -277,12 +307,30 @@ class LogReading {
     this.vms = options.seenVms ?? new Set<string>();
   }
 
+  /** A page of `range` was read (`last`: its last page): the log is read from its oldest record on. */
+  reached(range: { from: number; to: number }, records: readonly unknown[], last: boolean): void {
+    this.covered.to = Math.max(this.covered.to, range.to);
+    let from = last ? range.from : Infinity;
+    for (const raw of records) {
+      const at =
+        typeof raw === 'object' && raw !== null
+          ? parseRecordTime((raw as Record<string, unknown>)['eventTimestamp'] as string | undefined)
+          : undefined;
+      if (at !== undefined) from = Math.min(from, at);
+    }
+    // Other records of the oldest instant may be on the next page: only what is later is complete.
+    this.covered.from = Math.min(this.covered.from, last ? from : from + 1);
+  }
+
   take(records: readonly unknown[], now: number): number | undefined {
     let oldest: number | undefined;
     for (const raw of records) {
       this.counts.records += 1;
       const decision = readActivityLogRecord(raw, now);
-      if (decision.kind === 'skip') this.counts.skipped += 1;
+      if (decision.kind === 'scaleSetOperation') {
+        this.#scaleSetRecords.push(decision.record);
+        this.counts.scaleSetRecords += 1;
+      } else if (decision.kind === 'skip') this.counts.skipped += 1;
       else if (decision.kind === 'reject') {
         this.counts.rejected += 1;
         this.deps.log.debug('activity log record rejected', { reason: decision.reason });
@@ -308,6 +356,10 @@ class LogReading {
     const batches = [...this.#buffer.values()];
     this.#buffer.clear();
     this.#buffered = 0;
+    const scaleSetRecords = this.#scaleSetRecords;
+    this.#scaleSetRecords = [];
+    // Kept before the instances' records: a failed flush is read again, and the operations stay.
+    if (scaleSetRecords.length > 0) await this.deps.backfills.recordScaleSetOperations(scaleSetRecords);
     const failures: Error[] = [];
     const changed: string[] = [];
     await forEachLimited(batches, this.options.concurrency ?? defaults.concurrency, async (batch) => {
@@ -327,6 +379,28 @@ class LogReading {
     });
     if (failures[0] !== undefined) throw failures[0];
     await this.narrow(changed);
+    await this.sharpen(scaleSetRecords);
+  }
+
+  /**
+   * The instances' changes that one of the scale-set-wide operations just kept alone explains, narrowed
+   * to it (scale-set-sharpening.ts), inside the stretch the log is known complete over: what was read,
+   * less the log's lag at its newest end (records reach the API up to 20 minutes late).
+   */
+  async sharpen(records: readonly ScaleSetOperationRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const scaleSets = new Map(records.map((r) => [r.scaleSetId.toLowerCase(), r.scaleSetId]));
+    const complete = {
+      from: this.covered.from,
+      to: Math.min(this.covered.to, this.deps.now() - activityLogLagInMs),
+    };
+    const summary = await sharpenScaleSetChanges(
+      scaleSets.values(),
+      complete,
+      this.deps,
+      this.options.concurrency ?? defaults.concurrency,
+    );
+    this.counts.sharpened += summary.sharpened;
   }
 
   /** The metric narrows the stops of the VMs whose history this flush changed (precision only: never fails the slice). */
@@ -495,6 +569,7 @@ async function readSlices(
         const oldest = reading.take(page.records, deps.now());
         if (oldest !== undefined) progress.reachedAt = Math.min(progress.reachedAt ?? Infinity, oldest);
         const last = page.nextLink === undefined;
+        reading.reached(range, page.records, last);
         // Stored only by the next flush, which records this page first.
         progress.nextLink = page.nextLink;
         if (last) progress.status = SliceStatus.done;
@@ -562,10 +637,14 @@ export async function readRecentActivityLog(
   options: BackfillOptions = {},
 ): Promise<RecentReadResult> {
   const to = deps.now();
-  const last = await deps.backfills.getRecentReadTo(subscriptionId);
-  const from = Math.max(to - 60 * 60_000, (last ?? 0) - activityLogLagInMs);
+  const last = await deps.backfills.getRecentRead(subscriptionId);
+  const from = Math.max(to - 60 * 60_000, (last?.readTo ?? 0) - activityLogLagInMs);
+  // Reads that overlap the last one extend its gap-free stretch; after a gap it starts again.
+  const coveredFrom =
+    last !== undefined && from <= last.readTo ? Math.min(last.coveredFrom ?? from, from) : from;
   const counts = emptyCounts();
   const reading = new LogReading(deps, options, counts, { from, to });
+  reading.covered.from = coveredFrom;
   const before = { requests: deps.reader.stats.requests, throttled: deps.reader.stats.throttled };
   let nextLink: string | undefined;
   let forbidden = false;
@@ -575,10 +654,13 @@ export async function readRecentActivityLog(
       counts.pages += 1;
       reading.take(page.records, deps.now());
       nextLink = page.nextLink;
+      // The gap-free stretch counts only once this read is whole (then `covered` is [coveredFrom, to]).
+      if (nextLink === undefined) reading.covered.to = to;
       if (reading.full) await reading.flush();
     } while (nextLink !== undefined && !reading.nearBudget());
     await reading.flush();
-    if (nextLink === undefined) await deps.backfills.putRecentReadTo(subscriptionId, to);
+    if (nextLink === undefined)
+      await deps.backfills.putRecentRead(subscriptionId, { readTo: to, coveredFrom });
   } catch (value) {
     const error = ensureError(value);
     if (failureOf(error) !== ServiceFailure.forbidden) throw error;

@@ -303,7 +303,11 @@ async function readInstanceView(
   result: (recorded: number, managementCalls?: number, reason?: string) => IngestResult,
 ): Promise<IngestResult> {
   if (await deps.store.hasMarker(resource.resourceId, event.id)) return result(0);
-  const lastSeen = await lastSeenOf(resource.subscriptionId, () => currentOf(resource.resourceId, deps), deps);
+  const lastSeen = await lastSeenOf(
+    resource.subscriptionId,
+    () => currentOf(resource.resourceId, deps),
+    deps,
+  );
   const statuses = await requireManagement(deps).getInstanceView(resource.resourceId);
   const readAt = deps.now();
   let observation: Observation;

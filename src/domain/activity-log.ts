@@ -16,7 +16,13 @@ import { parseInstantText } from './time';
 /** What became of one record. */
 export type ActivityLogDecision =
   | { kind: 'observe'; observation: Observation }
-  /** Not about a VM's power (other providers, reads, scale-set-wide actions...): counted, not stored. */
+  /**
+   * A record of a scale-set-wide power operation (start, powerOff, deallocate, restart of the whole set or
+   * of instances the request body names): kept by operation, used only where it is the one explanation of
+   * an instance's recorded change (scale-set-operations.ts).
+   */
+  | { kind: 'scaleSetOperation'; record: ScaleSetOperationRecord }
+  /** Not about a VM's power (other providers, reads, other scale-set-wide operations...): counted, not stored. */
   | { kind: 'skip'; reason: string }
   /** Malformed: counted with the reason. */
   | { kind: 'reject'; reason: string };
@@ -74,6 +80,124 @@ const transitionalStates: ReadonlySet<PowerState> = new Set([
 
 export function isTransitional(state: PowerState | undefined): boolean {
   return state !== undefined && transitionalStates.has(state);
+}
+
+/** `status.value` of a record, as the operation's row keeps it (one column each). */
+export const ScaleSetOperationStatus = {
+  started: 'started',
+  accepted: 'accepted',
+  succeeded: 'succeeded',
+  failed: 'failed',
+} as const;
+export type ScaleSetOperationStatus = (typeof ScaleSetOperationStatus)[keyof typeof ScaleSetOperationStatus];
+
+/** One record of a scale-set-wide operation. */
+export interface ScaleSetOperationRecord {
+  /** The scale set's resource id, as the record spelled it. */
+  scaleSetId: string;
+  correlationId: string;
+  /** `Microsoft.Compute/virtualMachineScaleSets/deallocate/action`. */
+  operation: string;
+  status: ScaleSetOperationStatus;
+  /** `eventTimestamp` (epoch ms). */
+  at: number;
+}
+
+/** `status.value` → the column it fills; undefined for a status that names no phase. */
+export function scaleSetOperationStatusOf(status: string): ScaleSetOperationStatus | undefined {
+  switch (status.toLowerCase()) {
+    case 'started':
+      return ScaleSetOperationStatus.started;
+    case 'accepted':
+      return ScaleSetOperationStatus.accepted;
+    case 'succeeded':
+      return ScaleSetOperationStatus.succeeded;
+    case 'failed':
+    case 'canceled':
+    case 'cancelled':
+      return ScaleSetOperationStatus.failed;
+    default:
+      return undefined;
+  }
+}
+
+/** Per verb of a scale-set-wide power operation: the transitional state at its first record, the final states. */
+const scaleSetVerbs: Readonly<Record<string, { begin: PowerState; end: readonly PowerState[] }>> = {
+  start: { begin: PowerState.starting, end: [PowerState.running] },
+  restart: { begin: PowerState.starting, end: [PowerState.running] },
+  poweroff: { begin: PowerState.stopping, end: [PowerState.stopped] },
+  deallocate: { begin: PowerState.deallocating, end: [PowerState.deallocated, PowerState.hibernated] },
+};
+
+const scaleSetWidePattern = /^microsoft\.compute\/virtualmachinescalesets\/([a-z]+)\/action$/i;
+
+/**
+ * The states of a scale-set-wide power operation (`Microsoft.Compute/virtualMachineScaleSets/deallocate/
+ * action`: deallocating, then deallocated or hibernated), or undefined for any other operation.
+ */
+export function scaleSetWideStates(
+  operation: string | undefined,
+): { begin: PowerState; end: readonly PowerState[] } | undefined {
+  const verb = operation === undefined ? undefined : scaleSetWidePattern.exec(operation)?.[1];
+  return verb === undefined ? undefined : scaleSetVerbs[verb.toLowerCase()];
+}
+
+/** An instance's observation the log's record of a scale-set-wide operation gave (see scale-set-operations.ts). */
+function fromScaleSetOperation(o: Observation): boolean {
+  return o.source === ObservationSource.activityLog && scaleSetWideStates(o.operation) !== undefined;
+}
+
+/**
+ * The observations a scale-set-wide operation gave an instance that are not, in the whole history, the one
+ * explanation of the change they sit in: the next other observation must be the windowed change they
+ * sharpen (a read's or a listing's, to the operation's final state, with no reason, its window reaching
+ * back to the operation's first record) and the previous one of another state, with no other observation
+ * between them and no other scale-set-wide operation in that gap. A per-instance record, event or
+ * annotation that arrives after the sharpening thus undoes it, as if it had arrived before. `sorted` is in
+ * the canonical order.
+ */
+export function unexplainedScaleSetObservations(sorted: readonly Observation[]): Set<Observation> {
+  const dropped = new Set<Observation>();
+  if (!sorted.some(fromScaleSetOperation)) return dropped;
+  const others = sorted.filter((o) => !fromScaleSetOperation(o));
+  const groups = new Map<string, Observation[]>();
+  for (const o of sorted) {
+    if (!fromScaleSetOperation(o)) continue;
+    const key = operationKey(o) ?? `${o.operation ?? ''}|${o.dedupeId}`;
+    groups.set(key, [...(groups.get(key) ?? []), o]);
+  }
+  /** Index in `others` of the first observation at or after each group's first time. */
+  const gapOf = new Map<string, number>();
+  const perGap = new Map<number, number>();
+  for (const [key, group] of groups) {
+    const first = Math.min(...group.map((o) => o.at));
+    let index = others.findIndex((o) => o.at >= first);
+    if (index < 0) index = others.length;
+    gapOf.set(key, index);
+    perGap.set(index, (perGap.get(index) ?? 0) + 1);
+  }
+  for (const [key, group] of groups) {
+    const index = gapOf.get(key) ?? 0;
+    const next = others[index];
+    const previous = others[index - 1];
+    const first = Math.min(...group.map((o) => o.at));
+    const last = Math.max(...group.map((o) => o.at));
+    const final = group.find((o) => o.at === last)?.state;
+    const explains =
+      perGap.get(index) === 1 &&
+      next !== undefined &&
+      previous?.state !== undefined &&
+      next.state !== undefined &&
+      next.state === final &&
+      previous.state !== next.state &&
+      next.at >= last &&
+      next.windowFrom !== undefined &&
+      next.windowFrom <= first &&
+      next.reason === undefined &&
+      (next.source === ObservationSource.instanceView || next.source === ObservationSource.reconcile);
+    if (!explains) for (const o of group) dropped.add(o);
+  }
+  return dropped;
 }
 
 const vmOperationPrefixes = [
@@ -163,8 +287,9 @@ export function readActivityLogRecord(raw: unknown, now: number): ActivityLogDec
   if (operation === undefined) return { kind: 'reject', reason: 'missing operationName' };
   const verb = verbOf(operation);
   if (!health && verb === undefined) {
+    if (scaleSetWideStates(operation) !== undefined) return readScaleSetRecord(raw, operation, now);
     return /^microsoft\.compute\/virtualmachinescalesets\//i.test(operation)
-      ? { kind: 'skip', reason: 'scale-set-wide operation names no instance' }
+      ? { kind: 'skip', reason: 'scale-set-wide operation changes no power state' }
       : { kind: 'skip', reason: 'not a virtual machine operation' };
   }
   if (resourceId === undefined) return { kind: 'reject', reason: 'missing resourceId' };
@@ -232,6 +357,38 @@ export function readActivityLogRecord(raw: unknown, now: number): ActivityLogDec
   return { kind: 'observe', observation: { ...base, state } };
 }
 
+/** A record of a scale-set-wide power operation: the scale set, the correlation id, the status, the time. */
+function readScaleSetRecord(raw: Json, operation: string, now: number): ActivityLogDecision {
+  const resourceId = resourceOf(raw);
+  if (resourceId === undefined) return { kind: 'reject', reason: 'missing resourceId' };
+  for (const [field, value] of [
+    ['operationName', operation],
+    ['resourceId', resourceId],
+  ] as const) {
+    if (value.length > maxFieldLength) return { kind: 'reject', reason: `${field} too long` };
+    if (controlCharacters.test(value))
+      return { kind: 'reject', reason: `${field} contains control characters` };
+  }
+  const resource = parseComputeResourceId(resourceId);
+  if (resource?.kind !== ResourceKind.scaleSet) return { kind: 'skip', reason: 'not a scale set' };
+  const at = parseRecordTime(str(raw['eventTimestamp']));
+  if (at === undefined) return { kind: 'reject', reason: 'missing or unparseable eventTimestamp' };
+  if (at < earliestRecordTime) return { kind: 'reject', reason: 'eventTimestamp before 2010' };
+  if (at > now + 15 * 60_000) return { kind: 'reject', reason: 'eventTimestamp in the future' };
+  const status = scaleSetOperationStatusOf(localizable(raw['status']) ?? '');
+  if (status === undefined) return { kind: 'skip', reason: 'status names no phase of an operation' };
+  // The correlation id ties the operation's records together: without it they cannot be told apart.
+  const correlationId = str(raw['correlationId'])?.slice(0, 128);
+  if (correlationId === undefined)
+    return { kind: 'skip', reason: 'scale-set-wide record without correlationId' };
+  if (controlCharacters.test(correlationId) || /[/\\#?|%]/.test(correlationId))
+    return { kind: 'reject', reason: 'correlationId contains characters a key cannot hold' };
+  return {
+    kind: 'scaleSetOperation',
+    record: { scaleSetId: resource.resourceId, correlationId, operation, status, at },
+  };
+}
+
 /** `(correlation id, operation)` of an observation, case-insensitively; undefined without either. */
 export function operationKey(o: Pick<Observation, 'correlationId' | 'operation'>): string | undefined {
   if (o.correlationId === undefined || o.operation === undefined) return undefined;
@@ -272,7 +429,12 @@ export class OperationIndex {
     const key = operationKey(o);
     if (key === undefined) return;
     if (failedOutcome(o)) this.#failed.add(key);
-    if (o.source !== ObservationSource.activityLog) this.#fromEvents.add(`${key}|${phaseOf(o)}`);
+    // The re-list that a scale-set-wide operation's own Event Grid event triggered carries that operation's
+    // correlation id and name, but its time is the listing's: the log's records of the operation (the
+    // instance's share of it, see scale-set-operations.ts) are not repeats of it.
+    const relist =
+      o.source === ObservationSource.instanceView && scaleSetWideStates(o.operation) !== undefined;
+    if (o.source !== ObservationSource.activityLog && !relist) this.#fromEvents.add(`${key}|${phaseOf(o)}`);
   }
 
   /**

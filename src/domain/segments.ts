@@ -1,4 +1,4 @@
-import { isTransitional, OperationIndex } from './activity-log';
+import { isTransitional, OperationIndex, unexplainedScaleSetObservations } from './activity-log';
 import { billingOf, type Billing } from './billing';
 import type { ChangeReason } from './change-reason';
 import {
@@ -84,13 +84,16 @@ export function applyObservation(open: Segment | undefined, observation: Observa
 
 /**
  * Sorts and de-duplicates observations into the canonical order. Activity Log observations that repeat
- * an event of the same operation, and the transitional state of an operation that failed, are left out.
+ * an event of the same operation, the transitional state of an operation that failed, and what a
+ * scale-set-wide operation gave an instance when it is not the one explanation of its change, are left out.
  */
 export function canonicalObservations(observations: readonly Observation[]): Observation[] {
   const unique = new Map<string, Observation>();
   for (const o of observations) unique.set(observationIdentity(o), o);
   const operations = new OperationIndex(unique.values());
-  return [...unique.values()].filter((o) => !operations.ignores(o)).sort(compareObservations);
+  const sorted = [...unique.values()].filter((o) => !operations.ignores(o)).sort(compareObservations);
+  const unexplained = unexplainedScaleSetObservations(sorted);
+  return unexplained.size === 0 ? sorted : sorted.filter((o) => !unexplained.has(o));
 }
 
 /**
