@@ -193,6 +193,8 @@ export function unexplainedScaleSetObservations(sorted: readonly Observation[]):
       next.at >= last &&
       next.windowFrom !== undefined &&
       next.windowFrom <= first &&
+      // Nothing else inside the change's window: the previous observation is its last sighting, or older.
+      previous.at <= next.windowFrom &&
       next.reason === undefined &&
       (next.source === ObservationSource.instanceView || next.source === ObservationSource.reconcile);
     if (!explains) for (const o of group) dropped.add(o);

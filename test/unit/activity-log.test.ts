@@ -162,6 +162,7 @@ describe('readActivityLogRecord', () => {
       ...record('start/action', 'Started', '2026-11-02T09:00:00Z'),
       operationName: { value: 'Microsoft.Compute/virtualMachineScaleSets/start/action' },
     };
+    // About a VM id, a scale-set operation name is not a record of that scale set's operation.
     expect(readActivityLogRecord(scaleSetWide, now)).toMatchObject({ kind: 'skip' });
     expect(readActivityLogRecord(record('start/action', 'Started', 'yesterday'), now)).toEqual({
       kind: 'reject',
