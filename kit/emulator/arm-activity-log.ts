@@ -40,7 +40,10 @@ export const ActivityLogOutcome = { succeeded: 'Succeeded', failed: 'Failed', ca
 export type ActivityLogOutcome = (typeof ActivityLogOutcome)[keyof typeof ActivityLogOutcome];
 
 export interface OperationInput {
-  /** VM or scale-set instance id. */
+  /**
+   * VM or scale-set instance id, or a scale set's for a scale-set-wide operation (its records name the set
+   * only: the instance ids are in the request body, which the log does not carry).
+   */
   resourceId: string;
   operation: ActivityLogOperation;
   /** When the request was accepted (epoch ms): the Started and Accepted records. */
@@ -70,10 +73,17 @@ function ticks(ms: number): string {
 
 const parts = /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/([^/]+)\//i;
 
+/** The resource type of a VM, a scale-set instance or a scale set (a scale-set-wide operation's records name the set). */
+function resourceTypeOf(resourceId: string): string {
+  if (/\/virtualmachinescalesets\/[^/]+\/virtualmachines\//i.test(resourceId))
+    return 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines';
+  if (/\/virtualmachinescalesets\/[^/]+\/?$/i.test(resourceId))
+    return 'Microsoft.Compute/virtualMachineScaleSets';
+  return 'Microsoft.Compute/virtualMachines';
+}
+
 function operationName(resourceId: string, operation: ActivityLogOperation): string {
-  const type = /\/virtualmachinescalesets\/[^/]+\/virtualmachines\//i.test(resourceId)
-    ? 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines'
-    : 'Microsoft.Compute/virtualMachines';
+  const type = resourceTypeOf(resourceId);
   return operation === 'write' || operation === 'delete'
     ? `${type}/${operation}`
     : `${type}/${operation}/action`;
@@ -283,11 +293,7 @@ export class EmulatedActivityLog {
     const wire: WireActivityLogRecord = {
       resourceGroupName: match?.[2] ?? '',
       resourceProviderName: localized(match?.[3] ?? ''),
-      resourceType: localized(
-        /\/virtualmachinescalesets\/[^/]+\/virtualmachines\//i.test(resourceId)
-          ? 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines'
-          : 'Microsoft.Compute/virtualMachines',
-      ),
+      resourceType: localized(resourceTypeOf(resourceId)),
       resourceId,
       id: `${resourceId}/events/${text(record['eventDataId']) || randomUUID()}/ticks/${ticks(at)}`,
       subscriptionId,

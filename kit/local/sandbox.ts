@@ -590,7 +590,20 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       for (const vm of fleet.listScaleSetInstances(scaleSetId))
         fleet.setPowerState(vm.id, running ? EmulatedPowerState.deallocated : EmulatedPowerState.running);
       stats.operations += 1;
-      publish([sandboxEvent(scaleSetId, operationName(undefined, op, true), at, callers[2])]);
+      const event = sandboxEvent(scaleSetId, operationName(undefined, op, true), at, callers[2]);
+      // Its Activity Log records name the scale set, with the event's correlation id.
+      const durationInMs = 20_000 + Math.floor(logRandom() * 160_000);
+      const correlationId = (event['data'] as { correlationId?: string } | undefined)?.correlationId;
+      fleet.activityLog.addOperation({
+        resourceId: scaleSetId,
+        operation: op === SandboxOperation.deallocate ? 'deallocate' : 'start',
+        startedAt: at - durationInMs,
+        durationInMs,
+        caller: callers[2],
+        ...(correlationId === undefined ? {} : { correlationId }),
+        lagInMs: () => 3 * 60_000 + Math.floor(logRandom() * 17 * 60_000),
+      });
+      publish([event]);
       return;
     }
     if (roll < 0.1 && standalone.length > 6) {
