@@ -201,7 +201,7 @@ describe('sharpenInstance', () => {
           }
         : o,
     );
-    expect(sharpen(explained as Observation[], [op()])).toEqual([]);
+    expect(sharpen(explained, [op()])).toEqual([]);
   });
 });
 
