@@ -143,7 +143,7 @@ function habitOf(index: number): Habit {
 }
 
 /** Event Grid delivery delay: mostly seconds, sometimes minutes. */
-function deliveryDelayInMs(rnd: () => number): number {
+export function deliveryDelayInMs(rnd: () => number): number {
   const roll = rnd();
   if (roll < 0.7) return 1_000 + rnd() * 29_000;
   if (roll < 0.95) return 30_000 + rnd() * 150_000;

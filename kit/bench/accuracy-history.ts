@@ -50,14 +50,18 @@ import { EmulatedPowerState, type EmulatedFleet } from '../emulator/arm-fleet';
 import { seededRandom } from '../emulator/seeded-random';
 import {
   Cause,
+  deliveryDelayInMs,
+  operationDurationInMs,
   simulateFleet,
   trueBilledMs,
   TruthState,
+  type Delivery,
   type FleetHistory,
+  type Transition,
   type TruthVm,
 } from './accuracy-fleet';
 import { benchStorage, pool, sig3, type BenchStorage } from './benchmark';
-import { benchSubscriptionId } from './events';
+import { benchSubscriptionId, resourceEvent } from './events';
 
 export interface HistoryAccuracyOptions {
   vms: number;
@@ -69,6 +73,8 @@ export interface HistoryAccuracyOptions {
   seed: number;
   /** `BACKFILL_DAYS` of the deployment (default 89). */
   backfillDays?: number;
+  /** Uniform scale sets of 4 instances driven by scale-set-wide operations only (default 0). */
+  scaleSets?: number;
   storage?: string | undefined;
   progress: (message: string) => void;
 }
@@ -202,6 +208,116 @@ function writeActivityLog(arm: ArmEmulator, history: FleetHistory, seed: number)
   return records;
 }
 
+const instancesPerScaleSet = 4;
+
+/** One scale-set-wide operation: its records name the scale set only (the instances are in the request body). */
+interface ScaleSetOperation {
+  scaleSetId: string;
+  operation: ActivityLogOperation;
+  startedAt: number;
+  durationInMs: number;
+  correlationId: string;
+}
+
+interface ScaleSetFleet {
+  vms: TruthVm[];
+  deliveries: Delivery[];
+  operations: ScaleSetOperation[];
+  events: number;
+  dropped: number;
+}
+
+/**
+ * Scale sets whose instances only scale-set-wide operations drive: every day near 08:00 a start, near 18:00
+ * a deallocate (1 in 5 a power-off), each of a random subset of the instances (each named with
+ * probability 3/4), taking 20 s to 3 min (billing changes when it starts). The operation's Event Grid
+ * event names the scale set (the app re-lists its instances); its log records name the scale set too.
+ * No per-instance record exists: before the deployment the log says nothing about the instances.
+ */
+function simulateScaleSets(count: number, from: number, to: number, seed: number): ScaleSetFleet {
+  const rnd = seededRandom(seed + 23);
+  const fleet: ScaleSetFleet = { vms: [], deliveries: [], operations: [], events: 0, dropped: 0 };
+  for (let i = 0; i < count; i += 1) {
+    const scaleSetId = `/subscriptions/${benchSubscriptionId}/resourceGroups/rg-accuracy/providers/Microsoft.Compute/virtualMachineScaleSets/acc-ss-${i}`;
+    const states: TruthState[] = Array.from({ length: instancesPerScaleSet }, () => TruthState.deallocated);
+    const transitions: Transition[][] = states.map(() => []);
+    let n = 0;
+    for (let dayStart = Math.floor(from / day) * day; dayStart < to; dayStart += day) {
+      for (const hour of [8, 18]) {
+        const cause = hour === 8 ? Cause.start : rnd() < 0.2 ? Cause.powerOff : Cause.deallocate;
+        const startedAt = dayStart + hour * 60 * minute + Math.floor(rnd() * 60 * minute);
+        const { min, max } = operationDurationInMs;
+        const durationInMs = Math.round(min + rnd() * (max - min));
+        const completedAt = startedAt + durationInMs;
+        const named = states.map(() => rnd() < 0.75);
+        if (startedAt < from || completedAt >= to) continue;
+        const target =
+          cause === Cause.start
+            ? TruthState.running
+            : cause === Cause.powerOff
+              ? TruthState.stopped
+              : TruthState.deallocated;
+        for (const [k, state] of states.entries()) {
+          if (named[k] !== true || state === target) continue;
+          transitions[k]?.push({
+            at: startedAt,
+            state: target,
+            cause,
+            operationStartedAt: startedAt,
+            completedAt,
+          });
+          states[k] = target;
+        }
+        const eventId = `acc-ss-${i}-${n}`;
+        n += 1;
+        const operation =
+          cause === Cause.start
+            ? ActivityLogOperation.start
+            : cause === Cause.powerOff
+              ? ActivityLogOperation.powerOff
+              : ActivityLogOperation.deallocate;
+        fleet.operations.push({
+          scaleSetId,
+          operation,
+          startedAt,
+          durationInMs,
+          correlationId: `corr-${eventId}`,
+        });
+        const generated = resourceEvent({
+          id: eventId,
+          resourceId: scaleSetId,
+          operation,
+          time: completedAt,
+          caller: 'automation@contoso.com',
+          schema: 'eventGrid',
+        });
+        const name = `Microsoft.Compute/virtualMachineScaleSets/${operation}/action`;
+        const data = generated.raw['data'] as Record<string, unknown>;
+        data['operationName'] = name;
+        data['authorization'] = { ...(data['authorization'] as object), action: name };
+        fleet.events += 1;
+        if (rnd() < 0.05) fleet.dropped += 1;
+        else
+          fleet.deliveries.push({
+            at: completedAt + deliveryDelayInMs(rnd),
+            eventId,
+            resourceId: scaleSetId,
+            raw: generated.raw,
+          });
+      }
+    }
+    for (const [k, list] of transitions.entries())
+      fleet.vms.push({
+        resourceId: `${scaleSetId}/virtualMachines/${k}`,
+        habit: 'businessHours',
+        initial: TruthState.deallocated,
+        transitions: list,
+      });
+  }
+  fleet.deliveries.sort((a, b) => a.at - b.at);
+  return fleet;
+}
+
 /** Start of the first segment (the timeline knows nothing before it). */
 function knownFrom(segments: readonly Segment[]): number | undefined {
   const first = segments[0];
@@ -285,6 +401,13 @@ export async function runHistoryAccuracy(options: HistoryAccuracyOptions): Promi
   const from = to - Math.round(options.historyDays * 24 * 60) * minute;
   const deployAt = from + Math.round((options.deployDay * day) / intervalInMs) * intervalInMs;
   const history = simulateFleet({ vms: options.vms, from, to, seed: options.seed, operationDurations: true });
+  const sets = simulateScaleSets(options.scaleSets ?? 0, from, to, options.seed);
+  // The instances join the fleet for the instance views, the deliveries and the figures.
+  const fleetHistory: FleetHistory = {
+    ...history,
+    vms: [...history.vms, ...sets.vms],
+    deliveries: [...history.deliveries, ...sets.deliveries].sort((a, b) => a.at - b.at),
+  };
   const transitions = sum(history.vms.map((vm) => vm.transitions.length));
   const operations = history.vms.flatMap((vm) => vm.transitions.filter((t) => t.completedAt !== undefined));
   const durations = operations.map((t) => ((t.completedAt ?? 0) - (t.operationStartedAt ?? 0)) / 1000);
@@ -300,7 +423,27 @@ export async function runHistoryAccuracy(options: HistoryAccuracyOptions): Promi
       const name = vm.resourceId.split('/').pop() ?? '';
       arm.fleet.addVm({ subscriptionId: benchSubscriptionId, resourceGroup: 'rg-accuracy', name });
     }
-    const logRecords = writeActivityLog(arm, history, options.seed);
+    for (let i = 0; i < (options.scaleSets ?? 0); i += 1)
+      arm.fleet.addScaleSet({
+        subscriptionId: benchSubscriptionId,
+        resourceGroup: 'rg-accuracy',
+        name: `acc-ss-${i}`,
+        capacity: instancesPerScaleSet,
+        instance: { powerState: EmulatedPowerState.deallocated },
+      });
+    let logRecords = writeActivityLog(arm, history, options.seed);
+    const setLag = seededRandom(options.seed + 29);
+    for (const op of sets.operations) {
+      arm.fleet.activityLog.addOperation({
+        resourceId: op.scaleSetId,
+        operation: op.operation,
+        startedAt: op.startedAt,
+        durationInMs: op.durationInMs,
+        correlationId: op.correlationId,
+        lagInMs: () => 3 * minute + Math.floor(setLag() * 17 * minute),
+      });
+      logRecords += 3;
+    }
     progress(
       `history: ${options.vms} VMs over ${options.historyDays} days, deployed on day ${options.deployDay}: ${transitions} transitions, ${operations.length} operations (${logRecords} log records), ${history.events} events`,
     );
@@ -315,7 +458,7 @@ export async function runHistoryAccuracy(options: HistoryAccuracyOptions): Promi
       });
 
     // The deployment: the first reconcile sees the subscription, then its backfill runs.
-    syncFleet(arm.fleet, history, deployAt);
+    syncFleet(arm.fleet, fleetHistory, deployAt);
     await reconcile(withLog);
     await reconcile(withoutLog);
     const deps: BackfillDependencies = {
@@ -337,16 +480,16 @@ export async function runHistoryAccuracy(options: HistoryAccuracyOptions): Promi
 
     // Live days.
     const shuffle = seededRandom(options.seed + 1);
-    const deliveries = history.deliveries.filter((d) => d.at > deployAt);
+    const deliveries = fleetHistory.deliveries.filter((d) => d.at > deployAt);
     const outcomes: Record<string, number> = {};
-    const recent = { reads: 0, records: 0, observations: 0, duplicates: 0 };
+    const recent = { reads: 0, records: 0, observations: 0, duplicates: 0, scaleSetRecords: 0, sharpened: 0 };
     let next = 0;
     let reconciles = 0;
     let liveMs = 0;
     t = performance.now();
     for (let tick = deployAt + intervalInMs; tick <= to + tailInMs; tick += intervalInMs) {
       simNow = tick;
-      syncFleet(arm.fleet, history, tick);
+      syncFleet(arm.fleet, fleetHistory, tick);
       const due: unknown[] = [];
       while (next < deliveries.length && (deliveries[next]?.at ?? Infinity) <= tick) {
         due.push(deliveries[next]?.raw);
@@ -369,6 +512,8 @@ export async function runHistoryAccuracy(options: HistoryAccuracyOptions): Promi
       recent.records += read.records;
       recent.observations += read.observations;
       recent.duplicates += read.duplicates;
+      recent.scaleSetRecords += read.scaleSetRecords;
+      recent.sharpened += read.sharpened;
       if ((tick - deployAt) % day === 0)
         progress(
           `live day ${Math.round((tick - deployAt) / day)}: ${next} deliveries, ${reconciles} ticks, ${((performance.now() - started) / 1000).toFixed(0)} s`,
@@ -376,13 +521,13 @@ export async function runHistoryAccuracy(options: HistoryAccuracyOptions): Promi
     }
     liveMs = performance.now() - t;
 
-    const ids = history.vms.map((vm) => vm.resourceId);
+    const ids = fleetHistory.vms.map((vm) => vm.resourceId);
     const windows = { backfilled: { from, to: deployAt }, live: { from: deployAt, to } };
     const rows = {
       withLog: { backfilled: [] as WindowRow[], live: [] as WindowRow[] },
       withoutLog: { backfilled: [] as WindowRow[], live: [] as WindowRow[] },
     };
-    for (const vm of history.vms)
+    for (const vm of fleetHistory.vms)
       for (const [name, ctx] of [
         ['withLog', withLog],
         ['withoutLog', withoutLog],
@@ -400,6 +545,18 @@ export async function runHistoryAccuracy(options: HistoryAccuracyOptions): Promi
         backfilled: windowTotals(rows.withoutLog.backfilled, ids),
         live: windowTotals(rows.withoutLog.live, ids),
       },
+    };
+    // The scale sets' instances alone (the last `sets.vms.length` rows).
+    const instanceIds = ids.slice(history.vms.length);
+    const instanceRows = (rowsOf: WindowRow[]) => rowsOf.slice(history.vms.length);
+    const scaleSetReport = {
+      scaleSets: options.scaleSets ?? 0,
+      instances: sets.vms.length,
+      operations: sets.operations.length,
+      instanceTransitions: sum(sets.vms.map((vm) => vm.transitions.length)),
+      eventsDropped: sets.dropped,
+      withLog: { live: windowTotals(instanceRows(rows.withLog.live), instanceIds) },
+      withoutLog: { live: windowTotals(instanceRows(rows.withoutLog.live), instanceIds) },
     };
     const outside = new Set(
       [...rows.withLog.backfilled, ...rows.withLog.live].flatMap((r, i) =>
@@ -468,6 +625,7 @@ export async function runHistoryAccuracy(options: HistoryAccuracyOptions): Promi
         backfill: describe(backfill),
         recentReads: recent,
       },
+      scaleSets: scaleSetReport,
       timing: {
         seconds: sig3((performance.now() - started) / 1000),
         backfillSeconds: sig3(backfillMs / 1000),

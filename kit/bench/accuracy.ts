@@ -366,6 +366,7 @@ async function main(argv: readonly string[]): Promise<number> {
       // 3 live days keep the run to a few minutes.
       historyDays: parameter(argv, '--history-days', 'ACCURACY_HISTORY_DAYS', 63),
       deployDay: parameter(argv, '--deploy-day', 'ACCURACY_DEPLOY_DAY', 60),
+      scaleSets: Math.round(parameter(argv, '--history-scale-sets', 'ACCURACY_HISTORY_SCALE_SETS', 0)),
       intervalInMinutes: interval,
       seed,
       storage,

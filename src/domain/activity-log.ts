@@ -147,11 +147,21 @@ function fromScaleSetOperation(o: Observation): boolean {
   return o.source === ObservationSource.activityLog && scaleSetWideStates(o.operation) !== undefined;
 }
 
+/** An observation known only within a window, by a read or a listing, with no reason. */
+function windowed(o: Observation): boolean {
+  return (
+    o.windowFrom !== undefined &&
+    o.reason === undefined &&
+    (o.source === ObservationSource.instanceView || o.source === ObservationSource.reconcile)
+  );
+}
+
 /**
  * The observations a scale-set-wide operation gave an instance that are not, in the whole history, the one
  * explanation of the change they sit in: the next other observation must be the windowed change they
  * sharpen (a read's or a listing's, to the operation's final state, with no reason, its window reaching
- * back to the operation's first record) and the previous one of another state, with no other observation
+ * back to the operation's first record; reads or listings that saw the instance in the operation's
+ * transitional state while it ran may come first) and the previous one of another state, with no other observation
  * between them and no other scale-set-wide operation in that gap. A per-instance record, event or
  * annotation that arrives after the sharpening thus undoes it, as if it had arrived before. `sorted` is in
  * the canonical order.
@@ -177,26 +187,35 @@ export function unexplainedScaleSetObservations(sorted: readonly Observation[]):
     perGap.set(index, (perGap.get(index) ?? 0) + 1);
   }
   for (const [key, group] of groups) {
-    const index = gapOf.get(key) ?? 0;
-    const next = others[index];
-    const previous = others[index - 1];
+    let index = gapOf.get(key) ?? 0;
     const first = Math.min(...group.map((o) => o.at));
     const last = Math.max(...group.map((o) => o.at));
+    const begin = group.find((o) => o.at === first)?.state;
     const final = group.find((o) => o.at === last)?.state;
+    const previous = others[index - 1];
+    // A read or the reconciler that saw the operation in progress (its transitional state, while it ran).
+    const seenRunning: Observation[] = [];
+    for (let o = others[index]; o !== undefined && o.at <= last && o.state === begin && windowed(o);) {
+      seenRunning.push(o);
+      index += 1;
+      o = others[index];
+    }
+    const next = others[index];
+    const opening = seenRunning[0] ?? next;
     const explains =
-      perGap.get(index) === 1 &&
+      perGap.get(gapOf.get(key) ?? 0) === 1 &&
       next !== undefined &&
+      opening !== undefined &&
       previous?.state !== undefined &&
       next.state !== undefined &&
       next.state === final &&
       previous.state !== next.state &&
       next.at >= last &&
-      next.windowFrom !== undefined &&
-      next.windowFrom <= first &&
+      windowed(next) &&
+      opening.windowFrom !== undefined &&
+      opening.windowFrom <= first &&
       // Nothing else inside the change's window: the previous observation is its last sighting, or older.
-      previous.at <= next.windowFrom &&
-      next.reason === undefined &&
-      (next.source === ObservationSource.instanceView || next.source === ObservationSource.reconcile);
+      previous.at <= opening.windowFrom;
     if (!explains) for (const o of group) dropped.add(o);
   }
   return dropped;

@@ -25,7 +25,7 @@
  * record and no recorded change to sharpen; its past stays unknown (which instances an operation named is
  * not in the log, so no rule that places them is provably honest).
  */
-import { scaleSetWideStates, type ScaleSetOperationRecord } from './activity-log';
+import { isTransitional, scaleSetWideStates, type ScaleSetOperationRecord } from './activity-log';
 import { ObservationSource, type Observation } from './observation';
 import type { Segment } from './segments';
 
@@ -89,6 +89,15 @@ const windowedSources: ReadonlySet<ObservationSource> = new Set([
   ObservationSource.reconcile,
 ]);
 
+/** A change known only within a window (a read's or a listing's), with no other explanation. */
+function sharpenable(segment: Segment): boolean {
+  return (
+    segment.startWindowFrom !== undefined &&
+    windowedSources.has(segment.source) &&
+    segment.reason === undefined
+  );
+}
+
 /** One change of an instance an operation explains, and the observations it sharpens it to. */
 export interface Sharpening {
   correlationId: string;
@@ -112,11 +121,18 @@ export function sharpenInstance(
 ): Sharpening[] {
   const out: Sharpening[] = [];
   for (let i = 1; i < segments.length; i += 1) {
-    const previous = segments[i - 1] as Segment;
     const segment = segments[i] as Segment;
-    if (segment.startWindowFrom === undefined || !windowedSources.has(segment.source)) continue;
-    if (segment.reason !== undefined) continue;
-    const window = { from: Math.max(segment.startWindowFrom, previous.start), to: segment.start };
+    if (!sharpenable(segment)) continue;
+    // The operation seen in progress by a read or the reconciler (the instance in a transitional state
+    // between its old and its final state) is part of the same change.
+    const inProgress = segments[i - 1] as Segment;
+    const seenRunning = i >= 2 && isTransitional(inProgress.state) && sharpenable(inProgress);
+    const first = seenRunning ? inProgress : segment;
+    const previous = segments[seenRunning ? i - 2 : i - 1] as Segment;
+    const window = {
+      from: Math.max(first.startWindowFrom ?? first.start, previous.start),
+      to: segment.start,
+    };
     if (window.from < complete.from || window.to > complete.to) continue;
     const candidates = operations.filter((op) => {
       const verb = scaleSetWideStates(op.operation);
@@ -138,6 +154,12 @@ export function sharpenInstance(
       continue;
     // Strictly after the last sighting: at that very instant the old state was seen (derivation agrees).
     if (began <= window.from || op.succeededAt > window.to) continue;
+    // Seen in progress: in this operation's transitional state, while it ran.
+    if (
+      seenRunning &&
+      (inProgress.state !== verb.begin || inProgress.start < began || inProgress.start > op.succeededAt)
+    )
+      continue;
     const common = {
       resourceId,
       source: ObservationSource.activityLog,

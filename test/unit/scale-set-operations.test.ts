@@ -131,6 +131,41 @@ describe('sharpenInstance', () => {
     expect(usage.billedSecondsMax).toBe(3600);
   });
 
+  it('takes in the reconciler seeing the operation in progress (the transitional state, while it ran)', () => {
+    const seen: Observation = {
+      resourceId: instance,
+      at: at('09:01:00'),
+      windowFrom: at('08:30:00'),
+      state: 'deallocating',
+      source: 'reconcile',
+      dedupeId: 'reconcile:deallocating',
+    };
+    const observations = history([seen]).map((o) =>
+      o.dedupeId === 'e-relist' ? { ...o, windowFrom: at('09:01:00') } : o,
+    );
+    const [found] = sharpen(observations, [op()]);
+    expect(found?.observations.map((o) => [o.state, o.at])).toEqual([
+      ['deallocating', at('09:00:00')],
+      ['deallocated', at('09:02:00')],
+    ]);
+    expect(
+      deriveSegments([...observations, ...(found?.observations ?? [])]).map((x) => [x.state, x.start]),
+    ).toEqual([
+      ['running', at('08:00:00')],
+      ['deallocating', at('09:00:00')],
+      ['deallocated', at('09:02:00')],
+    ]);
+    // Seen in another transitional state, or after the operation ended: not this operation's progress.
+    const starting = observations.map((o) =>
+      o === observations[2] ? { ...o, state: 'starting' as const } : o,
+    );
+    expect(sharpen(starting, [op()])).toEqual([]);
+    const late = observations.map((o) =>
+      o.dedupeId === 'reconcile:deallocating' ? { ...o, at: at('09:02:05') } : o,
+    );
+    expect(sharpen(late, [op()])).toEqual([]);
+  });
+
   it('gives the instance its own recorded final state (a deallocate that hibernated)', () => {
     const hibernated = history().map((o) =>
       o.dedupeId === 'e-relist' ? { ...o, state: 'hibernated' as const } : o,
