@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/adapters/logger';
 import { backfillSubscriptions, readRecentActivityLog } from '../../src/app/backfill';
+import { readActivityLogRecord } from '../../src/domain/activity-log';
 import type { AppContext } from '../../src/composition';
 import { startSandbox, type Sandbox } from '../../kit/local/sandbox';
 import { dropTables, testContext, testSettings } from '../support/app';
@@ -71,5 +72,28 @@ describe('sandbox Activity Log history', () => {
     });
     expect(recent.forbidden).toBe(false);
     expect(recent.records).toBeGreaterThanOrEqual(added);
+  });
+
+  it('gives a scale-set-wide action its Started, Accepted and Succeeded records, naming the scale set', () => {
+    const [scaleSet] = sandbox.emulator.fleet.listScaleSets(sandbox.subscriptionId);
+    const log = sandbox.emulator.fleet.activityLog;
+    const ofSet = () =>
+      log
+        .query(sandbox.subscriptionId, { from: clock - day, to: clock + day }, clock + day)
+        .filter((r) => String(r['resourceId']).toLowerCase() === scaleSet?.id.toLowerCase());
+    // About 1 step in 17 is a scale-set-wide action.
+    for (let i = 0; i < 400 && ofSet().length === 0; i++) sandbox.step();
+    const records = ofSet();
+    expect(records.map((r) => (r['status'] as { value: string }).value).sort()).toEqual([
+      'Accepted',
+      'Started',
+      'Succeeded',
+    ]);
+    expect(new Set(records.map((r) => r['correlationId'])).size).toBe(1);
+    for (const record of records)
+      expect(readActivityLogRecord(record, clock + day)).toMatchObject({
+        kind: 'scaleSetOperation',
+        record: { scaleSetId: scaleSet?.id, correlationId: records[0]?.['correlationId'] },
+      });
   });
 });
