@@ -8,7 +8,8 @@
  * - the instance has a recorded change to the operation's final state (start / restart → running,
  *   powerOff → stopped, deallocate → deallocated or hibernated), known only within a window (a re-list,
  *   a read, the reconciler), not explained by anything else (no reason: no Resource Health annotation, no
- *   availability-metric narrowing), from another state;
+ *   availability-metric narrowing), from another state; a read or the reconciler may have seen the
+ *   instance in the operation's transitional state while it ran (part of the same change);
  * - the operation Succeeded, and its first record (Started / Accepted) and its Succeeded record lie inside
  *   that window;
  * - it is the only operation of that scale set ending in that state whose span meets the window (a Failed
@@ -17,6 +18,9 @@
  * - no other observation of the instance lies in the window (a per-instance record, event, annotation):
  *   this one is checked again by derivation (`unexplainedScaleSetObservations`), so the timeline does not
  *   depend on whether such a record arrived before or after the sharpening.
+ * When the re-list that recorded the change carries the operation's own correlation id (its Event Grid
+ * event triggered it), that is still no proof the instance was among the instance ids of its request
+ * body: the rules above decide, not the correlation id.
  * Then the instance gets what a per-instance operation would have given: the transitional state at the
  * first record, the final state at Succeeded, source `activityLog`, with the operation's correlation id,
  * and dedupe ids from the correlation id (a second read adds nothing). A Failed operation sharpens nothing.
