@@ -70,6 +70,20 @@ function sliceFromRow(row: Row): SliceProgress | undefined {
   return progress;
 }
 
+/** The `scaleSets` column: JSON scale set id → epoch ms; anything else reads as none. */
+function scaleSetsFrom(value: unknown): Record<string, number> | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+    return Object.fromEntries(
+      Object.entries(parsed).filter((e): e is [string, number] => typeof e[1] === 'number'),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
 export class TableBackfillStore implements BackfillStore {
   constructor(private readonly table: TableClient) {}
 
@@ -137,7 +151,12 @@ export class TableBackfillStore implements BackfillStore {
   async getRecentRead(subscriptionId: string): Promise<RecentRead | undefined> {
     const row = await this.#get(subscriptionId, 'recent');
     const readTo = msColumn(row?.['readTo']);
-    return readTo === undefined ? undefined : { readTo, coveredFrom: msColumn(row?.['coveredFrom']) };
+    if (readTo === undefined) return undefined;
+    return {
+      readTo,
+      coveredFrom: msColumn(row?.['coveredFrom']),
+      scaleSets: scaleSetsFrom(row?.['scaleSets']),
+    };
   }
 
   async putRecentRead(subscriptionId: string, read: RecentRead): Promise<void> {
@@ -147,6 +166,10 @@ export class TableBackfillStore implements BackfillStore {
         rowKey: 'recent',
         readTo: new Date(read.readTo),
         coveredFrom: dateColumn(read.coveredFrom),
+        scaleSets:
+          read.scaleSets === undefined || Object.keys(read.scaleSets).length === 0
+            ? undefined
+            : JSON.stringify(read.scaleSets),
       }),
       'Replace',
     );

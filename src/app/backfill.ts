@@ -130,7 +130,21 @@ export interface RecentRead {
   readTo: number;
   /** Start of the stretch the recurring reads have covered without a gap (epoch ms). */
   coveredFrom?: number | undefined;
+  /**
+   * Scale sets whose scale-set-wide records the recent reads saw, with the newest record's time (epoch
+   * ms): their instances are looked at again by the reads of the next hour (see `scaleSetRevisitInMs`).
+   */
+  scaleSets?: Record<string, number> | undefined;
 }
+
+/**
+ * How long the recurring reads keep looking at a scale set after its last scale-set-wide record: a change
+ * recorded after the records were read (a late re-list, the reconciler) can be sharpened only once the
+ * log is known complete past it, 20 minutes later, by which time the reads no longer return the records.
+ */
+const scaleSetRevisitInMs = 60 * 60_000;
+/** At most this many scale sets are kept for the next reads (the newest). */
+const maxRevisitedScaleSets = 200;
 
 export interface BackfillDependencies {
   store: TimelineStore;
@@ -291,6 +305,10 @@ class LogReading {
    * page is read) to the newest range's end.
    */
   readonly covered = { from: Infinity, to: -Infinity };
+  /** Scale sets read since the reading began (lower-cased id → id, newest record time). */
+  readonly scaleSetsSeen = new Map<string, { scaleSetId: string; at: number }>();
+  /** Scale sets the next sharpening looks at besides those of its records (recent reads' earlier ones). */
+  revisit: string[] = [];
   readonly vms: Set<string>;
   readonly startedAt: number;
   slowestPageInMs = 0;
@@ -330,6 +348,9 @@ class LogReading {
       if (decision.kind === 'scaleSetOperation') {
         this.#scaleSetRecords.push(decision.record);
         this.counts.scaleSetRecords += 1;
+        const { scaleSetId, at } = decision.record;
+        const seen = this.scaleSetsSeen.get(scaleSetId.toLowerCase());
+        this.scaleSetsSeen.set(scaleSetId.toLowerCase(), { scaleSetId, at: Math.max(at, seen?.at ?? at) });
       } else if (decision.kind === 'skip') this.counts.skipped += 1;
       else if (decision.kind === 'reject') {
         this.counts.rejected += 1;
@@ -388,12 +409,15 @@ class LogReading {
    * less the log's lag at its newest end (records reach the API up to 20 minutes late).
    */
   async sharpen(records: readonly ScaleSetOperationRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    const scaleSets = new Map(records.map((r) => [r.scaleSetId.toLowerCase(), r.scaleSetId]));
     const complete = {
       from: this.covered.from,
       to: Math.min(this.covered.to, this.deps.now() - activityLogLagInMs),
     };
+    if (!(complete.to > complete.from)) return;
+    const scaleSets = new Map(records.map((r) => [r.scaleSetId.toLowerCase(), r.scaleSetId]));
+    for (const id of this.revisit) scaleSets.set(id.toLowerCase(), id);
+    this.revisit = [];
+    if (scaleSets.size === 0) return;
     const summary = await sharpenScaleSetChanges(
       scaleSets.values(),
       complete,
@@ -658,9 +682,12 @@ export async function readRecentActivityLog(
       if (nextLink === undefined) reading.covered.to = to;
       if (reading.full) await reading.flush();
     } while (nextLink !== undefined && !reading.nearBudget());
+    // The scale sets the last hour's reads saw are looked at again (their records are no longer read).
+    const scaleSets = recentScaleSets(last?.scaleSets, reading.scaleSetsSeen, to);
+    if (nextLink === undefined) reading.revisit = Object.keys(scaleSets);
     await reading.flush();
     if (nextLink === undefined)
-      await deps.backfills.putRecentRead(subscriptionId, { readTo: to, coveredFrom });
+      await deps.backfills.putRecentRead(subscriptionId, { readTo: to, coveredFrom, scaleSets });
   } catch (value) {
     const error = ensureError(value);
     if (failureOf(error) !== ServiceFailure.forbidden) throw error;
@@ -670,6 +697,27 @@ export async function readRecentActivityLog(
   counts.requests = deps.reader.stats.requests - before.requests;
   counts.throttled = deps.reader.stats.throttled - before.throttled;
   return { subscriptionId, from, to, forbidden, ...counts };
+}
+
+/** The scale sets to keep looking at: the last reads' and this one's, seen within the revisit time. */
+function recentScaleSets(
+  kept: Record<string, number> | undefined,
+  seen: ReadonlyMap<string, { scaleSetId: string; at: number }>,
+  now: number,
+): Record<string, number> {
+  const merged = new Map<string, { scaleSetId: string; at: number }>();
+  for (const [scaleSetId, at] of Object.entries(kept ?? {}))
+    merged.set(scaleSetId.toLowerCase(), { scaleSetId, at });
+  for (const [key, entry] of seen)
+    merged.set(key, {
+      scaleSetId: entry.scaleSetId,
+      at: Math.max(entry.at, merged.get(key)?.at ?? entry.at),
+    });
+  const fresh = [...merged.values()]
+    .filter((e) => e.at >= now - scaleSetRevisitInMs)
+    .sort((a, b) => b.at - a.at)
+    .slice(0, maxRevisitedScaleSets);
+  return Object.fromEntries(fresh.map((e) => [e.scaleSetId, e.at]));
 }
 
 export interface BackfillSummary extends BackfillCounts {

@@ -161,6 +161,21 @@ describe('scale-set-wide operations in the Activity Log (emulator over HTTP, Azu
     expect(await timelines(ctx)).toEqual(inOrder);
   });
 
+  it('a change recorded after the reads stopped returning the records is still narrowed within the hour', async () => {
+    const { ctx, deps } = await freshApp();
+    await recurringReadAt(deps, t0 + 5 * minute);
+    for (let at = t0 + 10 * minute; at < e; at += 5 * minute) await recurringReadAt(deps, at);
+    clock = e + 2 * minute;
+    await ingestEvent(scaleSetEvent(), ctx);
+    // Every 5 minutes: up to e + 21 min the log is not known complete past the re-list (e + 2 min); from
+    // e + 26 min the reads no longer return the operation's records (they start 20 minutes before the last).
+    const sharpened: number[] = [];
+    for (const at of [6, 11, 16, 21, 26].map((m) => e + m * minute))
+      sharpened.push((await recurringReadAt(deps, at)).sharpened);
+    expect(sharpened).toEqual([0, 0, 0, 0, 2]);
+    expect(await timelines(ctx)).toEqual(inOrder);
+  });
+
   it('a gap in the recurring reads leaves the window as it is (the log is not known complete over it)', async () => {
     const { ctx, deps } = await freshApp();
     clock = e + 10_000;
