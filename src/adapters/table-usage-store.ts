@@ -4,8 +4,8 @@
  * lives in the same table, in the partition `rollup` (not a day, so day queries never see it).
  */
 import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
-import type { DailyUsageRow, DailyUsageStore, DayKeyRange } from '../app/rollup-usage';
-import type { DayUsage, FleetDailySource } from '../app/fleet';
+import type { DailyUsageRow, DailyUsageStore, DayKeyRange, DayUsage } from '../app/rollup-usage';
+import type { FleetDailySource } from '../app/fleet';
 import type { VmAttributes } from '../domain/daily-usage';
 import { tagsFrom } from './table-columns';
 import { usageFields } from '../domain/usage';

@@ -28,6 +28,7 @@ import { TopK } from './top-k';
 import type { CurrentState, TimeRange, Timeline } from './ports';
 import { checkRange, segmentView, type SegmentView } from './queries';
 import { stoppedStatusOf, type StoppedQueryDependencies } from './stopped';
+import type { DayUsage } from './rollup-usage';
 
 /** A `VmCurrent` row with the storage's stamp of its last change (opaque, ordered as text of one format). */
 export interface FleetCurrentRow {
@@ -43,11 +44,6 @@ export interface FleetSource {
   /** True when some current row changed after `changedAt` (a stamp `listFleet` returned). */
   changedSince(changedAt: string): Promise<boolean>;
   getTimeline(resourceId: string, range?: TimeRange): Promise<Timeline | undefined>;
-}
-
-/** One VM's figures of one rolled-up day (`VmDailyUsage`). */
-export interface DayUsage extends UsageSeconds {
-  vmKey: string;
 }
 
 /** What the fleet listing reads of the daily rollups. */

@@ -46,6 +46,11 @@ export interface DailyUsageRow extends UsageSeconds {
   details?: VmAttributes | undefined;
 }
 
+/** One VM's figures of one rolled-up day (the usage columns of its `VmDailyUsage` row). */
+export interface DayUsage extends UsageSeconds {
+  vmKey: string;
+}
+
 /** VM keys (RowKeys) after `after` and up to `through`; either end open when undefined. */
 export interface DayKeyRange {
   after?: string | undefined;

@@ -3,10 +3,10 @@ import {
   estimateUsage,
   fleetPage,
   FleetSort,
-  type DayUsage,
   type FleetCurrentRow,
   type FleetDependencies,
 } from '../../src/app/fleet';
+import type { DayUsage } from '../../src/app/rollup-usage';
 import type { CurrentState } from '../../src/app/ports';
 import { vmKey } from '../../src/domain/resource-id';
 import { zeroUsage, type UsageSeconds } from '../../src/domain/usage';
