@@ -3,12 +3,21 @@ import { hostContext, type ContextFactory, type FunctionRegistration } from './r
 import { invocationLogger } from '../src/adapters/logger';
 import { rollupUsage } from '../src/app/rollup-usage';
 
-/** Timer on `%ROLLUP_SCHEDULE%`: brings the daily usage rollups (`VmDailyUsage`) up to date. */
+/**
+ * Timer on `%ROLLUP_SCHEDULE%`: brings the daily usage rollups (`VmDailyUsage`) and their digests
+ * (`VmDailyDigest`) up to date.
+ */
 export function rollupUsageTimerHandler(contextOf: ContextFactory) {
   return async function rollupUsageTimer(timer: Timer, context: InvocationContext): Promise<void> {
     const ctx = await contextOf();
     const log = invocationLogger(context);
-    const summary = await rollupUsage({ source: ctx.store, daily: ctx.daily, log, now: ctx.now });
+    const summary = await rollupUsage({
+      source: ctx.store,
+      daily: ctx.daily,
+      digests: ctx.digests,
+      log,
+      now: ctx.now,
+    });
     log.info('usage rollup run', { ...summary, isPastDue: timer.isPastDue });
   };
 }

@@ -165,6 +165,7 @@ var tableNames = [
   'VmTimeline'
   'VmCurrent'
   'VmDailyUsage'
+  'VmDailyDigest'
   'VmRejectedEvents'
   'VmAlerts'
   'VmReconcileRuns'

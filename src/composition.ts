@@ -17,6 +17,7 @@ import { TableAlertStore } from './adapters/table-alert-store';
 import { TableRejectedEventStore } from './adapters/table-rejected-store';
 import { TableTimelineStore } from './adapters/table-timeline-store';
 import { TableDailyUsageStore } from './adapters/table-usage-store';
+import { TableDailyDigestStore } from './adapters/table-digest-store';
 import { TableInvoiceCheckStore } from './adapters/table-invoice-check-store';
 import { readCostExport } from './adapters/cost-export-files';
 import type { ExportReader } from './app/scheduled-invoice-check';
@@ -53,6 +54,8 @@ export interface AppContext extends IngestDependencies {
   eventArrivals: EventArrivals;
   /** Daily usage rollups (`VmDailyUsage`). */
   daily: TableDailyUsageStore;
+  /** Per-day digests of the daily rollups (`VmDailyDigest`). */
+  digests: TableDailyDigestStore;
   /** Stopped-episode index and alert outbox (`VmAlerts`). */
   alerts: TableAlertStore;
   /** Event Grid custom topic publisher; undefined when `ALERT_TOPIC_ENDPOINT` is empty (alerts only logged). */
@@ -96,6 +99,7 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
   const runs = new TableReconcileRunStore(tables.table(names.reconcileRuns));
   let ensured: Promise<void> | undefined;
   const daily = new TableDailyUsageStore(tables.table(names.dailyUsage));
+  const digests = new TableDailyDigestStore(tables.table(names.dailyDigest));
   const alertRules: AlertRules = {
     graceInMinutes: config.stoppedAlertGraceInMinutes,
     expectedStoppedPatterns: config.expectedStoppedPatterns,
@@ -119,6 +123,7 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
     tableNames: names,
     tableRequests: tables.counter,
     daily,
+    digests,
     alerts,
     alertPublisher:
       config.alertTopicEndpoint === undefined
@@ -143,7 +148,7 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
       });
       return accumulator;
     },
-    fleet: { source: store, store, daily, alerts, alertRules },
+    fleet: { source: store, store, daily, digests, alerts, alertRules },
     log,
     now: options.now ?? Date.now,
     ensureTables() {

@@ -250,7 +250,8 @@ export async function checkSeedAgainstIngest(
         dedupeId: `seed-${n}`,
       })),
     );
-    for (const change of vm.history) await ingested.store.updateDetails(vm.resourceId, change.details, change.at);
+    for (const change of vm.history)
+      await ingested.store.updateDetails(vm.resourceId, change.details, change.at);
     const [a, b, ca, cb, da, db] = await Promise.all([
       seeded.store.getTimeline(vm.resourceId),
       ingested.store.getTimeline(vm.resourceId),
@@ -365,7 +366,7 @@ export async function runUsageBenchmark({ progress }: BenchmarkContext): Promise
     // One daily rollup run: yesterday for every VM, from the current rows alone.
     before = ctx.tableRequests.requests;
     t = performance.now();
-    const daily = await rollupUsage({ ...deps, log: silentLogger, now: () => asOf });
+    const daily = await rollupUsage({ ...deps, digests: ctx.digests, log: silentLogger, now: () => asOf });
     const dailyMs = performance.now() - t;
     const dailyRequests = ctx.tableRequests.requests - before;
     progress(

@@ -3,6 +3,7 @@ export const tableNames = {
   timeline: 'VmTimeline',
   current: 'VmCurrent',
   dailyUsage: 'VmDailyUsage',
+  dailyDigest: 'VmDailyDigest',
   rejectedEvents: 'VmRejectedEvents',
   alerts: 'VmAlerts',
   reconcileRuns: 'VmReconcileRuns',

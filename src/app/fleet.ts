@@ -4,8 +4,9 @@
  *
  * - `VmCurrent` (VMs/1000 requests) lists the fleet, answers the filters and the facets (subscriptions,
  *   resource groups, tags), and knows each VM's open segment;
- * - `VmDailyUsage` (one query per whole day of the range, VMs/1000 pages each, a few columns) gives the
- *   billed time used to sort and the totals of the whole selection: whole days from the rollup rows, the
+ * - `VmDailyDigest` (one query per whole day of the range, a few rows each; the day's `VmDailyUsage`
+ *   partition, VMs/1000 pages, when its digest is missing or inconsistent) gives the billed time used to
+ *   sort and the totals of the whole selection: whole days from the rollup rows, the
  *   time in each VM's open segment from its current row; what neither holds exactly (a partial edge day,
  *   today before a VM's last change) is prorated within bounds (`billedSecondsMin` / `Max`) or counted
  *   unknown until the next rollup;
@@ -53,9 +54,16 @@ export interface FleetDailySource {
   getRolledThrough(): Promise<number | undefined>;
 }
 
+/** What the fleet listing reads of the per-day digests (`VmDailyDigest`). */
+export interface FleetDigestSource {
+  /** A day's figures of every VM; undefined when the day has no whole, consistent digest. */
+  readDigest(day: string): Promise<DayUsage[] | undefined>;
+}
+
 export interface FleetDependencies extends StoppedQueryDependencies {
   source: FleetSource;
   daily: FleetDailySource;
+  digests: FleetDigestSource;
 }
 
 export const FleetSort = {
@@ -523,17 +531,21 @@ export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Pro
   const rows = new Map<string, Map<number, UsageSeconds>>();
   const wholeDays: number[] = [];
   for (let day = dayStartOf(from); day < to && day + dayInMs <= asOf; day += dayInMs) wholeDays.push(day);
-  const daysRead = forEachLimited(wholeDays, 8, async (day) => {
-    for await (const pageRows of deps.daily.listDayUsage(dayName(day))) {
-      for (const r of pageRows) {
-        let days = rows.get(r.vmKey);
-        if (days === undefined) {
-          days = new Map();
-          rows.set(r.vmKey, days);
-        }
-        days.set(day, usageOnly(r));
+  const keep = (day: number, dayRows: readonly DayUsage[]) => {
+    for (const r of dayRows) {
+      let days = rows.get(r.vmKey);
+      if (days === undefined) {
+        days = new Map();
+        rows.set(r.vmKey, days);
       }
+      days.set(day, usageOnly(r));
     }
+  };
+  const daysRead = forEachLimited(wholeDays, 8, async (day) => {
+    // The day's digest (a few rows), else its partition (the digest is an index, never the truth).
+    const digest = await deps.digests.readDigest(dayName(day));
+    if (digest !== undefined) return keep(day, digest);
+    for await (const pageRows of deps.daily.listDayUsage(dayName(day))) keep(day, pageRows);
   });
   // Awaited below; a failure of the listing before that must not leave these rejections unhandled.
   daysRead.catch(() => undefined);

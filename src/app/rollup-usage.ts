@@ -15,6 +15,15 @@
  *   `start` of 2010 in an archive) is spread over runs (31 days per VM per run) instead of one run writing
  *   thousands of rows. Nothing is dropped: the report reads days from the marker on from the segments.
  * Per-VM isolation: one VM that fails is logged with its key, stays dirty, and the mark does not move.
+ *
+ * The per-day digest (`VmDailyDigest`, what the fleet listing reads instead of a whole day partition) is
+ * written after the day rows and before any dirty marker is cleared or the mark moves, so a run that
+ * stops halfway leaves work that the next run does again: the days from the mark on (every VM's new days)
+ * get their digest rebuilt from their partition (VMs/1000 reads a day); an older day that dirty VMs
+ * recomputed gets its digest patched (read, their entries replaced, written; rebuilt from the partition
+ * when it is missing or inconsistent). A day whose digest fails keeps its VMs dirty. Digests missing
+ * from days rolled up before the digest existed are built, newest first, `maxDigestBackfillDaysPerRun`
+ * a run, back `digestBackfillWindowInDays`.
  */
 import { forEachLimited } from './concurrency';
 import type { CurrentState, Logger, Timeline, TimeRange } from './ports';
@@ -67,6 +76,16 @@ export interface DailyUsageStore {
   setRolledThrough(through: number): Promise<void>;
 }
 
+/** The per-day digest of the day rows (`VmDailyDigest`): every VM's usage figures of a day in a few rows. */
+export interface DailyDigestStore {
+  /** The digest of a day in VM key order; undefined when there is none or it is not whole and consistent. */
+  readDigest(day: string): Promise<DayUsage[] | undefined>;
+  /** Replaces the digest of a day: `entries` in any order, one per VM key. */
+  writeDigest(day: string, entries: readonly DayUsage[]): Promise<void>;
+  /** The days from `from` to before `to` (`yyyy-mm-dd`) that have a whole digest. */
+  completeDigestDays(from: string, to: string): Promise<Set<string>>;
+}
+
 /** A `VmCurrent` row as the rollup lists it: parsed, with its ETag and the row as stored. */
 export interface UsageCurrentRow {
   key: string;
@@ -88,11 +107,17 @@ export interface UsageSource {
 export interface RollupDependencies {
   source: UsageSource;
   daily: DailyUsageStore;
+  digests: DailyDigestStore;
   log: Logger;
   now: () => number;
   /** Days of one VM recomputed per run at most (default `maxRecomputedDaysPerVm`). */
   maxRecomputedDaysPerVm?: number | undefined;
 }
+
+/** Days before today whose missing digests the rollup builds: the longest range a report reads. */
+export const digestBackfillWindowInDays = 366;
+/** Missing digests built per run at most (each reads its day partition). */
+export const maxDigestBackfillDaysPerRun = 7;
 
 /**
  * Days of one VM a rollup run recomputes at most: a month (31 rows) covers what Event Grid and the
@@ -114,6 +139,10 @@ export interface RollupSummary {
   /** VMs with more days to recompute than one run does: their marker moved to the first day not written. */
   carried: number;
   failed: number;
+  /** Day digests written (new days rebuilt, older days patched). */
+  digests: number;
+  /** Digests built for days rolled up before they existed. */
+  digestsBackfilled: number;
 }
 
 /** Where a segment may have begun at the earliest. */
@@ -159,8 +188,30 @@ export async function rollupUsage(deps: RollupDependencies, asOf = deps.now()): 
     moved: 0,
     carried: 0,
     failed: 0,
+    digests: 0,
+    digestsBackfilled: 0,
   };
   let complete = true;
+  // Days from the mark on: their digests are rebuilt from the partition after the rows are written.
+  const fresh = new Set<string>();
+  if (mark !== undefined) for (let day = mark; day < through; day += dayInMs) fresh.add(dayName(day));
+  // Older days written for dirty VMs: the entries to patch into their digests.
+  const patches = new Map<string, Map<string, DayUsage>>();
+  // Dirty VMs by day written: they stay dirty when that day's digest is not written.
+  const dirtyByDay = new Map<string, PlannedVm[]>();
+  const toSettle: PlannedVm[] = [];
+  const noteWritten = (vm: PlannedVm, row: DailyUsageRow) => {
+    if (mark === undefined || fresh.has(row.day)) fresh.add(row.day);
+    else {
+      const patch = patches.get(row.day) ?? new Map<string, DayUsage>();
+      patch.set(row.vmKey, dayUsageOf(row));
+      patches.set(row.day, patch);
+    }
+    if (vm.settle === 'keep') return;
+    const vms = dirtyByDay.get(row.day) ?? [];
+    vms.push(vm);
+    dirtyByDay.set(row.day, vms);
+  };
   for await (const page of deps.source.listCurrentRows()) {
     summary.vms += page.length;
     const planned: PlannedVm[] = [];
@@ -192,6 +243,7 @@ export async function rollupUsage(deps: RollupDependencies, asOf = deps.now()): 
         );
         summary.rows += items.length;
         summary.transactions += 1;
+        for (const item of items) noteWritten(item.vm, item.row);
       } catch (error) {
         complete = false;
         deps.log.error('usage rollup write failed', {
@@ -202,31 +254,97 @@ export async function rollupUsage(deps: RollupDependencies, asOf = deps.now()): 
         for (const item of items) item.vm.ok = false;
       }
     });
-    await forEachLimited(
-      planned.filter((vm) => vm.settle !== 'keep'),
-      concurrency,
-      async (vm) => {
-        if (!vm.ok) {
-          summary.failed += 1;
-          return;
-        }
-        try {
-          if (await deps.source.settleUsageDirty(vm.row, vm.settle === 'keep' ? undefined : vm.settle))
-            summary.settled += 1;
-          else summary.moved += 1;
-        } catch (error) {
-          summary.failed += 1;
-          deps.log.error('usage marker not settled', {
-            vmKey: vm.row.key,
-            error: ensureError(error).message,
-          });
-        }
-      },
-    );
+    // Markers are settled once the digests of the days written are (below); the rows are not kept.
+    for (const vm of planned) {
+      vm.rows = [];
+      if (vm.settle !== 'keep') toSettle.push(vm);
+    }
+  }
+  const written = [...new Set([...fresh, ...patches.keys()])].sort();
+  await forEachLimited(written, 4, async (day) => {
+    try {
+      await writeDayDigest(deps, day, fresh.has(day) ? undefined : patches.get(day));
+      summary.digests += 1;
+    } catch (error) {
+      complete = false;
+      deps.log.error('usage digest write failed', { day, error: ensureError(error).message });
+      for (const vm of dirtyByDay.get(day) ?? []) vm.ok = false;
+    }
+  });
+  await forEachLimited(toSettle, concurrency, async (vm) => {
+    if (!vm.ok) {
+      summary.failed += 1;
+      return;
+    }
+    try {
+      if (await deps.source.settleUsageDirty(vm.row, vm.settle === 'keep' ? undefined : vm.settle))
+        summary.settled += 1;
+      else summary.moved += 1;
+    } catch (error) {
+      summary.failed += 1;
+      deps.log.error('usage marker not settled', {
+        vmKey: vm.row.key,
+        error: ensureError(error).message,
+      });
+    }
+  });
+  try {
+    summary.digestsBackfilled = await backfillDigests(deps, through, new Set(written));
+  } catch (error) {
+    // Missing digests only cost speed (readers use the day partitions): the mark still moves.
+    deps.log.error('usage digest backfill failed', { error: ensureError(error).message });
   }
   if (complete && (mark === undefined || through > mark)) await deps.daily.setRolledThrough(through);
   deps.log.info('usage rollup done', { ...summary, complete });
   return summary;
+}
+
+function dayUsageOf(row: DailyUsageRow): DayUsage {
+  return {
+    vmKey: row.vmKey,
+    billedSeconds: row.billedSeconds,
+    notBilledSeconds: row.notBilledSeconds,
+    unknownSeconds: row.unknownSeconds,
+    billedSecondsMin: row.billedSecondsMin,
+    billedSecondsMax: row.billedSecondsMax,
+  };
+}
+
+/**
+ * Writes the digest of `day`: the digest there with `patch` (figures by VM key) applied when it is whole,
+ * else (or without a patch) rebuilt from the day partition.
+ */
+export async function writeDayDigest(
+  deps: Pick<RollupDependencies, 'daily' | 'digests'>,
+  day: string,
+  patch?: ReadonlyMap<string, DayUsage>,
+): Promise<void> {
+  if (patch !== undefined) {
+    const before = await deps.digests.readDigest(day);
+    if (before !== undefined) {
+      const merged = new Map(before.map((e) => [e.vmKey, e]));
+      for (const [key, e] of patch) merged.set(key, e);
+      await deps.digests.writeDigest(day, [...merged.values()]);
+      return;
+    }
+  }
+  const entries: DayUsage[] = [];
+  for await (const page of deps.daily.listDay(day)) for (const row of page) entries.push(dayUsageOf(row));
+  await deps.digests.writeDigest(day, entries);
+}
+
+/** Builds the missing (or half-written) digests of recent days, newest first, a few per run. */
+async function backfillDigests(deps: RollupDependencies, through: number, written: ReadonlySet<string>) {
+  const from = through - digestBackfillWindowInDays * dayInMs;
+  const whole = await deps.digests.completeDigestDays(dayName(from), dayName(through));
+  let built = 0;
+  for (let day = through - dayInMs; day >= from && built < maxDigestBackfillDaysPerRun; day -= dayInMs) {
+    const name = dayName(day);
+    if (whole.has(name) || written.has(name)) continue;
+    await writeDayDigest(deps, name);
+    built += 1;
+  }
+  return built;
 }
 
 async function planVm(

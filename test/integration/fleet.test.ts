@@ -56,7 +56,13 @@ describe('GET /api/fleet', () => {
         t('2026-08-01T00:00:00Z'),
       );
     }
-    await rollupUsage({ source: ctx.store, daily: ctx.daily, log: ctx.log, now: () => now });
+    await rollupUsage({
+      source: ctx.store,
+      daily: ctx.daily,
+      digests: ctx.digests,
+      log: ctx.log,
+      now: () => now,
+    });
   });
   afterAll(async () => {
     await dropTables(ctx);

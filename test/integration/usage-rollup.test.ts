@@ -43,7 +43,13 @@ describe('usage rollups on Azurite', () => {
     await dropTables(ctx);
   });
 
-  const deps = () => ({ source: ctx.store, daily: ctx.daily, log: silentLogger, now: ctx.now });
+  const deps = () => ({
+    source: ctx.store,
+    daily: ctx.daily,
+    digests: ctx.digests,
+    log: silentLogger,
+    now: ctx.now,
+  });
 
   it('writes one row per VM and day with the details that held then, and clears the markers', async () => {
     const summary = await rollupUsage(deps(), t('2026-09-06T00:05:00Z'));

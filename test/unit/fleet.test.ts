@@ -150,6 +150,7 @@ describe('fleetPage over a fleet streamed page by page', () => {
       },
       getRolledThrough: () => Promise.resolve(d0 + 3 * day),
     },
+    digests: { readDigest: () => Promise.resolve(undefined) },
     alerts: {
       async *listEpisodes() {
         await Promise.resolve();

@@ -3,9 +3,11 @@ import { describe, expect, it } from 'vitest';
 import type { CurrentState, Timeline, TimeRange } from '../../src/app/ports';
 import {
   rollupUsage,
+  type DailyDigestStore,
   type DailyUsageRow,
   type DailyUsageStore,
   type DayKeyRange,
+  type DayUsage,
   type UsageCurrentRow,
   type UsageSource,
 } from '../../src/app/rollup-usage';
@@ -141,8 +143,35 @@ class MemoryUsageSource implements UsageSource {
   }
 }
 
+/** Digests kept whole (a write replaces the day's); the codec and its consistency live in the adapter. */
+class MemoryDigestStore implements DailyDigestStore {
+  readonly days = new Map<string, DayUsage[]>();
+  writes = 0;
+
+  readDigest(day: string): Promise<DayUsage[] | undefined> {
+    const entries = this.days.get(day);
+    return Promise.resolve(entries === undefined ? undefined : entries.map((e) => ({ ...e })));
+  }
+
+  writeDigest(day: string, entries: readonly DayUsage[]): Promise<void> {
+    this.writes += 1;
+    this.days.set(
+      day,
+      [...entries]
+        .map((e) => ({ ...e }))
+        .sort((a, b) => (a.vmKey < b.vmKey ? -1 : a.vmKey > b.vmKey ? 1 : 0)),
+    );
+    return Promise.resolve();
+  }
+
+  completeDigestDays(from: string, to: string): Promise<Set<string>> {
+    return Promise.resolve(new Set([...this.days.keys()].filter((d) => d >= from && d < to)));
+  }
+}
+
 class MemoryDailyStore implements DailyUsageStore {
   readonly days = new Map<string, Map<string, DailyUsageRow>>();
+  readonly digests = new MemoryDigestStore();
   mark: number | undefined;
   transactions = 0;
 
@@ -176,6 +205,17 @@ class MemoryDailyStore implements DailyUsageStore {
 }
 
 const fields = usageFields;
+
+/** Every day with rows has a digest holding exactly their figures; a digest of a day without rows is empty. */
+function expectDigestsMatchRows(daily: MemoryDailyStore): void {
+  const days = new Set([...daily.days.keys(), ...daily.digests.days.keys()]);
+  for (const day of days) {
+    const rows = [...(daily.days.get(day)?.values() ?? [])]
+      .map((r) => ({ vmKey: r.vmKey, ...Object.fromEntries(fields.map((f) => [f, r[f]])) }))
+      .sort((a, b) => (a.vmKey < b.vmKey ? -1 : 1));
+    expect(daily.digests.days.get(day), day).toEqual(rows);
+  }
+}
 
 function expectSameRows(actual: UsageReportRow[], expected: UsageReportRow[]): void {
   expect(actual.length).toBe(expected.length);
@@ -218,10 +258,10 @@ describe('rollupUsage and usageReport', () => {
       source: 'reconcile',
       dedupeId: 'r',
     });
-    await rollupUsage({ source, daily, log: noLog, now: () => t0 + 30 * h });
+    await rollupUsage({ source, daily, digests: daily.digests, log: noLog, now: () => t0 + 30 * h });
     source.record({ resourceId: id, at: t0, state: 'creating', source: 'event', dedupeId: 'e' });
     const asOf = t0 + 4 * 24 * h;
-    await rollupUsage({ source, daily, log: noLog, now: () => asOf - 3 * h });
+    await rollupUsage({ source, daily, digests: daily.digests, log: noLog, now: () => asOf - 3 * h });
     const fromRollups = await report(source, daily, t0 - 24 * h, t0, asOf);
     const fromSegments = await report(source, daily, t0 - 24 * h, t0, asOf, undefined, true);
     expectSameRows(fromRollups.rows, fromSegments.rows);
@@ -251,10 +291,12 @@ describe('rollupUsage and usageReport', () => {
           all.forEach((o, i) =>
             o.at <= rollupAt && late[i % late.length] !== true ? source.record(o) : held.push(o),
           );
-          await rollupUsage({ source, daily, log: noLog, now: () => rollupAt });
+          await rollupUsage({ source, daily, digests: daily.digests, log: noLog, now: () => rollupAt });
           for (const o of held) source.record(o);
           const asOf = t0 + 4 * 24 * h;
-          if (secondRollup) await rollupUsage({ source, daily, log: noLog, now: () => asOf - 3 * h });
+          if (secondRollup)
+            await rollupUsage({ source, daily, digests: daily.digests, log: noLog, now: () => asOf - 3 * h });
+          expectDigestsMatchRows(daily);
           const from = t0 + startHour * h + minute * 60_000;
           const to = from + lengthHours * h;
 
@@ -301,7 +343,13 @@ describe('rollupUsage and usageReport', () => {
         source: 'event',
         dedupeId: `e${i}`,
       });
-    const first = await rollupUsage({ source, daily, log: noLog, now: () => t0 + 2 * dayInMs + h });
+    const first = await rollupUsage({
+      source,
+      daily,
+      digests: daily.digests,
+      log: noLog,
+      now: () => t0 + 2 * dayInMs + h,
+    });
     expect(first).toMatchObject({ vms: 250, recomputed: 250, rows: 500, transactions: 6, settled: 250 });
     expect(daily.days.get('2026-10-02')?.get(vmKey(vmId('vm-7')))).toMatchObject({
       billedSeconds: 86_400,
@@ -311,7 +359,13 @@ describe('rollupUsage and usageReport', () => {
     expect(source.dirty.size).toBe(0);
 
     // Next day: nothing changed, every day written from the current rows, nothing read.
-    const second = await rollupUsage({ source, daily, log: noLog, now: () => t0 + 3 * dayInMs + h });
+    const second = await rollupUsage({
+      source,
+      daily,
+      digests: daily.digests,
+      log: noLog,
+      now: () => t0 + 3 * dayInMs + h,
+    });
     expect(second).toMatchObject({ recomputed: 0, rows: 250, transactions: 3, settled: 0 });
   });
 
@@ -320,7 +374,7 @@ describe('rollupUsage and usageReport', () => {
     const daily = new MemoryDailyStore();
     const id = vmId('late');
     source.record({ resourceId: id, at: t0 + 8 * h, state: 'running', source: 'event', dedupeId: '1' });
-    await rollupUsage({ source, daily, log: noLog, now: () => t0 + 3 * dayInMs });
+    await rollupUsage({ source, daily, digests: daily.digests, log: noLog, now: () => t0 + 3 * dayInMs });
     expect(daily.days.get('2026-10-02')?.get(vmKey(id))?.billedSeconds).toBe(86_400);
 
     // It was deallocated at noon on the 2nd; we hear of it on the 4th.
@@ -335,7 +389,7 @@ describe('rollupUsage and usageReport', () => {
     const before = await report(source, daily, t0, t0 + 3 * dayInMs, asOf);
     expect(before.rows[0]).toMatchObject({ billedSeconds: 16 * 3600 + 12 * 3600 });
 
-    await rollupUsage({ source, daily, log: noLog, now: () => asOf });
+    await rollupUsage({ source, daily, digests: daily.digests, log: noLog, now: () => asOf });
     expect(daily.days.get('2026-10-02')?.get(vmKey(id))).toMatchObject({
       billedSeconds: 12 * 3600,
       notBilledSeconds: 12 * 3600,
@@ -354,13 +408,13 @@ describe('rollupUsage and usageReport', () => {
     source.record({ resourceId: steady, at: t0, state: 'running', source: 'event', dedupeId: 's' });
     const asOf = t0 + 5 * dayInMs + 3 * h;
     const through = t0 + 5 * dayInMs;
-    await rollupUsage({ source, daily, log: noLog, now: () => asOf });
+    await rollupUsage({ source, daily, digests: daily.digests, log: noLog, now: () => asOf });
 
     // An archive (`vm-timeline ingest`) brings a new VM's start of 2010-01-02.
     const id = vmId('archive');
     const since = Date.parse('2010-01-02T00:00:00Z');
     source.record({ resourceId: id, at: since, state: 'running', source: 'event', dedupeId: 'old' });
-    const first = await rollupUsage({ source, daily, log: noLog, now: () => asOf });
+    const first = await rollupUsage({ source, daily, digests: daily.digests, log: noLog, now: () => asOf });
     expect(first).toMatchObject({ rows: 31, transactions: 31, carried: 1 });
     expect(source.dirty.get(vmKey(id))).toBe(since + 31 * dayInMs);
 
@@ -372,7 +426,13 @@ describe('rollupUsage and usageReport', () => {
 
     let runs = 1;
     while (source.dirty.has(vmKey(id)) && runs < 1_000) {
-      const summary = await rollupUsage({ source, daily, log: noLog, now: () => asOf });
+      const summary = await rollupUsage({
+        source,
+        daily,
+        digests: daily.digests,
+        log: noLog,
+        now: () => asOf,
+      });
       expect(summary.rows).toBeLessThanOrEqual(31);
       runs += 1;
     }
@@ -438,7 +498,7 @@ describe('rollupUsage and usageReport', () => {
       osType: 'Linux',
       tags: { CostCenter: 'cc-2' },
     });
-    await rollupUsage({ source, daily, log: noLog, now: () => t0 + 4 * dayInMs + h });
+    await rollupUsage({ source, daily, digests: daily.digests, log: noLog, now: () => t0 + 4 * dayInMs + h });
     const asOf = t0 + 4 * dayInMs + 2 * h;
     for (const segmentsOnly of [false, true]) {
       const grouped = await report(source, daily, t0, t0 + 4 * dayInMs, asOf, 'tag:costcenter', segmentsOnly);
@@ -459,8 +519,8 @@ describe('rollupUsage and usageReport', () => {
     const id = vmId('gone');
     source.record({ resourceId: id, at: t0 + 12 * h, state: 'running', source: 'event', dedupeId: '1' });
     source.record({ resourceId: id, at: t0 + 18 * h, state: 'deleted', source: 'event', dedupeId: '2' });
-    await rollupUsage({ source, daily, log: noLog, now: () => t0 + dayInMs + h });
-    await rollupUsage({ source, daily, log: noLog, now: () => t0 + 3 * dayInMs + h });
+    await rollupUsage({ source, daily, digests: daily.digests, log: noLog, now: () => t0 + dayInMs + h });
+    await rollupUsage({ source, daily, digests: daily.digests, log: noLog, now: () => t0 + 3 * dayInMs + h });
     expect(daily.days.get('2026-10-03')?.has(vmKey(id)) ?? false).toBe(false);
     const r = await report(source, daily, t0, t0 + 3 * dayInMs, t0 + 4 * dayInMs);
     expect(r.rows[0]).toMatchObject({
