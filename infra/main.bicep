@@ -171,6 +171,7 @@ var tableNames = [
   'VmReconcileRuns'
   'VmBackfill'
   'VmCoverage'
+  'VmInvoiceCheck'
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2021-04-01' = {

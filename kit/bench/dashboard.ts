@@ -3,9 +3,10 @@
  *
  * 1. Seeds `BENCH_DASHBOARD_VMS` (10,000) VMs with `BENCH_DASHBOARD_DAYS` (3) days of history straight
  *    into the tables (the usage benchmark's row layouts: segments and details per VM partition, current
- *    rows, day rollups, in entity-group transactions), one VM in 20 in Stopped (allocated), and syncs the
- *    stopped-VM index. A sample of 60 VMs is recorded again through the store's write path into other
- *    tables and must come out the same (`seedCheck`).
+ *    rows, day rollups, in entity-group transactions; each day's digest by the rollup's writer), one VM in
+ *    20 in Stopped (allocated), and syncs the stopped-VM index. A sample of 60 VMs is recorded again
+ *    through the store's write path into other tables and must come out the same, and each day's digest
+ *    must hold exactly the figures of its day partition (`seedCheck`).
  * 2. Starts the local host over those tables (the function handlers as deployed; no sandbox, no timers
  *    in the way) and opens the dashboard in Debian's chromium (playwright-core, as the e2e test does):
  *    time from navigation to the first screen (rows drawn), API requests (counted by the browser) and
@@ -28,11 +29,13 @@ import { chromium, type Browser } from 'playwright-core';
 import { odata } from '@azure/data-tables';
 import { silentLogger } from '../../src/adapters/logger';
 import { forEachLimited } from '../../src/app/concurrency';
+import type { DailyUsageRow } from '../../src/app/rollup-usage';
 import { syncStoppedIndex } from '../../src/app/stopped-index';
 import { createAppContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import { dayInMs, dayName, dayStartOf } from '../../src/domain/daily-usage';
 import { billingOf } from '../../src/domain/billing';
+import { usageFields } from '../../src/domain/usage';
 import { seededRandom } from '../emulator/seeded-random';
 import { startLocalApp, type LocalApp } from '../local/local-app';
 import {
@@ -50,6 +53,8 @@ import { watchTableTraffic, type TrafficCounts } from './table-traffic';
 import { checkSeedAgainstIngest, seed, seedVm, type SeedVm } from './usage';
 
 const executablePath = '/usr/bin/chromium';
+/** How long the baseline waits for one VM's timeline at least. */
+const timelineTimeoutInMs = 120_000;
 /** A schedule that never comes during a run (1 January, midnight): no timer competes with the page. */
 const never = '0 0 0 1 1 *';
 
@@ -93,11 +98,11 @@ async function perVmLoading(
   const from = to - 72 * 3_600_000;
   const query = `from=${encodeURIComponent(new Date(from).toISOString())}&to=${encodeURIComponent(new Date(to).toISOString())}`;
   let apiRequests = 0;
-  const get = async (path: string): Promise<void> => {
+  const get = async (path: string, timeoutInMs = limitInMs): Promise<void> => {
     apiRequests += 1;
     const response = await fetch(`${baseUrl}/api/${path}`, {
       headers: { 'x-functions-key': key },
-      signal: AbortSignal.timeout(limitInMs),
+      signal: AbortSignal.timeout(timeoutInMs),
     });
     if (!response.ok) throw new Error(`${response.status}`);
     await response.arrayBuffer();
@@ -122,7 +127,10 @@ async function perVmLoading(
     const step = Math.max(1, Math.floor(keys.length / sampleSize));
     const sample = keys.filter((_, i) => i % step === 0).slice(0, sampleSize);
     t = performance.now();
-    await pool(sample, 6, (vmKeyText) => get(`vms/${encodeURIComponent(vmKeyText)}/timeline?${query}`));
+    // The limit is the lists'; a timeline waits longer (the host may still be working on an abandoned list).
+    await pool(sample, 6, (vmKeyText) =>
+      get(`vms/${encodeURIComponent(vmKeyText)}/timeline?${query}`, Math.max(limitInMs, timelineTimeoutInMs)),
+    );
     const timelinesMs = performance.now() - t;
     const projectedMs = listsMs + (timelinesMs * keys.length) / Math.max(1, sample.length);
     return {
@@ -143,8 +151,9 @@ async function perVmLoading(
 
 /**
  * The floor of the first screen: the Table reads `GET /api/fleet` makes for it, raw (the SDK's listing,
- * no mapping, no figures): every `VmCurrent` row and, at the same time, the range's day partitions (8 at
- * a time); then the timeline partitions of the page's 50 VMs (16 at a time) and the episode index.
+ * no mapping, no figures): every `VmCurrent` row and, at the same time, the range's day digests (one
+ * partition query each, 8 at a time); then the timeline partitions of the page's 50 VMs (16 at a time)
+ * and the episode index.
  */
 async function firstScreenFloor(
   ctx: AppContext,
@@ -156,12 +165,12 @@ async function firstScreenFloor(
   const drain = async (pages: AsyncIterable<unknown[]>) => {
     for await (const rows of pages) void rows.length;
   };
-  const daily = ctx.tables.table(ctx.tableNames.dailyUsage);
+  const digests = ctx.tables.table(ctx.tableNames.dailyDigest);
   await Promise.all([
     drain(ctx.tables.table(ctx.tableNames.current).listEntities().byPage({ maxPageSize: 1000 })),
     forEachLimited(days, 8, (day) =>
       drain(
-        daily
+        digests
           .listEntities({ queryOptions: { filter: odata`PartitionKey eq ${dayName(day)}` } })
           .byPage({ maxPageSize: 1000 }),
       ),
@@ -175,6 +184,34 @@ async function firstScreenFloor(
     drain(ctx.tables.table(ctx.tableNames.alerts).listEntities().byPage({ maxPageSize: 1000 })),
   ]);
   return { ms: performance.now() - t, tableRequests: ctx.tableRequests.requests - before };
+}
+
+/**
+ * Each seeded day's digest, read back through the store (the route's read), against its day partition
+ * (every row's usage figures): the days whose digest is missing, inconsistent or differs.
+ */
+async function checkDigests(
+  ctx: AppContext,
+  start: number,
+  days: number,
+): Promise<{ days: number; vms: number; differing: string[] }> {
+  const differing: string[] = [];
+  let vms = 0;
+  for (let day = start; day < start + days * dayInMs; day += dayInMs) {
+    const rows = new Map<string, DailyUsageRow>();
+    for await (const page of ctx.daily.listDay(dayName(day))) for (const r of page) rows.set(r.vmKey, r);
+    const digest = await ctx.digests.readDigest(dayName(day));
+    vms += digest?.length ?? 0;
+    const same =
+      digest !== undefined &&
+      digest.length === rows.size &&
+      digest.every((e) => {
+        const row = rows.get(e.vmKey);
+        return row !== undefined && usageFields.every((f) => row[f] === e[f]);
+      });
+    if (!same) differing.push(dayName(day));
+  }
+  return { days, vms, differing };
 }
 
 export async function runDashboardBenchmark({ progress }: BenchmarkContext): Promise<BenchmarkResult> {
@@ -226,6 +263,8 @@ export async function runDashboardBenchmark({ progress }: BenchmarkContext): Pro
     progress(
       `seed check: ${seedCheck.vms} VMs recorded again through the store, ${seedCheck.differing.length} differ`,
     );
+    const digestCheck = await checkDigests(ctx, start, days);
+    progress(`seed check: ${days} day digests, ${digestCheck.differing.length} differ from their day rows`);
     await ctx.daily.setRolledThrough(dayStartOf(asOf));
     const index = await syncStoppedIndex({ alerts: ctx.alerts, store: ctx.store, log: silentLogger }, asOf);
     progress(`stopped index: ${index.stopped} VMs in Stopped (allocated)`);
@@ -332,11 +371,11 @@ export async function runDashboardBenchmark({ progress }: BenchmarkContext): Pro
         vms: vmCount,
         days,
         seedSeconds: sig3(seedMs / 1000),
-        seedCheck,
+        seedCheck: { ...seedCheck, digests: digestCheck },
         firstLoad: first,
         secondLoad: warm,
         firstScreenFloor: {
-          what: "the fleet route's Table reads for the first screen, raw",
+          what: "the fleet route's Table reads for the first screen, raw (current rows, day digests, timelines, episode index)",
           ms: Math.round(floor.ms),
           tableRequests: floor.tableRequests,
           shareOfSecondLoad: sig3(floor.ms / 1000 / Math.max(0.001, warm.seconds)),
@@ -356,6 +395,7 @@ export async function runDashboardBenchmark({ progress }: BenchmarkContext): Pro
       },
       targets: [
         exactly('seededVmsDifferingFromIngest', seedCheck.differing.length, 0),
+        exactly('seededDigestsDifferingFromDayRows', digestCheck.differing.length, 0),
         atMost('firstScreenSeconds', first.seconds, 3),
         atMost('apiRequestsPerLoad', first.apiRequests, 5),
         atMost('apiRequestsPerRefreshNothingChanged', refresh.apiRequests, 2),

@@ -4,7 +4,8 @@
  *
  * Seeding writes straight through the adapters' row layouts: per VM one entity-group transaction of its
  * segments and details history (`VmTimeline`), current rows in transactions per subscription, and the
- * day rows (`VmDailyUsage`) computed from the same segments, 100 per transaction. Every VM has 0–3
+ * day rows (`VmDailyUsage`) computed from the same segments, 100 per transaction, and each day's digest
+ * (`VmDailyDigest`) by the rollup's own writer. Every VM has 0–3
  * transitions in the month, some known only within a reconcile window; one in 20 changes cost center
  * mid-month. Then: the grouped report, the same from segments only (must be equal), and one daily rollup
  * run (rows for one more day for every VM).
@@ -27,7 +28,7 @@ import { silentLogger } from '../../src/adapters/logger';
 import { currentEntity } from '../../src/adapters/codecs/current';
 import { detailsEntity, segmentEntity } from '../../src/adapters/codecs/timeline';
 import type { CurrentState } from '../../src/app/ports';
-import { rollupUsage, type DailyUsageRow } from '../../src/app/rollup-usage';
+import { rollupUsage, writeDayDigest, type DailyUsageRow } from '../../src/app/rollup-usage';
 import { usageReport, type GroupedUsageReport } from '../../src/app/usage-report';
 import { createAppContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
@@ -196,6 +197,8 @@ export async function seed(
     })),
   );
   await pool(dayBatches, concurrency, async ({ day, rows }) => ctx.daily.upsertDay(day, rows));
+  // Each day's digest, as the rollup writes it (from the day partition).
+  await pool([...byDay.keys()], 4, (day) => writeDayDigest(ctx, day));
   // The rollup is up to date through yesterday.
   await ctx.daily.setRolledThrough(dayStartOf(asOf) - dayInMs);
   const ms = performance.now() - t;

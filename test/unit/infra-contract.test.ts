@@ -16,6 +16,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { logFormatVariable } from '../../src/adapters/logger';
+import { tableNames } from '../../src/adapters/table-names';
 import { settingDefaults } from '../../src/config';
 import { hostVariables } from '../../kit/local/local-app';
 import { mappedOperations } from '../../src/domain/events';
@@ -1389,5 +1390,19 @@ describe('management-group mode', () => {
       for (const name of matchesOf(mg(), /^param\s+(\w+)\s+\w+\s*$/gm))
         expect(text, `${script}: ${name}`).toContain(`${name}=`);
     }
+  });
+});
+
+describe('tables', () => {
+  it('creates every documented table up front, and the README documents each', () => {
+    const main = read('infra/main.bicep');
+    const list = /var tableNames = \[([\s\S]*?)\]/.exec(main)?.[1] ?? '';
+    const inBicep = matchesOf(list, /'(\w+)'/g);
+    expect(inBicep.sort()).toEqual(Object.values(tableNames).sort());
+    const readme = read('README.md');
+    for (const name of Object.values(tableNames))
+      expect(readme, `${name} is not in README "Tables"`).toMatch(
+        new RegExp(`^(### \`${name}\`|\`${name}\` is described under)`, 'm'),
+      );
   });
 });
