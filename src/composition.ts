@@ -152,10 +152,9 @@ export function createAppContext(config: Readonly<Config>, options: ContextOptio
     log,
     now: options.now ?? Date.now,
     ensureTables() {
+      // All at once: the first request of an instance waits for one round trip, not one per table.
       ensured ??= (async () => {
-        for (const name of Object.values(names)) {
-          await tables.table(name).createTable();
-        }
+        await Promise.all(Object.values(names).map((name) => tables.table(name).createTable()));
       })().catch((error: unknown) => {
         ensured = undefined;
         throw error;

@@ -299,9 +299,9 @@ export async function runDashboardBenchmark({ progress }: BenchmarkContext): Pro
       await page.goto(app.dashboardUrl);
       await page.waitForSelector('body[data-loaded="true"] #timelines .bar', { timeout: 300_000 });
       const seconds = (performance.now() - t) / 1000;
-      const fleetRequestMs = (await page.evaluate(
+      const fleetRequestMs = await page.evaluate<number>(
         `performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/fleet?')).map((e) => Math.round(e.duration))[0]`,
-      )) as number;
+      );
       loads.push({
         seconds: sig3(seconds),
         fleetRequestMs,
