@@ -153,7 +153,11 @@ class MemoryDigestStore implements DailyDigestStore {
     return Promise.resolve(entries === undefined ? undefined : entries.map((e) => ({ ...e })));
   }
 
+  /** Days whose digest write fails (a storage error). */
+  readonly failing = new Set<string>();
+
   writeDigest(day: string, entries: readonly DayUsage[]): Promise<void> {
+    if (this.failing.has(day)) return Promise.reject(new Error('digest write failed'));
     this.writes += 1;
     this.days.set(
       day,
@@ -399,6 +403,40 @@ describe('rollupUsage and usageReport', () => {
       notBilledSeconds: 86_400,
     });
     expect(source.dirty.size).toBe(0);
+  });
+
+  it("keeps a VM dirty and the mark where it was while a day's digest is not written, then writes it", async () => {
+    const source = new MemoryUsageSource();
+    const daily = new MemoryDailyStore();
+    const id = vmId('late');
+    const deps = () => ({ source, daily, digests: daily.digests, log: noLog });
+    source.record({ resourceId: id, at: t0 + 8 * h, state: 'running', source: 'event', dedupeId: '1' });
+    await rollupUsage({ ...deps(), now: () => t0 + 3 * dayInMs });
+    expectDigestsMatchRows(daily);
+    // Deallocated at noon on the 2nd, heard of on the 4th, and the 2nd's digest cannot be written.
+    source.record({
+      resourceId: id,
+      at: t0 + dayInMs + 12 * h,
+      state: 'deallocated',
+      source: 'event',
+      dedupeId: '2',
+    });
+    daily.digests.failing.add('2026-10-02');
+    const asOf = t0 + 4 * dayInMs + h;
+    const failed = await rollupUsage({ ...deps(), now: () => asOf });
+    expect(failed.failed).toBe(1);
+    expect(source.dirty.has(vmKey(id))).toBe(true);
+    expect(daily.mark).toBe(t0 + 3 * dayInMs);
+    expect(daily.days.get('2026-10-02')?.get(vmKey(id))?.billedSeconds).toBe(12 * 3600);
+    expect(daily.digests.days.get('2026-10-02')?.[0]?.billedSeconds).toBe(86_400);
+
+    daily.digests.failing.clear();
+    const next = await rollupUsage({ ...deps(), now: () => asOf });
+    expect(next).toMatchObject({ failed: 0, settled: 1 });
+    expect(source.dirty.size).toBe(0);
+    expect(daily.mark).toBe(t0 + 4 * dayInMs);
+    expect(daily.digests.days.get('2026-10-02')?.[0]?.billedSeconds).toBe(12 * 3600);
+    expectDigestsMatchRows(daily);
   });
 
   it('spreads what a start dated 2010 dirties over runs, at most 31 days of a VM per run, losing none', async () => {
