@@ -403,6 +403,8 @@ export async function runUsageBenchmark({ progress }: BenchmarkContext): Promise
           transactions: daily.transactions,
           rows: daily.rows,
           segmentReads: daily.recomputed,
+          digests: daily.digests,
+          digestsBackfilled: daily.digestsBackfilled,
         },
       },
       targets: [
