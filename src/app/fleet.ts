@@ -344,7 +344,7 @@ function stoppedSecondsOf(current: CurrentState, from: number, to: number, asOf:
  */
 export function estimateUsage(
   current: CurrentState,
-  days: ReadonlyMap<number, UsageSeconds> | undefined,
+  days: Pick<ReadonlyMap<number, UsageSeconds>, 'get'> | undefined,
   from: number,
   to: number,
   asOf: number,
@@ -528,24 +528,19 @@ export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Pro
   // The rollup mark and the range's rolled-up days (complete days only: a partial edge day's row is
   // prorated; later days have no rows yet) are read while the first page of current rows comes.
   const rolledThroughPromise = deps.daily.getRolledThrough();
-  const rows = new Map<string, Map<number, UsageSeconds>>();
+  // Each day's figures by VM key (a day's digest entries as read, or its partition's rows).
+  const byDay = new Map<number, ReadonlyMap<string, UsageSeconds>>();
   const wholeDays: number[] = [];
   for (let day = dayStartOf(from); day < to && day + dayInMs <= asOf; day += dayInMs) wholeDays.push(day);
-  const keep = (day: number, dayRows: readonly DayUsage[]) => {
-    for (const r of dayRows) {
-      let days = rows.get(r.vmKey);
-      if (days === undefined) {
-        days = new Map();
-        rows.set(r.vmKey, days);
-      }
-      days.set(day, usageOnly(r));
-    }
-  };
   const daysRead = forEachLimited(wholeDays, 8, async (day) => {
+    const figures = new Map<string, UsageSeconds>();
     // The day's digest (a few rows), else its partition (the digest is an index, never the truth).
     const digest = await deps.digests.readDigest(dayName(day));
-    if (digest !== undefined) return keep(day, digest);
-    for await (const pageRows of deps.daily.listDayUsage(dayName(day))) keep(day, pageRows);
+    if (digest !== undefined) for (const e of digest) figures.set(e.vmKey, e);
+    else
+      for await (const pageRows of deps.daily.listDayUsage(dayName(day)))
+        for (const r of pageRows) figures.set(r.vmKey, r);
+    byDay.set(day, figures);
   });
   // Awaited below; a failure of the listing before that must not leave these rejections unhandled.
   daysRead.catch(() => undefined);
@@ -581,7 +576,8 @@ export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Pro
       const name = nameOf(current);
       if (!matches(current, name, query)) continue;
       const key = vmKey(current.resourceId);
-      const usage = estimateUsage(current, rows.get(key), from, to, asOf, rolledThrough);
+      const days = { get: (day: number) => byDay.get(day)?.get(key) };
+      const usage = estimateUsage(current, days, from, to, asOf, rolledThrough);
       const figures = figuresOf(usage, stoppedSecondsOf(current, from, to, asOf));
       const stopped = current.state === PowerState.stopped;
       totalUsage = addUsage(totalUsage, usage);
@@ -681,17 +677,6 @@ export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Pro
   answer.continuation =
     kept.length > pageSize && last !== undefined ? encodeToken({ s: sortName, t: last.tuple }) : null;
   return answer;
-}
-
-/** The usage columns of a day row (what the listing keeps of it per VM and day). */
-function usageOnly(r: UsageSeconds): UsageSeconds {
-  return {
-    billedSeconds: r.billedSeconds,
-    notBilledSeconds: r.notBilledSeconds,
-    unknownSeconds: r.unknownSeconds,
-    billedSecondsMin: r.billedSecondsMin,
-    billedSecondsMax: r.billedSecondsMax,
-  };
 }
 
 function groupByText(groupBy: GroupBy): string {
