@@ -7,18 +7,44 @@ import { json, table } from './format';
 const day = (ms: number | undefined): string =>
   ms === undefined ? '-' : new Date(ms).toISOString().slice(0, 10);
 
-function line(s: BackfillSummary): string[] {
-  return [
+/** The summary table: one line per subscription, the counts `--json` gives (README "CLI"). */
+export function summaryTable(summaries: readonly BackfillSummary[]): string[] {
+  const header = [
+    'SUBSCRIPTION',
+    'RECORDS',
+    'OBSERVATIONS',
+    'DUPLICATES',
+    'VMS',
+    'REQUESTS',
+    'THROTTLED',
+    'METRIC-READS',
+    'NARROWED',
+    'SET-OPS',
+    'SHARPENED',
+    'REACHED',
+    'DAYS',
+  ];
+  const line = (s: BackfillSummary): string[] => [
     s.subscriptionId,
-    String(s.records),
-    String(s.observations),
-    String(s.duplicates),
-    String(s.vms),
-    String(s.requests),
-    String(s.throttled),
+    ...[
+      s.records,
+      s.observations,
+      s.duplicates,
+      s.vms,
+      s.requests,
+      s.throttled,
+      s.metricReads,
+      s.narrowed,
+      s.scaleSetRecords,
+      s.sharpened,
+    ].map(String),
     day(s.reachedAt),
     s.forbidden ? 'forbidden' : s.error !== undefined ? 'failed' : `${s.slicesDone}/${s.slices}`,
   ];
+  return table(
+    [header, ...summaries.map(line)],
+    ['left', ...header.slice(1, -2).map(() => 'right' as const), 'left', 'right'],
+  );
 }
 
 export const backfillCommand: Command = {
@@ -77,22 +103,7 @@ export const backfillCommand: Command = {
     if (invocation.json) {
       invocation.print(json({ subscriptions: summaries }));
     } else {
-      const header = [
-        'SUBSCRIPTION',
-        'RECORDS',
-        'OBSERVATIONS',
-        'DUPLICATES',
-        'VMS',
-        'REQUESTS',
-        'THROTTLED',
-        'REACHED',
-        'DAYS',
-      ];
-      for (const row of table(
-        [header, ...summaries.map(line)],
-        ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'right'],
-      ))
-        invocation.print(row);
+      for (const row of summaryTable(summaries)) invocation.print(row);
       for (const s of summaries)
         if (s.error !== undefined) invocation.print(`${s.subscriptionId}: ${s.error}`);
       if (summaries.length === 0) invocation.print('no subscription to backfill');
