@@ -48,14 +48,15 @@ async function applyHealthEvent(event: HealthEvent, deps: IngestDependencies): P
     dedupeId: event.id,
     eventType: event.eventType,
   };
+  // The reconciler's last complete run saw the VM in its recorded state at or after its start. The mark is
+  // read before the row: a run that completes in between wrote its observations before its mark, so the
+  // row read next holds them (a mark read after the row could vouch for a state the run found changed).
+  const mark =
+    deps.marks === undefined ? undefined : await deps.marks.getMark(event.resource.subscriptionId);
   let current = await deps.store.getCurrent(resourceId);
-  if (current !== undefined && deps.marks !== undefined) {
-    // The reconciler's last complete run saw the VM in its recorded state at or after its start.
-    const mark = await deps.marks.getMark(event.resource.subscriptionId);
-    if (mark !== undefined) {
-      const seen = mark.unconfirmed[vmKey(resourceId)] ?? mark.startedAt;
-      if (seen > (current.lastSeenAt ?? Number.NEGATIVE_INFINITY)) current = { ...current, lastSeenAt: seen };
-    }
+  if (current !== undefined && mark !== undefined) {
+    const seen = mark.unconfirmed[vmKey(resourceId)] ?? mark.startedAt;
+    if (seen > (current.lastSeenAt ?? Number.NEGATIVE_INFINITY)) current = { ...current, lastSeenAt: seen };
   }
   const decision = decideHealth(event.reason, current);
   if (decision.kind === 'ignore') return skipped(decision.reason);

@@ -254,6 +254,41 @@ describe('ingestEvent with Resource Health events', () => {
     });
   });
 
+  it('reads the mark before the row: a run completing in between cannot vouch for the state it found changed', async () => {
+    const d = deps(t('13:04'));
+    const id = vmResourceId('vm-race');
+    await d.store.record(reconciled(id, t('09:00'), 'running'));
+    d.management.instanceViews.set(id.toLowerCase(), [{ code: 'PowerState/stopped' }]);
+    // The VM stopped at 12:50. A run that started at 12:55 finds it stopped and completes while the
+    // annotation is processed: right after the first read of the VM's row (observations, then the mark).
+    let mark: { startedAt: number; unconfirmed: Record<string, number> } | undefined;
+    d.marks = { getMark: () => Promise.resolve(mark) };
+    const getCurrent = d.store.getCurrent.bind(d.store);
+    let reads = 0;
+    d.store.getCurrent = async (resourceId) => {
+      const row = await getCurrent(resourceId);
+      if ((reads += 1) === 1) {
+        await d.store.record(reconciled(id, t('12:56'), 'stopped', t('09:00')));
+        mark = { startedAt: t('12:55'), unconfirmed: {} };
+      }
+      return row;
+    };
+    const event = healthEvent({
+      id: 'a-race',
+      resourceUri: id,
+      annotation: 'VirtualMachineStoppedInternally',
+      occurred: iso(t('12:50')),
+    });
+    // Read in the other order, the run's mark vouched for 'running' at 12:55 and the annotation was
+    // dropped as older than the timeline: the stop stayed at 12:56 within a window back to 09:00, unexplained.
+    expect(await ingestEvent(event, d)).toMatchObject({ outcome: 'recorded' });
+    expect(await getCurrent(id)).toMatchObject({
+      state: 'stopped',
+      since: t('12:50'),
+      reason: { name: 'VirtualMachineStoppedInternally' },
+    });
+  });
+
   it('records nothing when the read contradicts the annotation, or when the annotation is older than the timeline', async () => {
     const d = deps(t('13:04'));
     const id = vmResourceId('vm-contra');
