@@ -298,6 +298,28 @@ function annotationOf(record: Json): string | undefined {
   }
 }
 
+/** A rejection when the operation name or resource id is too long or holds control characters. */
+function fieldProblem(operation: string, resourceId: string): ActivityLogDecision | undefined {
+  for (const [field, value] of [
+    ['operationName', operation],
+    ['resourceId', resourceId],
+  ] as const) {
+    if (value.length > maxFieldLength) return { kind: 'reject', reason: `${field} too long` };
+    if (controlCharacters.test(value))
+      return { kind: 'reject', reason: `${field} contains control characters` };
+  }
+  return undefined;
+}
+
+/** The record's `eventTimestamp` (epoch ms), or the rejection saying what is wrong with it. */
+function recordTimeOf(raw: Json, now: number): number | ActivityLogDecision {
+  const at = parseRecordTime(str(raw['eventTimestamp']));
+  if (at === undefined) return { kind: 'reject', reason: 'missing or unparseable eventTimestamp' };
+  if (at < earliestRecordTime) return { kind: 'reject', reason: 'eventTimestamp before 2010' };
+  if (at > now + 15 * 60_000) return { kind: 'reject', reason: 'eventTimestamp in the future' };
+  return at;
+}
+
 /** Maps one record of the log to an observation, or says why it is skipped or rejected. */
 export function readActivityLogRecord(raw: unknown, now: number): ActivityLogDecision {
   if (!isObject(raw)) return { kind: 'reject', reason: 'record is not a JSON object' };
@@ -314,21 +336,13 @@ export function readActivityLogRecord(raw: unknown, now: number): ActivityLogDec
       : { kind: 'skip', reason: 'not a virtual machine operation' };
   }
   if (resourceId === undefined) return { kind: 'reject', reason: 'missing resourceId' };
-  for (const [field, value] of [
-    ['operationName', operation],
-    ['resourceId', resourceId],
-  ] as const) {
-    if (value.length > maxFieldLength) return { kind: 'reject', reason: `${field} too long` };
-    if (controlCharacters.test(value))
-      return { kind: 'reject', reason: `${field} contains control characters` };
-  }
+  const badField = fieldProblem(operation, resourceId);
+  if (badField !== undefined) return badField;
   const resource = parseComputeResourceId(resourceId);
   if (resource === undefined || resource.kind === ResourceKind.scaleSet)
     return { kind: 'skip', reason: 'not a virtual machine' };
-  const at = parseRecordTime(str(raw['eventTimestamp']));
-  if (at === undefined) return { kind: 'reject', reason: 'missing or unparseable eventTimestamp' };
-  if (at < earliestRecordTime) return { kind: 'reject', reason: 'eventTimestamp before 2010' };
-  if (at > now + 15 * 60_000) return { kind: 'reject', reason: 'eventTimestamp in the future' };
+  const at = recordTimeOf(raw, now);
+  if (typeof at !== 'number') return at;
   const correlationId = str(raw['correlationId'])?.slice(0, 128);
   const eventDataId = str(raw['eventDataId'])?.slice(0, 128);
   const status = localizable(raw['status'])?.toLowerCase() ?? '';
@@ -382,20 +396,12 @@ export function readActivityLogRecord(raw: unknown, now: number): ActivityLogDec
 function readScaleSetRecord(raw: Json, operation: string, now: number): ActivityLogDecision {
   const resourceId = resourceOf(raw);
   if (resourceId === undefined) return { kind: 'reject', reason: 'missing resourceId' };
-  for (const [field, value] of [
-    ['operationName', operation],
-    ['resourceId', resourceId],
-  ] as const) {
-    if (value.length > maxFieldLength) return { kind: 'reject', reason: `${field} too long` };
-    if (controlCharacters.test(value))
-      return { kind: 'reject', reason: `${field} contains control characters` };
-  }
+  const badField = fieldProblem(operation, resourceId);
+  if (badField !== undefined) return badField;
   const resource = parseComputeResourceId(resourceId);
   if (resource?.kind !== ResourceKind.scaleSet) return { kind: 'skip', reason: 'not a scale set' };
-  const at = parseRecordTime(str(raw['eventTimestamp']));
-  if (at === undefined) return { kind: 'reject', reason: 'missing or unparseable eventTimestamp' };
-  if (at < earliestRecordTime) return { kind: 'reject', reason: 'eventTimestamp before 2010' };
-  if (at > now + 15 * 60_000) return { kind: 'reject', reason: 'eventTimestamp in the future' };
+  const at = recordTimeOf(raw, now);
+  if (typeof at !== 'number') return at;
   const status = scaleSetOperationStatusOf(localizable(raw['status']) ?? '');
   if (status === undefined) return { kind: 'skip', reason: 'status names no phase of an operation' };
   // The correlation id ties the operation's records together: without it they cannot be told apart.

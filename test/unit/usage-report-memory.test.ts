@@ -1,85 +1,24 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+/**
+ * The usage report over a fleet too big to seed (test/support/generated-fleet.ts: made up page by page,
+ * nothing kept there): heap measured before the first page and when the report asks for the page after
+ * the last, while it still holds whatever it kept of the others.
+ */
 import { describe, expect, it } from 'vitest';
-import type { CurrentState } from '../../src/app/ports';
-import type { DailyUsageStore, UsageCurrentRow, UsageSource } from '../../src/app/rollup-usage';
+import type { UsageSource } from '../../src/app/rollup-usage';
 import { usageReport, type UsageReportRow } from '../../src/app/usage-report';
 import { parseGroupBy } from '../../src/domain/grouping';
-import { currentKeys, vmKey } from '../../src/domain/resource-id';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+import { GeneratedFleet as Fleet, noRollups } from '../support/generated-fleet';
 
 const t0 = Date.parse('2026-10-01T00:00:00Z');
 const day = 86_400_000;
 const vmCount = 40_000;
 const pageSize = 1_000;
-/** Long names, so that holding every VM's id shows: ~40,000 × 600 characters ≈ 24 MB. */
-const padding = 'x'.repeat(560);
-const idOf = (i: number) =>
-  `/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg-${i % 7}/providers/Microsoft.Compute/virtualMachines/vm-${i}-${padding}`;
 
-function heapInMB(): number {
-  gc();
-  return process.memoryUsage().heapUsed / 1e6;
-}
-
-/**
- * A fleet made up page by page as the report reads it (nothing kept here): every VM running since
- * before the range, tagged with one of 4 teams. Heap is measured before the first page and when the
- * report asks for the page after the last, while it still holds whatever it kept of the others.
- */
-class GeneratedFleet implements UsageSource {
-  heapBeforeInMB = 0;
-  heapAtEndInMB = 0;
-
-  async *listCurrentRows(): AsyncIterable<UsageCurrentRow[]> {
-    this.heapBeforeInMB = heapInMB();
-    for (let p = 0; p * pageSize < vmCount; p++) {
-      await Promise.resolve();
-      const rows: UsageCurrentRow[] = [];
-      for (let i = p * pageSize; i < Math.min(vmCount, (p + 1) * pageSize); i++) {
-        const resourceId = idOf(i);
-        const key = vmKey(resourceId);
-        const current: CurrentState = {
-          resourceId,
-          subscriptionId: currentKeys(key).partitionKey,
-          state: 'running',
-          billing: 'billed',
-          since: t0 - day,
-          last: { at: t0 - day, source: 'event', dedupeId: `e${i}` },
-          details: { tags: { team: `t-${i % 4}` } },
-          detailsAt: t0 - 2 * day,
-        };
-        rows.push({ key, current, etag: '1', raw: undefined });
-      }
-      yield rows;
-    }
-    this.heapAtEndInMB = heapInMB();
-  }
-
-  settleUsageDirty(): Promise<boolean> {
-    return Promise.resolve(true);
-  }
-
-  getDetailsHistory(): Promise<never[]> {
-    return Promise.resolve([]);
-  }
-
-  getTimeline(): Promise<undefined> {
-    return Promise.resolve(undefined);
+class GeneratedFleet extends Fleet {
+  constructor() {
+    super({ vms: vmCount, pageSize, t0 });
   }
 }
-
-const noRollups: DailyUsageStore = {
-  upsertDay: () => Promise.resolve(),
-  // eslint-disable-next-line require-yield
-  async *listDay() {
-    await Promise.resolve();
-  },
-  getRolledThrough: () => Promise.resolve(undefined),
-  setRolledThrough: () => Promise.resolve(),
-};
 
 describe('usageReport memory', () => {
   it('grouped by tag, holds the groups, not every VM of the fleet, until the report ends', async () => {
