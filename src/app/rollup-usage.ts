@@ -39,7 +39,7 @@ import {
 } from '../domain/daily-usage';
 import { parseComputeResourceId } from '../domain/resource-id';
 import type { Segment } from '../domain/segments';
-import { usageOf, type UsageSeconds } from '../domain/usage';
+import { usageOf, usageOnly, type UsageSeconds } from '../domain/usage';
 import { ensureError } from './errors';
 
 /** One `VmDailyUsage` row. */
@@ -300,14 +300,7 @@ export async function rollupUsage(deps: RollupDependencies, asOf = deps.now()): 
 }
 
 function dayUsageOf(row: DailyUsageRow): DayUsage {
-  return {
-    vmKey: row.vmKey,
-    billedSeconds: row.billedSeconds,
-    notBilledSeconds: row.notBilledSeconds,
-    unknownSeconds: row.unknownSeconds,
-    billedSecondsMin: row.billedSecondsMin,
-    billedSecondsMax: row.billedSecondsMax,
-  };
+  return { vmKey: row.vmKey, ...usageOnly(row) };
 }
 
 /**

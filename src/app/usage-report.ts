@@ -22,12 +22,11 @@ import {
 import { GroupKind, groupByValues, groupKeyOf, parseGroupBy, type GroupBy } from '../domain/grouping';
 import type { PriceTable } from '../domain/prices';
 import type { Segment } from '../domain/segments';
-import { addUsage, usageOf, zeroUsage, type UsageSeconds } from '../domain/usage';
+import { addUsage, usageOf, usageOnly, zeroUsage, type UsageSeconds } from '../domain/usage';
 import { InputError } from './errors';
 import { checkRange } from './queries';
 import { forEachLimited } from './concurrency';
 import {
-  type DailyUsageRow,
   type DailyUsageStore,
   type DayKeyRange,
   type UsageCurrentRow,
@@ -258,8 +257,8 @@ async function chunkUsage(
           // A VM with rollups but no current row (not expected): count its rows as they are.
           const orphan = new VmUsage(r.resourceId, r.details, byDay);
           vms.set(r.vmKey, orphan);
-          orphan.add(r.details, usageOfRow(r), day);
-        } else if (fromRows.get(r.vmKey)?.delete(day) === true) vm.add(r.details, usageOfRow(r), day);
+          orphan.add(r.details, usageOnly(r), day);
+        } else if (fromRows.get(r.vmKey)?.delete(day) === true) vm.add(r.details, usageOnly(r), day);
       }
     }
   });
@@ -368,15 +367,6 @@ function overlapping(segments: readonly Segment[], from: number, to: number): Se
   return result;
 }
 
-function usageOfRow(r: DailyUsageRow): UsageSeconds {
-  return {
-    billedSeconds: r.billedSeconds,
-    notBilledSeconds: r.notBilledSeconds,
-    unknownSeconds: r.unknownSeconds,
-    billedSecondsMin: r.billedSecondsMin,
-    billedSecondsMax: r.billedSecondsMax,
-  };
-}
 
 interface Accumulator {
   usage: UsageSeconds;

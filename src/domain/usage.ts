@@ -31,6 +31,13 @@ export const usageFields = [
   'billedSecondsMax',
 ] as const satisfies ReadonlyArray<keyof UsageSeconds>;
 
+/** The usage figures of a row that holds more (a day row, a digest entry), as a value of their own. */
+export function usageOnly(row: UsageSeconds): UsageSeconds {
+  const usage = { ...zeroUsage };
+  for (const field of usageFields) usage[field] = row[field];
+  return usage;
+}
+
 export function addUsage(a: UsageSeconds, b: UsageSeconds): UsageSeconds {
   const sum = { ...zeroUsage };
   for (const field of usageFields) sum[field] = a[field] + b[field];
