@@ -32,6 +32,7 @@ import {
   currentEntity,
   currentFromRow,
   detailsPatch,
+  fleetCurrentColumns,
   sameCurrentColumns,
   versionOf,
   withUsageDirtyFrom,
@@ -51,7 +52,7 @@ import {
   segmentFromRow,
   segmentRowKey,
 } from './codecs/timeline';
-import type { Row } from './table-columns';
+import { compact, type Row } from './table-columns';
 import { ServiceFailure } from '../app/errors';
 import { sdkFailureOf } from './service-errors';
 
@@ -212,14 +213,22 @@ export class TableTimelineStore implements TimelineStore, RangeReadingUsageSourc
     yield* this.#currentPages(undefined);
   }
 
-  /** Current rows with their Timestamp (the fleet listing), optionally only those in `states`. */
-  async *listFleet(options: { states?: readonly string[] } = {}): AsyncIterable<FleetCurrentRow[]> {
+  /**
+   * Current rows with their Timestamp (the fleet listing), optionally only those in `states`: only the
+   * columns the fleet reads (`fleetCurrentColumns`), or with `wholeRows` every column (to compare).
+   */
+  async *listFleet(
+    options: { states?: readonly string[]; wholeRows?: boolean } = {},
+  ): AsyncIterable<FleetCurrentRow[]> {
     const filter =
       options.states === undefined || options.states.length === 0
         ? undefined
         : options.states.map((state) => odata`state eq ${state}`).join(' or ');
+    const select = options.wholeRows === true ? undefined : [...fleetCurrentColumns];
     const pages = this.currentTable
-      .listEntities<Record<string, unknown>>(filter === undefined ? {} : { queryOptions: { filter } })
+      .listEntities<Record<string, unknown>>({
+        queryOptions: compact({ filter, select }),
+      })
       .byPage({ maxPageSize: 1000 });
     for await (const page of pages) {
       const rows: FleetCurrentRow[] = [];

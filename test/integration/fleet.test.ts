@@ -213,7 +213,7 @@ describe('GET /api/fleet', () => {
     expect((other.jsonBody as { error: string }).error).toContain('continuation');
   });
 
-  it('answers the same from the day digests as from the day partitions, and falls back on a broken digest', async () => {
+  it('answers the same from the day digests as from the day partitions, from the fleet columns as from whole rows, and falls back on a broken digest', async () => {
     let fromDigests = 0;
     const withDigests: FleetDependencies = {
       ...ctx.fleet,
@@ -265,6 +265,27 @@ describe('GET /api/fleet', () => {
       const pages = await allPages(withDigests, query);
       expect(pages, JSON.stringify(query)).toEqual(pagesFromPartitions[i]);
     }
+    // The listing reads only the fleet's columns of `VmCurrent`; from whole rows the pages are the same.
+    const store = ctx.store;
+    const fromWholeRows: FleetDependencies = {
+      ...ctx.fleet,
+      source: {
+        listFleet: (options) => store.listFleet({ ...options, wholeRows: true }),
+        changedSince: (changedAt) => store.changedSince(changedAt),
+        getTimeline: (resourceId, range) => store.getTimeline(resourceId, range),
+      },
+    };
+    for (const [i, query] of queries.entries())
+      expect(await allPages(fromWholeRows, query), JSON.stringify(query)).toEqual(pagesFromPartitions[i]);
+    // ...and the selection is what storage sent: a column the fleet does not read (detailsAt) is not there.
+    const first = async (wholeRows: boolean) => {
+      for await (const rows of store.listFleet({ wholeRows })) return rows[0]?.current;
+      return undefined;
+    };
+    expect((await first(true))?.detailsAt).toBe(t('2026-08-01T00:00:00Z'));
+    const selected = await first(false);
+    expect(selected?.resourceId).toMatch(/virtualMachines\/vm-/);
+    expect(selected?.detailsAt).toBeUndefined();
     expect(pagesFromPartitions.flat().length).toBeGreaterThan(queries.length);
     expect(fromDigests).toBeGreaterThan(queries.length * 3 - 1);
 

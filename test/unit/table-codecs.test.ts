@@ -4,6 +4,7 @@ import {
   currentEntity,
   currentFromRow,
   detailsPatch,
+  fleetCurrentColumns,
   sameCurrentColumns,
   versionOf,
   withUsageDirtyFrom,
@@ -18,7 +19,9 @@ import {
   segmentFromRow,
 } from '../../src/adapters/codecs/timeline';
 import { numberColumn, type Row } from '../../src/adapters/table-columns';
+import { estimateUsage, vmListItem } from '../../src/app/fleet';
 import type { CurrentState } from '../../src/app/ports';
+import { stoppedStatusOf } from '../../src/app/stopped';
 import type { Observation } from '../../src/domain/observation';
 import type { Segment } from '../../src/domain/segments';
 import { vmKey } from '../../src/domain/resource-id';
@@ -161,6 +164,66 @@ describe('the VmCurrent codec', () => {
     const read = currentFromRow(merged)?.current;
     expect(read?.details).toBeUndefined();
     expect(read?.detailsAt).toBe(t0);
+  });
+
+  it('reads of a row of only the fleet columns every field the fleet listing uses, as of the whole row', () => {
+    /** What `fleetPage` and its helpers read of a current row (listing, figures, filters, facets, alerts). */
+    const fleetFields = (c: CurrentState | undefined) => ({
+      resourceId: c?.resourceId,
+      subscriptionId: c?.subscriptionId,
+      state: c?.state,
+      billing: c?.billing,
+      since: c?.since,
+      sinceWindowFrom: c?.sinceWindowFrom,
+      lastAt: c?.last.at,
+      vmSize: c?.details?.vmSize,
+      location: c?.details?.location,
+      priority: c?.details?.priority,
+      tags: c?.details?.tags,
+    });
+    const range = { from: t0 - 2 * 86_400_000, to: t0 + 3_600_000, asOf: t0 + 3_600_000 };
+    const rules = { graceInMinutes: 30, expectedStoppedPatterns: ['vm*'] };
+    const variants: CurrentState[] = [
+      current,
+      { ...current, state: 'stopped', billing: 'billed', sinceWindowFrom: undefined },
+      { ...current, state: undefined, billing: undefined, since: undefined, details: undefined },
+      { ...current, resourceId: resourceId.toLowerCase(), details: { tags: { team: 'a' } } },
+    ];
+    for (const variant of variants)
+      for (const style of ['dates', 'iso'] as const) {
+        const whole = readBack(currentEntity(key, variant, 3), style);
+        // As a `$select` answers: the listed columns only (one the row lacks absent, or null).
+        const selected = (missing: undefined | null) => {
+          const row: Record<string, unknown> = { etag: whole.etag };
+          for (const column of fleetCurrentColumns) {
+            const name = column === 'PartitionKey' ? 'partitionKey' : column === 'RowKey' ? 'rowKey' : column;
+            row[name] = column === 'Timestamp' ? whole.timestamp : (whole[name] ?? missing);
+          }
+          return row as Row;
+        };
+        const full = currentFromRow(whole)?.current;
+        expect(full).toBeDefined();
+        for (const missing of [undefined, null]) {
+          const partial = currentFromRow(selected(missing))?.current;
+          expect(fleetFields(partial), `${style} ${String(missing)}`).toEqual(fleetFields(full));
+          // ...so the fleet's own readers answer the same.
+          if (partial === undefined || full === undefined) throw new Error('a row not read');
+          expect(vmListItem(partial)).toEqual(vmListItem(full));
+          const days = { get: () => undefined };
+          expect(estimateUsage(partial, days, range.from, range.to, range.asOf, t0)).toEqual(
+            estimateUsage(full, days, range.from, range.to, range.asOf, t0),
+          );
+          const episode = { resourceId: variant.resourceId, since: t0 };
+          expect(stoppedStatusOf(episode, partial, rules, range.asOf)).toEqual(
+            stoppedStatusOf(episode, full, rules, range.asOf),
+          );
+        }
+      }
+    // A row the whole read would skip (no last observation id) is skipped from the selection too.
+    const unread = readBack(currentEntity(key, current, 1), 'iso');
+    delete (unread as Record<string, unknown>)['lastDedupeId'];
+    expect(currentFromRow(unread)).toBeUndefined();
+    expect(fleetCurrentColumns).toContain('lastDedupeId');
   });
 
   it('finds two states the same only when every written column but version and usage mark agrees', () => {

@@ -59,6 +59,31 @@ export interface StoredCurrent {
   key: string;
 }
 
+/**
+ * The columns the fleet listing reads (`$select` of `listFleet`): what `currentFromRow` needs to accept a
+ * row (`vmKey`, `lastObservedAt`, `lastDedupeId`) and the fields the fleet uses: the resource id,
+ * subscription (PartitionKey), state and open segment's start (`since`, `sinceWindowFrom`), the last
+ * observation's time, and the details it shows, filters, groups and exempts by (`vmSize`, `location`,
+ * `priority`, `tags`); `Timestamp` for the answer's version. Of such a row `currentFromRow` gives those
+ * fields as from the whole row, and leaves the others (caller, operation, reason, provisioning...) out.
+ */
+export const fleetCurrentColumns = [
+  'PartitionKey',
+  'RowKey',
+  'Timestamp',
+  'vmKey',
+  'resourceId',
+  'state',
+  'since',
+  'sinceWindowFrom',
+  'lastObservedAt',
+  'lastDedupeId',
+  'vmSize',
+  'location',
+  'priority',
+  'tags',
+] as const;
+
 export function currentFromRow(row: Row): StoredCurrent | undefined {
   const key = textColumn(row['vmKey']);
   const lastAt = msColumn(row['lastObservedAt']);
