@@ -1,7 +1,8 @@
 /* global document, location, sessionStorage, fetch, URLSearchParams -- a browser script */
 // The coverage panel of the dashboard: one line per watched subscription from GET /api/coverage (last
-// complete reconcile, last run, last event, the event wiring an ARM read found, backfill, error), refreshed every 30 s. Self-contained (its
-// own section of index.html), with the function key the page was opened with.
+// complete reconcile, last run, last event, the event wiring an ARM read found, backfill, error), loaded
+// after the dashboard's first screen and refreshed with the page. Self-contained (its own section of
+// index.html), with the function key the page was opened with.
 'use strict';
 
 (function () {
@@ -88,5 +89,7 @@
   // Refreshed with the rest of the page (dashboard.js announces each refresh: auto-refresh's schedule, never
   // while the tab is hidden, never overlapping a slow load; or the Refresh button), not on a timer of its own.
   document.addEventListener('dashboard:refresh', () => void load());
-  void load();
+  // First once the dashboard's first screen is drawn (its timelines), not beside the request for it.
+  if (document.body.dataset.firstScreen === 'true') void load();
+  else document.addEventListener('dashboard:first-screen', () => void load(), { once: true });
 })();

@@ -644,6 +644,7 @@
           store('main', await api(mainQuery()));
           renderAll();
           document.body.dataset.loaded = 'true';
+          firstScreenDrawn();
           // The stored invoice checks load beside the others, without holding the load up.
           api(invoiceQuery())
             .then((invoice) => {
@@ -664,6 +665,7 @@
       } catch (error) {
         setStatus(error.message, true);
       } finally {
+        firstScreenDrawn();
         state.lastLoadMs = performance.now() - started;
         state.loading = null;
         if (state.queued) {
@@ -674,6 +676,18 @@
       }
     })();
     return state.loading;
+  }
+
+  let drawn = false;
+  /**
+   * Announces, once, that the first screen is drawn (or its load failed): panels that load on their own
+   * (coverage) wait for it, so their requests do not compete with the first screen's.
+   */
+  function firstScreenDrawn() {
+    if (drawn) return;
+    drawn = true;
+    document.body.dataset.firstScreen = 'true';
+    document.dispatchEvent(new CustomEvent('dashboard:first-screen'));
   }
 
   function statusText(what) {

@@ -113,8 +113,14 @@ describe.skipIf(!haveChromium)('dashboard (local app, sandbox, chromium)', () =>
       if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico')) errors.push(m.text());
     });
     const referers: string[] = [];
+    /** API requests sent and answered, in order (`sent /api/fleet`, `done /api/fleet`...). */
+    const apiOrder: string[] = [];
     page.on('request', (r) => {
       if (r.url().includes('/api/')) referers.push(r.headers()['referer'] ?? '');
+      if (r.url().includes('/api/')) apiOrder.push(`sent ${new URL(r.url()).pathname}`);
+    });
+    page.on('requestfinished', (r) => {
+      if (r.url().includes('/api/')) apiOrder.push(`done ${new URL(r.url()).pathname}`);
     });
 
     const response = await page.goto(app.dashboardUrl);
@@ -231,6 +237,9 @@ describe.skipIf(!haveChromium)('dashboard (local app, sandbox, chromium)', () =>
       .poll(() => page.locator('#coverage-panel tbody tr').count(), { timeout: 30_000 })
       .toBeGreaterThan(0);
     expect(await page.locator('#coverage-panel .coverage-summary').textContent()).toMatch(/\d+ watched/);
+    // Its first request waited for the first screen (the fleet's answer), not competing with it.
+    expect(apiOrder[0]).toBe('sent /api/fleet');
+    expect(apiOrder.indexOf('sent /api/coverage')).toBeGreaterThan(apiOrder.indexOf('done /api/fleet'));
     // It refreshes with the page (the Refresh button here), not on a timer of its own.
     const coverageRequest = page.waitForRequest((r) => new URL(r.url()).pathname === '/api/coverage', {
       timeout: 10_000,
