@@ -10,7 +10,7 @@ import {
   type ResourceEvent,
 } from '../domain/events';
 import { isHealthEvent } from '../domain/health';
-import { ObservationSource, type Observation } from '../domain/observation';
+import { ObservationSource, sinceStateBegan, type Observation } from '../domain/observation';
 import { parseInstanceView } from '../domain/power-state';
 import { PowerState } from '../domain/power-state';
 import { InvalidKeyError, vmKey, type ComputeResource } from '../domain/resource-id';
@@ -109,7 +109,7 @@ function eventObservation(
  * recorded state (its newest observation, or a later confirmation by the reconciler's last complete run).
  * Not the event's time: the event reports the operation's completion, and the resource changed while the
  * operation ran (billing stops when a deallocate begins), so a window from the event's time would exclude
- * the truth. Undefined for a resource with no recorded power state: nothing is known before the event.
+ * the truth. Undefined for a resource with no recorded power state yet.
  */
 type LastSeen = (resourceId: string) => number | undefined;
 
@@ -139,7 +139,8 @@ async function lastSeenOf(
 
 /**
  * Observation from a read made at `readAt` because of `event`: the change happened within
- * `[last seen in the old state, readAt]` (`[event time, readAt]` for a resource never seen before).
+ * `[last seen in the old state, readAt]` (since the old state began when nothing of the resource was
+ * recorded yet).
  */
 function readObservation(
   event: ResourceEvent,
@@ -155,7 +156,9 @@ function readObservation(
     source: ObservationSource.instanceView,
     dedupeId: event.id,
   };
-  const from = lastSeen(resourceId) ?? event.time;
+  // Nothing recorded of the VM yet (its earlier events may still be on their way): derivation bounds the
+  // change by the state it follows, whatever the order the observations arrive in.
+  const from = lastSeen(resourceId) ?? sinceStateBegan;
   if (from < readAt) o.windowFrom = from;
   return o;
 }

@@ -8,7 +8,7 @@
  * then ignores that operation's transitional observation (see `segments.ts`).
  */
 import { callerOf } from './events';
-import { ObservationSource, type Observation } from './observation';
+import { ObservationSource, sinceStateBegan, type Observation } from './observation';
 import { PowerState, ProvisioningState } from './power-state';
 import { parseComputeResourceId, ResourceKind } from './resource-id';
 import { parseInstantText } from './time';
@@ -213,9 +213,10 @@ export function unexplainedScaleSetObservations(sorted: readonly Observation[]):
       next.at >= last &&
       windowed(next) &&
       opening.windowFrom !== undefined &&
-      opening.windowFrom <= first &&
+      // A read that knew nothing of the instance (`sinceStateBegan`): its window starts at the last sighting.
+      (opening.windowFrom === sinceStateBegan ? previous.at : opening.windowFrom) <= first &&
       // Nothing else inside the change's window: the previous observation is its last sighting, or older.
-      previous.at <= opening.windowFrom;
+      (opening.windowFrom === sinceStateBegan || previous.at <= opening.windowFrom);
     if (!explains) for (const o of group) dropped.add(o);
   }
   return dropped;

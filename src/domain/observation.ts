@@ -29,6 +29,14 @@ const sourceRank: Readonly<Record<ObservationSource, number>> = {
 };
 
 /**
+ * `windowFrom` of a read that found a VM it knew nothing about yet (its earlier observations may be on
+ * their way: events arrive in any order): the change happened at some time within the state it follows.
+ * Derivation bounds it by the start of that state, whichever order the observations came in; with no
+ * state before, there is no change to window. (Epoch 0: a time no real observation has.)
+ */
+export const sinceStateBegan = 0;
+
+/**
  * One fact about one VM: at `at` it was in `state`. Observations are stored raw; segments are derived.
  * An observation without `state` records provisioning only (a failed or cancelled operation) and does
  * not change the power timeline.
@@ -38,7 +46,10 @@ export interface Observation {
   resourceId: string;
   /** Epoch ms at which `state` held: the event time, or when the reconciler or a read saw it. */
   at: number;
-  /** Earliest time the change to `state` may have happened (reconciler window `[windowFrom, at]`). */
+  /**
+   * Earliest time the change to `state` may have happened (reconciler window `[windowFrom, at]`);
+   * `sinceStateBegan` when the source knew nothing of the VM before (see there).
+   */
   windowFrom?: number | undefined;
   state?: PowerState | undefined;
   source: ObservationSource;

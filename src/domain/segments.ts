@@ -4,6 +4,7 @@ import type { ChangeReason } from './change-reason';
 import {
   compareObservations,
   observationIdentity,
+  sinceStateBegan,
   type Observation,
   type ObservationSource,
 } from './observation';
@@ -50,10 +51,15 @@ function openSegment(
     source: observation.source,
   };
   if (observation.windowFrom !== undefined) {
-    // A window never reaches back past the start of the state it follows.
+    // A window never reaches back past the start of the state it follows (`sinceStateBegan`: up to
+    // there; with no state before it, nothing to window).
     const from =
-      previous === undefined ? observation.windowFrom : Math.max(observation.windowFrom, previous.start);
-    if (from < observation.at) opened.startWindowFrom = from;
+      previous === undefined
+        ? observation.windowFrom === sinceStateBegan
+          ? undefined
+          : observation.windowFrom
+        : Math.max(observation.windowFrom, previous.start);
+    if (from !== undefined && from < observation.at) opened.startWindowFrom = from;
   }
   if (observation.operation !== undefined) opened.operation = observation.operation;
   if (observation.caller !== undefined) opened.caller = observation.caller;

@@ -55,7 +55,8 @@ describe('ingestEvent', () => {
     expect(result).toMatchObject({ outcome: 'recorded', managementCalls: 1 });
     const current = await d.store.getCurrent(id);
     expect(current?.state).toBe('deleted');
-    expect(current?.sinceWindowFrom).toBe(Date.parse('2026-11-01T10:00:00Z'));
+    // The first thing known of the VM: no earlier state, so no change to window.
+    expect(current?.sinceWindowFrom).toBeUndefined();
   });
 
   it('records nothing when the instance view has no power state', async () => {
@@ -253,6 +254,34 @@ describe('ingestEvent', () => {
       });
     });
 
+    it('whichever arrives first: a read before the VM’s earlier event still reaches back to that state', async () => {
+      const d = readDeps();
+      const id = vmResourceId('rw-late');
+      d.management.instanceViews.set(id.toLowerCase(), deallocated);
+      const write = eventGridEvent({
+        id: 'rw-late-write',
+        resourceUri: id,
+        operationName: 'Microsoft.Compute/virtualMachines/write',
+        type: 'ResourceWriteSuccess',
+        time: '2026-11-01T09:02:00Z',
+      });
+      // Nothing known of the VM at the read: one state, no change to window (not a window from 09:02).
+      await ingestEvent(write, d);
+      const alone = (await d.store.getTimeline(id))?.segments ?? [];
+      expect(alone.map((g) => [g.state, g.start, g.startWindowFrom])).toEqual([
+        ['deallocated', at('09:02:10'), undefined],
+      ]);
+      // The start of 08:00, delivered late: the change lies anywhere after it, as in the other order.
+      await ingestEvent(vmEvent('rw-late', 'start', '2026-11-01T08:00:00Z', 'rw-late-start'), d);
+      const [running, stopped] = (await d.store.getTimeline(id))?.segments ?? [];
+      expect(running).toMatchObject({ state: 'running', start: at('08:00:00') });
+      expect(stopped).toMatchObject({
+        state: 'deallocated',
+        start: at('09:02:10'),
+        startWindowFrom: at('08:00:00'),
+      });
+    });
+
     it('uses the reconciler’s last confirmation of the old state when it is later', async () => {
       const startedAt = at('08:30:00');
       const d = readDeps({ getMark: () => Promise.resolve({ startedAt, unconfirmed: {} }) });
@@ -272,7 +301,7 @@ describe('ingestEvent', () => {
       expect((await d.store.getCurrent(id))?.sinceWindowFrom).toBe(startedAt);
     });
 
-    it('keeps the event’s time as the lower bound of an instance seen for the first time', async () => {
+    it('gives an instance seen for the first time one state and no window (no earlier state to change from)', async () => {
       const d = readDeps();
       const id = vmResourceId('fresh');
       d.management.instanceViews.set(id.toLowerCase(), deallocated);
@@ -286,7 +315,8 @@ describe('ingestEvent', () => {
         }),
         d,
       );
-      expect((await d.store.getCurrent(id))?.sinceWindowFrom).toBe(at('09:02:00'));
+      expect(await d.store.getCurrent(id)).toMatchObject({ state: 'deallocated', since: at('09:02:10') });
+      expect((await d.store.getCurrent(id))?.sinceWindowFrom).toBeUndefined();
     });
   });
 });
