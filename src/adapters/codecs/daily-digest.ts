@@ -258,6 +258,55 @@ function decodeColumn(text: string, previousKey: string | undefined, out: DayUsa
   return last;
 }
 
+/** What a complete digest's chunk `0000` says: its write and how many chunks that write made. */
+export interface DigestHead {
+  generation: string;
+  chunks: number;
+}
+
+/**
+ * The head of a complete digest from its rows' `rowKey`, `generation` and `chunks` (of one day, any
+ * order): undefined when there are none; a `DigestError` when they do not make a complete digest.
+ */
+export function digestHeadOf(rows: readonly Record<string, unknown>[]): DigestHead | undefined {
+  if (rows.length === 0) return undefined;
+  const byKey = byRowKey(rows);
+  chunksOf(byKey);
+  return headOf(byKey);
+}
+
+/**
+ * The entries of one chunk of the digest `head` names, a data column at a time (in VM key order, each
+ * after `last.key`, which it advances): decoded as they are asked for, so that a reader holds one column's
+ * entries, never the day's. A `DigestError` when the chunk belongs to another write or does not parse.
+ */
+export function* digestChunkEntries(
+  row: Record<string, unknown>,
+  head: DigestHead,
+  last: { key: string | undefined },
+): Generator<DayUsage[]> {
+  if (textColumn(row['generation']) !== head.generation || numberColumn(row['chunks']) !== head.chunks)
+    throw new DigestError('a digest chunk belongs to another write');
+  if (numberColumn(row['format']) !== digestFormat) throw new DigestError('a digest chunk has an unknown format');
+  const columns = numberColumn(row['columns']);
+  const vms = numberColumn(row['vms']);
+  if (!isCount(columns, maxColumns) || !isCount(vms, Number.MAX_SAFE_INTEGER))
+    throw new DigestError('a digest chunk has no column or VM count');
+  let count = 0;
+  for (let c = 0; c < columns; c++) {
+    const text = row[`d${c}`];
+    if (typeof text !== 'string') throw new DigestError('a digest column is missing');
+    const out: DayUsage[] = [];
+    last.key = decodeColumn(text, last.key, out);
+    count += out.length;
+    if (count > vms) throw new DigestError('a digest chunk holds another number of VMs than it says');
+    if (c === columns - 1 && count !== vms)
+      throw new DigestError('a digest chunk holds another number of VMs than it says');
+    yield out;
+  }
+  if (columns === 0 && vms !== 0) throw new DigestError('a digest chunk holds another number of VMs than it says');
+}
+
 /**
  * A day's figures (in VM key order) from its digest rows (any order, as a partition query returns them):
  * undefined when there are none; a `DigestError` naming the problem when they do not make a complete,
@@ -265,23 +314,10 @@ function decodeColumn(text: string, previousKey: string | undefined, out: DayUsa
  */
 export function dayUsageFromDigest(rows: readonly Record<string, unknown>[]): DayUsage[] | undefined {
   if (rows.length === 0) return undefined;
+  const byKey = byRowKey(rows);
+  const head = headOf(byKey);
   const out: DayUsage[] = [];
-  let last: string | undefined;
-  for (const row of chunksOf(byRowKey(rows))) {
-    if (numberColumn(row['format']) !== digestFormat)
-      throw new DigestError('a digest chunk has an unknown format');
-    const columns = numberColumn(row['columns']);
-    const vms = numberColumn(row['vms']);
-    if (!isCount(columns, maxColumns) || !isCount(vms, Number.MAX_SAFE_INTEGER))
-      throw new DigestError('a digest chunk has no column or VM count');
-    const before = out.length;
-    for (let c = 0; c < columns; c++) {
-      const text = row[`d${c}`];
-      if (typeof text !== 'string') throw new DigestError('a digest column is missing');
-      last = decodeColumn(text, last, out);
-    }
-    if (out.length - before !== vms)
-      throw new DigestError('a digest chunk holds another number of VMs than it says');
-  }
+  const last = { key: undefined as string | undefined };
+  for (const row of chunksOf(byKey)) for (const entries of digestChunkEntries(row, head, last)) out.push(...entries);
   return out;
 }
