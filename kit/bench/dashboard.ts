@@ -338,7 +338,7 @@ export async function runDashboardBenchmark({ progress }: BenchmarkContext): Pro
     const hourInMs = 3_600_000;
     const routeTo = Math.ceil(Date.now() / 60_000) * 60_000;
     const routeQuery = { from: routeTo - 72 * hourInMs, to: routeTo, asOf: Date.now(), pageSize: 50 };
-    const fromPartitions = { ...ctx.fleet, digests: { readDigest: () => Promise.resolve(undefined) } };
+    const fromPartitions = { ...ctx.fleet, digests: { openDigest: () => Promise.resolve(undefined) } };
     // With the digests, every column of the current rows (the listing reads only the fleet's columns).
     const store = ctx.store;
     const fromWholeRows: FleetDependencies = {

@@ -8,13 +8,15 @@
 import { randomBytes } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
 import type { DailyDigestStore, DayUsage } from '../app/rollup-usage';
-import type { FleetDigestSource } from '../app/fleet';
+import { DigestChangedError, type FleetDigestSource } from '../app/fleet';
 import { forEachLimited } from '../app/concurrency';
 import { ServiceFailure } from '../app/errors';
 import {
   dayUsageFromDigest,
   DigestError,
+  digestChunkEntries,
   digestChunkKey,
+  digestHeadOf,
   digestEntities,
   digestIsComplete,
   digestLimits,
@@ -45,6 +47,60 @@ export class TableDailyDigestStore implements DailyDigestStore, FleetDigestSourc
     } catch (error) {
       if (error instanceof DigestError) return undefined;
       throw error;
+    }
+  }
+
+  /**
+   * A day's figures chunk by chunk (VM key order, a data column's entries at a time), read as they are
+   * asked for: one narrow query (the chunks' generation and count) says whether the day has a complete
+   * digest (undefined when not), then one point read per chunk, the next one read while the one before
+   * is decoded. A chunk rewritten meanwhile (another write) ends the listing with a `DigestChangedError`.
+   */
+  async openDigest(day: string): Promise<AsyncIterable<DayUsage[]> | undefined> {
+    const rows: Array<Record<string, unknown>> = [];
+    try {
+      for await (const row of this.table.listEntities<Record<string, unknown>>({
+        queryOptions: { filter: odata`PartitionKey eq ${day}`, select: ['RowKey', 'generation', 'chunks'] },
+      }))
+        rows.push(row);
+    } catch (error) {
+      if (sdkFailureOf(error) === ServiceFailure.notFound) return undefined; // no digest table yet
+      throw error;
+    }
+    let head;
+    try {
+      head = digestHeadOf(rows);
+    } catch (error) {
+      if (error instanceof DigestError) return undefined;
+      throw error;
+    }
+    if (head === undefined) return undefined;
+    return this.#chunks(day, head);
+  }
+
+  async *#chunks(day: string, head: { generation: string; chunks: number }): AsyncIterable<DayUsage[]> {
+    const read = async (index: number): Promise<Record<string, unknown> | undefined> => {
+      try {
+        return await this.table.getEntity<Record<string, unknown>>(day, digestChunkKey(index));
+      } catch (error) {
+        if (sdkFailureOf(error) === ServiceFailure.notFound) return undefined;
+        throw error;
+      }
+    };
+    const last = { key: undefined as string | undefined };
+    let next: Promise<Record<string, unknown> | undefined> | undefined = read(0);
+    for (let index = 0; next !== undefined; index++) {
+      const row = await next;
+      next = index + 1 < head.chunks ? read(index + 1) : undefined;
+      // Awaited by the next round; a failure while this chunk is decoded must not go unhandled.
+      next?.catch(() => undefined);
+      if (row === undefined) throw new DigestChangedError('a digest chunk went away while it was read');
+      try {
+        yield* digestChunkEntries(row, head, last);
+      } catch (error) {
+        if (error instanceof DigestError) throw new DigestChangedError(error.message);
+        throw error;
+      }
     }
   }
 

@@ -21,7 +21,7 @@ import { openSegmentOf } from '../domain/current';
 import { dayInMs, dayName, dayStartOf } from '../domain/daily-usage';
 import { GroupKind, groupKeyOf, type GroupBy } from '../domain/grouping';
 import { isPowerState, PowerState } from '../domain/power-state';
-import { parseComputeResourceId, vmKey } from '../domain/resource-id';
+import { currentKeys, parseComputeResourceId, vmKey } from '../domain/resource-id';
 import { addUsage, usageFields, usageOf, zeroUsage, type UsageSeconds } from '../domain/usage';
 import { forEachLimited } from './concurrency';
 import { InputError } from './errors';
@@ -56,8 +56,16 @@ export interface FleetDailySource {
 
 /** What the fleet listing reads of the per-day digests (`VmDailyDigest`). */
 export interface FleetDigestSource {
-  /** A day's figures of every VM; undefined when the day has no whole, consistent digest. */
-  readDigest(day: string): Promise<DayUsage[] | undefined>;
+  /**
+   * A day's figures of every VM, a few at a time in VM key order, read as they are asked for; undefined
+   * when the day has no whole digest. A digest rewritten while it is read ends it with `DigestChangedError`.
+   */
+  openDigest(day: string): Promise<AsyncIterable<DayUsage[]> | undefined>;
+}
+
+/** A day's digest changed (another write) while it was read: its entries so far are not one write's. */
+export class DigestChangedError extends Error {
+  override name = 'DigestChangedError';
 }
 
 export interface FleetDependencies extends StoppedQueryDependencies {
@@ -493,6 +501,184 @@ function groupTuple(sort: FleetSort): (g: FleetGroup) => Tuple {
   return (g) => [-g.billedSeconds, name(g)];
 }
 
+// ---- the range's day figures ---------------------------------------------------------------------
+
+/**
+ * The join's assumptions did not hold (the current rows or a day's entries came out of the order the join
+ * walks them in, or a digest changed while read): the answer is made again holding each day whole.
+ */
+class JoinBrokenError extends Error {
+  override name = 'JoinBrokenError';
+}
+
+/** VM keys in the order `VmCurrent` lists them: PartitionKey (subscription), then RowKey (ordinal). */
+function compareCurrentOrder(a: string, b: string): number {
+  const x = currentKeysOf(a);
+  const y = currentKeysOf(b);
+  if (x === undefined || y === undefined) return x === y ? 0 : x === undefined ? -1 : 1;
+  return compareKeys(x, y);
+}
+
+type CurrentKeys = ReturnType<typeof currentKeys>;
+
+function compareKeys(x: CurrentKeys, y: CurrentKeys): number {
+  if (x.partitionKey !== y.partitionKey) return x.partitionKey < y.partitionKey ? -1 : 1;
+  return x.rowKey < y.rowKey ? -1 : x.rowKey > y.rowKey ? 1 : 0;
+}
+
+/** The `VmCurrent` keys of a VM key; undefined for a key that is not subscription-scoped (no such row). */
+function currentKeysOf(key: string): CurrentKeys | undefined {
+  try {
+    return currentKeys(key);
+  } catch {
+    return undefined;
+  }
+}
+
+/** One day's figures by VM key, for the current rows a page at a time. */
+interface DayFigures {
+  /** Makes `get` answer for every key up to `upTo` (VM key order). */
+  fill(upTo: string): Promise<void>;
+  /** The figures of `key` (asked in `VmCurrent` order, each key once or more in a row). */
+  get(key: string): UsageSeconds | undefined;
+  /** Reads what is left (checking its order). */
+  finish(): Promise<void>;
+}
+
+/** The next page of `pages` is asked for as soon as one is taken (one page ahead, never more). */
+async function* readAhead<T>(pages: AsyncIterable<T>): AsyncIterable<T> {
+  const iterator = pages[Symbol.asyncIterator]();
+  let next = iterator.next();
+  try {
+    for (;;) {
+      const result = await next;
+      if (result.done === true) return;
+      next = iterator.next();
+      next.catch(() => undefined); // awaited in the next round
+      yield result.value;
+    }
+  } finally {
+    await iterator.return?.();
+  }
+}
+
+/**
+ * A day's entries (VM key order, as the digest and the day partition hold them) joined with the current
+ * rows (`VmCurrent` order) in step: it holds the entries of one read (a digest column, a partition page)
+ * past the page of current rows, not the day. Where the two orders differ (a subscription id that is a
+ * prefix of another sorts after it as a VM key, `|` being after letters and digits), the entries passed
+ * that the current rows have not reached yet wait in `#ahead`. Entries out of VM key order, or current
+ * rows out of `VmCurrent` order, break the join (`JoinBrokenError`): nothing is guessed.
+ */
+class DayCursor implements DayFigures {
+  #entries: DayUsage[] = [];
+  #index = 0;
+  #done = false;
+  #lastRead: string | undefined;
+  readonly #ahead = new Map<string, UsageSeconds>();
+  #lastKey: string | undefined;
+  #lastFigures: UsageSeconds | undefined;
+  #iterator: AsyncIterator<DayUsage[]> | undefined;
+
+  constructor(private readonly open: () => Promise<AsyncIterable<DayUsage[]>>) {}
+
+  async fill(upTo: string): Promise<void> {
+    this.#iterator ??= readAhead(await this.open())[Symbol.asyncIterator]();
+    while (!this.#done) {
+      const last = this.#entries[this.#entries.length - 1];
+      if (this.#index < this.#entries.length && last !== undefined && last.vmKey > upTo) return;
+      const result = await this.#read();
+      if (result === undefined) return;
+      if (this.#index > 0) {
+        this.#entries = this.#entries.slice(this.#index);
+        this.#index = 0;
+      }
+      for (const e of result) this.#entries.push(e);
+    }
+  }
+
+  async #read(): Promise<DayUsage[] | undefined> {
+    let result: IteratorResult<DayUsage[]>;
+    try {
+      result = await (this.#iterator as AsyncIterator<DayUsage[]>).next();
+    } catch (error) {
+      if (error instanceof DigestChangedError) throw new JoinBrokenError(error.message);
+      throw error;
+    }
+    if (result.done === true) {
+      this.#done = true;
+      return undefined;
+    }
+    for (const e of result.value) {
+      if (this.#lastRead !== undefined && !(e.vmKey > this.#lastRead))
+        throw new JoinBrokenError('day entries out of VM key order');
+      this.#lastRead = e.vmKey;
+    }
+    return result.value;
+  }
+
+  get(key: string): UsageSeconds | undefined {
+    if (key === this.#lastKey) return this.#lastFigures;
+    this.#lastKey = key;
+    this.#lastFigures = this.#find(key);
+    return this.#lastFigures;
+  }
+
+  #find(key: string): UsageSeconds | undefined {
+    if (this.#ahead.size > 0) {
+      const ahead = this.#ahead.get(key);
+      if (ahead !== undefined) {
+        this.#ahead.delete(key);
+        return ahead;
+      }
+    }
+    while (this.#index < this.#entries.length) {
+      const e = this.#entries[this.#index] as DayUsage;
+      if (e.vmKey === key) {
+        this.#index += 1;
+        return e;
+      }
+      // An entry after the key: the key has none (the entries come in VM key order).
+      if (e.vmKey > key) return undefined;
+      this.#index += 1;
+      // Before the key: a VM the current rows passed (no current row: dropped), or one they reach later.
+      if (compareCurrentOrder(e.vmKey, key) > 0) this.#ahead.set(e.vmKey, e);
+    }
+    return undefined;
+  }
+
+  /** Drops the entries waiting for current rows that went by (those before `key` in `VmCurrent` order). */
+  passed(key: string): void {
+    for (const k of this.#ahead.keys()) if (compareCurrentOrder(k, key) < 0) this.#ahead.delete(k);
+  }
+
+  get waiting(): number {
+    return this.#ahead.size;
+  }
+
+  async finish(): Promise<void> {
+    if (this.#iterator === undefined) return;
+    while (!this.#done) await this.#read();
+  }
+}
+
+/** A day's figures read whole into a map (when the join cannot be used). */
+class WholeDay implements DayFigures {
+  #figures: Promise<Map<string, UsageSeconds>> | undefined;
+  #map: Map<string, UsageSeconds> | undefined;
+  constructor(private readonly read: () => Promise<Map<string, UsageSeconds>>) {}
+  async fill(): Promise<void> {
+    this.#figures ??= this.read();
+    this.#map = await this.#figures;
+  }
+  get(key: string): UsageSeconds | undefined {
+    return this.#map?.get(key);
+  }
+  finish(): Promise<void> {
+    return this.fill();
+  }
+}
+
 // ---- the use case --------------------------------------------------------------------------------
 
 /** The version's parts: the newest `VmCurrent` stamp and the rollup mark. */
@@ -515,6 +701,19 @@ export async function unchangedSince(
 const timelineConcurrency = 16;
 
 export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Promise<FleetPage> {
+  try {
+    return await fleetPageWith(deps, query, true);
+  } catch (error) {
+    if (!(error instanceof JoinBrokenError)) throw error;
+    return fleetPageWith(deps, query, false);
+  }
+}
+
+/**
+ * The page; `join` walks each day's entries in step with the current rows (holding a read's worth of
+ * each day), else each day is read whole first (what a broken join falls back on).
+ */
+async function fleetPageWith(deps: FleetDependencies, query: FleetQuery, join: boolean): Promise<FleetPage> {
   const { from, to, asOf } = query;
   checkRange(from, to);
   if (query.tagValue !== undefined && query.tag === undefined)
@@ -528,31 +727,40 @@ export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Pro
   // The rollup mark and the range's rolled-up days (complete days only: a partial edge day's row is
   // prorated; later days have no rows yet) are read while the first page of current rows comes.
   const rolledThroughPromise = deps.daily.getRolledThrough();
-  // Each day's figures by VM key (a day's digest entries as read, or its partition's rows).
-  const byDay = new Map<number, ReadonlyMap<string, UsageSeconds>>();
+  rolledThroughPromise.catch(() => undefined); // awaited below
   const wholeDays: number[] = [];
   for (let day = dayStartOf(from); day < to && day + dayInMs <= asOf; day += dayInMs) wholeDays.push(day);
-  const daysRead = forEachLimited(wholeDays, 8, async (day) => {
-    const figures = new Map<string, UsageSeconds>();
-    // The day's digest (a few rows), else its partition (the digest is an index, never the truth).
-    const digest = await deps.digests.readDigest(dayName(day));
-    if (digest !== undefined) for (const e of digest) figures.set(e.vmKey, e);
-    else
-      for await (const pageRows of deps.daily.listDayUsage(dayName(day)))
-        for (const r of pageRows) figures.set(r.vmKey, r);
-    byDay.set(day, figures);
+  // Each day's figures: its digest (a few rows), else its partition (the digest is an index, never the
+  // truth); which of the two is known before the current rows come (the digests' heads, 8 at a time).
+  const digests = new Map<number, Promise<AsyncIterable<DayUsage[]> | undefined>>();
+  const opened = forEachLimited(wholeDays, 8, async (day) => {
+    const digest = deps.digests.openDigest(dayName(day));
+    digests.set(day, digest);
+    await digest.catch(() => undefined);
   });
-  // Awaited below; a failure of the listing before that must not leave these rejections unhandled.
-  daysRead.catch(() => undefined);
-  rolledThroughPromise.catch(() => undefined);
-  let rolledThrough: number | undefined;
-  let ready = false;
-  const whenReady = async (): Promise<void> => {
-    if (ready) return;
-    rolledThrough = await rolledThroughPromise;
-    await daysRead;
-    ready = true;
+  const openDay = async (day: number): Promise<AsyncIterable<DayUsage[]>> => {
+    await opened;
+    return (await digests.get(day)) ?? deps.daily.listDayUsage(dayName(day));
   };
+  const readWhole = async (day: number): Promise<Map<string, UsageSeconds>> => {
+    const figures = new Map<string, UsageSeconds>();
+    const digest = await openDay(day);
+    try {
+      for await (const entries of digest) for (const e of entries) figures.set(e.vmKey, e);
+      return figures;
+    } catch (error) {
+      if (!(error instanceof DigestChangedError)) throw error;
+    }
+    figures.clear();
+    for await (const rows of deps.daily.listDayUsage(dayName(day)))
+      for (const r of rows) figures.set(r.vmKey, r);
+    return figures;
+  };
+  const cursors = join ? wholeDays.map((day) => new DayCursor(() => openDay(day))) : [];
+  const byDay = new Map<number, DayFigures>(
+    wholeDays.map((day, i) => [day, join ? (cursors[i] as DayCursor) : new WholeDay(() => readWhole(day))]),
+  );
+  const dayFigures = [...byDay.values()];
 
   // The current rows stream through once, a page at a time: each VM of the selection is figured, added
   // to the totals (and its group), and offered to the page; nothing else of it is kept. The page is the
@@ -567,8 +775,14 @@ export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Pro
   );
   let changedAt = '';
   const states = query.states === undefined ? {} : { states: query.states };
-  for await (const page of deps.source.listFleet(states)) {
-    await whenReady();
+  let rolledThrough: number | undefined;
+  let previous: CurrentKeys | undefined;
+  const selected: Array<{ current: CurrentState; name: string; key: string }> = [];
+  for await (const page of readAhead(deps.source.listFleet(states))) {
+    rolledThrough = await rolledThroughPromise;
+    // The page's VMs of the selection, then each day's entries up to the last of them.
+    selected.length = 0;
+    let upTo = '';
     for (const row of page) {
       const current = row.current;
       if (compareStamps(row.changedAt, changedAt) > 0) changedAt = row.changedAt;
@@ -576,6 +790,21 @@ export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Pro
       const name = nameOf(current);
       if (!matches(current, name, query)) continue;
       const key = vmKey(current.resourceId);
+      if (key > upTo) upTo = key;
+      selected.push({ current, name, key });
+    }
+    if (selected.length === 0) continue;
+    await Promise.all(dayFigures.map((d) => d.fill(upTo)));
+    for (const { current, name, key } of selected) {
+      if (join) {
+        const keys = currentKeysOf(key);
+        if (keys === undefined || (previous !== undefined && compareKeys(previous, keys) >= 0))
+          throw new JoinBrokenError('current rows out of VmCurrent order');
+        // A new subscription: entries that waited for rows the listing went past are dropped.
+        if (previous?.partitionKey !== keys.partitionKey)
+          for (const cursor of cursors) if (cursor.waiting > 0) cursor.passed(key);
+        previous = keys;
+      }
       const days = { get: (day: number) => byDay.get(day)?.get(key) };
       const usage = estimateUsage(current, days, from, to, asOf, rolledThrough);
       const figures = figuresOf(usage, stoppedSecondsOf(current, from, to, asOf));
@@ -605,7 +834,9 @@ export async function fleetPage(deps: FleetDependencies, query: FleetQuery): Pro
       if (after === undefined || compareTuples(t, after) > 0) top.offer({ item: candidate, tuple: t });
     }
   }
-  await whenReady();
+  rolledThrough = await rolledThroughPromise;
+  // What is left of each day is read too (its order checked): an entry out of order there breaks the join.
+  await Promise.all(dayFigures.map((d) => d.finish()));
   Object.assign(total, totalUsage, { billedHours: totalUsage.billedSeconds / 3600 });
 
   const answer: FleetPage = {

@@ -218,8 +218,8 @@ describe('GET /api/fleet', () => {
     const withDigests: FleetDependencies = {
       ...ctx.fleet,
       digests: {
-        readDigest: async (day) => {
-          const digest = await ctx.digests.readDigest(day);
+        openDigest: async (day) => {
+          const digest = await ctx.digests.openDigest(day);
           if (digest !== undefined) fromDigests += 1;
           return digest;
         },
@@ -227,7 +227,7 @@ describe('GET /api/fleet', () => {
     };
     const withoutDigests: FleetDependencies = {
       ...ctx.fleet,
-      digests: { readDigest: () => Promise.resolve(undefined) },
+      digests: { openDigest: () => Promise.resolve(undefined) },
     };
     /** Every page of a query, following the continuations. */
     async function allPages(deps: FleetDependencies, query: FleetQuery): Promise<FleetPage[]> {

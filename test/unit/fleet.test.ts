@@ -8,7 +8,7 @@ import {
 } from '../../src/app/fleet';
 import type { DayUsage } from '../../src/app/rollup-usage';
 import type { CurrentState } from '../../src/app/ports';
-import { vmKey } from '../../src/domain/resource-id';
+import { currentKeys, vmKey } from '../../src/domain/resource-id';
 import { zeroUsage, type UsageSeconds } from '../../src/domain/usage';
 
 const day = 86_400_000;
@@ -115,6 +115,16 @@ describe('fleetPage over a fleet streamed page by page', () => {
     last: { at: d0, source: 'event', dedupeId: `e${i}` },
     details: { tags: { team: `t-${i % 4}` } },
   });
+  // As the stores list them: current rows by (subscription, rest of the key), a day's rows by VM key.
+  const byKeys = (order: (i: number) => string) =>
+    Array.from({ length: vmCount }, (_, i) => i).sort((a, b) =>
+      order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0,
+    );
+  const currentOrder = byKeys((i) => {
+    const keys = currentKeys(vmKey(id(i)));
+    return `${keys.partitionKey}\u0000${keys.rowKey}`;
+  });
+  const dayOrder = byKeys((i) => vmKey(id(i)));
   let pagesListed = 0;
   const deps: FleetDependencies = {
     source: {
@@ -123,7 +133,7 @@ describe('fleetPage over a fleet streamed page by page', () => {
           await Promise.resolve();
           pagesListed += 1;
           const rows: FleetCurrentRow[] = [];
-          for (let i = p * 100; i < Math.min(vmCount, p * 100 + 100); i++)
+          for (const i of currentOrder.slice(p * 100, p * 100 + 100))
             rows.push({ current: currentOf(i), changedAt: '2026-08-01T00:00:00.0000000Z' });
           yield rows;
         }
@@ -135,7 +145,7 @@ describe('fleetPage over a fleet streamed page by page', () => {
       async *listDayUsage(dayText: string) {
         await Promise.resolve();
         const rows: DayUsage[] = [];
-        for (let i = 0; i < vmCount; i++) {
+        for (const i of dayOrder) {
           const billed = (i * 104_729 + dayText.length) % 86_401;
           rows.push({
             vmKey: vmKey(id(i)),
@@ -150,7 +160,7 @@ describe('fleetPage over a fleet streamed page by page', () => {
       },
       getRolledThrough: () => Promise.resolve(d0 + 3 * day),
     },
-    digests: { readDigest: () => Promise.resolve(undefined) },
+    digests: { openDigest: () => Promise.resolve(undefined) },
     alerts: {
       async *listEpisodes() {
         await Promise.resolve();

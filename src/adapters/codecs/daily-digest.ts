@@ -287,7 +287,8 @@ export function* digestChunkEntries(
 ): Generator<DayUsage[]> {
   if (textColumn(row['generation']) !== head.generation || numberColumn(row['chunks']) !== head.chunks)
     throw new DigestError('a digest chunk belongs to another write');
-  if (numberColumn(row['format']) !== digestFormat) throw new DigestError('a digest chunk has an unknown format');
+  if (numberColumn(row['format']) !== digestFormat)
+    throw new DigestError('a digest chunk has an unknown format');
   const columns = numberColumn(row['columns']);
   const vms = numberColumn(row['vms']);
   if (!isCount(columns, maxColumns) || !isCount(vms, Number.MAX_SAFE_INTEGER))
@@ -304,7 +305,8 @@ export function* digestChunkEntries(
       throw new DigestError('a digest chunk holds another number of VMs than it says');
     yield out;
   }
-  if (columns === 0 && vms !== 0) throw new DigestError('a digest chunk holds another number of VMs than it says');
+  if (columns === 0 && vms !== 0)
+    throw new DigestError('a digest chunk holds another number of VMs than it says');
 }
 
 /**
@@ -318,6 +320,7 @@ export function dayUsageFromDigest(rows: readonly Record<string, unknown>[]): Da
   const head = headOf(byKey);
   const out: DayUsage[] = [];
   const last = { key: undefined as string | undefined };
-  for (const row of chunksOf(byKey)) for (const entries of digestChunkEntries(row, head, last)) out.push(...entries);
+  for (const row of chunksOf(byKey))
+    for (const entries of digestChunkEntries(row, head, last)) out.push(...entries);
   return out;
 }
