@@ -537,8 +537,11 @@ function currentKeysOf(key: string): CurrentKeys | undefined {
 
 /** One day's figures by VM key, for the current rows a page at a time. */
 interface DayFigures {
-  /** Makes `get` answer for every key up to `upTo` (VM key order). */
-  fill(upTo: string): Promise<void>;
+  /**
+   * Makes `get` answer for the keys of a page of current rows: `first` (the first in `VmCurrent` order),
+   * `lowest` and `highest` (in VM key order).
+   */
+  fill(first: string, lowest: string, highest: string): Promise<void>;
   /** The figures of `key` (asked in `VmCurrent` order, each key once or more in a row). */
   get(key: string): UsageSeconds | undefined;
   /** Reads what is left (checking its order). */
@@ -582,17 +585,24 @@ class DayCursor implements DayFigures {
 
   constructor(private readonly open: () => Promise<AsyncIterable<DayUsage[]>>) {}
 
-  async fill(upTo: string): Promise<void> {
+  async fill(first: string, lowest: string, highest: string): Promise<void> {
     this.#iterator ??= readAhead(await this.open())[Symbol.asyncIterator]();
-    while (!this.#done) {
+    for (;;) {
+      // Entries before the page's keys (in VM key order) are for none of them: dropped, or kept for the
+      // rows after them in `VmCurrent` order (those the page's rows are not asked for need not be read).
+      while (this.#index < this.#entries.length) {
+        const e = this.#entries[this.#index] as DayUsage;
+        if (e.vmKey >= lowest) break;
+        this.#index += 1;
+        if (compareCurrentOrder(e.vmKey, first) > 0) this.#ahead.set(e.vmKey, e);
+      }
       const last = this.#entries[this.#entries.length - 1];
-      if (this.#index < this.#entries.length && last !== undefined && last.vmKey > upTo) return;
+      if (this.#done || (this.#index < this.#entries.length && last !== undefined && last.vmKey > highest))
+        return;
       const result = await this.#read();
       if (result === undefined) return;
-      if (this.#index > 0) {
-        this.#entries = this.#entries.slice(this.#index);
-        this.#index = 0;
-      }
+      this.#entries = this.#index > 0 ? this.#entries.slice(this.#index) : this.#entries;
+      this.#index = 0;
       for (const e of result) this.#entries.push(e);
     }
   }
@@ -782,7 +792,8 @@ async function fleetPageWith(deps: FleetDependencies, query: FleetQuery, join: b
     rolledThrough = await rolledThroughPromise;
     // The page's VMs of the selection, then each day's entries up to the last of them.
     selected.length = 0;
-    let upTo = '';
+    let lowest: string | undefined;
+    let highest = '';
     for (const row of page) {
       const current = row.current;
       if (compareStamps(row.changedAt, changedAt) > 0) changedAt = row.changedAt;
@@ -790,11 +801,13 @@ async function fleetPageWith(deps: FleetDependencies, query: FleetQuery, join: b
       const name = nameOf(current);
       if (!matches(current, name, query)) continue;
       const key = vmKey(current.resourceId);
-      if (key > upTo) upTo = key;
+      if (key > highest) highest = key;
+      if (lowest === undefined || key < lowest) lowest = key;
       selected.push({ current, name, key });
     }
-    if (selected.length === 0) continue;
-    await Promise.all(dayFigures.map((d) => d.fill(upTo)));
+    const first = selected[0]?.key;
+    if (first === undefined || lowest === undefined) continue;
+    await Promise.all(dayFigures.map((d) => d.fill(first, lowest, highest)));
     for (const { current, name, key } of selected) {
       if (join) {
         const keys = currentKeysOf(key);
