@@ -6,6 +6,7 @@ import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/fu
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fleetHandler } from '../../functions/fleet';
 import {
+  DigestChangedError,
   fleetPage,
   type FleetDependencies,
   type FleetGroup,
@@ -298,6 +299,28 @@ describe('GET /api/fleet', () => {
     const broken = await allPages(withDigests, queries[1] as FleetQuery);
     expect(broken).toEqual(pagesFromPartitions[1]);
     expect(fromDigests).toBe(2 * broken.length);
+
+    // A digest rewritten while it is read (its first entries came, then a chunk of another write): the
+    // answer is made again, that day from its partition, and stays the same.
+    let changed = 0;
+    const changing: FleetDependencies = {
+      ...ctx.fleet,
+      digests: {
+        openDigest: async (day) => {
+          const digest = await ctx.digests.openDigest(day);
+          if (digest === undefined || day !== '2026-08-03') return digest;
+          return (async function* () {
+            for await (const entries of digest) {
+              yield entries.slice(0, 2);
+              changed += 1;
+              throw new DigestChangedError('a digest chunk belongs to another write');
+            }
+          })();
+        },
+      },
+    };
+    expect(await allPages(changing, queries[1] as FleetQuery)).toEqual(pagesFromPartitions[1]);
+    expect(changed).toBeGreaterThan(0);
   });
 
   it('answers 304 to If-None-Match while nothing is recorded, 200 once something is', async () => {
