@@ -20,6 +20,7 @@ import {
   digestEntities,
   digestIsComplete,
   digestLimits,
+  type DigestHead,
   type DigestLimits,
 } from './codecs/daily-digest';
 import { sdkFailureOf } from './service-errors';
@@ -78,7 +79,7 @@ export class TableDailyDigestStore implements DailyDigestStore, FleetDigestSourc
     return this.#chunks(day, head);
   }
 
-  async *#chunks(day: string, head: { generation: string; chunks: number }): AsyncIterable<DayUsage[]> {
+  async *#chunks(day: string, head: DigestHead): AsyncIterable<DayUsage[]> {
     const read = async (index: number): Promise<Record<string, unknown> | undefined> => {
       try {
         return await this.table.getEntity<Record<string, unknown>>(day, digestChunkKey(index));

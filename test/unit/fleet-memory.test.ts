@@ -8,7 +8,6 @@ import { describe, expect, it } from 'vitest';
 import { fleetPage, type FleetCurrentRow, type FleetDependencies } from '../../src/app/fleet';
 import type { CurrentState } from '../../src/app/ports';
 import type { DayUsage } from '../../src/app/rollup-usage';
-import { dayName } from '../../src/domain/daily-usage';
 import { currentKeys, vmKey } from '../../src/domain/resource-id';
 import { heapInMB } from '../support/generated-fleet';
 
