@@ -7,6 +7,7 @@ import { odata } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/adapters/logger';
 import { TableDailyDigestStore } from '../../src/adapters/table-digest-store';
+import { DigestChangedError } from '../../src/app/fleet';
 import { maxDigestBackfillDaysPerRun, rollupUsage, type DayUsage } from '../../src/app/rollup-usage';
 import type { AppContext } from '../../src/composition';
 import { vmKey } from '../../src/domain/resource-id';
@@ -140,4 +141,40 @@ describe('VmDailyDigest on Azurite', () => {
     expect(fewer).toEqual(fewer.map((_, i) => String(i).padStart(4, '0')));
     expect(await small.readDigest('2026-07-02')).toEqual(sorted.slice(0, 30));
   }, 60_000);
+
+  it('reads a digest chunk by chunk, a column at a time, and says when a chunk of another write comes', async () => {
+    const entries = Array.from({ length: 200 }, (_, i) => ({
+      vmKey: `subscriptions|s|resourcegroups|rg|providers|microsoft.compute|virtualmachines|vm-${String(i).padStart(3, '0')}`,
+      billedSeconds: i,
+      notBilledSeconds: 86_400 - i,
+      unknownSeconds: 0,
+      billedSecondsMin: i,
+      billedSecondsMax: i,
+    }));
+    const small = new TableDailyDigestStore(digestTable(), { columnChars: 600, chunkBytes: 1300 });
+    await small.writeDigest('2026-06-01', entries);
+    const read = async (day: string) => {
+      const digest = await small.openDigest(day);
+      if (digest === undefined) return undefined;
+      const columns: DayUsage[][] = [];
+      for await (const column of digest) columns.push(column);
+      return columns;
+    };
+    const columns = (await read('2026-06-01')) ?? [];
+    expect(columns.length).toBeGreaterThan(5);
+    expect(Math.max(...columns.map((c) => c.length))).toBeLessThan(30);
+    expect(columns.flat()).toEqual(entries);
+    expect(await read('2026-05-31')).toBeUndefined();
+
+    // A write over it after its heads were read: the chunks read then belong to the other write.
+    const digest = await small.openDigest('2026-06-01');
+    await small.writeDigest('2026-06-01', entries.slice(0, 150));
+    const late = (async () => {
+      for await (const column of digest ?? []) void column;
+    })();
+    await expect(late).rejects.toThrow(DigestChangedError);
+    // Half-written (chunk 0000 names a chunk that is not there): no digest.
+    await digestTable().updateEntity({ partitionKey: '2026-06-01', rowKey: '0000', chunks: 99 }, 'Merge');
+    expect(await small.openDigest('2026-06-01')).toBeUndefined();
+  });
 });
