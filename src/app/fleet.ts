@@ -4,9 +4,10 @@
  *
  * - `VmCurrent` (VMs/1000 requests) lists the fleet, answers the filters and the facets (subscriptions,
  *   resource groups, tags), and knows each VM's open segment;
- * - `VmDailyDigest` (one query per whole day of the range, a few rows each; the day's `VmDailyUsage`
- *   partition, VMs/1000 pages, when its digest is missing or inconsistent) gives the billed time used to
- *   sort and the totals of the whole selection: whole days from the rollup rows, the
+ * - `VmDailyDigest` (per whole day of the range, a narrow query and a point read per chunk of ~10,000 VMs;
+ *   the day's `VmDailyUsage` partition, VMs/1000 pages, when its digest is missing or inconsistent),
+ *   walked in step with the current rows (a read or two held per day, not the day), gives the billed time
+ *   used to sort and the totals of the whole selection: whole days from the rollup rows, the
  *   time in each VM's open segment from its current row; what neither holds exactly (a partial edge day,
  *   today before a VM's last change) is prorated within bounds (`billedSecondsMin` / `Max`) or counted
  *   unknown until the next rollup;
