@@ -30,6 +30,18 @@ function vmId(i: number): string {
   return `/subscriptions/${subs[i % 2]}/resourceGroups/rg-${i % 3}/providers/Microsoft.Compute/virtualMachines/vm-${i}`;
 }
 
+/** Every page of a query, following the continuations. */
+async function allPages(deps: FleetDependencies, query: FleetQuery): Promise<FleetPage[]> {
+  const pages: FleetPage[] = [];
+  let continuation: string | undefined;
+  do {
+    const p = await fleetPage(deps, { ...query, continuation });
+    pages.push(p);
+    continuation = p.continuation ?? undefined;
+  } while (continuation !== undefined);
+  return pages;
+}
+
 describe('GET /api/fleet', () => {
   let ctx: AppContext;
   const clock = now;
@@ -230,17 +242,6 @@ describe('GET /api/fleet', () => {
       ...ctx.fleet,
       digests: { openDigest: () => Promise.resolve(undefined) },
     };
-    /** Every page of a query, following the continuations. */
-    async function allPages(deps: FleetDependencies, query: FleetQuery): Promise<FleetPage[]> {
-      const pages: FleetPage[] = [];
-      let continuation: string | undefined;
-      do {
-        const p = await fleetPage(deps, { ...query, continuation });
-        pages.push(p);
-        continuation = p.continuation ?? undefined;
-      } while (continuation !== undefined);
-      return pages;
-    }
     const whole = { from: t('2026-08-01T00:00:00Z'), to: t('2026-08-04T00:00:00Z'), asOf: now, pageSize: 7 };
     const queries: FleetQuery[] = [
       ...(['attention', 'billed', 'stopped', 'name', 'lastChange'] as const).map((sort) => ({
@@ -432,16 +433,6 @@ describe('GET /api/fleet over keys that sort differently as VM keys and as curre
         },
       },
     };
-    async function allPages(deps: FleetDependencies, query: FleetQuery): Promise<FleetPage[]> {
-      const pages: FleetPage[] = [];
-      let continuation: string | undefined;
-      do {
-        const p = await fleetPage(deps, { ...query, continuation });
-        pages.push(p);
-        continuation = p.continuation ?? undefined;
-      } while (continuation !== undefined);
-      return pages;
-    }
     const whole = { from: t('2026-08-01T00:00:00Z'), to: t('2026-08-04T00:00:00Z'), asOf: now, pageSize: 9 };
     const queries: FleetQuery[] = [
       ...(['attention', 'billed', 'stopped', 'name', 'lastChange'] as const).map((sort) => ({
