@@ -12,7 +12,6 @@ import { DigestChangedError, type FleetDigestSource } from '../app/fleet';
 import { forEachLimited } from '../app/concurrency';
 import { ServiceFailure } from '../app/errors';
 import {
-  dayUsageFromDigest,
   DigestError,
   digestChunkEntries,
   digestChunkKey,
@@ -32,23 +31,18 @@ export class TableDailyDigestStore implements DailyDigestStore, FleetDigestSourc
     private readonly limits: DigestLimits = digestLimits,
   ) {}
 
+  /** The whole digest, read as the fleet route reads it (`openDigest`); undefined when it is not whole. */
   async readDigest(day: string): Promise<DayUsage[] | undefined> {
-    const rows: Array<Record<string, unknown>> = [];
+    const digest = await this.openDigest(day);
+    if (digest === undefined) return undefined;
+    const entries: DayUsage[] = [];
     try {
-      for await (const row of this.table.listEntities<Record<string, unknown>>({
-        queryOptions: { filter: odata`PartitionKey eq ${day}` },
-      }))
-        rows.push(row);
+      for await (const chunk of digest) for (const e of chunk) entries.push(e);
     } catch (error) {
-      if (sdkFailureOf(error) === ServiceFailure.notFound) return undefined; // no digest table yet
+      if (error instanceof DigestChangedError) return undefined;
       throw error;
     }
-    try {
-      return dayUsageFromDigest(rows);
-    } catch (error) {
-      if (error instanceof DigestError) return undefined;
-      throw error;
-    }
+    return entries;
   }
 
   /**
