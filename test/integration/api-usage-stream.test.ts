@@ -165,7 +165,8 @@ describe('GET /api/usage streamed (local host, Azurite)', () => {
     expect((JSON.parse(text) as { rows: unknown[] }).rows).toHaveLength(vmCount);
   }, 60_000);
 
-  it('holds a chunk of VMs, not the fleet, while streaming 40,000 VMs', async () => {
+  /** Serves a generated fleet of 40,000 VMs (no rollups), two days after its start `t0`. */
+  function serveGeneratedFleet(): { t0: number; fleet: GeneratedFleet } {
     const t0 = Date.parse('2026-10-01T00:00:00Z');
     const fleet = new GeneratedFleet({ vms: 40_000, pageSize: 1_000, t0 });
     served = {
@@ -174,6 +175,11 @@ describe('GET /api/usage streamed (local host, Azurite)', () => {
       store: fleet as unknown as AppContext['store'],
       daily: noRollups as AppContext['daily'],
     };
+    return { t0, fleet };
+  }
+
+  it('holds a chunk of VMs, not the fleet, while streaming 40,000 VMs', async () => {
+    const { t0, fleet } = serveGeneratedFleet();
     const response = await get(
       `/api/usage?from=${new Date(t0).toISOString()}&to=${new Date(t0 + dayInMs).toISOString()}&groupBy=vm`,
     );
@@ -197,14 +203,7 @@ describe('GET /api/usage streamed (local host, Azurite)', () => {
   }, 120_000);
 
   it('stops reading the fleet when the client goes away', async () => {
-    const t0 = Date.parse('2026-10-01T00:00:00Z');
-    const fleet = new GeneratedFleet({ vms: 40_000, pageSize: 1_000, t0 });
-    served = {
-      ...ctx,
-      now: () => t0 + 2 * dayInMs,
-      store: fleet as unknown as AppContext['store'],
-      daily: noRollups as AppContext['daily'],
-    };
+    const { t0, fleet } = serveGeneratedFleet();
     const abort = new AbortController();
     const response = await fetch(
       `${host.url}/api/usage?from=${new Date(t0).toISOString()}&to=${new Date(t0 + dayInMs).toISOString()}`,
