@@ -30,6 +30,23 @@ function vmId(i: number): string {
   return `/subscriptions/${subs[i % 2]}/resourceGroups/rg-${i % 3}/providers/Microsoft.Compute/virtualMachines/vm-${i}`;
 }
 
+/** The daily rollup (rows and digests) as of `now`. */
+const rollUp = (ctx: AppContext) =>
+  rollupUsage({ source: ctx.store, daily: ctx.daily, digests: ctx.digests, log: ctx.log, now: () => now });
+
+/** The fleet source's methods (a store object's, bound), to replace one of them. */
+const sourceOf = ({ source }: FleetDependencies): FleetDependencies['source'] => ({
+  listFleet: (options) => source.listFleet(options),
+  changedSince: (changedAt) => source.changedSince(changedAt),
+  getTimeline: (resourceId, range) => source.getTimeline(resourceId, range),
+});
+
+/** The same dependencies with no digest: each day is read from its partition. */
+const withoutDigestsOf = (deps: FleetDependencies): FleetDependencies => ({
+  ...deps,
+  digests: { openDigest: () => Promise.resolve(undefined) },
+});
+
 /** Every page of a query, following the continuations. */
 async function allPages(deps: FleetDependencies, query: FleetQuery): Promise<FleetPage[]> {
   const pages: FleetPage[] = [];
@@ -77,13 +94,7 @@ describe('GET /api/fleet', () => {
         t('2026-08-01T00:00:00Z'),
       );
     }
-    await rollupUsage({
-      source: ctx.store,
-      daily: ctx.daily,
-      digests: ctx.digests,
-      log: ctx.log,
-      now: () => now,
-    });
+    await rollUp(ctx);
   });
   afterAll(async () => {
     await dropTables(ctx);
@@ -238,10 +249,7 @@ describe('GET /api/fleet', () => {
         },
       },
     };
-    const withoutDigests: FleetDependencies = {
-      ...ctx.fleet,
-      digests: { openDigest: () => Promise.resolve(undefined) },
-    };
+    const withoutDigests = withoutDigestsOf(ctx.fleet);
     const whole = { from: t('2026-08-01T00:00:00Z'), to: t('2026-08-04T00:00:00Z'), asOf: now, pageSize: 7 };
     const queries: FleetQuery[] = [
       ...(['attention', 'billed', 'stopped', 'name', 'lastChange'] as const).map((sort) => ({
@@ -272,9 +280,8 @@ describe('GET /api/fleet', () => {
     const fromWholeRows: FleetDependencies = {
       ...ctx.fleet,
       source: {
+        ...sourceOf(ctx.fleet),
         listFleet: (options) => store.listFleet({ ...options, wholeRows: true }),
-        changedSince: (changedAt) => store.changedSince(changedAt),
-        getTimeline: (resourceId, range) => store.getTimeline(resourceId, range),
       },
     };
     for (const [i, query] of queries.entries())
@@ -385,23 +392,10 @@ describe('GET /api/fleet over keys that sort differently as VM keys and as curre
         });
       await ctx.store.updateDetails(resourceId, { tags: { team: `t${i % 4}` } }, t('2026-08-01T00:00:00Z'));
     }
-    await rollupUsage({
-      source: ctx.store,
-      daily: ctx.daily,
-      digests: ctx.digests,
-      log: ctx.log,
-      now: () => now,
-    });
+    await rollUp(ctx);
   });
   afterAll(async () => {
     await dropTables(ctx);
-  });
-
-  /** The fleet source's methods (a store object's, bound), to replace one of them. */
-  const sourceOf = ({ source }: FleetDependencies): FleetDependencies['source'] => ({
-    listFleet: (options) => source.listFleet(options),
-    changedSince: (changedAt) => source.changedSince(changedAt),
-    getTimeline: (resourceId, range) => source.getTimeline(resourceId, range),
   });
 
   it('answers every page the same joined in step (digests or partitions) as with each day read whole', async () => {
@@ -417,10 +411,7 @@ describe('GET /api/fleet over keys that sort differently as VM keys and as curre
       },
     });
     const withDigests = counted(ctx.fleet);
-    const withoutDigests = counted({
-      ...ctx.fleet,
-      digests: { openDigest: () => Promise.resolve(undefined) },
-    });
+    const withoutDigests = counted(withoutDigestsOf(ctx.fleet));
     // The current rows backwards: the join sees them out of order and the answer is made from whole days.
     const wholeDays: FleetDependencies = {
       ...ctx.fleet,
