@@ -7,6 +7,7 @@
 import type { TableClient } from '@azure/data-tables';
 import { odata } from '@azure/data-tables';
 import {
+  backfillCountNames,
   emptyCounts,
   SliceStatus,
   type BackfillPlan,
@@ -21,21 +22,7 @@ import { compact, dateColumn, msColumn, numberColumn, pad13, textColumn, type Ro
 import { ServiceFailure } from '../app/errors';
 import { sdkFailureOf } from './service-errors';
 
-const counters = [
-  'pages',
-  'records',
-  'observations',
-  'duplicates',
-  'skipped',
-  'rejected',
-  'requests',
-  'throttled',
-  'metricReads',
-  'narrowed',
-  'scaleSetRecords',
-  'sharpened',
-  'vms',
-] as const;
+const counters = [...backfillCountNames, 'vms'] as const;
 
 const num = (value: unknown): number => numberColumn(value) ?? 0;
 

@@ -293,6 +293,15 @@ export function emptyCounts(): BackfillCounts {
   };
 }
 
+/** The names of the counts (a slice's stored columns besides `vms`). */
+export const backfillCountNames = Object.keys(emptyCounts()) as ReadonlyArray<keyof BackfillCounts>;
+
+/** Adds every count of `counts` into `total`; returns `total`. */
+function addCounts<T extends BackfillCounts>(total: T, counts: BackfillCounts): T {
+  for (const name of backfillCountNames) total[name] += counts[name];
+  return total;
+}
+
 /** Reads pages of one range, buffering observations per VM and recording them. */
 class LogReading {
   readonly #buffer = new Map<string, Observation[]>();
@@ -557,7 +566,7 @@ async function readSlices(
   const flushAndSave = async (): Promise<void> => {
     await reading.flush();
     for (const { progress, counts } of unsaved) {
-      for (const name of Object.keys(counts) as (keyof BackfillCounts)[]) progress[name] += counts[name];
+      addCounts(progress, counts);
       Object.assign(counts, emptyCounts());
       progress.vms = Math.max(progress.vms, reading.vms.size);
       progress.updatedAt = deps.now();
@@ -599,7 +608,7 @@ async function readSlices(
         if (last) progress.status = SliceStatus.done;
         const stop = !last && reading.nearBudget();
         if ((last && lastSlice) || reading.full || stop) await flushAndSave();
-        options.onPage?.({ ...progress, ...sum(progress, counts) });
+        options.onPage?.({ ...progress, ...addCounts(addCounts(emptyCounts(), progress), counts) });
         if (last) {
           deps.log.info('backfill slice read', { ...fields, records: progress.records + counts.records });
           results.push({ progress, complete: true, read: true });
@@ -632,13 +641,6 @@ async function readSlices(
   }
   if (unsaved.length > 0) await flushAndSave();
   return results;
-}
-
-function sum(progress: SliceProgress, counts: BackfillCounts): BackfillCounts {
-  const total = emptyCounts();
-  for (const name of Object.keys(total) as (keyof BackfillCounts)[])
-    total[name] = progress[name] + counts[name];
-  return total;
 }
 
 export interface RecentReadResult extends BackfillCounts {
@@ -770,8 +772,7 @@ export async function backfillSubscriptions(
         for (const result of completed) {
           summary.slicesDone += 1;
           if (!result.read) continue;
-          for (const name of Object.keys(emptyCounts()) as (keyof BackfillCounts)[])
-            summary[name] += result.progress[name];
+          addCounts(summary, result.progress);
           if (result.progress.reachedAt !== undefined)
             summary.reachedAt = Math.min(summary.reachedAt ?? Infinity, result.progress.reachedAt);
           if (result.progress.status === SliceStatus.forbidden) {

@@ -114,7 +114,8 @@ function eventObservation(
 type LastSeen = (resourceId: string) => number | undefined;
 
 /**
- * What the store (and the reconciler's mark, when configured) know of the instances' last sightings. The
+ * What the store (and the reconciler's mark, when configured) know of the instances' last sightings, with
+ * the current rows read (a re-listing finds the absent instances among them, without a second read). The
  * mark is read first: a run that completes after it was read wrote its observations before its mark, so a
  * current row read afterwards holds them (a mark read last could confirm an old state past the change).
  */
@@ -122,11 +123,13 @@ async function lastSeenOf(
   subscriptionId: string,
   currents: () => AsyncIterable<CurrentState[]>,
   deps: IngestDependencies,
-): Promise<LastSeen> {
+): Promise<{ lastSeen: LastSeen; rows: CurrentState[] }> {
   const mark = deps.marks === undefined ? undefined : await deps.marks.getMark(subscriptionId);
   const seen = new Map<string, number>();
+  const rows: CurrentState[] = [];
   for await (const page of currents())
     for (const current of page) {
+      rows.push(current);
       if (current.state === undefined) continue;
       let at = Math.max(current.last.at, current.lastSeenAt ?? Number.NEGATIVE_INFINITY);
       const key = vmKey(current.resourceId);
@@ -134,7 +137,7 @@ async function lastSeenOf(
       if (mark !== undefined) at = Math.max(at, mark.unconfirmed[key] ?? mark.startedAt);
       seen.set(key, at);
     }
-  return (resourceId) => seen.get(vmKey(resourceId));
+  return { lastSeen: (resourceId) => seen.get(vmKey(resourceId)), rows };
 }
 
 /**
@@ -306,7 +309,7 @@ async function readInstanceView(
   result: (recorded: number, managementCalls?: number, reason?: string) => IngestResult,
 ): Promise<IngestResult> {
   if (await deps.store.hasMarker(resource.resourceId, event.id)) return result(0);
-  const lastSeen = await lastSeenOf(
+  const { lastSeen } = await lastSeenOf(
     resource.subscriptionId,
     () => currentOf(resource.resourceId, deps),
     deps,
@@ -347,8 +350,9 @@ async function relistScaleSet(
   let recorded = 0;
   const failures: Error[] = [];
   const seen = new Set<string>();
-  // Read before the listing: what is known of each instance up to the operation.
-  const lastSeen = await lastSeenOf(
+  // Read once, before the listing: what is known of each instance up to the operation, and which instances
+  // are known (those the listing no longer holds are deleted after it).
+  const { lastSeen, rows } = await lastSeenOf(
     scaleSet.subscriptionId,
     () => deps.store.listScaleSetCurrent(scaleSet.resourceId),
     deps,
@@ -375,7 +379,16 @@ async function relistScaleSet(
     }
   }
   const readAt = deps.now();
-  recorded += await markAbsentInstancesDeleted(event, scaleSet, deps, seen, readAt, failures, lastSeen);
+  recorded += await markAbsentInstancesDeleted(
+    event,
+    scaleSet,
+    deps,
+    [rows],
+    seen,
+    readAt,
+    failures,
+    lastSeen,
+  );
   if (failures[0] !== undefined) throw failures[0];
   deps.log.info('scale set re-listed', {
     vmId: scaleSet.resourceId,
@@ -398,7 +411,15 @@ async function deleteScaleSetInstances(
   deps: IngestDependencies,
 ): Promise<IngestResult> {
   const failures: Error[] = [];
-  const recorded = await markAbsentInstancesDeleted(event, scaleSet, deps, new Set(), event.time, failures);
+  const recorded = await markAbsentInstancesDeleted(
+    event,
+    scaleSet,
+    deps,
+    deps.store.listScaleSetCurrent(scaleSet.resourceId),
+    new Set(),
+    event.time,
+    failures,
+  );
   if (failures[0] !== undefined) throw failures[0];
   deps.log.info('scale set deleted', { vmId: scaleSet.resourceId, eventId: event.id, recorded });
   return {
@@ -410,11 +431,15 @@ async function deleteScaleSetInstances(
   };
 }
 
-/** Known instances of the scale set that are not in `present` and not already deleted become deleted. */
+/**
+ * Known instances of the scale set (its current rows, `currents`) that are not in `present` and not
+ * already deleted become deleted.
+ */
 async function markAbsentInstancesDeleted(
   event: ResourceEvent,
   scaleSet: ComputeResource,
   deps: IngestDependencies,
+  currents: AsyncIterable<CurrentState[]> | Iterable<CurrentState[]>,
   present: ReadonlySet<string>,
   at: number,
   failures: Error[],
@@ -422,7 +447,7 @@ async function markAbsentInstancesDeleted(
 ): Promise<number> {
   const prefix = `${vmKey(scaleSet.resourceId)}|virtualmachines|`;
   let recorded = 0;
-  for await (const page of deps.store.listScaleSetCurrent(scaleSet.resourceId)) {
+  for await (const page of currents) {
     for (const current of page) {
       const key = vmKey(current.resourceId);
       if (!key.startsWith(prefix) || present.has(key) || current.state === PowerState.deleted) continue;

@@ -6,13 +6,7 @@ import type { IngestDependencies } from '../../src/app/ingest-outcome';
 import { eventGridMaxEventAgeInMs } from '../../src/domain/events';
 import { deriveSegments } from '../../src/domain/segments';
 import { usageOf } from '../../src/domain/usage';
-import {
-  eventGridEvent,
-  scaleSetResourceId,
-  vmEvent,
-  vmOperations,
-  vmResourceId,
-} from '../support/events';
+import { eventGridEvent, scaleSetResourceId, vmEvent, vmOperations, vmResourceId } from '../support/events';
 import { FakeManagement, MemoryRejectedStore, MemoryTimelineStore, noLog } from '../support/fakes';
 
 const now = Date.parse('2026-11-02T00:00:00Z');
@@ -31,6 +25,17 @@ function deps(): IngestDependencies & {
   };
 }
 
+/** A successful write of the VM `resourceId` (an uncertain outcome: the state is read). */
+function vmWrite(resourceId: string, id: string, time: string): Record<string, unknown> {
+  return eventGridEvent({
+    id,
+    resourceUri: resourceId,
+    operationName: 'Microsoft.Compute/virtualMachines/write',
+    type: 'ResourceWriteSuccess',
+    time,
+  });
+}
+
 describe('ingestEvent', () => {
   it('makes no management call for start, restart, powerOff, deallocate and delete', async () => {
     const d = deps();
@@ -44,13 +49,7 @@ describe('ingestEvent', () => {
   it('reads once after a write, and treats a VM gone from the instance view as deleted', async () => {
     const d = deps();
     const id = vmResourceId('vm2');
-    const write = eventGridEvent({
-      id: 'w',
-      resourceUri: id,
-      operationName: 'Microsoft.Compute/virtualMachines/write',
-      type: 'ResourceWriteSuccess',
-      time: '2026-11-01T10:00:00Z',
-    });
+    const write = vmWrite(id, 'w', '2026-11-01T10:00:00Z');
     const result = await ingestEvent(write, d);
     expect(result).toMatchObject({ outcome: 'recorded', managementCalls: 1 });
     const current = await d.store.getCurrent(id);
@@ -63,13 +62,7 @@ describe('ingestEvent', () => {
     const d = deps();
     const id = vmResourceId('vm3');
     d.management.instanceViews.set(id.toLowerCase(), [{ code: 'OSState/generalized' }]);
-    const write = eventGridEvent({
-      id: 'w3',
-      resourceUri: id,
-      operationName: 'Microsoft.Compute/virtualMachines/write',
-      type: 'ResourceWriteSuccess',
-      time: '2026-11-01T10:00:00Z',
-    });
+    const write = vmWrite(id, 'w3', '2026-11-01T10:00:00Z');
     expect((await ingestEvent(write, d)).outcome).toBe('skipped');
     expect(await d.store.getCurrent(id)).toBeUndefined();
   });
@@ -195,32 +188,30 @@ describe('ingestEvent', () => {
     const at = (hhmmss: string) => Date.parse(`2026-11-01T${hhmmss}Z`);
     const readDeps = (marks?: IngestDependencies['marks']) => ({ ...deps(), marks, now: () => at('09:02:10') });
     const deallocated = [{ code: 'PowerState/deallocated' }];
+    const instanceStart = (instance: string, id: string) =>
+      eventGridEvent({
+        id,
+        resourceUri: instance,
+        operationName: 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/start/action',
+        type: 'ResourceActionSuccess',
+        time: '2026-11-01T08:00:00Z',
+      });
+    const scaleSetDeallocate = (scaleSet: string, id: string) =>
+      eventGridEvent({
+        id,
+        resourceUri: scaleSet,
+        operationName: 'Microsoft.Compute/virtualMachineScaleSets/deallocate/action',
+        type: 'ResourceActionSuccess',
+        time: '2026-11-01T09:02:00Z',
+      });
 
     it('after a scale-set-wide operation, reaches back to when the instance was last seen in its old state', async () => {
       const d = readDeps();
       const ss = scaleSetResourceId('pool');
       const instance = `${ss}/virtualMachines/0`;
-      await ingestEvent(
-        eventGridEvent({
-          id: 'i0-start',
-          resourceUri: instance,
-          operationName: 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/start/action',
-          type: 'ResourceActionSuccess',
-          time: '2026-11-01T08:00:00Z',
-        }),
-        d,
-      );
+      await ingestEvent(instanceStart(instance, 'i0-start'), d);
       d.management.scaleSetInstances.set(ss.toLowerCase(), [{ resourceId: instance, statuses: deallocated }]);
-      const result = await ingestEvent(
-        eventGridEvent({
-          id: 'ss-deallocate',
-          resourceUri: ss,
-          operationName: 'Microsoft.Compute/virtualMachineScaleSets/deallocate/action',
-          type: 'ResourceActionSuccess',
-          time: '2026-11-01T09:02:00Z',
-        }),
-        d,
-      );
+      const result = await ingestEvent(scaleSetDeallocate(ss, 'ss-deallocate'), d);
       expect(result.recorded).toBe(1);
       const [running, stopped] = (await d.store.getTimeline(instance))?.segments ?? [];
       expect(running).toMatchObject({ state: 'running', start: at('08:00:00') });
@@ -232,21 +223,35 @@ describe('ingestEvent', () => {
       });
     });
 
+    it('deletes an instance absent from the re-listing since it was last seen, reading the set’s rows once', async () => {
+      const d = readDeps();
+      const ss = scaleSetResourceId('shrunk');
+      const [kept, gone] = [`${ss}/virtualMachines/0`, `${ss}/virtualMachines/1`];
+      for (const [i, instance] of [kept, gone].entries())
+        await ingestEvent(instanceStart(instance, `shrunk-start-${i}`), d);
+      d.management.scaleSetInstances.set(ss.toLowerCase(), [{ resourceId: kept, statuses: deallocated }]);
+      let reads = 0;
+      const listScaleSetCurrent = d.store.listScaleSetCurrent.bind(d.store);
+      d.store.listScaleSetCurrent = (scaleSetId) => {
+        reads += 1;
+        return listScaleSetCurrent(scaleSetId);
+      };
+      const result = await ingestEvent(scaleSetDeallocate(ss, 'shrunk-deallocate'), d);
+      expect(result.recorded).toBe(2);
+      expect(reads).toBe(1);
+      expect(await d.store.getCurrent(gone)).toMatchObject({
+        state: 'deleted',
+        since: at('09:02:10'),
+        sinceWindowFrom: at('08:00:00'),
+      });
+    });
+
     it('after a single VM’s uncertain operation (write, redeploy), the same', async () => {
       const d = readDeps();
       const id = vmResourceId('rw');
       await ingestEvent(vmEvent('rw', 'start', '2026-11-01T08:00:00Z', 'rw-start'), d);
       d.management.instanceViews.set(id.toLowerCase(), deallocated);
-      await ingestEvent(
-        eventGridEvent({
-          id: 'rw-write',
-          resourceUri: id,
-          operationName: 'Microsoft.Compute/virtualMachines/write',
-          type: 'ResourceWriteSuccess',
-          time: '2026-11-01T09:02:00Z',
-        }),
-        d,
-      );
+      await ingestEvent(vmWrite(id, 'rw-write', '2026-11-01T09:02:00Z'), d);
       expect(await d.store.getCurrent(id)).toMatchObject({
         state: 'deallocated',
         since: at('09:02:10'),
@@ -258,13 +263,7 @@ describe('ingestEvent', () => {
       const d = readDeps();
       const id = vmResourceId('rw-late');
       d.management.instanceViews.set(id.toLowerCase(), deallocated);
-      const write = eventGridEvent({
-        id: 'rw-late-write',
-        resourceUri: id,
-        operationName: 'Microsoft.Compute/virtualMachines/write',
-        type: 'ResourceWriteSuccess',
-        time: '2026-11-01T09:02:00Z',
-      });
+      const write = vmWrite(id, 'rw-late-write', '2026-11-01T09:02:00Z');
       // Nothing known of the VM at the read: one state, no change to window (not a window from 09:02).
       await ingestEvent(write, d);
       const alone = (await d.store.getTimeline(id))?.segments ?? [];
@@ -305,16 +304,7 @@ describe('ingestEvent', () => {
       const d = readDeps();
       const id = vmResourceId('fresh');
       d.management.instanceViews.set(id.toLowerCase(), deallocated);
-      await ingestEvent(
-        eventGridEvent({
-          id: 'fresh-write',
-          resourceUri: id,
-          operationName: 'Microsoft.Compute/virtualMachines/write',
-          type: 'ResourceWriteSuccess',
-          time: '2026-11-01T09:02:00Z',
-        }),
-        d,
-      );
+      await ingestEvent(vmWrite(id, 'fresh-write', '2026-11-01T09:02:00Z'), d);
       expect(await d.store.getCurrent(id)).toMatchObject({ state: 'deallocated', since: at('09:02:10') });
       expect((await d.store.getCurrent(id))?.sinceWindowFrom).toBeUndefined();
     });
