@@ -8,7 +8,7 @@ import { runScheduledInvoiceCheck } from '../src/app/scheduled-invoice-check';
  * `COST_EXPORT_CONTAINER` (nothing to do when it is empty), stores the rows and alerts below
  * `INVOICE_AGREEMENT_ALERT_PERCENT`.
  */
-export function invoiceCheckHandler(contextOf: ContextFactory) {
+export function invoiceCheckTimerHandler(contextOf: ContextFactory) {
   return async function invoiceCheckTimer(timer: Timer, context: InvocationContext): Promise<void> {
     const ctx = await contextOf();
     const log = invocationLogger(context);
@@ -30,10 +30,10 @@ export function invoiceCheckHandler(contextOf: ContextFactory) {
 }
 
 /** The handler on the Functions host's context (the app settings of this process). */
-export const invoiceCheckTimer = invoiceCheckHandler(hostContext);
+export const invoiceCheckTimer = invoiceCheckTimerHandler(hostContext);
 
 export const invoiceCheckFunction = (contextOf: ContextFactory): FunctionRegistration => ({
   kind: 'timer',
   name: 'invoiceCheck',
-  options: { schedule: '%INVOICE_CHECK_SCHEDULE%', handler: invoiceCheckHandler(contextOf) },
+  options: { schedule: '%INVOICE_CHECK_SCHEDULE%', handler: invoiceCheckTimerHandler(contextOf) },
 });

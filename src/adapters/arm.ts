@@ -418,14 +418,12 @@ export function createArmClient(options: ArmClientOptions): ArmManagementClient 
     },
 
     async *listSubscriptions(callOptions = {}) {
-      let url: string | undefined = `${endpoint}/subscriptions?api-version=${subscriptionsApiVersion}`;
-      while (url !== undefined) {
-        const body = (await getJson(url, callOptions.abortSignal)) as
-          { value?: { subscriptionId?: unknown; state?: unknown }[]; nextLink?: unknown } | undefined;
-        for (const item of body?.value ?? []) {
-          if (typeof item.subscriptionId === 'string') yield item.subscriptionId;
+      const url = `${endpoint}/subscriptions?api-version=${subscriptionsApiVersion}`;
+      for await (const page of pagedValues(url, callOptions.abortSignal)) {
+        for (const item of page) {
+          const subscriptionId = textOf(item['subscriptionId']);
+          if (subscriptionId !== undefined) yield subscriptionId;
         }
-        url = typeof body?.nextLink === 'string' && body.nextLink !== '' ? body.nextLink : undefined;
       }
     },
 
@@ -436,14 +434,7 @@ export function createArmClient(options: ArmClientOptions): ArmManagementClient 
         const filter = `eventTimestamp ge '${new Date(range.from).toISOString()}' and eventTimestamp le '${new Date(range.to).toISOString()}'`;
         url = `${endpoint}/subscriptions/${encodeURIComponent(subscriptionId)}/providers/Microsoft.Insights/eventtypes/management/values?api-version=${activityLogApiVersion}&$filter=${encodeURIComponent(filter)}`;
       } else {
-        // Never send the credential elsewhere than the management endpoint.
-        if (new URL(nextLink).origin !== new URL(endpoint).origin)
-          throw new ManagementRequestError(
-            'nextLink points outside the management endpoint',
-            undefined,
-            'InvalidNextLink',
-          );
-        url = nextLink;
+        url = checkedNextLink(nextLink);
       }
       const body = (await getJson(url, callOptions.abortSignal)) as
         { value?: unknown; nextLink?: unknown } | undefined;
@@ -453,24 +444,11 @@ export function createArmClient(options: ArmClientOptions): ArmManagementClient 
     },
 
     async *listManagementGroupSubscriptions(groupId, callOptions = {}) {
-      let url: string | undefined =
+      const url =
         `${endpoint}/providers/Microsoft.Management/managementGroups/${encodeURIComponent(groupId)}` +
         `/descendants?api-version=${managementGroupsApiVersion}`;
-      while (url !== undefined) {
-        const body = (await getJson(url, callOptions.abortSignal)) as
-          | {
-              value?: { id?: unknown; type?: unknown; name?: unknown; properties?: unknown }[];
-              nextLink?: unknown;
-            }
-          | undefined;
-        const page: DiscoveredSubscription[] = [];
-        for (const item of body?.value ?? []) {
-          const subscription = descendantSubscription(item);
-          if (subscription !== undefined) page.push(subscription);
-        }
-        yield page;
-        url = typeof body?.nextLink === 'string' && body.nextLink !== '' ? body.nextLink : undefined;
-      }
+      for await (const page of pagedValues(url, callOptions.abortSignal))
+        yield page.flatMap((item) => descendantSubscription(item) ?? []);
     },
 
     async deallocate(resourceId, callOptions = {}) {

@@ -105,3 +105,9 @@ export function sdkFailureOf(value: unknown): ServiceFailure | undefined {
   const mapped = toServiceError(value);
   return mapped instanceof ServiceError ? mapped.failure : undefined;
 }
+
+/** True when an SDK error means one of these failures (`isSdkFailure(error, notFound, preconditionFailed)`). */
+export function isSdkFailure(value: unknown, ...failures: ServiceFailure[]): boolean {
+  const failure = sdkFailureOf(value);
+  return failure !== undefined && failures.includes(failure);
+}

@@ -19,6 +19,7 @@ import type { AlertEvent } from '../domain/alerts';
 import { ObservationSource } from '../domain/observation';
 import { currentFromRow } from './codecs/current';
 import {
+  dateColumn,
   detailsColumns,
   detailsFrom,
   msColumn,
@@ -29,13 +30,10 @@ import {
   type Row,
 } from './table-columns';
 import { ServiceFailure } from '../app/errors';
-import { sdkFailureOf } from './service-errors';
+import { isSdkFailure, sdkFailureOf } from './service-errors';
 import { isTableMissing } from './storage';
 
 export const alertPartitions = { stopped: 'stopped', outbox: 'outbox', meta: 'meta' } as const;
-
-const date = (value: number | undefined): Date | undefined =>
-  value === undefined ? undefined : new Date(value);
 
 function isObservationSource(value: unknown): value is ObservationSource {
   return Object.values<unknown>(ObservationSource).includes(value);
@@ -52,13 +50,13 @@ function episodeColumns(changes: EpisodeChanges & Partial<EpisodeStart>): Record
     columns[name] = value ?? '';
   };
   if ('resourceId' in changes) set('resourceId', changes.resourceId);
-  if ('since' in changes) set('since', date(changes.since));
-  if ('sinceWindowFrom' in changes) set('sinceWindowFrom', date(changes.sinceWindowFrom));
+  if ('since' in changes) set('since', dateColumn(changes.since));
+  if ('sinceWindowFrom' in changes) set('sinceWindowFrom', dateColumn(changes.sinceWindowFrom));
   if ('sinceSource' in changes) set('sinceSource', changes.sinceSource);
   if ('operation' in changes) set('operation', changes.operation);
   if ('caller' in changes) set('caller', changes.caller);
   if ('reason' in changes) set('reason', reasonColumn(changes.reason));
-  if ('endedAt' in changes) set('endedAt', date(changes.endedAt));
+  if ('endedAt' in changes) set('endedAt', dateColumn(changes.endedAt));
   if ('detected' in changes) set('detected', changes.detected);
   if ('resolved' in changes) set('resolved', changes.resolved);
   if ('details' in changes) {
@@ -199,11 +197,7 @@ export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
       const response = await this.alerts.updateEntity(entity, 'Merge', { etag: record.etag });
       return { ...record, ...changes, etag: response.etag ?? record.etag };
     } catch (error) {
-      if (
-        sdkFailureOf(error) === ServiceFailure.preconditionFailed ||
-        sdkFailureOf(error) === ServiceFailure.notFound
-      )
-        return undefined;
+      if (isSdkFailure(error, ServiceFailure.preconditionFailed, ServiceFailure.notFound)) return undefined;
       throw error;
     }
   }
@@ -296,11 +290,7 @@ export class TableAlertStore implements StoppedEpisodeStore, AlertOutbox {
       );
       return { ...record, etag: response.etag ?? record.etag };
     } catch (error) {
-      if (
-        sdkFailureOf(error) === ServiceFailure.preconditionFailed ||
-        sdkFailureOf(error) === ServiceFailure.notFound
-      )
-        return undefined;
+      if (isSdkFailure(error, ServiceFailure.preconditionFailed, ServiceFailure.notFound)) return undefined;
       throw error;
     }
   }

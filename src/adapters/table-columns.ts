@@ -71,29 +71,36 @@ export function reasonColumn(r: ChangeReason | undefined): string | undefined {
   );
 }
 
-/** Inverse of `reasonColumn`; undefined when absent or not such a reason. */
-export function reasonFrom(value: unknown): ChangeReason | undefined {
+/** A column holding a JSON object; undefined when absent, not JSON, or not an object. */
+function jsonObjectColumn(value: unknown): Record<string, unknown> | undefined {
   if (typeof value !== 'string' || value === '') return undefined;
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(value);
-    if (typeof parsed !== 'object' || parsed === null) return undefined;
-    const r = parsed as Record<string, unknown>;
-    const source = (Object.values(ReasonSource) as unknown[]).includes(r['source'])
-      ? (r['source'] as ReasonSource)
-      : undefined;
-    if (source === undefined || typeof r['name'] !== 'string' || typeof r['at'] !== 'number')
-      return undefined;
-    return compact({
-      source,
-      name: r['name'],
-      at: r['at'],
-      summary: textColumn(r['summary']),
-      context: textColumn(r['context']),
-      category: textColumn(r['category']),
-    });
+    parsed = JSON.parse(value);
   } catch {
     return undefined;
   }
+  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+    ? (parsed as Record<string, unknown>)
+    : undefined;
+}
+
+/** Inverse of `reasonColumn`; undefined when absent or not such a reason. */
+export function reasonFrom(value: unknown): ChangeReason | undefined {
+  const r = jsonObjectColumn(value);
+  if (r === undefined) return undefined;
+  const source = (Object.values(ReasonSource) as unknown[]).includes(r['source'])
+    ? (r['source'] as ReasonSource)
+    : undefined;
+  if (source === undefined || typeof r['name'] !== 'string' || typeof r['at'] !== 'number') return undefined;
+  return compact({
+    source,
+    name: r['name'],
+    at: r['at'],
+    summary: textColumn(r['summary']),
+    context: textColumn(r['context']),
+    category: textColumn(r['category']),
+  });
 }
 
 /** The provisioning columns (inverse of `provisioningFrom`). */
@@ -106,13 +113,13 @@ export function provisioningColumns(p: Provisioning | undefined): Record<string,
 }
 
 /** Inverse of `provisioningColumns`. */
-export function provisioningFrom(row: Row, prefix = 'provisioning'): Provisioning | undefined {
-  const state = textColumn(row[`${prefix}State`]);
+export function provisioningFrom(row: Row): Provisioning | undefined {
+  const state = textColumn(row['provisioningState']);
   if (state === undefined) return undefined;
   const known = (Object.values(ProvisioningState) as string[]).includes(state);
   const p: Provisioning = { state: known ? (state as ProvisioningState) : ProvisioningState.unknown };
-  const sub = textColumn(row[`${prefix}SubState`]);
-  const code = textColumn(row[`${prefix}ErrorCode`]);
+  const sub = textColumn(row['provisioningSubState']);
+  const code = textColumn(row['provisioningErrorCode']);
   if (sub !== undefined) p.subState = sub;
   if (code !== undefined) p.errorCode = code;
   return p;
@@ -127,14 +134,8 @@ export function sourceFrom(value: unknown): ObservationSource {
 
 /** The `tags` column (JSON object of strings); undefined when absent or not such an object. */
 export function tagsFrom(value: unknown): Record<string, string> | undefined {
-  if (typeof value !== 'string' || value === '') return undefined;
-  try {
-    const parsed: unknown = JSON.parse(value);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-    return tagsOf(parsed as Record<string, unknown>);
-  } catch {
-    return undefined;
-  }
+  const parsed = jsonObjectColumn(value);
+  return parsed === undefined ? undefined : tagsOf(parsed);
 }
 
 /** The VM details columns (`vmSize`, `location`, `osType`, `priority`, `tags` as JSON). */
@@ -146,6 +147,16 @@ export function detailsColumns(d: VmDetails | undefined): Record<string, string 
     priority: d?.priority,
     tags: d?.tags === undefined ? undefined : JSON.stringify(d.tags),
   };
+}
+
+/**
+ * The VM details columns with '' for an absent one: a Merge cannot remove a column, and a details row
+ * names every column (an absent one reads back as undefined).
+ */
+export function filledDetailsColumns(d: VmDetails): Record<string, string> {
+  const columns: Record<string, string> = {};
+  for (const [name, value] of Object.entries(detailsColumns(d))) columns[name] = value ?? '';
+  return columns;
 }
 
 /** Inverse of `detailsColumns`: only the columns present. */

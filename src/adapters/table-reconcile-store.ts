@@ -14,7 +14,7 @@ import type {
 } from '../app/ports';
 import { msColumn, type Row } from './table-columns';
 import { ServiceFailure } from '../app/errors';
-import { sdkFailureOf } from './service-errors';
+import { isSdkFailure, sdkFailureOf } from './service-errors';
 
 export const reconcileRowKey = 'latest';
 
@@ -114,10 +114,7 @@ export class TableReconcileRunStore implements ReconcileRunStore, ReconcileMarkR
       // 409: another run created the row first; 412: another run took the lease between read and write.
       // Or our own write took effect, its answer was lost (reset, timeout) and the SDK's retry of it got
       // the 409 / 412: then the row names this run, and the lease is ours.
-      if (
-        sdkFailureOf(error) === ServiceFailure.conflict ||
-        sdkFailureOf(error) === ServiceFailure.preconditionFailed
-      )
+      if (isSdkFailure(error, ServiceFailure.conflict, ServiceFailure.preconditionFailed))
         return this.#ownLease(subscriptionId, runId);
       throw error;
     }
@@ -166,11 +163,7 @@ export class TableReconcileRunStore implements ReconcileRunStore, ReconcileMarkR
       return true;
     } catch (error) {
       // 412: the lease expired and another run took the row; its mark wins. 404: the row was removed.
-      if (
-        sdkFailureOf(error) === ServiceFailure.preconditionFailed ||
-        sdkFailureOf(error) === ServiceFailure.notFound
-      )
-        return false;
+      if (isSdkFailure(error, ServiceFailure.preconditionFailed, ServiceFailure.notFound)) return false;
       throw error;
     }
   }

@@ -54,7 +54,7 @@ import {
 } from './codecs/timeline';
 import { compact, type Row } from './table-columns';
 import { ServiceFailure } from '../app/errors';
-import { sdkFailureOf } from './service-errors';
+import { isSdkFailure, sdkFailureOf } from './service-errors';
 
 /** A row's Timestamp as the service wrote it (full precision), '' when absent. */
 function stampOf(row: Record<string, unknown>): string {
@@ -391,8 +391,7 @@ export class TableTimelineStore implements TimelineStore, RangeReadingUsageSourc
       );
       return true;
     } catch (error) {
-      const failure = sdkFailureOf(error);
-      if (failure === ServiceFailure.preconditionFailed || failure === ServiceFailure.notFound) return false;
+      if (isSdkFailure(error, ServiceFailure.preconditionFailed, ServiceFailure.notFound)) return false;
       throw error;
     }
   }
@@ -570,8 +569,7 @@ export class TableTimelineStore implements TimelineStore, RangeReadingUsageSourc
       await this.#submitInChunks([...actions, ...actionsAfter]);
     } catch (error) {
       // 409: someone stored it meanwhile; 404: a segment we delete is already gone. Start over.
-      if (sdkFailureOf(error) === ServiceFailure.conflict || sdkFailureOf(error) === ServiceFailure.notFound)
-        return 'conflict';
+      if (isSdkFailure(error, ServiceFailure.conflict, ServiceFailure.notFound)) return 'conflict';
       throw error;
     }
     if (actionsAfter.length > 0) attempt.stored = true;
@@ -625,11 +623,13 @@ export class TableTimelineStore implements TimelineStore, RangeReadingUsageSourc
       etag = response.etag;
     } catch (error) {
       this.#cache.delete(key);
-      const failure = sdkFailureOf(error);
       if (
-        failure === ServiceFailure.preconditionFailed ||
-        failure === ServiceFailure.conflict ||
-        failure === ServiceFailure.notFound
+        isSdkFailure(
+          error,
+          ServiceFailure.preconditionFailed,
+          ServiceFailure.conflict,
+          ServiceFailure.notFound,
+        )
       )
         return false;
       throw error;

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   ManagementUnavailableError,
@@ -365,6 +367,30 @@ describe('ARM adapter against the ARM emulator', () => {
       })();
 
       await expect(ids).rejects.toBeInstanceOf(ManagementUnavailableError);
+    });
+
+    it('refuses a nextLink off the management endpoint instead of following it', async () => {
+      const server = createServer((_req, res) => {
+        const body = JSON.stringify({
+          value: [{ subscriptionId: sub }],
+          nextLink: 'https://elsewhere.invalid/subscriptions?api-version=2022-12-01&$skiptoken=2',
+        });
+        res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = server.address() as AddressInfo;
+        const local = createArmClient({ endpoint: `http://127.0.0.1:${port}` });
+        const ids: string[] = [];
+        const listing = (async () => {
+          for await (const id of local.listSubscriptions()) ids.push(id);
+        })();
+        await expect(listing).rejects.toThrow(/nextLink points outside the management endpoint/);
+        expect(ids).toEqual([sub]);
+        expect(local.stats.requests).toBe(1);
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
     });
   });
 

@@ -5,16 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { HttpRequest, InvocationContext } from '@azure/functions';
+import { InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { coverageHandler } from '../../functions/coverage';
 import { reconcileSubscription } from '../../functions/reconcileSubscription';
 import { readEventWiring } from '../../src/app/coverage';
 import { appContext, type AppContext } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { testSettings } from '../support/app';
-import { runCli } from '../support/cli';
+import { coverageViews } from '../support/coverage-views';
 
 const wired = '20000000-0000-0000-0000-000000000001';
 const missing = '20000000-0000-0000-0000-000000000002';
@@ -230,16 +229,7 @@ describe('coverage: the event wiring an ARM read finds', () => {
   });
 
   it('vm-timeline coverage and GET /api/coverage show the wiring found next to the event-inferred hint', async () => {
-    const settings = {
-      TIMELINE_STORAGE: process.env['TIMELINE_STORAGE'] ?? '',
-      TABLE_NAME_PREFIX: process.env['TABLE_NAME_PREFIX'] ?? '',
-    };
-    const cli = await runCli(['coverage', '--json'], undefined, settings);
-    const text = await runCli(['coverage'], undefined, settings);
-    const response = await coverageHandler(() => Promise.resolve(ctx))(
-      new HttpRequest({ url: 'http://localhost/api/coverage', method: 'GET' }),
-      invocation('coverage'),
-    );
+    const { cli, text, response } = await coverageViews(ctx);
     const report = JSON.parse(cli.stdout) as {
       subscriptions: { subscriptionId: string; eventWiring: string; wiringFound: Record<string, unknown> }[];
       totals: Record<string, number>;

@@ -10,9 +10,7 @@ import { loadConfig } from '../../src/config';
 import { PowerState } from '../../src/domain/power-state';
 import { startArmEmulator, type ArmEmulator } from '../../kit/emulator/arm-emulator';
 import { testSettings } from '../support/app';
-import { runCli } from '../support/cli';
-import { coverageHandler } from '../../functions/coverage';
-import { HttpRequest } from '@azure/functions';
+import { coverageViews } from '../support/coverage-views';
 
 const s1 = '10000000-0000-0000-0000-000000000001';
 const s2 = '10000000-0000-0000-0000-000000000002';
@@ -201,16 +199,7 @@ describe('management-group mode: every subscription under the group watched, new
   });
 
   it('vm-timeline coverage and GET /api/coverage report each subscription: last complete run, last event, backfill, errors', async () => {
-    const settings = {
-      TIMELINE_STORAGE: process.env['TIMELINE_STORAGE'] ?? '',
-      TABLE_NAME_PREFIX: process.env['TABLE_NAME_PREFIX'] ?? '',
-    };
-    const cli = await runCli(['coverage', '--json'], undefined, settings);
-    const text = await runCli(['coverage'], undefined, settings);
-    const response = await coverageHandler(() => Promise.resolve(ctx))(
-      new HttpRequest({ url: 'http://localhost/api/coverage', method: 'GET' }),
-      invocation('coverage'),
-    );
+    const { cli, text, response } = await coverageViews(ctx);
 
     const report = JSON.parse(cli.stdout) as {
       subscriptions: { subscriptionId: string; [k: string]: unknown }[];

@@ -13,6 +13,7 @@ import {
   dateColumn,
   detailsColumns,
   detailsFrom,
+  filledDetailsColumns,
   msColumn,
   numberColumn,
   provisioningColumns,
@@ -114,7 +115,7 @@ export function currentFromRow(row: Row): StoredCurrent | undefined {
     detailsAt: msColumn(row['detailsAt']),
     usageDirtyFrom: msColumn(row['usageDirtyFrom']),
   });
-  return { current, etag: row.etag, version: numberColumn(row['version']) ?? 0, key };
+  return { current, etag: row.etag, version: versionOf(row), key };
 }
 
 /**
@@ -122,9 +123,7 @@ export function currentFromRow(row: Row): StoredCurrent | undefined {
  * a column) and `detailsAt`; never a timeline column.
  */
 export function detailsPatch(key: string, details: VmDetails, detailsAt: number): TableEntity {
-  const patch: TableEntity = { ...currentKeys(key), detailsAt: new Date(detailsAt) };
-  for (const [name, value] of Object.entries(detailsColumns(details))) patch[name] = value ?? '';
-  return patch;
+  return { ...currentKeys(key), detailsAt: new Date(detailsAt), ...filledDetailsColumns(details) };
 }
 
 /** The row as listed with `usageDirtyFrom` set to `next` (undefined: removed), every other column kept. */

@@ -14,8 +14,8 @@ import type { Segment } from '../../domain/segments';
 import {
   compact,
   dateColumn,
-  detailsColumns,
   detailsFrom,
+  filledDetailsColumns,
   msColumn,
   pad13,
   provisioningColumns,
@@ -152,10 +152,8 @@ export function markerEntity(key: string, marker: string, observation: Observati
 
 /** The `d|` row: the details that hold from `at` (usage is attributed to the details of each day). */
 export function detailsEntity(key: string, resourceId: string, at: number, details: VmDetails): TableEntity {
-  const columns: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(detailsColumns(details))) columns[name] = value ?? '';
   return {
-    ...columns,
+    ...filledDetailsColumns(details),
     partitionKey: key,
     rowKey: detailsRowKey(at),
     kind: 'details',

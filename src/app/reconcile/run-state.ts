@@ -10,7 +10,7 @@ import type { ReconcileLease, ReconcileMark } from '../ports';
 import { RunBudget } from './budget';
 import { unconfirmedSince } from './decide';
 import { detailsFingerprint, flatString, type KnownVm } from './mark';
-import { runSettings, type ReconcileDependencies, type ReconcileOptions, type RunSettings } from './options';
+import type { ReconcileDependencies, RunSettings } from './options';
 import { emptySummary, type ReconcileSummary } from './summary';
 
 export class RunState {
@@ -27,7 +27,6 @@ export class RunState {
   complete = true;
   /** Set after a throttle beyond the allowed wait, an abort or a subscription-wide refusal: no more listing requests. */
   halted = false;
-  readonly settings: RunSettings;
   readonly budget: RunBudget;
   /** Per-VM work (writes, instance-view reads) running beside the listing. */
   readonly tasks: TaskQueue;
@@ -37,10 +36,9 @@ export class RunState {
   constructor(
     readonly subscriptionId: string,
     readonly deps: ReconcileDependencies,
-    options: ReconcileOptions,
+    readonly settings: RunSettings,
     readonly lease: ReconcileLease,
   ) {
-    this.settings = runSettings(options);
     this.budget = new RunBudget(deps.now, this.settings);
     this.#requestsBefore = deps.management.stats.requests;
     this.#throttledBefore = deps.management.stats.throttled;

@@ -20,7 +20,7 @@ import { nextMark } from './decide';
 import { recordDeletions } from './deletions';
 import { refreshDetails } from './details';
 import { listEverything } from './listing';
-import { reconcileDefaults, type ReconcileDependencies, type ReconcileOptions } from './options';
+import { reconcileDefaults, runSettings, type ReconcileDependencies, type ReconcileOptions } from './options';
 import { RunState } from './run-state';
 import { anotherRunInProgress, emptySummary, type ReconcileSummary } from './summary';
 import { onPage } from './vms';
@@ -69,18 +69,18 @@ export async function reconcileSubscription(
 ): Promise<ReconcileSummary> {
   const runId = options.runId ?? randomUUID();
   const startedAt = deps.now();
-  const budgetInMs = options.budgetInMs ?? reconcileDefaults.budgetInMs;
+  const settings = runSettings(options);
   const lease = await deps.runs.acquire(
     subscriptionId,
     runId,
     startedAt,
-    startedAt + budgetInMs + reconcileDefaults.leaseMarginInMs,
+    startedAt + settings.budgetInMs + reconcileDefaults.leaseMarginInMs,
   );
   if (lease === undefined) {
     deps.log.info('reconcile skipped', { subscriptionId, runId, reason: anotherRunInProgress });
     return { ...emptySummary(subscriptionId, runId, deps.now() - startedAt), skipped: anotherRunInProgress };
   }
-  const run = new RunState(subscriptionId, deps, options, lease);
+  const run = new RunState(subscriptionId, deps, settings, lease);
   let released = false;
   try {
     const { listingStartedAt, detailsAt } = await steps(run);
